@@ -1,0 +1,48 @@
+//! `hello_world`: logs when the plugin starts and on each request, and adds
+//! `x-hello: world` to every response.
+
+use envoy_wasm_sdk::prelude::*;
+use std::rc::Rc;
+
+/// The plugin: no configuration.
+pub struct HelloWorld;
+
+impl Plugin for HelloWorld {
+    type Config = ();
+    type Filter = HelloFilter;
+
+    fn configure(_config: (), ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+        let name = ctx
+            .properties()
+            .plugin_name()
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        log::info!("hello_world: plugin {name} started");
+        Ok(HelloWorld)
+    }
+
+    fn create_filter(self: Rc<Self>) -> HelloFilter {
+        HelloFilter
+    }
+}
+
+/// One per request.
+pub struct HelloFilter;
+
+impl HttpFilter for HelloFilter {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+        let headers = req.headers();
+        let method = headers.method()?.unwrap_or_default();
+        let path = headers.path()?.unwrap_or_default();
+        log::info!("hello_world: {method} {path}");
+        Ok(Action::Continue)
+    }
+
+    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+        resp.headers().set("x-hello", "world")?;
+        Ok(Action::Continue)
+    }
+}
+
+envoy_wasm_sdk::entry!(HelloWorld);

@@ -1,0 +1,39 @@
+//! Context lifecycle and configuration.
+
+use crate::dispatch;
+
+/// A plugin context (`parent_context_id == 0`) or a stream context is created.
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
+    dispatch::on_context_create(context_id, parent_context_id);
+}
+
+/// The VM starts; the SDK sets up logging here.
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_vm_start(root_context_id: u32, vm_configuration_size: usize) -> u32 {
+    dispatch::on_vm_start(root_context_id, vm_configuration_size) as u32
+}
+
+/// The plugin is configured; returning 0 rejects the configuration.
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_configure(root_context_id: u32, configuration_size: usize) -> u32 {
+    dispatch::on_configure(root_context_id, configuration_size) as u32
+}
+
+/// The host is done with a context; 1 lets it finalize at once.
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
+    dispatch::on_done(context_id) as u32
+}
+
+/// Last look at a finished context (access-log time).
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_log(context_id: u32) {
+    dispatch::on_log(context_id);
+}
+
+/// The context is gone; its state is dropped.
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_delete(context_id: u32) {
+    dispatch::on_delete(context_id);
+}

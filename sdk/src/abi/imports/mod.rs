@@ -1,0 +1,29 @@
+//! Host functions (imports from the `env` module), one file per ABI area.
+
+pub mod buffers;
+pub mod context;
+pub mod foreign;
+pub mod grpc;
+pub mod headers;
+pub mod http_call;
+pub mod log;
+pub mod metrics;
+pub mod properties;
+pub mod shared_data;
+pub mod shared_queue;
+pub mod stream;
+pub mod time;
+
+pub use buffers::*;
+pub use context::*;
+pub use foreign::*;
+pub use grpc::*;
+pub use headers::*;
+pub use http_call::*;
+pub use log::*;
+pub use metrics::*;
+pub use properties::*;
+pub use shared_data::*;
+pub use shared_queue::*;
+pub use stream::*;
+pub use time::*;

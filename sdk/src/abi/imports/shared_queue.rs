@@ -1,0 +1,24 @@
+//! Shared queues.
+
+hostcalls! {
+    /// Host side of shared queues.
+    trait SharedQueueHost;
+    /// Creates (or opens) the queue `name` owned by this VM.
+    fn proxy_register_shared_queue(name_data: *const u8, name_size: usize, return_id: *mut u32);
+    /// Finds the queue `name` of VM `vm_id`.
+    fn proxy_resolve_shared_queue(
+        vm_id_data: *const u8,
+        vm_id_size: usize,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    );
+    /// Appends an item.
+    fn proxy_enqueue_shared_queue(queue_id: u32, value_data: *const u8, value_size: usize);
+    /// Takes the first item.
+    fn proxy_dequeue_shared_queue(
+        queue_id: u32,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    );
+}

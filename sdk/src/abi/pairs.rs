@@ -1,0 +1,105 @@
+//! Serialization of header maps and gRPC metadata, as the ABI defines it.
+//!
+//! A map is a little-endian `u32` count, then a `u32` key length and `u32` value length
+//! per pair, then each key and each value followed by a NUL byte. An empty map may be
+//! zero bytes or a single `0`.
+
+/// Serializes `pairs` into one buffer.
+pub fn encode<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
+    let data: usize = pairs
+        .iter()
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
+        .sum();
+    let mut out = Vec::with_capacity(4 + pairs.len() * 8 + data);
+    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+    for (k, v) in pairs {
+        out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k.as_ref());
+        out.push(0);
+        out.extend_from_slice(v.as_ref());
+        out.push(0);
+    }
+    out
+}
+
+/// The map could not be decoded: a length points past the end of the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+/// One key and value, borrowed from a serialized map.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
+/// Decodes a serialized map into borrowed key/value slices, checking every length.
+pub fn decode(bytes: &[u8]) -> Result<Vec<Pair<'_>>, Malformed> {
+    if bytes.len() <= 1 {
+        return Ok(Vec::new());
+    }
+    let read_u32 = |at: usize| -> Result<usize, Malformed> {
+        let word = bytes.get(at..at + 4).ok_or(Malformed)?;
+        Ok(u32::from_le_bytes([word[0], word[1], word[2], word[3]]) as usize)
+    };
+    let count = read_u32(0)?;
+    let mut data = count
+        .checked_mul(8)
+        .and_then(|n| n.checked_add(4))
+        .ok_or(Malformed)?;
+    if data > bytes.len() {
+        return Err(Malformed);
+    }
+    let mut pairs = Vec::with_capacity(count);
+    for i in 0..count {
+        let key_len = read_u32(4 + i * 8)?;
+        let value_len = read_u32(8 + i * 8)?;
+        let key = bytes.get(data..data + key_len).ok_or(Malformed)?;
+        data += key_len + 1;
+        let value = bytes.get(data..data + value_len).ok_or(Malformed)?;
+        data += value_len + 1;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_the_spec_example() {
+        let bytes = encode(&[("a", "1"), ("b", "22")]);
+        let expected: &[u8] = &[
+            2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, b'a', 0, b'1', 0, b'b', 0,
+            b'2', b'2', 0,
+        ];
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn decodes_what_it_encodes_including_binary_values() {
+        let pairs: Vec<(&[u8], &[u8])> =
+            vec![(b":path", b"/x"), (b"bin", &[0xff, 0, 1]), (b"e", b"")];
+        let bytes = encode(&pairs);
+        assert_eq!(decode(&bytes).unwrap(), pairs);
+    }
+
+    #[test]
+    fn empty_maps_in_both_spellings() {
+        assert!(decode(&[]).unwrap().is_empty());
+        assert!(decode(&[0]).unwrap().is_empty());
+        assert!(decode(&encode::<&str, &str>(&[])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rejects_lengths_past_the_end() {
+        let mut bytes = encode(&[("key", "value")]);
+        bytes.truncate(bytes.len() - 3);
+        assert_eq!(decode(&bytes), Err(Malformed));
+        assert_eq!(decode(&[9, 0, 0, 0, 1]), Err(Malformed));
+        assert_eq!(
+            decode(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]),
+            Err(Malformed)
+        );
+    }
+}

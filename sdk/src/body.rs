@@ -1,0 +1,77 @@
+//! The body of the current stream, as the host has it in this callback.
+
+use crate::abi::BufferType;
+use crate::host::{self, HostResult};
+use std::ops::{Bound, RangeBounds};
+
+/// The request or response body the host holds now.
+///
+/// In a body callback this is the chunk that just arrived, or, when an earlier body
+/// callback returned [`Action::Pause`](crate::Action::Pause), everything buffered so far.
+#[derive(Debug)]
+pub struct Body {
+    buffer: BufferType,
+    size: usize,
+}
+
+impl Body {
+    pub(crate) const fn new(buffer: BufferType, size: usize) -> Body {
+        Body { buffer, size }
+    }
+
+    /// Bytes available now.
+    pub fn len(&self) -> usize {
+        self.size
+    }
+
+    /// Whether no bytes are available now.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Reads a range of the available bytes (clamped to what is there).
+    pub fn read(&self, range: impl RangeBounds<usize>) -> HostResult<Vec<u8>> {
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s.saturating_add(1),
+            Bound::Unbounded => 0,
+        }
+        .min(self.size);
+        let end = match range.end_bound() {
+            Bound::Included(&e) => e.saturating_add(1),
+            Bound::Excluded(&e) => e,
+            Bound::Unbounded => self.size,
+        }
+        .clamp(start, self.size);
+        if start == end {
+            return Ok(Vec::new());
+        }
+        Ok(host::buffers::get(self.buffer, start, end - start)?.unwrap_or_default())
+    }
+
+    /// Reads every available byte.
+    pub fn read_all(&self) -> HostResult<Vec<u8>> {
+        self.read(..)
+    }
+
+    /// Replaces every available byte with `data`.
+    pub fn replace(&mut self, data: &[u8]) -> HostResult<()> {
+        host::buffers::set(self.buffer, 0, self.size, data)?;
+        self.size = data.len();
+        Ok(())
+    }
+
+    /// Appends `data` after the available bytes.
+    pub fn append(&mut self, data: &[u8]) -> HostResult<()> {
+        host::buffers::set(self.buffer, self.size, 0, data)?;
+        self.size += data.len();
+        Ok(())
+    }
+
+    /// Inserts `data` before the available bytes.
+    pub fn prepend(&mut self, data: &[u8]) -> HostResult<()> {
+        host::buffers::set(self.buffer, 0, 0, data)?;
+        self.size += data.len();
+        Ok(())
+    }
+}

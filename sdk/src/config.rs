@@ -1,0 +1,160 @@
+//! Typed plugin configuration.
+//!
+//! Envoy hands the plugin its `configuration` (usually a JSON string in a
+//! `google.protobuf.StringValue`). The SDK parses it with `serde_json` into
+//! [`Plugin::Config`](crate::Plugin::Config) before calling
+//! [`Plugin::configure`](crate::Plugin::configure). A parse error rejects the configuration
+//! and the log line names the field, as a path such as `request.add[1].value`.
+//! An empty configuration parses as JSON `null` (so `()` and `Option<T>` accept it), or
+//! else as `{}` (so a struct whose fields all have defaults accepts it).
+//!
+//! Validation that serde cannot express goes in `configure`, with [`ConfigError::field`]:
+//!
+//! ```
+//! use envoy_wasm_sdk::ConfigError;
+//!
+//! fn check_limit(limit: u32) -> Result<(), ConfigError> {
+//!     if limit == 0 {
+//!         return Err(ConfigError::field("limits.max_body", "must be greater than 0"));
+//!     }
+//!     Ok(())
+//! }
+//! assert_eq!(
+//!     check_limit(0).unwrap_err().to_string(),
+//!     "field `limits.max_body`: must be greater than 0"
+//! );
+//! ```
+
+use serde::de::DeserializeOwned;
+use std::fmt;
+
+/// Why a configuration was rejected, and which field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    field: Option<String>,
+    message: String,
+}
+
+impl ConfigError {
+    /// A problem with one field, named by its path (`rules[2].name`).
+    pub fn field(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field: Some(path.into()),
+            message: message.into(),
+        }
+    }
+
+    /// A problem with the configuration as a whole.
+    pub fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// The path of the bad field, if the problem is in one.
+    pub fn field_path(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "field `{field}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses a plugin configuration; see the [module docs](self) for the rules.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return parse_json(b"null").or_else(|_| parse_json(b"{}"));
+    }
+    parse_json(bytes)
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        if path == "." {
+            ConfigError::new(message)
+        } else {
+            ConfigError::field(path, message)
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| ConfigError::new(error.to_string()))?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Rules {
+        add: Vec<Header>,
+        limit: u32,
+    }
+
+    #[derive(Deserialize, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Header {
+        name: String,
+        value: String,
+    }
+
+    #[test]
+    fn names_the_field_with_a_wrong_type() {
+        let error =
+            parse::<Rules>(br#"{"add": [{"name": "a", "value": "b"}, {"name": "c", "value": 5}]}"#)
+                .unwrap_err();
+        assert_eq!(error.field_path(), Some("add[1].value"));
+        assert!(error.message().contains("expected a string"), "{error}");
+    }
+
+    #[test]
+    fn names_an_unknown_field() {
+        let error = parse::<Rules>(br#"{"add": [], "limt": 3}"#).unwrap_err();
+        assert_eq!(error.field_path(), Some("limt"));
+        assert!(error.message().contains("unknown field `limt`"), "{error}");
+    }
+
+    #[test]
+    fn names_a_missing_field() {
+        let error = parse::<Rules>(br#"{"add": [{"name": "a"}]}"#).unwrap_err();
+        assert!(
+            error.to_string().contains("missing field `value`"),
+            "{error}"
+        );
+        assert_eq!(error.field_path(), Some("add[0]"));
+    }
+
+    #[test]
+    fn empty_configuration_is_null_or_empty_object() {
+        assert_eq!(parse::<()>(b"").unwrap(), ());
+        assert_eq!(parse::<Option<Rules>>(b"  ").unwrap(), None);
+        assert_eq!(parse::<Rules>(b"").unwrap(), Rules::default());
+    }
+
+    #[test]
+    fn rejects_trailing_garbage_and_bad_json() {
+        assert!(parse::<Rules>(br#"{"limit": 1} x"#).is_err());
+        let error = parse::<Rules>(br#"{"limit": "#).unwrap_err();
+        assert!(error.message().contains("EOF"), "{error}");
+    }
+}

@@ -1,0 +1,292 @@
+//! Owns the contexts and routes each guest export to the plugin or filter it is for.
+//!
+//! A filter is taken out of its slot while its callback runs, so no borrow is held during
+//! user code: a host call that re-enters the guest (Envoy may run the response path of a
+//! local reply at once) finds the slot empty and continues instead of panicking.
+
+use crate::abi::{Action, BufferType, StreamType};
+use crate::config;
+use crate::error::Error;
+use crate::filter::{
+    HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps, ResponseBodyOps,
+    ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
+};
+use crate::host;
+use crate::logger;
+use crate::plugin::{ConfigureOps, Plugin};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+
+/// The HTTP callback being delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// `proxy_on_request_headers`
+    RequestHeaders,
+    /// `proxy_on_request_body`
+    RequestBody,
+    /// `proxy_on_request_trailers`
+    RequestTrailers,
+    /// `proxy_on_response_headers`
+    ResponseHeaders,
+    /// `proxy_on_response_body`
+    ResponseBody,
+    /// `proxy_on_response_trailers`
+    ResponseTrailers,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::RequestHeaders => "on_request_headers",
+            Phase::RequestBody => "on_request_body",
+            Phase::RequestTrailers => "on_request_trailers",
+            Phase::ResponseHeaders => "on_response_headers",
+            Phase::ResponseBody => "on_response_body",
+            Phase::ResponseTrailers => "on_response_trailers",
+        })
+    }
+}
+
+/// A gRPC callout event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrpcEvent {
+    /// Initial metadata with this many entries.
+    InitialMetadata(usize),
+    /// A message of this size.
+    Message(usize),
+    /// Trailing metadata with this many entries.
+    TrailingMetadata(usize),
+    /// The call closed with this gRPC status.
+    Close(u32),
+}
+
+trait RootContext {
+    fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool;
+    fn create_filter(&self) -> Option<Box<dyn StreamContext>>;
+}
+
+trait StreamContext {
+    fn on_http(
+        &mut self,
+        context_id: u32,
+        phase: Phase,
+        size: usize,
+        end_of_stream: bool,
+    ) -> Action;
+    fn on_stream_done(&mut self);
+}
+
+struct Root<P: Plugin> {
+    plugin: RefCell<Option<Rc<P>>>,
+}
+
+impl<P: Plugin> RootContext for Root<P> {
+    fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool {
+        let bytes = if configuration_size == 0 {
+            Vec::new()
+        } else {
+            match host::buffers::get(BufferType::PluginConfiguration, 0, configuration_size) {
+                Ok(bytes) => bytes.unwrap_or_default(),
+                Err(error) => {
+                    log::error!("cannot read the plugin configuration: {error}");
+                    return false;
+                }
+            }
+        };
+        let plugin = config::parse::<P::Config>(&bytes)
+            .and_then(|config| P::configure(config, &mut ConfigureOps::new(root_context_id)));
+        match plugin {
+            Ok(plugin) => {
+                *self.plugin.borrow_mut() = Some(Rc::new(plugin));
+                true
+            }
+            Err(error) => {
+                log::error!("invalid plugin configuration: {error}");
+                false
+            }
+        }
+    }
+
+    fn create_filter(&self) -> Option<Box<dyn StreamContext>> {
+        let plugin = self.plugin.borrow().clone()?;
+        Some(Box::new(Filter(plugin.create_filter())))
+    }
+}
+
+struct Filter<F: HttpFilter>(F);
+
+impl<F: HttpFilter> StreamContext for Filter<F> {
+    fn on_http(&mut self, id: u32, phase: Phase, size: usize, eos: bool) -> Action {
+        let filter = &mut self.0;
+        let result = match phase {
+            Phase::RequestHeaders => {
+                filter.on_request_headers(&mut RequestHeadersOps::new(id, eos))
+            }
+            Phase::RequestBody => filter.on_request_body(&mut RequestBodyOps::new(id, size, eos)),
+            Phase::RequestTrailers => filter.on_request_trailers(&mut RequestTrailersOps::new(id)),
+            Phase::ResponseHeaders => {
+                filter.on_response_headers(&mut ResponseHeadersOps::new(id, eos))
+            }
+            Phase::ResponseBody => {
+                filter.on_response_body(&mut ResponseBodyOps::new(id, size, eos))
+            }
+            Phase::ResponseTrailers => {
+                filter.on_response_trailers(&mut ResponseTrailersOps::new(id))
+            }
+        };
+        result.unwrap_or_else(|error| answer_error(phase, error))
+    }
+
+    fn on_stream_done(&mut self) {
+        self.0.on_stream_done(&mut StreamDoneOps::new());
+    }
+}
+
+/// Turns a callback's `Err` into a local reply; if even that fails, resets the stream.
+fn answer_error(phase: Phase, error: Error) -> Action {
+    log::error!(
+        "{phase} failed: {error} (answering {})",
+        error.status_code()
+    );
+    if let Err(send_error) = error.reply().send() {
+        log::error!("{phase}: cannot send the local reply ({send_error}); resetting the stream");
+        let _ = host::stream::close(match phase {
+            Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {
+                StreamType::HttpResponse
+            }
+            _ => StreamType::HttpRequest,
+        });
+    }
+    Action::Pause
+}
+
+#[derive(Default)]
+struct Dispatcher {
+    new_root: Option<fn() -> Rc<dyn RootContext>>,
+    roots: BTreeMap<u32, Rc<dyn RootContext>>,
+    streams: BTreeMap<u32, Option<Box<dyn StreamContext>>>,
+}
+
+thread_local! {
+    static DISPATCHER: RefCell<Dispatcher> = RefCell::new(Dispatcher::default());
+}
+
+fn new_root<P: Plugin>() -> Rc<dyn RootContext> {
+    Rc::new(Root::<P> {
+        plugin: RefCell::new(None),
+    })
+}
+
+/// Makes `P` the plugin of this module (of this thread, off wasm), dropping any contexts.
+pub fn register<P: Plugin>() {
+    DISPATCHER.with(|d| {
+        *d.borrow_mut() = Dispatcher {
+            new_root: Some(new_root::<P>),
+            ..Dispatcher::default()
+        }
+    });
+}
+
+pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
+    if parent_context_id == 0 {
+        logger::init();
+        DISPATCHER.with(|d| {
+            let mut d = d.borrow_mut();
+            match d.new_root {
+                Some(new_root) => {
+                    let root = new_root();
+                    d.roots.insert(context_id, root);
+                }
+                None => log::error!("no plugin registered: is `envoy_wasm_sdk::entry!` missing?"),
+            }
+        });
+        return;
+    }
+    let root = DISPATCHER.with(|d| d.borrow().roots.get(&parent_context_id).cloned());
+    if let Some(filter) = root.and_then(|root| root.create_filter()) {
+        DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(filter)));
+    }
+}
+
+pub(crate) fn on_vm_start(_root_context_id: u32, _vm_configuration_size: usize) -> bool {
+    logger::init();
+    true
+}
+
+pub(crate) fn on_configure(root_context_id: u32, configuration_size: usize) -> bool {
+    logger::refresh_level();
+    match DISPATCHER.with(|d| d.borrow().roots.get(&root_context_id).cloned()) {
+        Some(root) => root.configure(root_context_id, configuration_size),
+        None => {
+            log::error!("configure for unknown plugin context {root_context_id}");
+            false
+        }
+    }
+}
+
+/// Runs `call` on the stream's filter with the filter taken out of its slot.
+fn with_stream<R>(context_id: u32, call: impl FnOnce(&mut dyn StreamContext) -> R) -> Option<R> {
+    let mut filter = DISPATCHER.with(|d| d.borrow_mut().streams.get_mut(&context_id)?.take())?;
+    let result = call(&mut *filter);
+    DISPATCHER.with(|d| {
+        if let Some(slot) = d.borrow_mut().streams.get_mut(&context_id) {
+            *slot = Some(filter);
+        }
+    });
+    Some(result)
+}
+
+pub(crate) fn on_http(context_id: u32, phase: Phase, size: usize, end_of_stream: bool) -> u32 {
+    with_stream(context_id, |filter| {
+        filter.on_http(context_id, phase, size, end_of_stream)
+    })
+    .unwrap_or(Action::Continue)
+    .raw()
+}
+
+pub(crate) fn on_done(_context_id: u32) -> bool {
+    true
+}
+
+pub(crate) fn on_log(context_id: u32) {
+    with_stream(context_id, |filter| filter.on_stream_done());
+}
+
+pub(crate) fn on_delete(context_id: u32) {
+    DISPATCHER.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.streams.remove(&context_id).is_none() {
+            d.roots.remove(&context_id);
+        }
+    });
+}
+
+pub(crate) fn on_tick(root_context_id: u32) {
+    log::debug!("tick for plugin context {root_context_id}: the plugin has no timer");
+}
+
+pub(crate) fn on_queue_ready(root_context_id: u32, queue_id: u32) {
+    log::debug!(
+        "queue {queue_id} ready for plugin context {root_context_id}: the plugin reads no queue"
+    );
+}
+
+pub(crate) fn on_foreign_function(root_context_id: u32, function_id: u32, _arguments_size: usize) {
+    log::debug!("foreign function {function_id} for plugin context {root_context_id}: no handler");
+}
+
+pub(crate) fn on_http_call_response(
+    context_id: u32,
+    token: u32,
+    _headers: usize,
+    _body: usize,
+    _trailers: usize,
+) {
+    log::debug!("HTTP callout {token} answered on context {context_id}: no callout is pending");
+}
+
+pub(crate) fn on_grpc_event(context_id: u32, token: u32, event: GrpcEvent) {
+    log::debug!("gRPC callout {token} {event:?} on context {context_id}: no callout is pending");
+}

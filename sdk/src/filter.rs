@@ -1,0 +1,327 @@
+//! The HTTP filter trait and the operations each of its callbacks may use.
+//!
+//! Envoy creates one filter per HTTP stream (through [`Plugin::create_filter`]) and calls
+//! it as the stream goes by. Each callback receives a phase object holding exactly the
+//! operations valid in that phase: request headers can be changed in
+//! [`on_request_headers`](HttpFilter::on_request_headers), not after; the body is there only
+//! in body callbacks; [`on_stream_done`](HttpFilter::on_stream_done) may read but not write.
+//!
+//! Every callback returns `Result<Action, Error>`. `Ok(Action::Continue)` lets the stream
+//! go on, `Ok(Action::Pause)` holds it (the host buffers what arrives), and `Err(e)` logs
+//! `e` and answers the request with a local reply (see [`Error`]), never a trap.
+//!
+//! ```
+//! use envoy_wasm_sdk::prelude::*;
+//!
+//! /// Rejects requests without an API key, and tells the client which path it hit.
+//! struct ApiKeyFilter {
+//!     path: String,
+//! }
+//!
+//! impl HttpFilter for ApiKeyFilter {
+//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+//!         if !req.headers().contains("x-api-key")? {
+//!             return Err(Error::with_status(401, "missing x-api-key"));
+//!         }
+//!         self.path = req.headers().get_str(":path")?.unwrap_or_default();
+//!         req.headers().remove("x-api-key")?;
+//!         Ok(Action::Continue)
+//!     }
+//!
+//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+//!         resp.headers().set("x-served-path", &self.path)?;
+//!         Ok(Action::Continue)
+//!     }
+//! }
+//! ```
+
+pub use crate::abi::Action;
+use crate::abi::{BufferType, MapType, StreamType};
+use crate::body::Body;
+use crate::error::Error;
+use crate::headers::{Headers, HeadersMut};
+use crate::host::{self, HostResult};
+use crate::properties::Properties;
+use crate::reply::LocalReply;
+
+/// An HTTP filter: one value per stream, called as the stream goes by.
+///
+/// Every callback has a default that continues, so a filter implements only what it needs.
+#[allow(unused_variables)]
+pub trait HttpFilter: 'static {
+    /// Request headers arrived.
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+        Ok(Action::Continue)
+    }
+
+    /// A request body chunk arrived (or, after `Pause`, the body so far).
+    fn on_request_body(&mut self, body: &mut RequestBodyOps) -> Result<Action, Error> {
+        Ok(Action::Continue)
+    }
+
+    /// Request trailers arrived.
+    fn on_request_trailers(&mut self, trailers: &mut RequestTrailersOps) -> Result<Action, Error> {
+        Ok(Action::Continue)
+    }
+
+    /// Response headers arrived (also for local replies).
+    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+        Ok(Action::Continue)
+    }
+
+    /// A response body chunk arrived (or, after `Pause`, the body so far).
+    fn on_response_body(&mut self, body: &mut ResponseBodyOps) -> Result<Action, Error> {
+        Ok(Action::Continue)
+    }
+
+    /// Response trailers arrived.
+    fn on_response_trailers(
+        &mut self,
+        trailers: &mut ResponseTrailersOps,
+    ) -> Result<Action, Error> {
+        Ok(Action::Continue)
+    }
+
+    /// The stream is complete (access-log time): everything is readable, nothing writable.
+    fn on_stream_done(&mut self, done: &mut StreamDoneOps) {}
+}
+
+/// A handle on the stream, for resuming or answering it later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stream {
+    context_id: u32,
+}
+
+impl Stream {
+    pub(crate) const fn new(context_id: u32) -> Stream {
+        Stream { context_id }
+    }
+
+    /// The host's id of this stream's context.
+    pub fn context_id(&self) -> u32 {
+        self.context_id
+    }
+
+    /// Resumes a request paused by `Action::Pause`.
+    pub fn resume_request(&self) -> HostResult<()> {
+        host::context::set_effective_context(self.context_id)?;
+        host::stream::resume(StreamType::HttpRequest)
+    }
+
+    /// Resumes a response paused by `Action::Pause`.
+    pub fn resume_response(&self) -> HostResult<()> {
+        host::context::set_effective_context(self.context_id)?;
+        host::stream::resume(StreamType::HttpResponse)
+    }
+
+    /// Answers a paused request with `reply`.
+    pub fn send_reply(&self, reply: &LocalReply) -> HostResult<()> {
+        host::context::set_effective_context(self.context_id)?;
+        reply.send()
+    }
+
+    /// Resets the stream.
+    pub fn reset(&self) -> HostResult<()> {
+        host::context::set_effective_context(self.context_id)?;
+        host::stream::close(StreamType::HttpRequest)
+    }
+}
+
+/// Operations every live phase has: properties, local replies, the stream handle.
+macro_rules! live_phase {
+    ($phase:ident) => {
+        impl $phase {
+            /// Envoy's attributes of this stream.
+            pub fn properties(&self) -> Properties {
+                Properties::new()
+            }
+
+            /// A handle for resuming or answering this stream later.
+            pub fn stream(&self) -> Stream {
+                Stream::new(self.context_id)
+            }
+
+            /// Answers the request with `reply` instead of going on, and returns the action
+            /// that stops this phase: `return ops.respond(LocalReply::new(403));`
+            pub fn respond(&mut self, reply: LocalReply) -> Result<Action, Error> {
+                reply.send()?;
+                Ok(Action::Pause)
+            }
+        }
+    };
+}
+
+/// Operations valid in [`HttpFilter::on_request_headers`].
+#[derive(Debug)]
+pub struct RequestHeadersOps {
+    context_id: u32,
+    headers: HeadersMut,
+    end_of_stream: bool,
+}
+
+impl RequestHeadersOps {
+    pub(crate) const fn new(context_id: u32, end_of_stream: bool) -> Self {
+        Self {
+            context_id,
+            headers: HeadersMut::new(MapType::HttpRequestHeaders),
+            end_of_stream,
+        }
+    }
+
+    /// The request headers, writable.
+    pub fn headers(&mut self) -> &mut HeadersMut {
+        &mut self.headers
+    }
+
+    /// Whether the request has no body or trailers.
+    pub fn end_of_stream(&self) -> bool {
+        self.end_of_stream
+    }
+}
+live_phase!(RequestHeadersOps);
+
+/// Operations valid in [`HttpFilter::on_response_headers`].
+#[derive(Debug)]
+pub struct ResponseHeadersOps {
+    context_id: u32,
+    headers: HeadersMut,
+    end_of_stream: bool,
+}
+
+impl ResponseHeadersOps {
+    pub(crate) const fn new(context_id: u32, end_of_stream: bool) -> Self {
+        Self {
+            context_id,
+            headers: HeadersMut::new(MapType::HttpResponseHeaders),
+            end_of_stream,
+        }
+    }
+
+    /// The response headers, writable.
+    pub fn headers(&mut self) -> &mut HeadersMut {
+        &mut self.headers
+    }
+
+    /// Whether the response has no body or trailers.
+    pub fn end_of_stream(&self) -> bool {
+        self.end_of_stream
+    }
+}
+live_phase!(ResponseHeadersOps);
+
+/// Operations valid in a body callback.
+macro_rules! body_phase {
+    ($phase:ident, $buffer:expr, $trailers:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct $phase {
+            context_id: u32,
+            body: Body,
+            end_of_stream: bool,
+        }
+
+        impl $phase {
+            pub(crate) const fn new(context_id: u32, size: usize, end_of_stream: bool) -> Self {
+                Self {
+                    context_id,
+                    body: Body::new($buffer, size),
+                    end_of_stream,
+                }
+            }
+
+            /// The body available now, readable and writable.
+            pub fn body(&mut self) -> &mut Body {
+                &mut self.body
+            }
+
+            /// Whether this is the last chunk.
+            pub fn end_of_stream(&self) -> bool {
+                self.end_of_stream
+            }
+
+            /// Trailers may be added here, on the last chunk of a stream without trailers.
+            pub fn trailers(&mut self) -> HeadersMut {
+                HeadersMut::new($trailers)
+            }
+        }
+        live_phase!($phase);
+    };
+}
+
+body_phase!(
+    RequestBodyOps,
+    BufferType::HttpRequestBody,
+    MapType::HttpRequestTrailers,
+    "Operations valid in [`HttpFilter::on_request_body`]."
+);
+body_phase!(
+    ResponseBodyOps,
+    BufferType::HttpResponseBody,
+    MapType::HttpResponseTrailers,
+    "Operations valid in [`HttpFilter::on_response_body`]."
+);
+
+/// Operations valid in a trailers callback.
+macro_rules! trailers_phase {
+    ($phase:ident, $map:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct $phase {
+            context_id: u32,
+            trailers: HeadersMut,
+        }
+
+        impl $phase {
+            pub(crate) const fn new(context_id: u32) -> Self {
+                Self {
+                    context_id,
+                    trailers: HeadersMut::new($map),
+                }
+            }
+
+            /// The trailers, writable.
+            pub fn trailers(&mut self) -> &mut HeadersMut {
+                &mut self.trailers
+            }
+        }
+        live_phase!($phase);
+    };
+}
+
+trailers_phase!(
+    RequestTrailersOps,
+    MapType::HttpRequestTrailers,
+    "Operations valid in [`HttpFilter::on_request_trailers`]."
+);
+trailers_phase!(
+    ResponseTrailersOps,
+    MapType::HttpResponseTrailers,
+    "Operations valid in [`HttpFilter::on_response_trailers`]."
+);
+
+/// Operations valid in [`HttpFilter::on_stream_done`]: reading only.
+#[derive(Debug)]
+pub struct StreamDoneOps {
+    _private: (),
+}
+
+impl StreamDoneOps {
+    pub(crate) const fn new() -> Self {
+        Self { _private: () }
+    }
+
+    /// The request headers as they were sent upstream.
+    pub fn request_headers(&self) -> Headers {
+        Headers::new(MapType::HttpRequestHeaders)
+    }
+
+    /// The response headers as they were sent downstream.
+    pub fn response_headers(&self) -> Headers {
+        Headers::new(MapType::HttpResponseHeaders)
+    }
+
+    /// Envoy's attributes of the finished stream (`response.code`, durations, ...).
+    pub fn properties(&self) -> Properties {
+        Properties::new()
+    }
+}

@@ -1,0 +1,221 @@
+//! Header maps of the current stream: bytes first, `&str` where convenient.
+
+use crate::abi::MapType;
+use crate::host::{self, HostResult};
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+
+/// A header value as the host holds it: bytes, which are usually (not always) UTF-8.
+///
+/// ```
+/// use envoy_wasm_sdk::HeaderValue;
+///
+/// let value = HeaderValue::from("text/html");
+/// assert_eq!(value, "text/html");
+/// assert_eq!(value.as_str(), Some("text/html"));
+/// assert_eq!(HeaderValue::from(vec![0xff]).as_str(), None);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HeaderValue(Vec<u8>);
+
+impl HeaderValue {
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value as `&str`, if it is UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// The value as text, with invalid UTF-8 replaced.
+    pub fn to_str_lossy(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+
+    /// The owned bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl Deref for HeaderValue {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for HeaderValue {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for HeaderValue {
+    fn from(bytes: Vec<u8>) -> HeaderValue {
+        HeaderValue(bytes)
+    }
+}
+
+impl From<&str> for HeaderValue {
+    fn from(text: &str) -> HeaderValue {
+        HeaderValue(text.as_bytes().to_vec())
+    }
+}
+
+impl From<String> for HeaderValue {
+    fn from(text: String) -> HeaderValue {
+        HeaderValue(text.into_bytes())
+    }
+}
+
+impl PartialEq<str> for HeaderValue {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for HeaderValue {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<[u8]> for HeaderValue {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.0 == other
+    }
+}
+
+impl fmt::Debug for HeaderValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_str_lossy(), f)
+    }
+}
+
+impl fmt::Display for HeaderValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_str_lossy())
+    }
+}
+
+/// Read access to one header map (request or response headers or trailers).
+///
+/// Names are matched case-insensitively by the host; Envoy stores them in lower case.
+#[derive(Debug)]
+pub struct Headers {
+    map: MapType,
+}
+
+impl Headers {
+    pub(crate) const fn new(map: MapType) -> Headers {
+        Headers { map }
+    }
+
+    /// The value of `name`, or `None` if the header is absent.
+    pub fn get(&self, name: impl AsRef<[u8]>) -> HostResult<Option<HeaderValue>> {
+        Ok(host::headers::get(self.map, name.as_ref())?.map(HeaderValue))
+    }
+
+    /// The value of `name` as a `String` (lossy), or `None` if absent.
+    pub fn get_str(&self, name: impl AsRef<[u8]>) -> HostResult<Option<String>> {
+        Ok(self.get(name)?.map(|v| v.to_str_lossy().into_owned()))
+    }
+
+    /// Every value of `name`, in order (a header may appear several times).
+    pub fn get_all(&self, name: impl AsRef<[u8]>) -> HostResult<Vec<HeaderValue>> {
+        let name = name.as_ref();
+        Ok(host::headers::pairs(self.map)?
+            .into_iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| HeaderValue(value))
+            .collect())
+    }
+
+    /// Whether `name` is present.
+    pub fn contains(&self, name: impl AsRef<[u8]>) -> HostResult<bool> {
+        Ok(self.get(name)?.is_some())
+    }
+
+    /// Every header, in order, with one host call.
+    pub fn pairs(&self) -> HostResult<Vec<(Vec<u8>, HeaderValue)>> {
+        Ok(host::headers::pairs(self.map)?
+            .into_iter()
+            .map(|(key, value)| (key, HeaderValue(value)))
+            .collect())
+    }
+
+    /// `:path` (request headers).
+    pub fn path(&self) -> HostResult<Option<HeaderValue>> {
+        self.get(":path")
+    }
+
+    /// `:method` (request headers).
+    pub fn method(&self) -> HostResult<Option<HeaderValue>> {
+        self.get(":method")
+    }
+
+    /// `:authority` (request headers).
+    pub fn authority(&self) -> HostResult<Option<HeaderValue>> {
+        self.get(":authority")
+    }
+
+    /// `:scheme` (request headers).
+    pub fn scheme(&self) -> HostResult<Option<HeaderValue>> {
+        self.get(":scheme")
+    }
+
+    /// `:status` (response headers), parsed.
+    pub fn status(&self) -> HostResult<Option<u16>> {
+        Ok(self
+            .get(":status")?
+            .and_then(|value| value.as_str().and_then(|s| s.parse().ok())))
+    }
+}
+
+/// Read and write access to one header map; reads come from [`Headers`] through `Deref`.
+#[derive(Debug)]
+pub struct HeadersMut {
+    headers: Headers,
+}
+
+impl HeadersMut {
+    pub(crate) const fn new(map: MapType) -> HeadersMut {
+        HeadersMut {
+            headers: Headers::new(map),
+        }
+    }
+
+    /// Sets `name` to exactly `value`, replacing any values it had.
+    pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HostResult<()> {
+        host::headers::replace(self.headers.map, name.as_ref(), value.as_ref())
+    }
+
+    /// Adds a value for `name`, keeping the values it had.
+    pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HostResult<()> {
+        host::headers::add(self.headers.map, name.as_ref(), value.as_ref())
+    }
+
+    /// Removes every value of `name`.
+    pub fn remove(&mut self, name: impl AsRef<[u8]>) -> HostResult<()> {
+        host::headers::remove(self.headers.map, name.as_ref())
+    }
+
+    /// Replaces the whole map with `pairs`, with one host call.
+    pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        pairs: &[(K, V)],
+    ) -> HostResult<()> {
+        host::headers::set_pairs(self.headers.map, pairs)
+    }
+}
+
+impl Deref for HeadersMut {
+    type Target = Headers;
+    fn deref(&self) -> &Headers {
+        &self.headers
+    }
+}

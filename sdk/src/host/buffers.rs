@@ -1,0 +1,28 @@
+//! Byte buffers: bodies, callout bodies, configurations.
+
+use super::{HostResult, check, returned_bytes};
+use crate::abi::{BufferType, imports as abi};
+
+/// Up to `max_size` bytes from `start`; `None` when the buffer does not exist here.
+pub fn get(buffer: BufferType, start: usize, max_size: usize) -> HostResult<Option<Vec<u8>>> {
+    returned_bytes("proxy_get_buffer_bytes", |data, size| unsafe {
+        abi::proxy_get_buffer_bytes(buffer as u32, start, max_size, data, size)
+    })
+}
+
+/// Replaces `size` bytes from `start` with `data` (`start` past the end appends).
+pub fn set(buffer: BufferType, start: usize, size: usize, data: &[u8]) -> HostResult<()> {
+    check("proxy_set_buffer_bytes", unsafe {
+        abi::proxy_set_buffer_bytes(buffer as u32, start, size, data.as_ptr(), data.len())
+    })
+}
+
+/// The buffer's current size.
+pub fn size(buffer: BufferType) -> HostResult<usize> {
+    let mut size = 0usize;
+    let mut flags = 0u32;
+    check("proxy_get_buffer_status", unsafe {
+        abi::proxy_get_buffer_status(buffer as u32, &mut size, &mut flags)
+    })?;
+    Ok(size)
+}

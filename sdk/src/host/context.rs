@@ -1,0 +1,16 @@
+//! Context switching.
+
+use super::{HostResult, check};
+use crate::abi::imports as abi;
+
+/// Makes later host calls act on `context_id` (needed outside that context's callbacks).
+pub fn set_effective_context(context_id: u32) -> HostResult<()> {
+    check("proxy_set_effective_context", unsafe {
+        abi::proxy_set_effective_context(context_id)
+    })
+}
+
+/// Tells the host a context that returned "not done" from `proxy_on_done` is done.
+pub fn done() -> HostResult<()> {
+    check("proxy_done", unsafe { abi::proxy_done() })
+}

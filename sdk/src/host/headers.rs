@@ -1,0 +1,80 @@
+//! Header maps: headers, trailers, callout and gRPC metadata.
+
+use super::{HostResult, check, returned_bytes};
+use crate::abi::{MapType, imports as abi, pairs};
+
+/// The value of `name` (several values joined by `,`), or `None` if absent.
+pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
+    returned_bytes("proxy_get_header_map_value", |data, size| unsafe {
+        abi::proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), data, size)
+    })
+}
+
+/// Every pair of the map, in order.
+pub fn pairs(map: MapType) -> HostResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    let bytes = returned_bytes("proxy_get_header_map_pairs", |data, size| unsafe {
+        abi::proxy_get_header_map_pairs(map as u32, data, size)
+    })?
+    .unwrap_or_default();
+    let decoded = pairs::decode(&bytes).map_err(|_| super::HostError {
+        call: "proxy_get_header_map_pairs",
+        status: crate::abi::Status::SerializationFailure,
+    })?;
+    Ok(decoded
+        .into_iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect())
+}
+
+/// Replaces the whole map.
+pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    map: MapType,
+    new_pairs: &[(K, V)],
+) -> HostResult<()> {
+    let bytes = pairs::encode(new_pairs);
+    check("proxy_set_header_map_pairs", unsafe {
+        abi::proxy_set_header_map_pairs(map as u32, bytes.as_ptr(), bytes.len())
+    })
+}
+
+/// Sets `name` to exactly `value`, replacing any values it had.
+pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
+    check("proxy_replace_header_map_value", unsafe {
+        abi::proxy_replace_header_map_value(
+            map as u32,
+            name.as_ptr(),
+            name.len(),
+            value.as_ptr(),
+            value.len(),
+        )
+    })
+}
+
+/// Adds a value for `name`, keeping the values it had.
+pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
+    check("proxy_add_header_map_value", unsafe {
+        abi::proxy_add_header_map_value(
+            map as u32,
+            name.as_ptr(),
+            name.len(),
+            value.as_ptr(),
+            value.len(),
+        )
+    })
+}
+
+/// Removes every value of `name`; removing an absent header is not an error.
+pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
+    check("proxy_remove_header_map_value", unsafe {
+        abi::proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len())
+    })
+}
+
+/// The serialized size of the map (a cheap way to tell an empty map).
+pub fn serialized_size(map: MapType) -> HostResult<usize> {
+    let mut size = 0usize;
+    check("proxy_get_header_map_size", unsafe {
+        abi::proxy_get_header_map_size(map as u32, &mut size)
+    })?;
+    Ok(size)
+}

@@ -1,0 +1,20 @@
+//! Logging to the host.
+
+use super::{HostResult, check};
+use crate::abi::{LogLevel, imports as abi};
+
+/// Logs `message` at `level`.
+pub fn log(level: LogLevel, message: &str) -> HostResult<()> {
+    check("proxy_log", unsafe {
+        abi::proxy_log(level as u32, message.as_ptr(), message.len())
+    })
+}
+
+/// The level the host logs at: messages below it are dropped by the host anyway.
+pub fn level() -> HostResult<LogLevel> {
+    let mut raw = 0u32;
+    check("proxy_get_log_level", unsafe {
+        abi::proxy_get_log_level(&mut raw)
+    })?;
+    Ok(LogLevel::from_raw(raw))
+}

@@ -1,0 +1,95 @@
+//! Safe host operations: every call returns a `Result`, none panics on a host status.
+//!
+//! This layer is thin: it encodes arguments, checks the status and takes ownership of
+//! memory the host returns. Filters normally reach it through the phase objects their
+//! callbacks receive (see [`filter`](crate::filter)); it is public for what those do not
+//! cover yet.
+//!
+//! ```no_run
+//! use envoy_wasm_sdk::abi::MapType;
+//! use envoy_wasm_sdk::host;
+//!
+//! fn tag_request() -> Result<(), host::HostError> {
+//!     if host::headers::get(MapType::HttpRequestHeaders, b"x-request-id")?.is_none() {
+//!         host::headers::replace(MapType::HttpRequestHeaders, b"x-request-id", b"generated")?;
+//!     }
+//!     Ok(())
+//! }
+//! ```
+
+use crate::abi::Status;
+use std::fmt;
+
+pub mod buffers;
+pub mod context;
+pub mod headers;
+pub mod log;
+pub mod properties;
+pub mod stream;
+pub mod time;
+
+/// A host function answered with a status other than `Ok` (or one the call does not expect).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostError {
+    /// The host function, such as `proxy_get_header_map_value`.
+    pub call: &'static str,
+    /// What it answered.
+    pub status: Status,
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {:?}", self.call, self.status)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Result of a host operation.
+pub type HostResult<T> = Result<T, HostError>;
+
+/// Turns a raw status into `Ok(())` or a [`HostError`] naming `call`.
+pub(crate) fn check(call: &'static str, raw: u32) -> HostResult<()> {
+    match Status::from_raw(raw) {
+        Status::Ok => Ok(()),
+        status => Err(HostError { call, status }),
+    }
+}
+
+/// Like [`check`], but maps `NotFound` (and `Empty`) to `Ok(None)`.
+pub(crate) fn check_found(call: &'static str, raw: u32) -> HostResult<Option<()>> {
+    match Status::from_raw(raw) {
+        Status::Ok => Ok(Some(())),
+        Status::NotFound | Status::Empty => Ok(None),
+        status => Err(HostError { call, status }),
+    }
+}
+
+/// Takes ownership of bytes the host wrote into memory from `proxy_on_memory_allocate`.
+///
+/// # Safety
+/// `data` must be null, or come from `proxy_on_memory_allocate(size)` with this `size`.
+pub(crate) unsafe fn take_returned(data: *mut u8, size: usize) -> Option<Vec<u8>> {
+    if data.is_null() {
+        None
+    } else if size == 0 {
+        Some(Vec::new())
+    } else {
+        // SAFETY: allocated by the global allocator with byte alignment and exactly `size`
+        // bytes (see `proxy_on_memory_allocate`), all written by the host.
+        Some(unsafe { Vec::from_raw_parts(data, size, size) })
+    }
+}
+
+/// Calls a host function that returns a buffer through `(return_data, return_size)`.
+pub(crate) fn returned_bytes(
+    call: &'static str,
+    hostcall: impl FnOnce(*mut *mut u8, *mut usize) -> u32,
+) -> HostResult<Option<Vec<u8>>> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    let status = hostcall(&mut data, &mut size);
+    // SAFETY: on any status the host either left `data` null or allocated it for `size`.
+    let bytes = unsafe { take_returned(data, size) };
+    Ok(check_found(call, status)?.and(bytes))
+}

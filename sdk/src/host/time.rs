@@ -1,0 +1,22 @@
+//! Clock and timer.
+
+use super::{HostResult, check};
+use crate::abi::imports as abi;
+use std::time::{Duration, SystemTime};
+
+/// The host's current time (it may be frozen for the length of a callback).
+pub fn now() -> HostResult<SystemTime> {
+    let mut nanos = 0u64;
+    check("proxy_get_current_time_nanoseconds", unsafe {
+        abi::proxy_get_current_time_nanoseconds(&mut nanos)
+    })?;
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos))
+}
+
+/// Calls the plugin's tick every `period` (whole milliseconds); zero stops the timer.
+pub fn set_tick_period(period: Duration) -> HostResult<()> {
+    let millis = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
+    check("proxy_set_tick_period_milliseconds", unsafe {
+        abi::proxy_set_tick_period_milliseconds(millis)
+    })
+}

@@ -1,0 +1,125 @@
+//! Write Envoy HTTP filters in Rust, compiled to `wasm32-wasip1`, loaded by Envoy's Wasm
+//! filter (proxy-wasm ABI 0.2.1).
+//!
+//! A filter crate implements two traits and registers the plugin:
+//!
+//! - [`Plugin`]: the plugin context. Its typed [`Plugin::Config`] is parsed with serde
+//!   from the plugin's JSON configuration when Envoy configures it; an error rejects the
+//!   configuration, and the log names the field. It creates one filter per stream.
+//! - [`HttpFilter`]: one value per HTTP stream. Each callback receives only the operations
+//!   valid in its phase and returns `Result<Action, Error>`; an `Err` becomes a local reply.
+//!
+//! ```
+//! use envoy_wasm_sdk::prelude::*;
+//! use std::rc::Rc;
+//!
+//! struct Hello;
+//!
+//! impl Plugin for Hello {
+//!     type Config = ();
+//!     type Filter = HelloFilter;
+//!
+//!     fn configure(_config: (), _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+//!         log::info!("hello plugin started");
+//!         Ok(Hello)
+//!     }
+//!
+//!     fn create_filter(self: Rc<Self>) -> HelloFilter {
+//!         HelloFilter
+//!     }
+//! }
+//!
+//! struct HelloFilter;
+//!
+//! impl HttpFilter for HelloFilter {
+//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+//!         let path = req.headers().path()?.unwrap_or_default();
+//!         log::info!("request to {path}");
+//!         Ok(Action::Continue)
+//!     }
+//!
+//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+//!         resp.headers().set("x-hello", "world")?;
+//!         Ok(Action::Continue)
+//!     }
+//! }
+//!
+//! envoy_wasm_sdk::entry!(Hello);
+//! ```
+//!
+//! # Layers
+//! - [`abi`]: the raw ABI (imports, exports, wire types), behind one seam that links to
+//!   Envoy on wasm and to an in-process host elsewhere, so filters run in `cargo test`.
+//! - [`host`]: safe operations returning `Result`; the SDK never panics on a host status.
+//! - [`Plugin`], [`HttpFilter`] and their phase objects: what filter authors use.
+//!
+//! Logging goes through the [`log`] crate to Envoy's log, at the level Envoy runs the
+//! `wasm` component at. A panic is logged (message and location) before the VM aborts.
+
+#![warn(missing_docs)]
+
+pub mod abi;
+mod body;
+pub mod config;
+mod dispatch;
+mod error;
+pub mod filter;
+mod headers;
+pub mod host;
+mod logger;
+pub mod plugin;
+mod properties;
+mod reply;
+
+pub use abi::Action;
+pub use body::Body;
+pub use config::ConfigError;
+pub use error::Error;
+pub use filter::{
+    HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps, ResponseBodyOps,
+    ResponseHeadersOps, ResponseTrailersOps, Stream, StreamDoneOps,
+};
+pub use headers::{HeaderValue, Headers, HeadersMut};
+pub use host::{HostError, HostResult};
+pub use log;
+pub use plugin::{ConfigureOps, Plugin};
+pub use properties::Properties;
+pub use reply::LocalReply;
+
+/// Everything a filter crate usually needs: `use envoy_wasm_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Action, Body, ConfigError, ConfigureOps, Error, HeaderValue, Headers, HeadersMut,
+        HttpFilter, LocalReply, Plugin, Properties, RequestBodyOps, RequestHeadersOps,
+        RequestTrailersOps, ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, Stream,
+        StreamDoneOps,
+    };
+    pub use log;
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::dispatch::register;
+}
+
+/// Registers the filter crate's [`Plugin`]: `envoy_wasm_sdk::entry!(MyPlugin);`
+///
+/// On wasm this defines the module's `_initialize` export, which Envoy calls once when it
+/// loads the module. Elsewhere it defines `register_plugin()`, which an in-process host
+/// calls to load the plugin on the current thread.
+#[macro_export]
+macro_rules! entry {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(export_name = "_initialize")]
+        pub extern "C" fn __envoy_wasm_sdk_initialize() {
+            $crate::__private::register::<$plugin>();
+        }
+
+        /// Loads this crate's plugin into the current thread's dispatcher.
+        #[cfg(not(target_arch = "wasm32"))]
+        pub fn register_plugin() {
+            $crate::__private::register::<$plugin>();
+        }
+    };
+}

@@ -1,0 +1,97 @@
+//! The plugin (root context): typed configuration and the filter factory.
+//!
+//! Envoy configures a plugin once per `name`/`root_id` and worker; the plugin then creates
+//! one [`HttpFilter`] per HTTP stream. The SDK parses the configuration into
+//! [`Plugin::Config`] (see [`config`](crate::config)), calls [`Plugin::configure`], keeps
+//! the plugin in an [`Rc`], and hands each new filter that `Rc`: configuration is shared,
+//! never copied per request.
+//!
+//! ```
+//! use envoy_wasm_sdk::prelude::*;
+//! use serde::Deserialize;
+//! use std::rc::Rc;
+//!
+//! #[derive(Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {
+//!     header: String,
+//!     value: String,
+//! }
+//!
+//! struct Stamp {
+//!     config: Config,
+//! }
+//!
+//! impl Plugin for Stamp {
+//!     type Config = Config;
+//!     type Filter = StampFilter;
+//!
+//!     fn configure(config: Config, _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+//!         if config.header.is_empty() {
+//!             return Err(ConfigError::field("header", "must not be empty"));
+//!         }
+//!         Ok(Stamp { config })
+//!     }
+//!
+//!     fn create_filter(self: Rc<Self>) -> StampFilter {
+//!         StampFilter { plugin: self }
+//!     }
+//! }
+//!
+//! struct StampFilter {
+//!     plugin: Rc<Stamp>,
+//! }
+//!
+//! impl HttpFilter for StampFilter {
+//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+//!         let config = &self.plugin.config;
+//!         resp.headers().set(&config.header, &config.value)?;
+//!         Ok(Action::Continue)
+//!     }
+//! }
+//!
+//! envoy_wasm_sdk::entry!(Stamp);
+//! ```
+
+use crate::config::ConfigError;
+use crate::filter::HttpFilter;
+use crate::properties::Properties;
+use serde::de::DeserializeOwned;
+use std::rc::Rc;
+
+/// A plugin: parses its configuration and creates a filter per stream.
+pub trait Plugin: Sized + 'static {
+    /// The configuration, deserialized from the plugin's JSON `configuration`.
+    type Config: DeserializeOwned;
+    /// The filter created for each HTTP stream.
+    type Filter: HttpFilter;
+
+    /// Builds the plugin from its parsed configuration. An `Err` rejects the configuration:
+    /// Envoy refuses the plugin and the log names the field.
+    fn configure(config: Self::Config, ctx: &mut ConfigureOps) -> Result<Self, ConfigError>;
+
+    /// Creates the filter for a new HTTP stream.
+    fn create_filter(self: Rc<Self>) -> Self::Filter;
+}
+
+/// Operations valid while a plugin is configured.
+#[derive(Debug)]
+pub struct ConfigureOps {
+    root_context_id: u32,
+}
+
+impl ConfigureOps {
+    pub(crate) const fn new(root_context_id: u32) -> Self {
+        Self { root_context_id }
+    }
+
+    /// The host's id of this plugin's context.
+    pub fn root_context_id(&self) -> u32 {
+        self.root_context_id
+    }
+
+    /// Envoy's attributes (`plugin_name`, `plugin_root_id`, `node`, ...).
+    pub fn properties(&self) -> Properties {
+        Properties::new()
+    }
+}

@@ -1,0 +1,75 @@
+//! Properties: what Envoy knows about the stream, the connection and the plugin.
+
+use crate::host::{self, HostResult};
+
+/// Read (and set) Envoy's attributes.
+///
+/// Typed getters cover the common ones; [`get`](Properties::get) reaches any path Envoy
+/// documents under "Attributes", e.g. `["connection", "mtls"]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Properties {
+    _private: (),
+}
+
+impl Properties {
+    pub(crate) const fn new() -> Properties {
+        Properties { _private: () }
+    }
+
+    /// The raw bytes at `path`, or `None` when Envoy has no value there.
+    pub fn get(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
+        host::properties::get(path)
+    }
+
+    /// The value at `path` as text (lossy).
+    pub fn get_string(&self, path: &[&str]) -> HostResult<Option<String>> {
+        Ok(self
+            .get(path)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// The value at `path` as a 64-bit integer (Envoy encodes them little-endian).
+    pub fn get_i64(&self, path: &[&str]) -> HostResult<Option<i64>> {
+        Ok(self
+            .get(path)?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map(i64::from_le_bytes))
+    }
+
+    /// Sets the value at `path` (Envoy accepts this for filter state).
+    pub fn set(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
+        host::properties::set(path, value)
+    }
+
+    /// `request.path`: the path with query string.
+    pub fn request_path(&self) -> HostResult<Option<String>> {
+        self.get_string(&["request", "path"])
+    }
+
+    /// `request.method`.
+    pub fn request_method(&self) -> HostResult<Option<String>> {
+        self.get_string(&["request", "method"])
+    }
+
+    /// `source.address`: the downstream peer, as `ip:port`.
+    pub fn source_address(&self) -> HostResult<Option<String>> {
+        self.get_string(&["source", "address"])
+    }
+
+    /// `xds.route_name`: the name of the route this request matched.
+    pub fn route_name(&self) -> HostResult<Option<String>> {
+        self.get_string(&["xds", "route_name"])
+    }
+
+    /// `plugin_name`: the `name` of this plugin in Envoy's configuration.
+    pub fn plugin_name(&self) -> HostResult<Option<String>> {
+        self.get_string(&["plugin_name"])
+    }
+
+    /// `response.code`: the response status, once there is one.
+    pub fn response_code(&self) -> HostResult<Option<u16>> {
+        Ok(self
+            .get_i64(&["response", "code"])?
+            .and_then(|code| u16::try_from(code).ok()))
+    }
+}

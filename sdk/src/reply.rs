@@ -1,0 +1,95 @@
+//! Local replies: answering a request from the filter instead of the upstream.
+
+use crate::host::{self, HostResult};
+
+/// A response the filter sends itself, built step by step.
+///
+/// ```
+/// use envoy_wasm_sdk::LocalReply;
+///
+/// let reply = LocalReply::new(403)
+///     .header("content-type", "text/plain")
+///     .body("forbidden\n")
+///     .details("auth_denied");
+/// assert_eq!(reply.status_code(), 403);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalReply {
+    status: u16,
+    body: Vec<u8>,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    details: String,
+    grpc_status: Option<i32>,
+}
+
+impl LocalReply {
+    /// A reply with `status`, no body and details `wasm_local_reply`.
+    pub fn new(status: u16) -> LocalReply {
+        LocalReply {
+            status,
+            body: Vec::new(),
+            headers: Vec::new(),
+            details: "wasm_local_reply".to_owned(),
+            grpc_status: None,
+        }
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> LocalReply {
+        self.body = body.into();
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> LocalReply {
+        self.headers
+            .push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self
+    }
+
+    /// Sets the response code details Envoy logs (`%RESPONSE_CODE_DETAILS%`). Envoy wants
+    /// one token, so white space becomes `_`.
+    pub fn details(mut self, details: &str) -> LocalReply {
+        self.details = details
+            .chars()
+            .map(|c| if c.is_whitespace() { '_' } else { c })
+            .collect();
+        self
+    }
+
+    /// Marks the reply as a gRPC error with this status.
+    pub fn grpc_status(mut self, status: i32) -> LocalReply {
+        self.grpc_status = Some(status);
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status_code(&self) -> u16 {
+        self.status
+    }
+
+    /// The body.
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The headers added.
+    pub fn headers(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        &self.headers
+    }
+
+    /// The response code details.
+    pub fn details_text(&self) -> &str {
+        &self.details
+    }
+
+    pub(crate) fn send(&self) -> HostResult<()> {
+        host::stream::send_local_response(
+            u32::from(self.status),
+            &self.details,
+            &self.body,
+            &self.headers,
+            self.grpc_status,
+        )
+    }
+}
