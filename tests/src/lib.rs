@@ -1,1 +1,22 @@
-//! placeholder
+//! Test harness: a real Envoy started from the bundled YAML in `envoy/`, a real upstream
+//! that echoes what it received, and HTTP/1.1 and HTTP/2 clients.
+//!
+//! ```no_run
+//! use envoy_tests::{Envoy, Plugin, Upstream};
+//!
+//! let upstream = Upstream::start();
+//! let envoy = Envoy::start(&Plugin::new("hello_world"), &upstream).unwrap();
+//! let response = envoy.http1().get(envoy.url("/")).send().unwrap();
+//! assert_eq!(response.headers()["x-hello"], "world");
+//! ```
+//!
+//! Everything started is stopped on drop, also when a test panics; Envoy's log is then
+//! printed so the failure explains itself.
+
+mod envoy;
+mod upstream;
+mod wasm;
+
+pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin};
+pub use upstream::{SeenRequest, Upstream};
+pub use wasm::{project_root, wasm_path};

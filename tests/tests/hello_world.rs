@@ -1,0 +1,50 @@
+//! `hello_world` in a real Envoy: the header it adds, what it logs, what the upstream sees.
+
+use envoy_tests::{Envoy, Plugin, SeenRequest, Upstream};
+
+fn start() -> (Upstream, Envoy) {
+    let upstream = Upstream::start();
+    let envoy = Envoy::start(&Plugin::new("hello_world"), &upstream)
+        .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+    (upstream, envoy)
+}
+
+#[test]
+fn adds_the_response_header_over_http1_and_http2() {
+    let (upstream, envoy) = start();
+    for (client, version) in [
+        (envoy.http1(), reqwest::Version::HTTP_11),
+        (envoy.http2(), reqwest::Version::HTTP_2),
+    ] {
+        let response = client.get(envoy.url("/greet?x=1")).send().unwrap();
+        assert_eq!(response.version(), version);
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-hello"], "world");
+        assert_eq!(response.headers()["x-upstream"], "echo");
+        let seen: SeenRequest = response.json().unwrap();
+        assert_eq!(seen.path, "/greet?x=1");
+        assert_eq!(seen.header("x-hello"), None, "the header goes on the response only");
+    }
+    assert_eq!(upstream.requests().len(), 2);
+}
+
+#[test]
+fn logs_the_plugin_start_and_each_request() {
+    let (_upstream, envoy) = start();
+    assert!(envoy.wait_for_log("hello_world: plugin hello_world started"), "{}", envoy.log());
+    envoy.http1().post(envoy.url("/first")).body("x").send().unwrap();
+    envoy.http2().delete(envoy.url("/second")).send().unwrap();
+    assert!(envoy.wait_for_log("hello_world: POST /first"), "{}", envoy.log());
+    assert!(envoy.wait_for_log("hello_world: DELETE /second"), "{}", envoy.log());
+}
+
+#[test]
+fn passes_request_bodies_through_untouched() {
+    let (upstream, envoy) = start();
+    let body = "a".repeat(100_000);
+    let response = envoy.http1().put(envoy.url("/upload")).body(body.clone()).send().unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = upstream.last_request().unwrap();
+    assert_eq!(seen.method, "PUT");
+    assert_eq!(seen.body, body);
+}

@@ -1,0 +1,123 @@
+//! `http_headers` in a real Envoy: rules as the upstream and the client see them, and
+//! configurations Envoy must refuse, with a log that names the field.
+
+use envoy_tests::{Envoy, Plugin, Upstream};
+
+const RULES: &str = r#"{
+  "request": {
+    "require": ["x-api-key"],
+    "remove": ["x-internal", "x-api-key"],
+    "set": [{"name": "x-env", "value": "prod"}],
+    "add": [{"name": "x-tag", "value": "from-filter"}]
+  },
+  "response": {
+    "remove": ["x-upstream"],
+    "set": [{"name": "x-frame-options", "value": "DENY"}],
+    "add": [{"name": "x-tag", "value": "one"}, {"name": "x-tag", "value": "two"}]
+  }
+}"#;
+
+fn start(config: &str) -> (Upstream, Envoy) {
+    let upstream = Upstream::start();
+    let envoy = Envoy::start(&Plugin::new("http_headers").config(config), &upstream)
+        .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+    (upstream, envoy)
+}
+
+#[test]
+fn request_rules_change_what_the_upstream_receives() {
+    let (upstream, envoy) = start(RULES);
+    for client in [envoy.http1(), envoy.http2()] {
+        let response = client
+            .get(envoy.url("/api"))
+            .header("x-api-key", "secret")
+            .header("x-internal", "leak")
+            .header("x-env", "dev")
+            .header("x-tag", "from-client")
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let seen = upstream.last_request().unwrap();
+        assert_eq!(seen.header("x-internal"), None);
+        assert_eq!(seen.header("x-api-key"), None);
+        assert_eq!(seen.header_all("x-env"), ["prod"]);
+        assert_eq!(seen.header_all("x-tag"), ["from-client", "from-filter"]);
+    }
+}
+
+#[test]
+fn response_rules_change_what_the_client_receives() {
+    let (_upstream, envoy) = start(RULES);
+    for client in [envoy.http1(), envoy.http2()] {
+        let response = client.get(envoy.url("/")).header("x-api-key", "k").send().unwrap();
+        assert_eq!(response.status(), 200);
+        let headers = response.headers();
+        assert!(headers.get("x-upstream").is_none(), "removed: {headers:?}");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        let tags: Vec<_> = headers.get_all("x-tag").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(tags, ["one", "two"]);
+        assert_eq!(headers["server"], "envoy", "Envoy still rewrites server");
+    }
+}
+
+#[test]
+fn a_missing_required_header_is_answered_400_without_reaching_upstream() {
+    let (upstream, envoy) = start(RULES);
+    let response = envoy.http2().get(envoy.url("/api")).send().unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.text().unwrap(), "missing required header x-api-key\n");
+    assert!(upstream.requests().is_empty());
+    assert!(envoy.wait_for_log("missing required header x-api-key (answering 400)"), "{}", envoy.log());
+}
+
+#[test]
+fn empty_configuration_changes_nothing() {
+    let (upstream, envoy) = start("");
+    let response = envoy.http1().get(envoy.url("/")).header("x-keep", "1").send().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-upstream"], "echo");
+    assert_eq!(upstream.last_request().unwrap().header("x-keep"), Some("1"));
+}
+
+/// Envoy refuses `config`, and its log says the plugin rejected it naming `field`.
+fn assert_rejected(config: &str, field: &str, reason: &str) {
+    let upstream = Upstream::start();
+    let exited = Envoy::start_rejected(&Plugin::new("http_headers").config(config), &upstream);
+    assert!(
+        exited.status.is_some_and(|s| !s.success()),
+        "Envoy should exit with an error: {:?}",
+        exited.status
+    );
+    let line = exited
+        .log
+        .lines()
+        .find(|line| line.contains("invalid plugin configuration"))
+        .unwrap_or_else(|| panic!("no rejection logged:\n{}", exited.log));
+    assert!(line.contains(&format!("field `{field}`")), "{line}");
+    assert!(line.contains(reason), "{line}");
+    assert!(exited.log.contains("Failed to configure base Wasm plugin"), "{}", exited.log);
+    assert!(upstream.requests().is_empty());
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_rejected_naming_the_field() {
+    assert_rejected(
+        r#"{"request": {"set": [{"name": "x-a", "value": "1"}, {"name": "x-b", "value": 2}]}}"#,
+        "request.set[1].value",
+        "expected a string",
+    );
+}
+
+#[test]
+fn a_misspelled_field_is_rejected_naming_it() {
+    assert_rejected(r#"{"reqest": {}}"#, "reqest", "unknown field");
+}
+
+#[test]
+fn an_invalid_header_name_is_rejected_naming_the_field() {
+    assert_rejected(
+        r#"{"response": {"add": [{"name": "X Bad", "value": "v"}]}}"#,
+        "response.add[0].name",
+        "not a valid header name",
+    );
+}
