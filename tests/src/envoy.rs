@@ -49,7 +49,10 @@ impl EnvoyCommand {
                 }
             }
         }
-        Err("no Envoy found: set ENVOY_BIN, put envoy or func-e on PATH, or run scripts/setup.sh".into())
+        Err(
+            "no Envoy found: set ENVOY_BIN, put envoy or func-e on PATH, or run scripts/setup.sh"
+                .into(),
+        )
     }
 }
 
@@ -131,11 +134,36 @@ impl Envoy {
         for (name, value) in vars {
             config = config.replace(&format!("${{{name}}}"), value);
         }
-        assert!(!config.contains("${"), "unfilled placeholder in {fixture}:\n{config}");
+        assert!(
+            !config.contains("${"),
+            "unfilled placeholder in {fixture}:\n{config}"
+        );
+        Envoy::start_config(&config, &project_root())
+    }
 
+    /// Starts Envoy from an example's own `envoy.yaml`, run from the example's folder as
+    /// its README says, with its fixed ports (10000, 9901) made free ones and its
+    /// upstream (127.0.0.1:8080) pointed at `upstream`.
+    pub fn start_example(example: &str, upstream: &Upstream) -> Result<Envoy, Exited> {
+        wasm_path(example);
+        let dir = project_root().join("examples").join(example);
+        let config = std::fs::read_to_string(dir.join("envoy.yaml"))
+            .unwrap_or_else(|e| panic!("cannot read {example}/envoy.yaml: {e}"));
+        let config = config
+            .replace("port_value: 10000", "port_value: 0")
+            .replace("port_value: 9901", "port_value: 0")
+            .replace(
+                "port_value: 8080",
+                &format!("port_value: {}", upstream.port()),
+            );
+        Envoy::start_config(&config, &dir)
+    }
+
+    /// Starts Envoy from configuration text, in working directory `cwd`.
+    pub fn start_config(config: &str, cwd: &Path) -> Result<Envoy, Exited> {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("envoy.yaml");
-        std::fs::write(&config_path, &config).expect("write config");
+        std::fs::write(&config_path, config).expect("write config");
         let command = EnvoyCommand::resolve().unwrap_or_else(|e| panic!("{e}"));
         let log_file = std::fs::File::create(dir.path().join("envoy.log")).expect("log file");
         let admin_path = dir.path().join("admin.address");
@@ -146,10 +174,13 @@ impl Envoy {
             .args(["--concurrency", "1", "--disable-hot-restart", "-l", "info"])
             .arg("--admin-address-path")
             .arg(&admin_path)
+            .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log file"))
-            .stderr(log_file);
-        // If the test process dies without dropping us, Envoy dies with it.
+            .stderr(log_file)
+            // Its own process group: a Ctrl-C reaches the harness, which then stops Envoy.
+            .process_group(0);
+        // If the harness dies without dropping us, Envoy dies with it.
         unsafe {
             cmd.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -163,9 +194,13 @@ impl Envoy {
             let builder = reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .no_proxy();
-            if http2 { builder.http2_prior_knowledge() } else { builder.http1_only() }
-                .build()
-                .expect("http client")
+            if http2 {
+                builder.http2_prior_knowledge()
+            } else {
+                builder.http1_only()
+            }
+            .build()
+            .expect("http client")
         };
         let mut envoy = Envoy {
             child,
@@ -188,16 +223,17 @@ impl Envoy {
                     log: self.log(),
                 });
             }
-            if self.admin.is_empty() {
-                if let Ok(address) = std::fs::read_to_string(admin_path) {
-                    self.admin = address.trim().to_owned();
-                }
+            if self.admin.is_empty()
+                && let Ok(address) = std::fs::read_to_string(admin_path)
+            {
+                self.admin = address.trim().to_owned();
             }
-            if !self.admin.is_empty() && self.admin_get("/ready").is_some_and(|r| r.contains("LIVE")) {
-                if let Some(port) = self.listener_port() {
-                    self.port = port;
-                    return Ok(());
-                }
+            if !self.admin.is_empty()
+                && self.admin_get("/ready").is_some_and(|r| r.contains("LIVE"))
+                && let Some(port) = self.listener_port()
+            {
+                self.port = port;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -211,14 +247,22 @@ impl Envoy {
     fn listener_port(&self) -> Option<u16> {
         let listeners: serde_json::Value =
             serde_json::from_str(&self.admin_get("/listeners?format=json")?).ok()?;
-        let port = listeners["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
-            .as_u64()?;
+        let port =
+            listeners["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
+                .as_u64()?;
         u16::try_from(port).ok().filter(|p| *p != 0)
     }
 
     fn admin_get(&self, path: &str) -> Option<String> {
-        let response = self.http1.get(format!("http://{}{path}", self.admin)).send().ok()?;
-        response.status().is_success().then(|| response.text().ok())?
+        let response = self
+            .http1
+            .get(format!("http://{}{path}", self.admin))
+            .send()
+            .ok()?;
+        response
+            .status()
+            .is_success()
+            .then(|| response.text().ok())?
     }
 
     /// `http://127.0.0.1:<listener port><path>`.
@@ -286,7 +330,10 @@ impl Drop for Envoy {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("---- Envoy log ----\n{}\n---- end of Envoy log ----", self.log());
+            eprintln!(
+                "---- Envoy log ----\n{}\n---- end of Envoy log ----",
+                self.log()
+            );
         }
     }
 }

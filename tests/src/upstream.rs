@@ -56,9 +56,14 @@ impl Upstream {
     /// Starts on a free loopback port. Every response carries `server: echo-upstream`,
     /// `x-upstream: echo` and a JSON [`SeenRequest`] body.
     pub fn start() -> Upstream {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("upstream addr");
+        Upstream::start_on(0).expect("bind upstream")
+    }
+
+    /// Starts on `port` of the loopback address (0 for a free one).
+    pub fn start_on(port: u16) -> std::io::Result<Upstream> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (stop, stopped) = oneshot::channel::<()>();
         let recorder = seen.clone();
@@ -69,12 +74,12 @@ impl Upstream {
                 .expect("tokio runtime");
             runtime.block_on(serve(listener, recorder, stopped));
         });
-        Upstream {
+        Ok(Upstream {
             addr,
             seen,
             stop: Some(stop),
             thread: Some(thread),
-        }
+        })
     }
 
     /// The port it listens on.
@@ -146,7 +151,12 @@ async fn echo(
         headers: parts
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
     };

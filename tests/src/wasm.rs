@@ -19,13 +19,22 @@ static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 /// never runs against a stale module.
 pub fn wasm_path(name: &str) -> PathBuf {
     let root = project_root();
-    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let built = built.get_or_insert_with(HashSet::new);
     if !built.contains(name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(&root)
-            .args(["build", "--release", "--target", "wasm32-wasip1", "-p", name])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip1",
+                "-p",
+                name,
+            ])
             .status()
             .expect("cannot run cargo to build the example's wasm");
         assert!(status.success(), "building {name} for wasm32-wasip1 failed");

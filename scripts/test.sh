@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole check: formatting, lints, native unit and doc tests, the wasm build of every
+# example (sizes printed), and the integration tests against a real Envoy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (native and wasm32-wasip1)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -- -D warnings
+
+echo "== unit and doc tests (native)"
+cargo test --workspace --exclude envoy-tests
+
+echo "== wasm build"
+cargo wasm
+for wasm in target/wasm32-wasip1/release/*.wasm; do
+  printf '%-24s %8d bytes\n' "$(basename "$wasm")" "$(stat -c %s "$wasm")"
+done
+
+echo "== integration tests (real Envoy)"
+cargo test -p envoy-tests
