@@ -52,7 +52,18 @@ pub(crate) fn init() {
     if log::set_logger(&LOGGER).is_ok() {
         #[cfg(target_arch = "wasm32")]
         std::panic::set_hook(Box::new(|info| {
-            let _ = host::log::log(LogLevel::Critical, &info.to_string());
+            // One line, so the message and the location land in the same log entry.
+            let message = info.payload_as_str().unwrap_or("(no message)");
+            let line = match info.location() {
+                Some(at) => format!(
+                    "panicked at {}:{}:{}: {message}",
+                    at.file(),
+                    at.line(),
+                    at.column()
+                ),
+                None => format!("panicked: {message}"),
+            };
+            let _ = host::log::log(LogLevel::Critical, &line);
         }));
     }
     refresh_level();

@@ -72,6 +72,8 @@ pub struct Plugin {
     pub name: String,
     /// The JSON configuration (empty for none).
     pub config: String,
+    /// What Envoy does when the VM fails (`FAIL_CLOSED`, `FAIL_OPEN`, `FAIL_RELOAD`).
+    pub failure_policy: String,
 }
 
 impl Plugin {
@@ -81,12 +83,19 @@ impl Plugin {
             crate_name: crate_name.into(),
             name: crate_name.into(),
             config: String::new(),
+            failure_policy: "FAIL_CLOSED".into(),
         }
     }
 
     /// Sets the JSON configuration.
     pub fn config(mut self, json: impl Into<String>) -> Plugin {
         self.config = json.into();
+        self
+    }
+
+    /// Sets Envoy's `failure_policy` for the plugin.
+    pub fn failure_policy(mut self, policy: &str) -> Plugin {
+        self.failure_policy = policy.into();
         self
     }
 }
@@ -119,6 +128,7 @@ impl Envoy {
             &[
                 ("PLUGIN_NAME", plugin.name.clone()),
                 ("PLUGIN_CONFIG", yaml_string(&plugin.config)),
+                ("FAILURE_POLICY", plugin.failure_policy.clone()),
                 ("WASM_PATH", yaml_string(&wasm.to_string_lossy())),
                 ("UPSTREAM_PORT", upstream.port().to_string()),
             ],
