@@ -18,7 +18,8 @@ cargo test --workspace --exclude envoy-tests
 
 echo "== wasm build"
 cargo wasm
-for wasm in target/wasm32-wasip1/release/*.wasm; do
+for example in examples/*/; do
+  wasm="target/wasm32-wasip1/release/$(basename "$example").wasm"
   printf '%-24s %8d bytes\n' "$(basename "$wasm")" "$(stat -c %s "$wasm")"
 done
 
