@@ -189,6 +189,12 @@ pub fn register<P: Plugin>() {
     });
 }
 
+/// Drops the registered plugin and every context (the emulator's teardown).
+#[cfg(feature = "testing")]
+pub(crate) fn unregister() {
+    DISPATCHER.with(|d| *d.borrow_mut() = Dispatcher::default());
+}
+
 pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
     if parent_context_id == 0 {
         logger::init();

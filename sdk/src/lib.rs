@@ -70,6 +70,8 @@ mod logger;
 pub mod plugin;
 mod properties;
 mod reply;
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub mod testing;
 
 pub use abi::Action;
 pub use body::Body;

@@ -1,0 +1,649 @@
+//! Requests in, what the upstream and the client receive out.
+
+use super::Emulator;
+use super::host::{Pairs, SentReply};
+use crate::abi::Action;
+use crate::abi::exports::stream as exports;
+
+fn owned(pairs: &[(&str, &str)]) -> Pairs {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+fn first<'a>(pairs: &'a Pairs, name: &str) -> Option<&'a [u8]> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// A request a client sends through the filter.
+///
+/// `Request::get("/path")` carries `:method`, `:path`, `:scheme: http` and
+/// `:authority: example.com`, as Envoy's HTTP connection manager hands them to filters.
+#[derive(Clone, Debug)]
+pub struct Request {
+    headers: Pairs,
+    body: Vec<Vec<u8>>,
+    trailers: Pairs,
+}
+
+impl Request {
+    /// A request with `method` and `path`.
+    pub fn new(method: &str, path: &str) -> Request {
+        Request {
+            headers: owned(&[
+                (":method", method),
+                (":path", path),
+                (":scheme", "http"),
+                (":authority", "example.com"),
+            ]),
+            body: Vec::new(),
+            trailers: Vec::new(),
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(path: &str) -> Request {
+        Request::new("GET", path)
+    }
+
+    /// `POST path` with `body`.
+    pub fn post(path: &str, body: impl Into<Vec<u8>>) -> Request {
+        Request::new("POST", path).body(body)
+    }
+
+    /// Adds a header (several with the same name are kept).
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Request {
+        let value = value.as_ref().to_vec();
+        match name {
+            // Pseudo-headers are unique: replace.
+            _ if name.starts_with(':') => {
+                match self.headers.iter_mut().find(|(k, _)| k == name.as_bytes()) {
+                    Some(existing) => existing.1 = value,
+                    None => self.headers.push((name.as_bytes().to_vec(), value)),
+                }
+            }
+            _ => self
+                .headers
+                .push((name.to_ascii_lowercase().into_bytes(), value)),
+        }
+        self
+    }
+
+    /// Sets the body, delivered as one chunk.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = vec![body.into()];
+        self
+    }
+
+    /// Sets the body, delivered in these chunks.
+    pub fn chunks<I: IntoIterator<Item = B>, B: Into<Vec<u8>>>(mut self, chunks: I) -> Request {
+        self.body = chunks.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a trailer.
+    pub fn trailer(mut self, name: &str, value: &str) -> Request {
+        self.trailers
+            .push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
+        self
+    }
+}
+
+/// A response the upstream sends back.
+#[derive(Clone, Debug)]
+pub struct Response {
+    headers: Pairs,
+    body: Vec<Vec<u8>>,
+    trailers: Pairs,
+}
+
+impl Response {
+    /// A response with `status`.
+    pub fn new(status: u16) -> Response {
+        Response {
+            headers: vec![(b":status".to_vec(), status.to_string().into_bytes())],
+            body: Vec::new(),
+            trailers: Vec::new(),
+        }
+    }
+
+    /// `200` with no body.
+    pub fn ok() -> Response {
+        Response::new(200)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Response {
+        self.headers.push((
+            name.to_ascii_lowercase().into_bytes(),
+            value.as_ref().to_vec(),
+        ));
+        self
+    }
+
+    /// Sets the body, delivered as one chunk.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
+        self.body = vec![body.into()];
+        self
+    }
+
+    /// Sets the body, delivered in these chunks.
+    pub fn chunks<I: IntoIterator<Item = B>, B: Into<Vec<u8>>>(mut self, chunks: I) -> Response {
+        self.body = chunks.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a trailer.
+    pub fn trailer(mut self, name: &str, value: &str) -> Response {
+        self.trailers
+            .push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
+        self
+    }
+
+    pub(crate) fn into_parts(self) -> (Pairs, Vec<Vec<u8>>, Pairs) {
+        (self.headers, self.body, self.trailers)
+    }
+}
+
+/// Headers, body and trailers as they left the filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Message {
+    /// Headers, in order (names lower-case).
+    pub headers: Pairs,
+    /// The body, all chunks joined.
+    pub body: Vec<u8>,
+    /// Trailers.
+    pub trailers: Pairs,
+}
+
+impl Message {
+    /// The first value of header `name`, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        first(&self.headers, name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Every value of header `name`, as text.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+            .collect()
+    }
+
+    /// The first value of trailer `name`, as text.
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        first(&self.trailers, name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// `:status`, parsed.
+    pub fn status(&self) -> Option<u16> {
+        self.header(":status").and_then(|s| s.parse().ok())
+    }
+
+    /// The body as text (lossy).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// What happened to one request: see [`Emulator::send`].
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    upstream: Option<Message>,
+    response: Option<Message>,
+    local_reply: Option<SentReply>,
+    actions: Vec<(&'static str, Action)>,
+    reset: bool,
+}
+
+impl Exchange {
+    /// The request as the upstream received it.
+    ///
+    /// # Panics
+    /// If it never reached the upstream (answered by the filter, or still paused).
+    pub fn upstream(&self) -> &Message {
+        self.upstream
+            .as_ref()
+            .unwrap_or_else(|| match &self.local_reply {
+                Some(reply) => panic!(
+                    "the request did not reach the upstream: the filter answered {} ({:?})",
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                ),
+                None => panic!(
+                    "the request did not reach the upstream: the stream is paused ({:?})",
+                    self.actions
+                ),
+            })
+    }
+
+    /// Whether the request reached the upstream.
+    pub fn reached_upstream(&self) -> bool {
+        self.upstream.is_some()
+    }
+
+    /// The response as the client received it.
+    ///
+    /// # Panics
+    /// If there is none yet (the stream is paused or was reset).
+    pub fn response(&self) -> &Message {
+        self.response.as_ref().unwrap_or_else(|| {
+            panic!(
+                "no response reached the client (reset: {}, actions: {:?})",
+                self.reset, self.actions
+            )
+        })
+    }
+
+    /// The local reply the filter sent, if it sent one.
+    pub fn local_reply(&self) -> Option<&SentReply> {
+        self.local_reply.as_ref()
+    }
+
+    /// Each callback called, with the action it returned.
+    pub fn actions(&self) -> &[(&'static str, Action)] {
+        &self.actions
+    }
+
+    /// Whether the filter reset the stream.
+    pub fn was_reset(&self) -> bool {
+        self.reset
+    }
+}
+
+/// Where one direction of the stream stands.
+#[derive(Default, Debug)]
+struct Direction {
+    /// What went past the filter.
+    forwarded: Message,
+    headers_forwarded: bool,
+    /// Everything has gone past the filter.
+    complete: bool,
+    /// Parts that arrived while the filter held the stream.
+    held_trailers: Option<Pairs>,
+    end_arrived: bool,
+    stopped: bool,
+}
+
+/// One HTTP stream, driven a callback at a time; see [`Emulator::stream`].
+///
+/// Flow follows Envoy's filter manager: a `Pause` from a headers callback holds the
+/// headers (body callbacks still run); a `Pause` from a body callback buffers the body
+/// (the next body callback sees all of it); `Continue`, or the filter resuming the stream,
+/// lets everything held go on.
+pub struct HttpStream<'a> {
+    emulator: &'a Emulator,
+    id: u32,
+    request: Direction,
+    response: Direction,
+    actions: Vec<(&'static str, Action)>,
+    completed: bool,
+}
+
+impl<'a> HttpStream<'a> {
+    pub(crate) fn new(emulator: &'a Emulator, id: u32) -> HttpStream<'a> {
+        HttpStream {
+            emulator,
+            id,
+            request: Direction::default(),
+            response: Direction::default(),
+            actions: Vec::new(),
+            completed: false,
+        }
+    }
+
+    /// The host's id of this stream's context.
+    pub fn context_id(&self) -> u32 {
+        self.id
+    }
+
+    fn call(&mut self, phase: &'static str, callback: impl FnOnce() -> u32) -> Action {
+        let raw = self.emulator.call_into(self.id, callback);
+        let action = if raw == Action::Pause.raw() {
+            Action::Pause
+        } else {
+            Action::Continue
+        };
+        self.actions.push((phase, action));
+        self.after_callback();
+        action
+    }
+
+    /// Forwards whatever the filter resumed, after any callback.
+    fn after_callback(&mut self) {
+        let (resumed_request, resumed_response) = self.emulator.with_stream(self.id, |s| {
+            let flags = (s.resumed_request, s.resumed_response);
+            s.resumed_request = false;
+            s.resumed_response = false;
+            flags
+        });
+        if resumed_request && self.request.stopped {
+            self.forward_request();
+        }
+        if resumed_response && self.response.stopped {
+            self.forward_response();
+        }
+    }
+
+    fn forward_request(&mut self) {
+        let (headers, body, trailers) = self.emulator.with_stream(self.id, |s| {
+            (
+                s.request_headers.clone(),
+                std::mem::take(&mut s.request_body),
+                s.request_trailers.clone(),
+            )
+        });
+        forward(&mut self.request, headers, body, trailers);
+    }
+
+    fn forward_response(&mut self) {
+        let (headers, body, trailers) = self.emulator.with_stream(self.id, |s| {
+            (
+                s.response_headers.clone(),
+                std::mem::take(&mut s.response_body),
+                s.response_trailers.clone(),
+            )
+        });
+        forward(&mut self.response, headers, body, trailers);
+    }
+
+    /// Delivers request headers; `end_of_stream` when no body or trailers follow.
+    pub fn request_headers(&mut self, headers: &[(&str, &str)], end_of_stream: bool) -> Action {
+        self.request_headers_pairs(owned(headers), end_of_stream)
+    }
+
+    fn request_headers_pairs(&mut self, headers: Pairs, end_of_stream: bool) -> Action {
+        let count = headers.len();
+        self.emulator
+            .with_stream(self.id, |s| s.request_headers = headers);
+        self.request.end_arrived = end_of_stream;
+        let id = self.id;
+        let action = self.call("on_request_headers", || {
+            exports::proxy_on_request_headers(id, count, end_of_stream as u32)
+        });
+        if action == Action::Continue && !self.replied() {
+            self.request.headers_forwarded = true;
+            self.request.forwarded.headers =
+                self.emulator.with_stream(id, |s| s.request_headers.clone());
+            self.request.complete = end_of_stream;
+        } else {
+            self.request.stopped = true;
+        }
+        action
+    }
+
+    /// Delivers a request body chunk.
+    pub fn request_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Action {
+        self.emulator
+            .with_stream(self.id, |s| s.request_body.extend_from_slice(chunk));
+        self.request.end_arrived = end_of_stream;
+        let size = self.emulator.with_stream(self.id, |s| s.request_body.len());
+        let id = self.id;
+        let action = self.call("on_request_body", || {
+            exports::proxy_on_request_body(id, size, end_of_stream as u32)
+        });
+        if action == Action::Continue && !self.replied() {
+            self.forward_request();
+        } else {
+            self.request.stopped = true;
+        }
+        action
+    }
+
+    /// Delivers request trailers (the end of the request).
+    pub fn request_trailers(&mut self, trailers: &[(&str, &str)]) -> Action {
+        self.request_trailers_pairs(owned(trailers))
+    }
+
+    fn request_trailers_pairs(&mut self, trailers: Pairs) -> Action {
+        let count = trailers.len();
+        self.emulator
+            .with_stream(self.id, |s| s.request_trailers = trailers.clone());
+        self.request.end_arrived = true;
+        self.request.held_trailers = Some(trailers);
+        let id = self.id;
+        let action = self.call("on_request_trailers", || {
+            exports::proxy_on_request_trailers(id, count)
+        });
+        if action == Action::Continue && !self.replied() {
+            self.forward_request();
+        } else {
+            self.request.stopped = true;
+        }
+        action
+    }
+
+    /// Delivers response headers.
+    pub fn response_headers(&mut self, headers: &[(&str, &str)], end_of_stream: bool) -> Action {
+        self.response_headers_pairs(owned(headers), end_of_stream)
+    }
+
+    fn response_headers_pairs(&mut self, headers: Pairs, end_of_stream: bool) -> Action {
+        let count = headers.len();
+        self.emulator
+            .with_stream(self.id, |s| s.response_headers = headers);
+        self.response.end_arrived = end_of_stream;
+        let id = self.id;
+        let action = self.call("on_response_headers", || {
+            exports::proxy_on_response_headers(id, count, end_of_stream as u32)
+        });
+        if action == Action::Continue {
+            self.response.headers_forwarded = true;
+            self.response.forwarded.headers = self
+                .emulator
+                .with_stream(id, |s| s.response_headers.clone());
+            self.response.complete = end_of_stream;
+        } else {
+            self.response.stopped = true;
+        }
+        action
+    }
+
+    /// Delivers a response body chunk.
+    pub fn response_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Action {
+        self.emulator
+            .with_stream(self.id, |s| s.response_body.extend_from_slice(chunk));
+        self.response.end_arrived = end_of_stream;
+        let size = self
+            .emulator
+            .with_stream(self.id, |s| s.response_body.len());
+        let id = self.id;
+        let action = self.call("on_response_body", || {
+            exports::proxy_on_response_body(id, size, end_of_stream as u32)
+        });
+        if action == Action::Continue {
+            self.forward_response();
+        } else {
+            self.response.stopped = true;
+        }
+        action
+    }
+
+    /// Delivers response trailers.
+    pub fn response_trailers(&mut self, trailers: &[(&str, &str)]) -> Action {
+        self.response_trailers_pairs(owned(trailers))
+    }
+
+    fn response_trailers_pairs(&mut self, trailers: Pairs) -> Action {
+        let count = trailers.len();
+        self.emulator
+            .with_stream(self.id, |s| s.response_trailers = trailers.clone());
+        self.response.end_arrived = true;
+        self.response.held_trailers = Some(trailers);
+        let id = self.id;
+        let action = self.call("on_response_trailers", || {
+            exports::proxy_on_response_trailers(id, count)
+        });
+        if action == Action::Continue {
+            self.forward_response();
+        } else {
+            self.response.stopped = true;
+        }
+        action
+    }
+
+    /// The local reply the filter sent, if any.
+    pub fn local_reply(&self) -> Option<SentReply> {
+        self.emulator
+            .with_stream(self.id, |s| s.local_reply.clone())
+    }
+
+    fn replied(&self) -> bool {
+        self.local_reply().is_some()
+    }
+
+    /// The request as it went upstream so far; `None` until the whole of it has.
+    pub fn upstream_request(&self) -> Option<&Message> {
+        self.request.complete.then_some(&self.request.forwarded)
+    }
+
+    /// The response as it went to the client so far; `None` until the whole of it has.
+    pub fn downstream_response(&self) -> Option<&Message> {
+        self.response.complete.then_some(&self.response.forwarded)
+    }
+
+    /// The request headers as the filter left them (also while paused).
+    pub fn request_headers_now(&self) -> Pairs {
+        self.emulator
+            .with_stream(self.id, |s| s.request_headers.clone())
+    }
+
+    /// Whether the filter reset the stream.
+    pub fn was_reset(&self) -> bool {
+        self.emulator.with_stream(self.id, |s| s.reset)
+    }
+
+    /// Each callback called so far, with its action.
+    pub fn actions(&self) -> &[(&'static str, Action)] {
+        &self.actions
+    }
+
+    /// Runs a local reply through the response callbacks, as Envoy does for a reply sent
+    /// from a request callback.
+    fn answer_locally(&mut self, reply: &SentReply) {
+        let mut headers = vec![(b":status".to_vec(), reply.status.to_string().into_bytes())];
+        headers.extend(
+            reply
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+        );
+        if !reply.body.is_empty() {
+            headers.push((
+                b"content-length".to_vec(),
+                reply.body.len().to_string().into_bytes(),
+            ));
+            headers.push((b"content-type".to_vec(), b"text/plain".to_vec()));
+        }
+        let body_follows = !reply.body.is_empty();
+        self.response_headers_pairs(headers, !body_follows);
+        if body_follows {
+            self.response_body(&reply.body.clone(), true);
+        }
+    }
+
+    /// Sends `request` and, if it reaches the upstream, `upstream` back: the whole flow.
+    pub(crate) fn exchange(mut self, request: Request, upstream: Response) -> Exchange {
+        let Request {
+            headers,
+            body,
+            trailers,
+        } = request;
+        let no_body = body.is_empty() && trailers.is_empty();
+        self.request_headers_pairs(headers, no_body);
+        let chunks = body.len();
+        for (i, chunk) in body.into_iter().enumerate() {
+            if self.replied() {
+                break;
+            }
+            self.request_body(&chunk, i + 1 == chunks && trailers.is_empty());
+        }
+        if !trailers.is_empty() && !self.replied() {
+            self.request_trailers_pairs(trailers);
+        }
+
+        let upstream_request = self.upstream_request().cloned();
+        match (self.local_reply(), &upstream_request) {
+            (Some(reply), _) => self.answer_locally(&reply),
+            (None, Some(_)) => {
+                let Response {
+                    headers,
+                    body,
+                    trailers,
+                } = upstream;
+                let no_body = body.is_empty() && trailers.is_empty();
+                self.response_headers_pairs(headers, no_body);
+                let chunks = body.len();
+                for (i, chunk) in body.into_iter().enumerate() {
+                    self.response_body(&chunk, i + 1 == chunks && trailers.is_empty());
+                }
+                if !trailers.is_empty() {
+                    self.response_trailers_pairs(trailers);
+                }
+                // A reply sent from a response callback replaces the upstream's response.
+                if let Some(reply) = self.local_reply() {
+                    self.response.forwarded = Message {
+                        headers: vec![(b":status".to_vec(), reply.status.to_string().into_bytes())],
+                        body: reply.body.clone(),
+                        trailers: Vec::new(),
+                    };
+                    self.response.complete = true;
+                }
+            }
+            (None, None) => {}
+        }
+        let exchange = Exchange {
+            upstream: upstream_request,
+            response: self.downstream_response().cloned(),
+            local_reply: self.local_reply(),
+            actions: self.actions.clone(),
+            reset: self.was_reset(),
+        };
+        self.complete();
+        exchange
+    }
+
+    /// Ends the stream as Envoy does: `on_done`, `on_log`, `on_delete`.
+    pub fn complete(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.completed, true) {
+            return;
+        }
+        let id = self.id;
+        self.emulator.call_into(id, || {
+            crate::abi::exports::lifecycle::proxy_on_done(id);
+            crate::abi::exports::lifecycle::proxy_on_log(id);
+            crate::abi::exports::lifecycle::proxy_on_delete(id);
+            0
+        });
+        self.emulator.forget_stream(id);
+    }
+}
+
+impl Drop for HttpStream<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Lets everything held in `direction` go on, with the filter's current view of it.
+fn forward(direction: &mut Direction, headers: Pairs, body: Vec<u8>, trailers: Pairs) {
+    if !direction.headers_forwarded {
+        direction.forwarded.headers = headers;
+        direction.headers_forwarded = true;
+    }
+    direction.forwarded.body.extend_from_slice(&body);
+    if direction.held_trailers.take().is_some() {
+        direction.forwarded.trailers = trailers;
+    }
+    direction.stopped = false;
+    direction.complete = direction.end_arrived;
+}

@@ -1,0 +1,566 @@
+//! Unit-test filters without Envoy: an in-process proxy-wasm host with Envoy's semantics.
+//!
+//! Enable the `testing` feature in your filter's dev-dependencies:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! envoy-wasm-sdk = { path = "../../sdk", features = ["testing"] }
+//! ```
+//!
+//! An [`Emulator`] loads your plugin through the same exports Envoy calls, configures it, and
+//! drives requests through it. A test reads like the scenario it checks: a request in, the
+//! request the upstream receives and the response the client receives out.
+//!
+//! ```
+//! use envoy_wasm_sdk::prelude::*;
+//! use envoy_wasm_sdk::testing::{Emulator, Request, Response};
+//! use std::rc::Rc;
+//!
+//! // A filter (normally in your crate's lib.rs).
+//! struct Tagger;
+//! impl Plugin for Tagger {
+//!     type Config = String;
+//!     type Filter = TagFilter;
+//!     fn configure(tag: String, _: &mut ConfigureOps) -> Result<Self, ConfigError> {
+//!         if tag.is_empty() {
+//!             return Err(ConfigError::new("the tag must not be empty"));
+//!         }
+//!         Ok(Tagger)
+//!     }
+//!     fn create_filter(self: Rc<Self>) -> TagFilter {
+//!         TagFilter
+//!     }
+//! }
+//! struct TagFilter;
+//! impl HttpFilter for TagFilter {
+//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+//!         if !req.headers().contains("x-user")? {
+//!             return Err(Error::with_status(401, "who are you?"));
+//!         }
+//!         req.headers().set("x-tagged", "yes")?;
+//!         Ok(Action::Continue)
+//!     }
+//! }
+//! envoy_wasm_sdk::entry!(Tagger);
+//!
+//! // The tests.
+//! let envoy = Emulator::new(register_plugin);
+//! envoy.configure(r#""blue""#).unwrap();
+//!
+//! let exchange = envoy.send(Request::get("/").header("x-user", "ann"));
+//! assert_eq!(exchange.upstream().header("x-tagged"), Some("yes"));
+//! assert_eq!(exchange.response().status(), Some(200));
+//!
+//! let refused = envoy.send_with(Request::get("/"), Response::ok());
+//! assert!(!refused.reached_upstream());
+//! assert_eq!(refused.response().status(), Some(401));
+//! assert_eq!(refused.response().body_text(), "who are you?\n");
+//! assert!(envoy.logged("on_request_headers failed: who are you?"));
+//!
+//! // A bad configuration is refused, and the reason is observable.
+//! drop(envoy); // one emulator per thread at a time
+//! let failed = Emulator::new(register_plugin).configure(r#""""#).unwrap_err();
+//! assert!(failed.to_string().contains("the tag must not be empty"));
+//! ```
+//!
+//! For filters that pause, call out or buffer, drive a stream a callback at a time with
+//! [`Emulator::stream`]; script the environment with [`Emulator::set_property`],
+//! [`Emulator::advance`] (time and timer ticks), [`Emulator::respond_http_call`] and
+//! friends (callouts), shared data and queues.
+//!
+//! Each emulator installs its host on the current thread, and `cargo test` runs each test on
+//! its own thread, so tests run in parallel without sharing anything. One emulator per
+//! thread at a time.
+
+mod host;
+mod http;
+
+pub use host::{ForeignFunction, GrpcCall, HttpCall, LogRecord, Metric, SentReply};
+pub use http::{Exchange, HttpStream, Message, Request, Response};
+
+use crate::abi::exports::{callouts, lifecycle, root};
+use crate::abi::native::install_host;
+use crate::abi::{LogLevel, Status};
+use host::{EmulatorHost, StreamState};
+use std::cell::Cell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+/// A plugin's configuration was refused; carries what the plugin logged while refusing it.
+#[derive(Clone, Debug)]
+pub struct ConfigureFailed {
+    /// Log lines written during configuration.
+    pub logs: Vec<LogRecord>,
+}
+
+impl fmt::Display for ConfigureFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the plugin refused its configuration")?;
+        for record in &self.logs {
+            write!(f, "\n  [{:?}] {}", record.level, record.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigureFailed {}
+
+/// A configured plugin (root context) of the emulated VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PluginId(u32);
+
+/// The emulated Envoy: one VM with the plugin a filter crate registers; see the
+/// [module docs](self).
+pub struct Emulator {
+    host: Rc<EmulatorHost>,
+    default_plugin: Cell<Option<u32>>,
+    next_context: Cell<u32>,
+    next_tick: std::cell::RefCell<Vec<(u32, u64)>>,
+}
+
+impl Emulator {
+    /// Loads a filter crate: pass the `register_plugin` function that
+    /// [`entry!`](crate::entry) defines. Logs are kept from `info` up, as Envoy's default.
+    pub fn new(register_plugin: fn()) -> Emulator {
+        let host = Rc::new(EmulatorHost::default());
+        host.state.borrow_mut().log_level = LogLevel::Info;
+        host.state.borrow_mut().vm_id = "emulator".into();
+        let previous = install_host(Some(host.clone()));
+        assert!(
+            previous.is_none(),
+            "another Emulator is alive on this thread; use one per test"
+        );
+        register_plugin();
+        Emulator {
+            host,
+            default_plugin: Cell::new(None),
+            next_context: Cell::new(1),
+            next_tick: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    fn new_context_id(&self) -> u32 {
+        let id = self.next_context.get();
+        self.next_context.set(id + 1);
+        id
+    }
+
+    /// Runs `callback` as a call from the host into `context_id`, then delivers queue
+    /// notifications it caused.
+    pub(crate) fn call_into(&self, context_id: u32, callback: impl FnOnce() -> u32) -> u32 {
+        self.host.state.borrow_mut().effective_context = context_id;
+        let result = callback();
+        self.deliver_ready_queues();
+        result
+    }
+
+    pub(crate) fn with_stream<R>(&self, id: u32, f: impl FnOnce(&mut StreamState) -> R) -> R {
+        let mut state = self.host.state.borrow_mut();
+        f(state.streams.entry(id).or_default())
+    }
+
+    pub(crate) fn forget_stream(&self, id: u32) {
+        self.host.state.borrow_mut().streams.remove(&id);
+    }
+
+    /// Configures the default plugin (named `test_plugin`) with `configuration` (JSON text,
+    /// or empty), as Envoy does when it loads the plugin.
+    pub fn configure(&self, configuration: impl AsRef<[u8]>) -> Result<PluginId, ConfigureFailed> {
+        let id = self.add_plugin("test_plugin", configuration)?;
+        self.default_plugin.set(Some(id.0));
+        Ok(id)
+    }
+
+    /// Adds another plugin (root context) of the same module with its own name and
+    /// configuration; streams of it come from [`stream_of`](Emulator::stream_of).
+    pub fn add_plugin(
+        &self,
+        name: &str,
+        configuration: impl AsRef<[u8]>,
+    ) -> Result<PluginId, ConfigureFailed> {
+        let root = self.new_context_id();
+        {
+            let mut state = self.host.state.borrow_mut();
+            for (key, value) in [
+                ("plugin_name", name),
+                ("plugin_root_id", name),
+                ("plugin_vm_id", "emulator"),
+            ] {
+                state
+                    .properties
+                    .insert(key.as_bytes().to_vec(), value.as_bytes().to_vec());
+            }
+            state.plugin_configuration = configuration.as_ref().to_vec();
+        }
+        let logs_before = self.host.state.borrow().logs.len();
+        let size = configuration.as_ref().len();
+        let vm_size = self.host.state.borrow().vm_configuration.len();
+        let accepted = self.call_into(root, || {
+            lifecycle::proxy_on_context_create(root, 0);
+            if lifecycle::proxy_on_vm_start(root, vm_size) == 0 {
+                return 0;
+            }
+            lifecycle::proxy_on_configure(root, size)
+        });
+        if accepted == 0 {
+            let logs = self.host.state.borrow().logs[logs_before..].to_vec();
+            return Err(ConfigureFailed { logs });
+        }
+        Ok(PluginId(root))
+    }
+
+    fn default_plugin(&self) -> u32 {
+        self.default_plugin
+            .get()
+            .expect("configure the plugin first: emulator.configure(\"...\")")
+    }
+
+    /// Starts an HTTP stream on the default plugin, to drive a callback at a time.
+    pub fn stream(&self) -> HttpStream<'_> {
+        self.stream_of(PluginId(self.default_plugin()))
+    }
+
+    /// Starts an HTTP stream on `plugin`.
+    pub fn stream_of(&self, plugin: PluginId) -> HttpStream<'_> {
+        let id = self.new_context_id();
+        self.with_stream(id, |_| ());
+        self.call_into(id, || {
+            lifecycle::proxy_on_context_create(id, plugin.0);
+            0
+        });
+        HttpStream::new(self, id)
+    }
+
+    /// Sends `request` through the filter; the upstream answers `200` with no body.
+    pub fn send(&self, request: Request) -> Exchange {
+        self.send_with(request, Response::ok())
+    }
+
+    /// Sends `request` through the filter; if it reaches the upstream, `upstream` is the
+    /// answer. The stream is then completed (`on_done`, `on_log`, `on_delete`).
+    pub fn send_with(&self, request: Request, upstream: Response) -> Exchange {
+        self.stream().exchange(request, upstream)
+    }
+
+    /// Sends `request` through `plugin`.
+    pub fn send_to(&self, plugin: PluginId, request: Request, upstream: Response) -> Exchange {
+        self.stream_of(plugin).exchange(request, upstream)
+    }
+
+    // ---- environment ----
+
+    /// Sets the property at `path` (`["source", "address"]`), as Envoy would report it.
+    /// `request.*` and `response.*` values come from the stream itself.
+    pub fn set_property(&self, path: &[&str], value: impl Into<Vec<u8>>) {
+        self.host
+            .state
+            .borrow_mut()
+            .properties
+            .insert(path.join("\0").into_bytes(), value.into());
+    }
+
+    /// The paths of every property the filter read, dotted (`request.path`).
+    pub fn properties_read(&self) -> Vec<String> {
+        self.host.state.borrow().properties_read.clone()
+    }
+
+    /// Every property the filter set, with its value.
+    pub fn properties_set(&self) -> Vec<(String, Vec<u8>)> {
+        self.host.state.borrow().properties_set.clone()
+    }
+
+    /// Sets the VM configuration `proxy_on_vm_start` sees.
+    pub fn set_vm_configuration(&self, configuration: impl Into<Vec<u8>>) {
+        self.host.state.borrow_mut().vm_configuration = configuration.into();
+    }
+
+    /// The level the host logs at (records below it are dropped, as in Envoy).
+    pub fn set_log_level(&self, level: LogLevel) {
+        self.host.state.borrow_mut().log_level = level;
+    }
+
+    /// Every log line kept so far.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.host.state.borrow().logs.clone()
+    }
+
+    /// Whether some log line contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.host
+            .state
+            .borrow()
+            .logs
+            .iter()
+            .any(|r| r.message.contains(text))
+    }
+
+    /// The emulated clock.
+    pub fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(self.host.state.borrow().now_nanos)
+    }
+
+    /// Moves the clock forward, calling `proxy_on_tick` for every tick period that elapses.
+    pub fn advance(&self, by: Duration) {
+        let target = self.host.state.borrow().now_nanos + by.as_nanos() as u64;
+        loop {
+            let periods: Vec<(u32, u32)> = self
+                .host
+                .state
+                .borrow()
+                .tick_periods
+                .iter()
+                .map(|(k, v)| (*k, *v))
+                .collect();
+            let now = self.host.state.borrow().now_nanos;
+            let mut next = self.next_tick.borrow_mut();
+            next.retain(|(root, _)| periods.iter().any(|(r, _)| r == root));
+            for (root, period) in &periods {
+                if !next.iter().any(|(r, _)| r == root) {
+                    next.push((*root, now + u64::from(*period) * 1_000_000));
+                }
+            }
+            let due = next
+                .iter_mut()
+                .filter(|(_, at)| *at <= target)
+                .min_by_key(|(_, at)| *at);
+            let Some((root, at)) = due.map(|(root, at)| (*root, *at)) else {
+                break;
+            };
+            let period = periods
+                .iter()
+                .find(|(r, _)| *r == root)
+                .map(|(_, p)| *p)
+                .unwrap_or(0);
+            if let Some(entry) = next.iter_mut().find(|(r, _)| *r == root) {
+                entry.1 = at + u64::from(period) * 1_000_000;
+            }
+            drop(next);
+            self.host.state.borrow_mut().now_nanos = at;
+            self.call_into(root, || {
+                root::proxy_on_tick(root);
+                0
+            });
+        }
+        self.host.state.borrow_mut().now_nanos = target;
+    }
+
+    /// The tick period the plugin asked for, if any.
+    pub fn tick_period(&self, plugin: PluginId) -> Option<Duration> {
+        let periods = &self.host.state.borrow().tick_periods;
+        periods
+            .get(&plugin.0)
+            .map(|ms| Duration::from_millis(u64::from(*ms)))
+    }
+
+    /// Offers a foreign function the filter can call by name.
+    pub fn register_foreign_function(
+        &self,
+        name: &str,
+        function: impl FnMut(&[u8]) -> Result<Vec<u8>, Status> + 'static,
+    ) {
+        self.host
+            .state
+            .borrow_mut()
+            .foreign
+            .insert(name.into(), Box::new(function));
+    }
+
+    /// Calls the plugin's `proxy_on_foreign_function` with `arguments`.
+    pub fn call_foreign_function(&self, plugin: PluginId, function_id: u32, arguments: &[u8]) {
+        self.host.state.borrow_mut().foreign_arguments = arguments.to_vec();
+        self.call_into(plugin.0, || {
+            root::proxy_on_foreign_function(plugin.0, function_id, arguments.len());
+            0
+        });
+    }
+
+    // ---- metrics, shared data, queues ----
+
+    /// Every metric the filter defined.
+    pub fn metrics(&self) -> Vec<Metric> {
+        self.host.state.borrow().metrics.clone()
+    }
+
+    /// The value of metric `name`.
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        self.host
+            .state
+            .borrow()
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
+    }
+
+    /// Shared data `key` with its compare-and-swap version.
+    pub fn shared_data(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.host
+            .state
+            .borrow()
+            .shared_data
+            .get(key.as_bytes())
+            .cloned()
+    }
+
+    /// Sets shared data `key`, as another VM would (bumps its version).
+    pub fn set_shared_data(&self, key: &str, value: impl Into<Vec<u8>>) {
+        let mut state = self.host.state.borrow_mut();
+        let entry = state
+            .shared_data
+            .entry(key.as_bytes().to_vec())
+            .or_insert((Vec::new(), 0));
+        *entry = (value.into(), entry.1.wrapping_add(1).max(1));
+    }
+
+    /// Enqueues `item` on queue `name` of this VM, as another VM would; the owner is told.
+    pub fn enqueue(&self, name: &str, item: impl Into<Vec<u8>>) -> Result<(), Status> {
+        let mut state = self.host.state.borrow_mut();
+        let Some(index) = state.queues.iter().position(|q| q.name == name) else {
+            return Err(Status::NotFound);
+        };
+        state.queues[index].items.push_back(item.into());
+        let owner = state.queues[index].owner;
+        state.ready_queues.push((owner, index as u32 + 1));
+        drop(state);
+        self.deliver_ready_queues();
+        Ok(())
+    }
+
+    /// Items left on queue `name`.
+    pub fn queue_items(&self, name: &str) -> Vec<Vec<u8>> {
+        let state = self.host.state.borrow();
+        state
+            .queues
+            .iter()
+            .find(|q| q.name == name)
+            .map(|q| q.items.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn deliver_ready_queues(&self) {
+        loop {
+            let next = {
+                let mut state = self.host.state.borrow_mut();
+                if state.ready_queues.is_empty() {
+                    None
+                } else {
+                    Some(state.ready_queues.remove(0))
+                }
+            };
+            let Some((owner, queue)) = next else { break };
+            self.host.state.borrow_mut().effective_context = owner;
+            root::proxy_on_queue_ready(owner, queue);
+        }
+    }
+
+    // ---- callouts ----
+
+    /// Every HTTP callout made so far.
+    pub fn http_calls(&self) -> Vec<HttpCall> {
+        self.host.state.borrow().http_calls.clone()
+    }
+
+    /// Answers HTTP callout `token` with `response`.
+    pub fn respond_http_call(&self, token: u32, response: Response) {
+        let message = response.into_message();
+        self.deliver_http_call(token, message, (0, Vec::new()));
+    }
+
+    /// Fails HTTP callout `token` as Envoy does for a reset, a timeout or an unknown
+    /// cluster: no headers, and `reason` from `proxy_get_status`.
+    pub fn fail_http_call(&self, token: u32, reason: &str) {
+        self.deliver_http_call(token, Message::default(), (0, reason.as_bytes().to_vec()));
+    }
+
+    fn deliver_http_call(&self, token: u32, message: Message, status: (u32, Vec<u8>)) {
+        let context = self.callout_context(&self.host.state.borrow().http_calls, token, |c| {
+            (c.token, c.context_id)
+        });
+        let counts = (
+            message.headers.len(),
+            message.body.len(),
+            message.trailers.len(),
+        );
+        {
+            let mut state = self.host.state.borrow_mut();
+            state.callout.headers = message.headers;
+            state.callout.body = message.body;
+            state.callout.trailers = message.trailers;
+            state.callout.status = status;
+        }
+        self.call_into(context, || {
+            callouts::proxy_on_http_call_response(context, token, counts.0, counts.1, counts.2);
+            0
+        });
+    }
+
+    /// Every gRPC callout made so far.
+    pub fn grpc_calls(&self) -> Vec<GrpcCall> {
+        self.host.state.borrow().grpc_calls.clone()
+    }
+
+    /// Answers gRPC call `token`: initial metadata, one message, then status 0 (OK).
+    pub fn respond_grpc_call(&self, token: u32, message: impl Into<Vec<u8>>) {
+        let context = self.callout_context(&self.host.state.borrow().grpc_calls, token, |c| {
+            (c.token, c.context_id)
+        });
+        self.host.state.borrow_mut().callout.headers = Vec::new();
+        self.call_into(context, || {
+            callouts::proxy_on_grpc_receive_initial_metadata(context, token, 0);
+            0
+        });
+        let message = message.into();
+        let size = message.len();
+        self.host.state.borrow_mut().grpc_message = message;
+        self.call_into(context, || {
+            callouts::proxy_on_grpc_receive(context, token, size);
+            0
+        });
+        self.close_grpc_call(token, 0, "");
+    }
+
+    /// Closes gRPC call `token` with `status` (e.g. 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED).
+    pub fn close_grpc_call(&self, token: u32, status: u32, message: &str) {
+        let context = self.callout_context(&self.host.state.borrow().grpc_calls, token, |c| {
+            (c.token, c.context_id)
+        });
+        self.host.state.borrow_mut().callout.status = (status, message.as_bytes().to_vec());
+        self.call_into(context, || {
+            callouts::proxy_on_grpc_close(context, token, status);
+            0
+        });
+    }
+
+    fn callout_context<T>(&self, calls: &[T], token: u32, key: impl Fn(&T) -> (u32, u32)) -> u32 {
+        calls
+            .iter()
+            .map(key)
+            .find(|(t, _)| *t == token)
+            .map(|(_, context)| context)
+            .unwrap_or_else(|| panic!("no callout with token {token}"))
+    }
+
+    /// How many times the filter called `proxy_done`.
+    pub fn done_calls(&self) -> u32 {
+        self.host.state.borrow().done_calls
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        crate::dispatch::unregister();
+        install_host(None);
+    }
+}
+
+impl Response {
+    fn into_message(self) -> Message {
+        let (headers, body, trailers) = self.into_parts();
+        Message {
+            headers,
+            body: body.concat(),
+            trailers,
+        }
+    }
+}
