@@ -13,7 +13,8 @@ use crate::filter::{
 };
 use crate::host;
 use crate::logger;
-use crate::plugin::{ConfigureOps, Plugin};
+use crate::plugin::{ConfigureOps, Plugin, PluginOps};
+use crate::shared::SharedQueue;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,6 +66,8 @@ pub enum GrpcEvent {
 trait RootContext {
     fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool;
     fn create_filter(&self) -> Option<Box<dyn StreamContext>>;
+    fn on_tick(&self, root_context_id: u32);
+    fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
 }
 
 trait StreamContext {
@@ -112,6 +115,21 @@ impl<P: Plugin> RootContext for Root<P> {
     fn create_filter(&self) -> Option<Box<dyn StreamContext>> {
         let plugin = self.plugin.borrow().clone()?;
         Some(Box::new(Filter(plugin.create_filter())))
+    }
+
+    fn on_tick(&self, root_context_id: u32) {
+        if let Some(plugin) = self.plugin.borrow().clone() {
+            plugin.on_tick(&mut PluginOps::new(root_context_id));
+        }
+    }
+
+    fn on_queue_ready(&self, root_context_id: u32, queue_id: u32) {
+        if let Some(plugin) = self.plugin.borrow().clone() {
+            plugin.on_queue_ready(
+                SharedQueue::from_id(queue_id),
+                &mut PluginOps::new(root_context_id),
+            );
+        }
     }
 }
 
@@ -210,8 +228,7 @@ pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
         });
         return;
     }
-    let root = DISPATCHER.with(|d| d.borrow().roots.get(&parent_context_id).cloned());
-    if let Some(filter) = root.and_then(|root| root.create_filter()) {
+    if let Some(filter) = root(parent_context_id).and_then(|root| root.create_filter()) {
         DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(filter)));
     }
 }
@@ -223,7 +240,7 @@ pub(crate) fn on_vm_start(_root_context_id: u32, _vm_configuration_size: usize) 
 
 pub(crate) fn on_configure(root_context_id: u32, configuration_size: usize) -> bool {
     logger::refresh_level();
-    match DISPATCHER.with(|d| d.borrow().roots.get(&root_context_id).cloned()) {
+    match root(root_context_id) {
         Some(root) => root.configure(root_context_id, configuration_size),
         None => {
             log::error!("configure for unknown plugin context {root_context_id}");
@@ -269,14 +286,20 @@ pub(crate) fn on_delete(context_id: u32) {
     });
 }
 
+fn root(root_context_id: u32) -> Option<Rc<dyn RootContext>> {
+    DISPATCHER.with(|d| d.borrow().roots.get(&root_context_id).cloned())
+}
+
 pub(crate) fn on_tick(root_context_id: u32) {
-    log::debug!("tick for plugin context {root_context_id}: the plugin has no timer");
+    if let Some(root) = root(root_context_id) {
+        root.on_tick(root_context_id);
+    }
 }
 
 pub(crate) fn on_queue_ready(root_context_id: u32, queue_id: u32) {
-    log::debug!(
-        "queue {queue_id} ready for plugin context {root_context_id}: the plugin reads no queue"
-    );
+    if let Some(root) = root(root_context_id) {
+        root.on_queue_ready(root_context_id, queue_id);
+    }
 }
 
 pub(crate) fn on_foreign_function(root_context_id: u32, function_id: u32, _arguments_size: usize) {

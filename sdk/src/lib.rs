@@ -67,9 +67,11 @@ pub mod filter;
 mod headers;
 pub mod host;
 mod logger;
+pub mod metrics;
 pub mod plugin;
 mod properties;
 mod reply;
+pub mod shared;
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub mod testing;
 
@@ -84,7 +86,7 @@ pub use filter::{
 pub use headers::{HeaderValue, Headers, HeadersMut};
 pub use host::{HostError, HostResult};
 pub use log;
-pub use plugin::{ConfigureOps, Plugin};
+pub use plugin::{ConfigureOps, Plugin, PluginOps};
 pub use properties::Properties;
 pub use reply::LocalReply;
 
@@ -92,10 +94,11 @@ pub use reply::LocalReply;
 pub mod prelude {
     pub use crate::{
         Action, Body, ConfigError, ConfigureOps, Error, HeaderValue, Headers, HeadersMut,
-        HttpFilter, LocalReply, Plugin, Properties, RequestBodyOps, RequestHeadersOps,
+        HttpFilter, LocalReply, Plugin, PluginOps, Properties, RequestBodyOps, RequestHeadersOps,
         RequestTrailersOps, ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, Stream,
         StreamDoneOps,
     };
+    pub use crate::{HostError, HostResult};
     pub use log;
 }
 

@@ -55,9 +55,12 @@
 
 use crate::config::ConfigError;
 use crate::filter::HttpFilter;
+use crate::host::{self, HostResult};
 use crate::properties::Properties;
+use crate::shared::SharedQueue;
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
+use std::time::{Duration, SystemTime};
 
 /// A plugin: parses its configuration and creates a filter per stream.
 pub trait Plugin: Sized + 'static {
@@ -72,6 +75,16 @@ pub trait Plugin: Sized + 'static {
 
     /// Creates the filter for a new HTTP stream.
     fn create_filter(self: Rc<Self>) -> Self::Filter;
+
+    /// The timer set with [`ConfigureOps::set_tick_period`] fired.
+    fn on_tick(&self, ops: &mut PluginOps) {
+        let _ = ops;
+    }
+
+    /// Items arrived on `queue`, which this plugin registered.
+    fn on_queue_ready(&self, queue: SharedQueue, ops: &mut PluginOps) {
+        let _ = (queue, ops);
+    }
 }
 
 /// Operations valid while a plugin is configured.
@@ -93,5 +106,43 @@ impl ConfigureOps {
     /// Envoy's attributes (`plugin_name`, `plugin_root_id`, `node`, ...).
     pub fn properties(&self) -> Properties {
         Properties::new()
+    }
+
+    /// Calls [`Plugin::on_tick`] every `period` (whole milliseconds; zero stops it).
+    pub fn set_tick_period(&mut self, period: Duration) -> HostResult<()> {
+        host::time::set_tick_period(period)
+    }
+}
+
+/// Operations valid in the plugin's own callbacks ([`Plugin::on_tick`],
+/// [`Plugin::on_queue_ready`]).
+#[derive(Debug)]
+pub struct PluginOps {
+    root_context_id: u32,
+}
+
+impl PluginOps {
+    pub(crate) const fn new(root_context_id: u32) -> Self {
+        Self { root_context_id }
+    }
+
+    /// The host's id of this plugin's context.
+    pub fn root_context_id(&self) -> u32 {
+        self.root_context_id
+    }
+
+    /// Envoy's attributes.
+    pub fn properties(&self) -> Properties {
+        Properties::new()
+    }
+
+    /// The host's clock.
+    pub fn now(&self) -> HostResult<SystemTime> {
+        host::time::now()
+    }
+
+    /// Changes the timer period (zero stops it).
+    pub fn set_tick_period(&mut self, period: Duration) -> HostResult<()> {
+        host::time::set_tick_period(period)
     }
 }

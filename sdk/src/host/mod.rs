@@ -21,10 +21,14 @@ use crate::abi::Status;
 use std::fmt;
 
 pub mod buffers;
+pub mod callouts;
 pub mod context;
+pub mod foreign;
 pub mod headers;
 pub mod log;
+pub mod metrics;
 pub mod properties;
+pub mod shared;
 pub mod stream;
 pub mod time;
 

@@ -497,13 +497,16 @@ impl<'a> HttpStream<'a> {
         self.local_reply().is_some()
     }
 
-    /// The request as it went upstream so far; `None` until the whole of it has.
-    pub fn upstream_request(&self) -> Option<&Message> {
+    /// The request as it went upstream; `None` until the whole of it has (a resume the
+    /// filter made from another callback, such as a timer, counts).
+    pub fn upstream_request(&mut self) -> Option<&Message> {
+        self.after_callback();
         self.request.complete.then_some(&self.request.forwarded)
     }
 
-    /// The response as it went to the client so far; `None` until the whole of it has.
-    pub fn downstream_response(&self) -> Option<&Message> {
+    /// The response as it went to the client; `None` until the whole of it has.
+    pub fn downstream_response(&mut self) -> Option<&Message> {
+        self.after_callback();
         self.response.complete.then_some(&self.response.forwarded)
     }
 

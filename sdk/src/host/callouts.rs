@@ -1,0 +1,85 @@
+//! HTTP and gRPC callouts, raw: they return the host's token; the answer arrives in
+//! `proxy_on_http_call_response` / `proxy_on_grpc_*` for that token.
+
+use super::{HostResult, check};
+use crate::abi::{imports as abi, pairs};
+use std::time::Duration;
+
+fn millis(timeout: Duration) -> u32 {
+    u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// Sends an HTTP request to cluster `upstream`. `headers` must carry `:method`, `:path`
+/// and `:authority`.
+pub fn http_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    upstream: &str,
+    headers: &[(K, V)],
+    body: &[u8],
+    trailers: &[(K, V)],
+    timeout: Duration,
+) -> HostResult<u32> {
+    let headers = pairs::encode(headers);
+    let trailers = pairs::encode(trailers);
+    let mut token = 0u32;
+    check("proxy_http_call", unsafe {
+        abi::proxy_http_call(
+            upstream.as_ptr(),
+            upstream.len(),
+            headers.as_ptr(),
+            headers.len(),
+            body.as_ptr(),
+            body.len(),
+            trailers.as_ptr(),
+            trailers.len(),
+            millis(timeout),
+            &mut token,
+        )
+    })?;
+    Ok(token)
+}
+
+/// Sends one unary gRPC request (`message` is the serialized request).
+pub fn grpc_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    upstream: &str,
+    service: &str,
+    method: &str,
+    metadata: &[(K, V)],
+    message: &[u8],
+    timeout: Duration,
+) -> HostResult<u32> {
+    let metadata = pairs::encode(metadata);
+    let mut token = 0u32;
+    check("proxy_grpc_call", unsafe {
+        abi::proxy_grpc_call(
+            upstream.as_ptr(),
+            upstream.len(),
+            service.as_ptr(),
+            service.len(),
+            method.as_ptr(),
+            method.len(),
+            metadata.as_ptr(),
+            metadata.len(),
+            message.as_ptr(),
+            message.len(),
+            millis(timeout),
+            &mut token,
+        )
+    })?;
+    Ok(token)
+}
+
+/// Cancels a gRPC call.
+pub fn grpc_cancel(token: u32) -> HostResult<()> {
+    check("proxy_grpc_cancel", unsafe {
+        abi::proxy_grpc_cancel(token)
+    })
+}
+
+/// The status code and message of the callout being delivered.
+pub fn status() -> HostResult<(u32, Vec<u8>)> {
+    let mut code = 0u32;
+    let message = super::returned_bytes("proxy_get_status", |data, size| unsafe {
+        abi::proxy_get_status(&mut code, data, size)
+    })?;
+    Ok((code, message.unwrap_or_default()))
+}

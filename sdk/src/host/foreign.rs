@@ -1,0 +1,18 @@
+//! Foreign functions: host extensions called by name.
+
+use super::{HostResult, returned_bytes};
+use crate::abi::imports as abi;
+
+/// Calls the host's function `name` with `arguments`; its results, if it returns any.
+pub fn call(name: &str, arguments: &[u8]) -> HostResult<Option<Vec<u8>>> {
+    returned_bytes("proxy_call_foreign_function", |data, size| unsafe {
+        abi::proxy_call_foreign_function(
+            name.as_ptr(),
+            name.len(),
+            arguments.as_ptr(),
+            arguments.len(),
+            data,
+            size,
+        )
+    })
+}

@@ -1,0 +1,36 @@
+//! Metrics (Envoy stats).
+
+use super::{HostResult, check};
+use crate::abi::{MetricType, imports as abi};
+
+/// Defines metric `name` of `kind` and returns its id (defining again returns the same).
+pub fn define(kind: MetricType, name: &str) -> HostResult<u32> {
+    let mut id = 0u32;
+    check("proxy_define_metric", unsafe {
+        abi::proxy_define_metric(kind as u32, name.as_ptr(), name.len(), &mut id)
+    })?;
+    Ok(id)
+}
+
+/// Adds `delta` to a counter or gauge.
+pub fn increment(id: u32, delta: i64) -> HostResult<()> {
+    check("proxy_increment_metric", unsafe {
+        abi::proxy_increment_metric(id, delta)
+    })
+}
+
+/// Sets a gauge, or records a histogram value.
+pub fn record(id: u32, value: u64) -> HostResult<()> {
+    check("proxy_record_metric", unsafe {
+        abi::proxy_record_metric(id, value)
+    })
+}
+
+/// Reads a metric.
+pub fn get(id: u32) -> HostResult<u64> {
+    let mut value = 0u64;
+    check("proxy_get_metric", unsafe {
+        abi::proxy_get_metric(id, &mut value)
+    })?;
+    Ok(value)
+}
