@@ -180,6 +180,35 @@ fn answer_error(phase: Phase, error: Error) -> Action {
     Action::Pause
 }
 
+/// Runs user code. Off wasm, a panic must not cross the `extern "C"` exports (that aborts
+/// the whole test process): it is caught here and kept for the in-process host to re-raise.
+#[cfg(not(target_arch = "wasm32"))]
+fn guarded<R: Default>(user_code: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(user_code)) {
+        Ok(result) => result,
+        Err(payload) => {
+            GUEST_PANIC.with(|slot| *slot.borrow_mut() = Some(payload));
+            R::default()
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn guarded<R>(user_code: impl FnOnce() -> R) -> R {
+    user_code()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    static GUEST_PANIC: RefCell<Option<Box<dyn std::any::Any + Send>>> = const { RefCell::new(None) };
+}
+
+/// The panic the last guest callback raised, if any (off wasm).
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
+    GUEST_PANIC.with(|slot| slot.borrow_mut().take())
+}
+
 #[derive(Default)]
 struct Dispatcher {
     new_root: Option<fn() -> Rc<dyn RootContext>>,
@@ -228,7 +257,8 @@ pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
         });
         return;
     }
-    if let Some(filter) = root(parent_context_id).and_then(|root| root.create_filter()) {
+    if let Some(filter) = root(parent_context_id).and_then(|root| guarded(|| root.create_filter()))
+    {
         DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(filter)));
     }
 }
@@ -241,7 +271,7 @@ pub(crate) fn on_vm_start(_root_context_id: u32, _vm_configuration_size: usize) 
 pub(crate) fn on_configure(root_context_id: u32, configuration_size: usize) -> bool {
     logger::refresh_level();
     match root(root_context_id) {
-        Some(root) => root.configure(root_context_id, configuration_size),
+        Some(root) => guarded(|| root.configure(root_context_id, configuration_size)),
         None => {
             log::error!("configure for unknown plugin context {root_context_id}");
             false
@@ -262,11 +292,11 @@ fn with_stream<R>(context_id: u32, call: impl FnOnce(&mut dyn StreamContext) -> 
 }
 
 pub(crate) fn on_http(context_id: u32, phase: Phase, size: usize, end_of_stream: bool) -> u32 {
-    with_stream(context_id, |filter| {
-        filter.on_http(context_id, phase, size, end_of_stream)
-    })
-    .unwrap_or(Action::Continue)
-    .raw()
+    let run =
+        |filter: &mut dyn StreamContext| filter.on_http(context_id, phase, size, end_of_stream);
+    guarded(|| with_stream(context_id, run))
+        .unwrap_or(Action::Continue)
+        .raw()
 }
 
 pub(crate) fn on_done(_context_id: u32) -> bool {
@@ -274,7 +304,7 @@ pub(crate) fn on_done(_context_id: u32) -> bool {
 }
 
 pub(crate) fn on_log(context_id: u32) {
-    with_stream(context_id, |filter| filter.on_stream_done());
+    guarded(|| with_stream(context_id, |filter| filter.on_stream_done()));
 }
 
 pub(crate) fn on_delete(context_id: u32) {
@@ -292,13 +322,13 @@ fn root(root_context_id: u32) -> Option<Rc<dyn RootContext>> {
 
 pub(crate) fn on_tick(root_context_id: u32) {
     if let Some(root) = root(root_context_id) {
-        root.on_tick(root_context_id);
+        guarded(|| root.on_tick(root_context_id));
     }
 }
 
 pub(crate) fn on_queue_ready(root_context_id: u32, queue_id: u32) {
     if let Some(root) = root(root_context_id) {
-        root.on_queue_ready(root_context_id, queue_id);
+        guarded(|| root.on_queue_ready(root_context_id, queue_id));
     }
 }
 

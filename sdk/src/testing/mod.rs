@@ -151,6 +151,10 @@ impl Emulator {
     pub(crate) fn call_into(&self, context_id: u32, callback: impl FnOnce() -> u32) -> u32 {
         self.host.state.borrow_mut().effective_context = context_id;
         let result = callback();
+        if let Some(panic) = crate::dispatch::take_guest_panic() {
+            // The filter panicked (in Envoy: a trapped VM). Re-raised here, on the Rust side.
+            std::panic::resume_unwind(panic);
+        }
         self.deliver_ready_queues();
         result
     }
