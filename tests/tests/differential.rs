@@ -1,0 +1,378 @@
+//! One table of scenarios, run on the emulator and in a real Envoy with the same assertions:
+//! the emulator's fidelity is tested, not assumed.
+
+use envoy_tests::{Envoy, Plugin, Upstream};
+use envoy_wasm_sdk::testing::{Emulator, Request as EmuRequest, Response as EmuResponse};
+
+/// A request the client sends.
+struct Req {
+    method: &'static str,
+    path: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    body: &'static str,
+}
+
+/// What must hold afterwards, on either backend.
+#[derive(Default)]
+struct Expect {
+    reaches_upstream: bool,
+    /// Header name and every value the upstream must see, in order (empty: absent).
+    upstream: &'static [(&'static str, &'static [&'static str])],
+    upstream_body: Option<&'static str>,
+    status: u16,
+    /// Header name and every value the client must see, in order (empty: absent).
+    response: &'static [(&'static str, &'static [&'static str])],
+    response_body: Option<&'static str>,
+}
+
+struct Scenario {
+    name: &'static str,
+    plugin: &'static str,
+    config: &'static str,
+    request: Req,
+    expect: Expect,
+}
+
+/// What came out, on either backend.
+#[derive(Debug)]
+struct Outcome {
+    upstream: Option<(Vec<(String, String)>, String)>,
+    status: u16,
+    response_headers: Vec<(String, String)>,
+    response_body: String,
+}
+
+fn values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn check(backend: &str, scenario: &Scenario, outcome: &Outcome) {
+    let at = format!("{} on {backend}: {outcome:#?}", scenario.name);
+    let expect = &scenario.expect;
+    assert_eq!(
+        outcome.upstream.is_some(),
+        expect.reaches_upstream,
+        "reaches upstream, {at}"
+    );
+    if let Some((headers, body)) = &outcome.upstream {
+        for (name, want) in expect.upstream {
+            assert_eq!(values(headers, name), *want, "upstream header {name}, {at}");
+        }
+        if let Some(want) = expect.upstream_body {
+            assert_eq!(body, want, "upstream body, {at}");
+        }
+    }
+    assert_eq!(outcome.status, expect.status, "status, {at}");
+    for (name, want) in expect.response {
+        assert_eq!(
+            values(&outcome.response_headers, name),
+            *want,
+            "response header {name}, {at}"
+        );
+    }
+    if let Some(want) = expect.response_body {
+        assert_eq!(outcome.response_body, want, "response body, {at}");
+    }
+}
+
+const RULES: &str = r#"{
+  "request": {
+    "require": ["x-api-key"],
+    "remove": ["x-internal", "x-api-key"],
+    "set": [{"name": "x-env", "value": "prod"}],
+    "add": [{"name": "x-tag", "value": "from-filter"}]
+  },
+  "response": {
+    "remove": ["x-upstream"],
+    "set": [{"name": "x-frame-options", "value": "DENY"}],
+    "add": [{"name": "x-tag", "value": "one"}, {"name": "x-tag", "value": "two"}]
+  }
+}"#;
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "hello_world adds a response header only",
+            plugin: "hello_world",
+            config: "",
+            request: Req {
+                method: "GET",
+                path: "/greet?x=1",
+                headers: &[("x-client", "t")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream: &[("x-client", &["t"]), ("x-hello", &[])],
+                status: 200,
+                response: &[("x-hello", &["world"]), ("x-upstream", &["echo"])],
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "hello_world passes a body through",
+            plugin: "hello_world",
+            config: "",
+            request: Req {
+                method: "POST",
+                path: "/items",
+                headers: &[],
+                body: "{\"id\": 1}",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream_body: Some("{\"id\": 1}"),
+                status: 200,
+                response: &[("x-hello", &["world"])],
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "http_headers request rules",
+            plugin: "http_headers",
+            config: RULES,
+            request: Req {
+                method: "GET",
+                path: "/api",
+                headers: &[
+                    ("x-api-key", "k"),
+                    ("x-internal", "1"),
+                    ("x-env", "dev"),
+                    ("x-tag", "from-client"),
+                ],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream: &[
+                    ("x-api-key", &[]),
+                    ("x-internal", &[]),
+                    ("x-env", &["prod"]),
+                    ("x-tag", &["from-client", "from-filter"]),
+                ],
+                status: 200,
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "http_headers response rules",
+            plugin: "http_headers",
+            config: RULES,
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("x-api-key", "k")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                status: 200,
+                response: &[
+                    ("x-upstream", &[]),
+                    ("x-frame-options", &["DENY"]),
+                    ("x-tag", &["one", "two"]),
+                ],
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "http_headers answers a missing header with 400, through its response rules",
+            plugin: "http_headers",
+            config: RULES,
+            request: Req {
+                method: "GET",
+                path: "/api",
+                headers: &[],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: false,
+                status: 400,
+                response: &[
+                    ("x-frame-options", &["DENY"]),
+                    ("x-tag", &["one", "two"]),
+                    ("content-type", &["text/plain"]),
+                ],
+                response_body: Some("missing required header x-api-key\n"),
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "http_headers with an empty configuration changes nothing",
+            plugin: "http_headers",
+            config: "",
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("x-keep", "1")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream: &[("x-keep", &["1"])],
+                status: 200,
+                response: &[("x-upstream", &["echo"])],
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "an Err is a 500 with an empty body",
+            plugin: "faulty",
+            config: "",
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("x-fault", "error")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: false,
+                status: 500,
+                response_body: Some(""),
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "an Err with a status is answered with it",
+            plugin: "faulty",
+            config: "",
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("x-fault", "status")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: false,
+                status: 418,
+                response_body: Some("asked for a teapot\n"),
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "an Err on the response replaces the upstream's response",
+            plugin: "faulty",
+            config: "",
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("x-fault", "response-error")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                status: 500,
+                response: &[("x-upstream", &[])],
+                ..Expect::default()
+            },
+        },
+    ]
+}
+
+fn register(plugin: &str) -> fn() {
+    match plugin {
+        "hello_world" => hello_world::register_plugin,
+        "http_headers" => http_headers::register_plugin,
+        "faulty" => faulty::register_plugin,
+        other => panic!("no plugin {other}"),
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn on_emulator(scenario: &Scenario) -> Outcome {
+    let envoy = Emulator::new(register(scenario.plugin));
+    envoy
+        .configure(scenario.config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let req = &scenario.request;
+    let mut request = EmuRequest::new(req.method, req.path);
+    for (name, value) in req.headers {
+        request = request.header(name, value);
+    }
+    if !req.body.is_empty() {
+        request = request.body(req.body);
+    }
+    // What the echo upstream of the Envoy harness answers with.
+    let upstream = EmuResponse::ok()
+        .header("content-type", "application/json")
+        .header("server", "echo-upstream")
+        .header("x-upstream", "echo");
+    let exchange = envoy.send_with(request, upstream);
+    let pairs = |p: &Vec<(Vec<u8>, Vec<u8>)>| {
+        p.iter()
+            .map(|(k, v)| (text(k), text(v)))
+            .collect::<Vec<_>>()
+    };
+    let response = exchange.response();
+    Outcome {
+        upstream: exchange.reached_upstream().then(|| {
+            (
+                pairs(&exchange.upstream().headers),
+                exchange.upstream().body_text(),
+            )
+        }),
+        status: response.status().unwrap_or(0),
+        response_headers: pairs(&response.headers),
+        response_body: response.body_text(),
+    }
+}
+
+fn on_envoy(envoy: &Envoy, upstream: &Upstream, scenario: &Scenario) -> Outcome {
+    let before = upstream.requests().len();
+    let req = &scenario.request;
+    let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
+    let mut builder = envoy.http1().request(method, envoy.url(req.path));
+    for (name, value) in req.headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = builder.body(req.body).send().unwrap();
+    let status = response.status().as_u16();
+    let response_headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let response_body = response.text().unwrap();
+    Outcome {
+        upstream: upstream
+            .requests()
+            .get(before)
+            .map(|seen| (seen.headers.clone(), seen.body.clone())),
+        status,
+        response_headers,
+        response_body,
+    }
+}
+
+#[test]
+fn every_scenario_holds_on_the_emulator() {
+    for scenario in scenarios() {
+        check("the emulator", &scenario, &on_emulator(&scenario));
+    }
+}
+
+#[test]
+fn every_scenario_holds_in_envoy() {
+    let scenarios = scenarios();
+    // One Envoy per plugin configuration; scenarios sharing it run in turn.
+    let mut groups: Vec<(&str, &str)> = scenarios.iter().map(|s| (s.plugin, s.config)).collect();
+    groups.dedup();
+    for (plugin, config) in groups {
+        let upstream = Upstream::start();
+        let envoy = Envoy::start(&Plugin::new(plugin).config(config), &upstream)
+            .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+        for scenario in scenarios
+            .iter()
+            .filter(|s| s.plugin == plugin && s.config == config)
+        {
+            check("Envoy", scenario, &on_envoy(&envoy, &upstream, scenario));
+        }
+    }
+}
