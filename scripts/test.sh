@@ -13,8 +13,11 @@ echo "== cargo clippy (native and wasm32-wasip1)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p faulty -- -D warnings
 
-echo "== unit and doc tests (native)"
+echo "== unit, emulator and doc tests (native)"
 cargo test --workspace --exclude envoy-tests
+
+echo "== SDK unit tests on wasm32-wasip1 (Wasmtime)"
+cargo test -p envoy-wasm-sdk --lib --target wasm32-wasip1
 
 echo "== wasm build"
 cargo wasm

@@ -237,7 +237,7 @@ pub fn register<P: Plugin>() {
 }
 
 /// Drops the registered plugin and every context (the emulator's teardown).
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub(crate) fn unregister() {
     DISPATCHER.with(|d| *d.borrow_mut() = Dispatcher::default());
 }
