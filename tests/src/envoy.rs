@@ -353,6 +353,15 @@ fn yaml_string(text: &str) -> String {
     serde_json::to_string(text).expect("string serializes")
 }
 
+/// Starts an echo upstream and Envoy with `plugin` in front of it; panics with Envoy's log
+/// if it does not start.
+pub fn serve(plugin: &Plugin) -> (Upstream, Envoy) {
+    let upstream = Upstream::start();
+    let envoy = Envoy::start(plugin, &upstream)
+        .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+    (upstream, envoy)
+}
+
 impl Envoy {
     /// Starts Envoy with `plugin` and expects it to refuse to start; returns what it logged.
     pub fn start_rejected(plugin: &Plugin, upstream: &Upstream) -> Exited {

@@ -17,6 +17,6 @@ mod envoy;
 mod upstream;
 mod wasm;
 
-pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin};
+pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin, serve};
 pub use upstream::{SeenRequest, Upstream};
 pub use wasm::{project_root, wasm_path};

@@ -1,7 +1,7 @@
 //! One table of scenarios, run on the emulator and in a real Envoy with the same assertions:
 //! the emulator's fidelity is tested, not assumed.
 
-use envoy_tests::{Envoy, Plugin, Upstream};
+use envoy_tests::{Envoy, Plugin, Upstream, serve};
 use envoy_wasm_sdk::testing::{Emulator, Request as EmuRequest, Response as EmuResponse};
 
 /// A request the client sends.
@@ -79,19 +79,8 @@ fn check(backend: &str, scenario: &Scenario, outcome: &Outcome) {
     }
 }
 
-const RULES: &str = r#"{
-  "request": {
-    "require": ["x-api-key"],
-    "remove": ["x-internal", "x-api-key"],
-    "set": [{"name": "x-env", "value": "prod"}],
-    "add": [{"name": "x-tag", "value": "from-filter"}]
-  },
-  "response": {
-    "remove": ["x-upstream"],
-    "set": [{"name": "x-frame-options", "value": "DENY"}],
-    "add": [{"name": "x-tag", "value": "one"}, {"name": "x-tag", "value": "two"}]
-  }
-}"#;
+/// The rules every http_headers test uses (one file, shared with the other test suites).
+const RULES: &str = include_str!("../../examples/http_headers/tests/rules.json");
 
 fn scenarios() -> Vec<Scenario> {
     vec![
@@ -365,9 +354,7 @@ fn every_scenario_holds_in_envoy() {
     let mut groups: Vec<(&str, &str)> = scenarios.iter().map(|s| (s.plugin, s.config)).collect();
     groups.dedup();
     for (plugin, config) in groups {
-        let upstream = Upstream::start();
-        let envoy = Envoy::start(&Plugin::new(plugin).config(config), &upstream)
-            .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+        let (upstream, envoy) = serve(&Plugin::new(plugin).config(config));
         for scenario in scenarios
             .iter()
             .filter(|s| s.plugin == plugin && s.config == config)

@@ -1,13 +1,10 @@
 //! How filter failures look from outside, in a real Envoy: an `Err` is a local reply and an
 //! error log line, never a trap; a panic is logged with its message and location.
 
-use envoy_tests::{Envoy, Plugin, Upstream};
+use envoy_tests::{Envoy, Plugin, Upstream, serve};
 
 fn start() -> (Upstream, Envoy) {
-    let upstream = Upstream::start();
-    let envoy = Envoy::start(&Plugin::new("faulty"), &upstream)
-        .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
-    (upstream, envoy)
+    serve(&Plugin::new("faulty"))
 }
 
 #[test]

@@ -1,12 +1,9 @@
 //! `hello_world` in a real Envoy: the header it adds, what it logs, what the upstream sees.
 
-use envoy_tests::{Envoy, Plugin, SeenRequest, Upstream};
+use envoy_tests::{Envoy, Plugin, SeenRequest, Upstream, serve};
 
 fn start() -> (Upstream, Envoy) {
-    let upstream = Upstream::start();
-    let envoy = Envoy::start(&Plugin::new("hello_world"), &upstream)
-        .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
-    (upstream, envoy)
+    serve(&Plugin::new("hello_world"))
 }
 
 #[test]

@@ -1,27 +1,13 @@
 //! `http_headers` in a real Envoy: rules as the upstream and the client see them, and
 //! configurations Envoy must refuse, with a log that names the field.
 
-use envoy_tests::{Envoy, Plugin, Upstream};
+use envoy_tests::{Envoy, Plugin, Upstream, serve};
 
-const RULES: &str = r#"{
-  "request": {
-    "require": ["x-api-key"],
-    "remove": ["x-internal", "x-api-key"],
-    "set": [{"name": "x-env", "value": "prod"}],
-    "add": [{"name": "x-tag", "value": "from-filter"}]
-  },
-  "response": {
-    "remove": ["x-upstream"],
-    "set": [{"name": "x-frame-options", "value": "DENY"}],
-    "add": [{"name": "x-tag", "value": "one"}, {"name": "x-tag", "value": "two"}]
-  }
-}"#;
+/// The rules every http_headers test uses (one file, shared with the other test suites).
+const RULES: &str = include_str!("../../examples/http_headers/tests/rules.json");
 
 fn start(config: &str) -> (Upstream, Envoy) {
-    let upstream = Upstream::start();
-    let envoy = Envoy::start(&Plugin::new("http_headers").config(config), &upstream)
-        .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
-    (upstream, envoy)
+    serve(&Plugin::new("http_headers").config(config))
 }
 
 #[test]

@@ -3,19 +3,8 @@
 use envoy_wasm_sdk::testing::{Emulator, Request, Response};
 use http_headers::register_plugin;
 
-const RULES: &str = r#"{
-  "request": {
-    "require": ["x-api-key"],
-    "remove": ["x-internal", "x-api-key"],
-    "set": [{"name": "x-env", "value": "prod"}],
-    "add": [{"name": "x-tag", "value": "from-filter"}]
-  },
-  "response": {
-    "remove": ["x-upstream"],
-    "set": [{"name": "x-frame-options", "value": "DENY"}],
-    "add": [{"name": "x-tag", "value": "one"}, {"name": "x-tag", "value": "two"}]
-  }
-}"#;
+/// The rules every http_headers test uses (one file, shared with the other test suites).
+const RULES: &str = include_str!("rules.json");
 
 fn with(config: &str) -> Emulator {
     let envoy = Emulator::new(register_plugin);
