@@ -5,6 +5,7 @@
 //! local reply at once) finds the slot empty and continues instead of panicking.
 
 use crate::abi::{Action, BufferType, StreamType};
+use crate::callout::{Answer, Callback, CalloutError, CalloutOps, HttpResponse};
 use crate::config;
 use crate::error::Error;
 use crate::filter::{
@@ -79,6 +80,8 @@ trait StreamContext {
         end_of_stream: bool,
     ) -> Action;
     fn on_stream_done(&mut self);
+    /// The user's filter, for callout answers (they downcast it to the type they expect).
+    fn filter(&mut self) -> &mut dyn std::any::Any;
 }
 
 struct Root<P: Plugin> {
@@ -154,28 +157,33 @@ impl<F: HttpFilter> StreamContext for Filter<F> {
                 filter.on_response_trailers(&mut ResponseTrailersOps::new(id))
             }
         };
-        result.unwrap_or_else(|error| answer_error(phase, error))
+        let direction = match phase {
+            Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {
+                StreamType::HttpResponse
+            }
+            _ => StreamType::HttpRequest,
+        };
+        result.unwrap_or_else(|error| answer_error(&phase, error, direction))
     }
 
     fn on_stream_done(&mut self) {
         self.0.on_stream_done(&mut StreamDoneOps::new());
     }
+
+    fn filter(&mut self) -> &mut dyn std::any::Any {
+        &mut self.0
+    }
 }
 
 /// Turns a callback's `Err` into a local reply; if even that fails, resets the stream.
-fn answer_error(phase: Phase, error: Error) -> Action {
+fn answer_error(callback: &dyn fmt::Display, error: Error, direction: StreamType) -> Action {
     log::error!(
-        "{phase} failed: {error} (answering {})",
+        "{callback} failed: {error} (answering {})",
         error.status_code()
     );
     if let Err(send_error) = error.reply().send() {
-        log::error!("{phase}: cannot send the local reply ({send_error}); resetting the stream");
-        let _ = host::stream::close(match phase {
-            Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {
-                StreamType::HttpResponse
-            }
-            _ => StreamType::HttpRequest,
-        });
+        log::error!("{callback}: cannot send the local reply ({send_error}); resetting the stream");
+        let _ = host::stream::close(direction);
     }
     Action::Pause
 }
@@ -214,6 +222,8 @@ struct Dispatcher {
     new_root: Option<fn() -> Rc<dyn RootContext>>,
     roots: BTreeMap<u32, Rc<dyn RootContext>>,
     streams: BTreeMap<u32, Option<Box<dyn StreamContext>>>,
+    /// Calls waiting for an answer: token to the stream that made it and its closure.
+    callouts: BTreeMap<u32, (u32, Callback)>,
 }
 
 thread_local! {
@@ -336,16 +346,75 @@ pub(crate) fn on_foreign_function(root_context_id: u32, function_id: u32, _argum
     log::debug!("foreign function {function_id} for plugin context {root_context_id}: no handler");
 }
 
-pub(crate) fn on_http_call_response(
-    context_id: u32,
-    token: u32,
-    _headers: usize,
-    _body: usize,
-    _trailers: usize,
-) {
-    log::debug!("HTTP callout {token} answered on context {context_id}: no callout is pending");
+/// Keeps `callback` until the answer for `token` arrives.
+pub(crate) fn register_callout(token: u32, context_id: u32, callback: Callback) {
+    DISPATCHER.with(|d| {
+        d.borrow_mut()
+            .callouts
+            .insert(token, (context_id, callback))
+    });
 }
 
-pub(crate) fn on_grpc_event(context_id: u32, token: u32, event: GrpcEvent) {
-    log::debug!("gRPC callout {token} {event:?} on context {context_id}: no callout is pending");
+/// Runs the closure waiting for `token` with the filter that made the call.
+fn deliver(token: u32, read_answer: impl FnOnce() -> Answer) {
+    let Some((context_id, callback)) = DISPATCHER.with(|d| d.borrow_mut().callouts.remove(&token))
+    else {
+        log::debug!("answer for callout {token}, which nobody waits for");
+        return;
+    };
+    let answer = read_answer();
+    let delivered = guarded(|| {
+        with_stream(context_id, |stream| {
+            let mut ops = CalloutOps::new(context_id);
+            if let Err(error) = callback(stream.filter(), answer, &mut ops) {
+                answer_error(
+                    &format_args!("callout {token}"),
+                    error,
+                    StreamType::HttpRequest,
+                );
+            }
+        })
+    });
+    if delivered.is_none() {
+        log::debug!("answer for callout {token}: its stream {context_id} is gone");
+    }
+}
+
+pub(crate) fn on_http_call_response(
+    _context_id: u32,
+    token: u32,
+    headers: usize,
+    body_size: usize,
+    _trailers: usize,
+) {
+    deliver(token, || {
+        Answer::Http(if headers == 0 {
+            // Envoy delivers a failed call (reset, no upstream) without headers.
+            let reason = host::callouts::status()
+                .map(|(_, message)| String::from_utf8_lossy(&message).into_owned())
+                .unwrap_or_default();
+            Err(CalloutError::Failed(reason))
+        } else {
+            HttpResponse::read(body_size).map_err(CalloutError::Host)
+        })
+    });
+}
+
+pub(crate) fn on_grpc_event(_context_id: u32, token: u32, event: GrpcEvent) {
+    match event {
+        GrpcEvent::Message(size) => deliver(token, || {
+            Answer::Grpc(
+                host::buffers::get(BufferType::GrpcReceiveBuffer, 0, size)
+                    .map(Option::unwrap_or_default)
+                    .map_err(CalloutError::Host),
+            )
+        }),
+        GrpcEvent::Close(code) => deliver(token, || {
+            let message = host::callouts::status()
+                .map(|(_, message)| String::from_utf8_lossy(&message).into_owned())
+                .unwrap_or_default();
+            Answer::Grpc(Err(CalloutError::GrpcStatus { code, message }))
+        }),
+        GrpcEvent::InitialMetadata(_) | GrpcEvent::TrailingMetadata(_) => {}
+    }
 }

@@ -38,6 +38,7 @@
 pub use crate::abi::Action;
 use crate::abi::{BufferType, MapType, StreamType};
 use crate::body::Body;
+use crate::callout::{self, CalloutError, CalloutOps, GrpcRequest, HttpRequest, HttpResponse};
 use crate::error::Error;
 use crate::headers::{Headers, HeadersMut};
 use crate::host::{self, HostResult};
@@ -146,6 +147,49 @@ macro_rules! live_phase {
             pub fn respond(&mut self, reply: LocalReply) -> Result<Action, Error> {
                 reply.send()?;
                 Ok(Action::Pause)
+            }
+
+            /// Calls another service over HTTP; `on_answer` runs with this filter when the
+            /// answer (or the failure) arrives. Return `Action::Pause` to wait for it. An
+            /// unknown cluster or a malformed request fails here, at once.
+            pub fn http_call<F: HttpFilter>(
+                &mut self,
+                request: HttpRequest,
+                on_answer: impl FnOnce(
+                    &mut F,
+                    Result<HttpResponse, CalloutError>,
+                    &mut CalloutOps,
+                ) -> Result<(), Error>
+                + 'static,
+            ) -> HostResult<()> {
+                let token = request.dispatch()?;
+                crate::dispatch::register_callout(
+                    token,
+                    self.context_id,
+                    callout::erase(callout::http_answer, on_answer),
+                );
+                Ok(())
+            }
+
+            /// Calls a gRPC method (unary); `on_answer` runs with this filter and the
+            /// serialized response message, or the failure.
+            pub fn grpc_call<F: HttpFilter>(
+                &mut self,
+                request: GrpcRequest,
+                on_answer: impl FnOnce(
+                    &mut F,
+                    Result<Vec<u8>, CalloutError>,
+                    &mut CalloutOps,
+                ) -> Result<(), Error>
+                + 'static,
+            ) -> HostResult<()> {
+                let token = request.dispatch()?;
+                crate::dispatch::register_callout(
+                    token,
+                    self.context_id,
+                    callout::erase(callout::grpc_answer, on_answer),
+                );
+                Ok(())
             }
         }
     };

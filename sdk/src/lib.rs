@@ -60,6 +60,7 @@
 
 pub mod abi;
 mod body;
+pub mod callout;
 pub mod config;
 mod dispatch;
 mod error;
@@ -92,6 +93,7 @@ pub use reply::LocalReply;
 
 /// Everything a filter crate usually needs: `use envoy_wasm_sdk::prelude::*;`.
 pub mod prelude {
+    pub use crate::callout::{CalloutError, CalloutOps, GrpcRequest, HttpRequest, HttpResponse};
     pub use crate::{
         Action, Body, ConfigError, ConfigureOps, Error, HeaderValue, Headers, HeadersMut,
         HttpFilter, LocalReply, Plugin, PluginOps, Properties, RequestBodyOps, RequestHeadersOps,

@@ -310,8 +310,14 @@ impl<'a> HttpStream<'a> {
             Action::Continue
         };
         self.actions.push((phase, action));
-        self.after_callback();
         action
+    }
+
+    /// After a phase has recorded where the stream stands: answers the callouts the
+    /// emulator has answers for, then forwards whatever the filter resumed.
+    fn settle(&mut self) {
+        self.emulator.answer_pending_calls();
+        self.after_callback();
     }
 
     /// Forwards whatever the filter resumed, after any callback.
@@ -374,6 +380,7 @@ impl<'a> HttpStream<'a> {
         } else {
             self.request.stopped = true;
         }
+        self.settle();
         action
     }
 
@@ -392,6 +399,7 @@ impl<'a> HttpStream<'a> {
         } else {
             self.request.stopped = true;
         }
+        self.settle();
         action
     }
 
@@ -415,6 +423,7 @@ impl<'a> HttpStream<'a> {
         } else {
             self.request.stopped = true;
         }
+        self.settle();
         action
     }
 
@@ -441,6 +450,7 @@ impl<'a> HttpStream<'a> {
         } else {
             self.response.stopped = true;
         }
+        self.settle();
         action
     }
 
@@ -461,6 +471,7 @@ impl<'a> HttpStream<'a> {
         } else {
             self.response.stopped = true;
         }
+        self.settle();
         action
     }
 
@@ -484,6 +495,7 @@ impl<'a> HttpStream<'a> {
         } else {
             self.response.stopped = true;
         }
+        self.settle();
         action
     }
 

@@ -82,7 +82,8 @@ use crate::abi::exports::{callouts, lifecycle, root};
 use crate::abi::native::install_host;
 use crate::abi::{LogLevel, Status};
 use host::{EmulatorHost, StreamState};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
@@ -116,7 +117,31 @@ pub struct Emulator {
     host: Rc<EmulatorHost>,
     default_plugin: Cell<Option<u32>>,
     next_context: Cell<u32>,
-    next_tick: std::cell::RefCell<Vec<(u32, u64)>>,
+    next_tick: RefCell<Vec<(u32, u64)>>,
+    answered: RefCell<HashSet<u32>>,
+    http_responder: RefCell<Option<HttpResponder>>,
+    grpc_responder: RefCell<Option<GrpcResponder>>,
+}
+
+type HttpResponder = Box<dyn FnMut(&HttpCall) -> CalloutReply>;
+type GrpcResponder = Box<dyn FnMut(&GrpcCall) -> GrpcReply>;
+
+/// How the emulator answers an HTTP callout (see [`Emulator::answer_http_calls`]).
+#[derive(Clone, Debug)]
+pub enum CalloutReply {
+    /// The service answers with this response.
+    Respond(Response),
+    /// The call fails without a response (reset, refused, no upstream), with this reason.
+    Fail(String),
+}
+
+/// How the emulator answers a gRPC call (see [`Emulator::answer_grpc_calls`]).
+#[derive(Clone, Debug)]
+pub enum GrpcReply {
+    /// The service answers with this serialized message (status OK).
+    Message(Vec<u8>),
+    /// The call ends with this gRPC status code and message.
+    Status(u32, String),
 }
 
 impl Emulator {
@@ -136,7 +161,10 @@ impl Emulator {
             host,
             default_plugin: Cell::new(None),
             next_context: Cell::new(1),
-            next_tick: std::cell::RefCell::new(Vec::new()),
+            next_tick: RefCell::new(Vec::new()),
+            answered: RefCell::new(HashSet::new()),
+            http_responder: RefCell::new(None),
+            grpc_responder: RefCell::new(None),
         }
     }
 
@@ -460,6 +488,63 @@ impl Emulator {
 
     // ---- callouts ----
 
+    /// Answers every HTTP callout the filter makes from now on with what `responder`
+    /// returns for it (a response, or a failure), as soon as the callback that made it
+    /// returns.
+    pub fn answer_http_calls(&self, responder: impl FnMut(&HttpCall) -> CalloutReply + 'static) {
+        *self.http_responder.borrow_mut() = Some(Box::new(responder));
+    }
+
+    /// Answers every gRPC call the filter makes from now on with what `responder` returns.
+    pub fn answer_grpc_calls(&self, responder: impl FnMut(&GrpcCall) -> GrpcReply + 'static) {
+        *self.grpc_responder.borrow_mut() = Some(Box::new(responder));
+    }
+
+    /// Delivers answers for the calls not answered yet, if responders are set.
+    pub(crate) fn answer_pending_calls(&self) {
+        loop {
+            let next_http = {
+                let state = self.host.state.borrow();
+                let answered = self.answered.borrow();
+                state
+                    .http_calls
+                    .iter()
+                    .find(|c| !answered.contains(&c.token))
+                    .cloned()
+            };
+            if let Some(call) = next_http {
+                let Some(reply) = self.http_responder.borrow_mut().as_mut().map(|r| r(&call))
+                else {
+                    break;
+                };
+                match reply {
+                    CalloutReply::Respond(response) => self.respond_http_call(call.token, response),
+                    CalloutReply::Fail(reason) => self.fail_http_call(call.token, &reason),
+                }
+                continue;
+            }
+            let next_grpc = {
+                let state = self.host.state.borrow();
+                let answered = self.answered.borrow();
+                state
+                    .grpc_calls
+                    .iter()
+                    .find(|c| !answered.contains(&c.token))
+                    .cloned()
+            };
+            let Some(call) = next_grpc else { break };
+            let Some(reply) = self.grpc_responder.borrow_mut().as_mut().map(|r| r(&call)) else {
+                break;
+            };
+            match reply {
+                GrpcReply::Message(message) => self.respond_grpc_call(call.token, message),
+                GrpcReply::Status(code, message) => {
+                    self.close_grpc_call(call.token, code, &message)
+                }
+            }
+        }
+    }
+
     /// Every HTTP callout made so far.
     pub fn http_calls(&self) -> Vec<HttpCall> {
         self.host.state.borrow().http_calls.clone()
@@ -478,6 +563,7 @@ impl Emulator {
     }
 
     fn deliver_http_call(&self, token: u32, message: Message, status: (u32, Vec<u8>)) {
+        self.answered.borrow_mut().insert(token);
         let context = self.callout_context(&self.host.state.borrow().http_calls, token, |c| {
             (c.token, c.context_id)
         });
@@ -506,6 +592,7 @@ impl Emulator {
 
     /// Answers gRPC call `token`: initial metadata, one message, then status 0 (OK).
     pub fn respond_grpc_call(&self, token: u32, message: impl Into<Vec<u8>>) {
+        self.answered.borrow_mut().insert(token);
         let context = self.callout_context(&self.host.state.borrow().grpc_calls, token, |c| {
             (c.token, c.context_id)
         });
@@ -526,6 +613,7 @@ impl Emulator {
 
     /// Closes gRPC call `token` with `status` (e.g. 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED).
     pub fn close_grpc_call(&self, token: u32, status: u32, message: &str) {
+        self.answered.borrow_mut().insert(token);
         let context = self.callout_context(&self.host.state.borrow().grpc_calls, token, |c| {
             (c.token, c.context_id)
         });
