@@ -74,6 +74,20 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Checks that `name`, found at `field`, is a header name Envoy accepts in every protocol:
+/// a non-empty lower-case token (HTTP/2 forbids upper case).
+pub fn check_header_name(field: &str, name: &str) -> Result<(), ConfigError> {
+    let token =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(ConfigError::field(
+            field,
+            format!("{name:?} is not a valid header name (lower-case token expected)"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a plugin configuration; see the [module docs](self) for the rules.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -149,6 +163,15 @@ mod tests {
         assert_eq!(parse::<()>(b"").unwrap(), ());
         assert_eq!(parse::<Option<Rules>>(b"  ").unwrap(), None);
         assert_eq!(parse::<Rules>(b"").unwrap(), Rules::default());
+    }
+
+    #[test]
+    fn header_names_are_lower_case_tokens() {
+        assert!(check_header_name("f", "x-api-key").is_ok());
+        for bad in ["", "X-Upper", "with space", "colon:", "\u{e9}"] {
+            let error = check_header_name("rules[0]", bad).unwrap_err();
+            assert_eq!(error.field_path(), Some("rules[0]"));
+        }
     }
 
     #[test]

@@ -362,7 +362,13 @@ fn deliver(token: u32, read_answer: impl FnOnce() -> Answer) {
         log::debug!("answer for callout {token}, which nobody waits for");
         return;
     };
+    // Envoy delivers the answer on the plugin's context, which holds it: read it there,
+    // then act on the stream that made the call.
     let answer = read_answer();
+    if let Err(error) = host::context::set_effective_context(context_id) {
+        log::debug!("answer for callout {token}: its stream {context_id} is gone ({error})");
+        return;
+    }
     let delivered = guarded(|| {
         with_stream(context_id, |stream| {
             let mut ops = CalloutOps::new(context_id);

@@ -121,7 +121,20 @@ pub struct Envoy {
 
 impl Envoy {
     /// Starts Envoy from `envoy/http_filter.yaml` with `plugin` in front of `upstream`.
+    /// Its `service` and `grpc_service` clusters point at a closed port (a service that is
+    /// down); see [`start_with_service`](Envoy::start_with_service).
     pub fn start(plugin: &Plugin, upstream: &Upstream) -> Result<Envoy, Exited> {
+        Envoy::start_with_service(plugin, upstream, None)
+    }
+
+    /// Like [`start`](Envoy::start), with the `service` and `grpc_service` clusters at
+    /// `service` (or a closed port for `None`).
+    pub fn start_with_service(
+        plugin: &Plugin,
+        upstream: &Upstream,
+        service: Option<&Upstream>,
+    ) -> Result<Envoy, Exited> {
+        let service_port = service.map_or_else(closed_port, Upstream::port);
         let wasm = wasm_path(&plugin.crate_name);
         Envoy::start_fixture(
             "http_filter.yaml",
@@ -131,6 +144,7 @@ impl Envoy {
                 ("FAILURE_POLICY", plugin.failure_policy.clone()),
                 ("WASM_PATH", yaml_string(&wasm.to_string_lossy())),
                 ("UPSTREAM_PORT", upstream.port().to_string()),
+                ("SERVICE_PORT", service_port.to_string()),
             ],
         )
     }
@@ -155,6 +169,16 @@ impl Envoy {
     /// its README says, with its fixed ports (10000, 9901) made free ones and its
     /// upstream (127.0.0.1:8080) pointed at `upstream`.
     pub fn start_example(example: &str, upstream: &Upstream) -> Result<Envoy, Exited> {
+        Envoy::start_example_with_service(example, upstream, None)
+    }
+
+    /// Like [`start_example`](Envoy::start_example); the example's service port (8081)
+    /// becomes `service`'s.
+    pub fn start_example_with_service(
+        example: &str,
+        upstream: &Upstream,
+        service: Option<&Upstream>,
+    ) -> Result<Envoy, Exited> {
         wasm_path(example);
         let dir = project_root().join("examples").join(example);
         let config = std::fs::read_to_string(dir.join("envoy.yaml"))
@@ -348,6 +372,14 @@ impl Drop for Envoy {
     }
 }
 
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or(9)
+}
+
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn yaml_string(text: &str) -> String {
     serde_json::to_string(text).expect("string serializes")
@@ -356,8 +388,13 @@ fn yaml_string(text: &str) -> String {
 /// Starts an echo upstream and Envoy with `plugin` in front of it; panics with Envoy's log
 /// if it does not start.
 pub fn serve(plugin: &Plugin) -> (Upstream, Envoy) {
+    serve_with(plugin, None)
+}
+
+/// Like [`serve`], with the `service` clusters at `service`.
+pub fn serve_with(plugin: &Plugin, service: Option<&Upstream>) -> (Upstream, Envoy) {
     let upstream = Upstream::start();
-    let envoy = Envoy::start(plugin, &upstream)
+    let envoy = Envoy::start_with_service(plugin, &upstream, service)
         .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
     (upstream, envoy)
 }

@@ -17,6 +17,6 @@ mod envoy;
 mod upstream;
 mod wasm;
 
-pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin, serve};
-pub use upstream::{SeenRequest, Upstream};
+pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with};
+pub use upstream::{Reply, SeenRequest, Upstream, grpc_message};
 pub use wasm::{project_root, wasm_path};

@@ -1,7 +1,7 @@
 //! A real HTTP upstream that records each request and echoes it back as JSON.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -23,6 +23,9 @@ pub struct SeenRequest {
     pub headers: Vec<(String, String)>,
     /// Body (lossy UTF-8).
     pub body: String,
+    /// Body, exactly.
+    #[serde(skip)]
+    pub body_bytes: Vec<u8>,
 }
 
 impl SeenRequest {
@@ -44,6 +47,82 @@ impl SeenRequest {
     }
 }
 
+/// What a scripted upstream answers (see [`Upstream::start_with`]).
+#[derive(Clone, Debug, Default)]
+pub struct Reply {
+    /// Status (200 if 0).
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Trailers (sent only over HTTP/2, as gRPC does).
+    pub trailers: Vec<(String, String)>,
+    /// How long to wait before answering (a slow service).
+    pub delay: std::time::Duration,
+}
+
+impl Reply {
+    /// A reply with `status`.
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            ..Reply::default()
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
+        self.body = body.into();
+        self
+    }
+
+    /// Answers after `delay`.
+    pub fn delay(mut self, delay: std::time::Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+
+    /// A successful unary gRPC answer carrying the serialized `message`.
+    pub fn grpc(message: &[u8]) -> Reply {
+        let mut framed = vec![0u8];
+        framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        framed.extend_from_slice(message);
+        Reply::status(200)
+            .header("content-type", "application/grpc")
+            .body(framed)
+            .trailer("grpc-status", "0")
+    }
+
+    /// A gRPC error status.
+    pub fn grpc_status(code: u32, message: &str) -> Reply {
+        Reply::status(200)
+            .header("content-type", "application/grpc")
+            .trailer("grpc-status", &code.to_string())
+            .trailer("grpc-message", message)
+    }
+
+    /// Adds a trailer.
+    pub fn trailer(mut self, name: &str, value: &str) -> Reply {
+        self.trailers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Decides the reply to each request.
+pub type Handler = Arc<dyn Fn(&SeenRequest) -> Reply + Send + Sync>;
+
+/// The gRPC request message inside a unary call's body (after the 5-byte frame header).
+pub fn grpc_message(seen: &SeenRequest) -> Vec<u8> {
+    seen.body_bytes.get(5..).unwrap_or_default().to_vec()
+}
+
 /// The echo upstream; stops on drop.
 pub struct Upstream {
     addr: SocketAddr,
@@ -59,8 +138,19 @@ impl Upstream {
         Upstream::start_on(0).expect("bind upstream")
     }
 
+    /// Starts a service on a free port that answers each request with what `handler`
+    /// returns; requests are recorded as with [`start`](Upstream::start). It speaks
+    /// HTTP/1.1 and HTTP/2 (for gRPC).
+    pub fn start_with(handler: impl Fn(&SeenRequest) -> Reply + Send + Sync + 'static) -> Upstream {
+        Upstream::bind(0, Some(Arc::new(handler))).expect("bind service")
+    }
+
     /// Starts on `port` of the loopback address (0 for a free one).
     pub fn start_on(port: u16) -> std::io::Result<Upstream> {
+        Upstream::bind(port, None)
+    }
+
+    fn bind(port: u16, handler: Option<Handler>) -> std::io::Result<Upstream> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -72,7 +162,7 @@ impl Upstream {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            runtime.block_on(serve(listener, recorder, stopped));
+            runtime.block_on(serve(listener, recorder, handler, stopped));
         });
         Ok(Upstream {
             addr,
@@ -112,6 +202,7 @@ impl Drop for Upstream {
 async fn serve(
     listener: std::net::TcpListener,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
+    handler: Option<Handler>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
@@ -122,8 +213,9 @@ async fn serve(
         };
         let Ok((stream, _)) = accepted else { continue };
         let seen = seen.clone();
+        let handler = handler.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| echo(request, seen.clone()));
+            let service = service_fn(move |request| answer(request, seen.clone(), handler.clone()));
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -131,10 +223,11 @@ async fn serve(
     }
 }
 
-async fn echo(
+async fn answer(
     request: Request<Incoming>,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+    handler: Option<Handler>,
+) -> Result<Response<ReplyBody>, Infallible> {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -159,14 +252,67 @@ async fn echo(
             })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
+        body_bytes: body.to_vec(),
     };
-    let json = serde_json::to_vec(&request).unwrap_or_default();
-    seen.lock().unwrap_or_else(|p| p.into_inner()).push(request);
-    let response = Response::builder()
-        .header("content-type", "application/json")
-        .header("server", "echo-upstream")
-        .header("x-upstream", "echo")
-        .body(Full::new(Bytes::from(json)))
-        .unwrap_or_default();
-    Ok(response)
+    seen.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(request.clone());
+    let reply = match handler {
+        Some(handler) => handler(&request),
+        None => Reply::status(200)
+            .header("content-type", "application/json")
+            .header("server", "echo-upstream")
+            .header("x-upstream", "echo")
+            .body(serde_json::to_vec(&request).unwrap_or_default()),
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut response =
+        Response::builder().status(if reply.status == 0 { 200 } else { reply.status });
+    for (name, value) in &reply.headers {
+        response = response.header(name, value);
+    }
+    let mut trailers = hyper::HeaderMap::new();
+    for (name, value) in &reply.trailers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(value),
+        ) {
+            trailers.append(name, value);
+        }
+    }
+    let body = ReplyBody {
+        data: Some(Bytes::from(reply.body)),
+        trailers: (!trailers.is_empty()).then_some(trailers),
+    };
+    Ok(response
+        .body(body)
+        .unwrap_or_else(|_| Response::new(ReplyBody::default())))
+}
+
+/// A body of one data frame and, optionally, trailers.
+#[derive(Default)]
+pub struct ReplyBody {
+    data: Option<Bytes>,
+    trailers: Option<hyper::HeaderMap>,
+}
+
+impl hyper::body::Body for ReplyBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if let Some(data) = self.data.take().filter(|d| !d.is_empty()) {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(data))));
+        }
+        std::task::Poll::Ready(
+            self.trailers
+                .take()
+                .map(|t| Ok(hyper::body::Frame::trailers(t))),
+        )
+    }
 }

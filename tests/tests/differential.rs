@@ -1,8 +1,10 @@
 //! One table of scenarios, run on the emulator and in a real Envoy with the same assertions:
 //! the emulator's fidelity is tested, not assumed.
 
-use envoy_tests::{Envoy, Plugin, Upstream, serve};
-use envoy_wasm_sdk::testing::{Emulator, Request as EmuRequest, Response as EmuResponse};
+use envoy_tests::{Envoy, Plugin, Reply, Upstream, serve_with};
+use envoy_wasm_sdk::testing::{
+    CalloutReply, Emulator, Request as EmuRequest, Response as EmuResponse,
+};
 
 /// A request the client sends.
 struct Req {
@@ -29,9 +31,22 @@ struct Scenario {
     name: &'static str,
     plugin: &'static str,
     config: &'static str,
+    /// Whether the `service` cluster runs [`auth_decision`] (else it is down).
+    auth_service: bool,
     request: Req,
     expect: Expect,
 }
+
+/// The auth service both backends use: status and headers for an `authorization` value.
+fn auth_decision(authorization: Option<&str>) -> (u16, Vec<(&'static str, &'static str)>) {
+    match authorization {
+        Some("Bearer good") => (200, vec![("x-user", "alice")]),
+        Some("Bearer bad") => (403, vec![]),
+        _ => (401, vec![]),
+    }
+}
+
+const AUTH: &str = r#"{"cluster": "service", "copy_headers": ["x-user"]}"#;
 
 /// What came out, on either backend.
 #[derive(Debug)]
@@ -88,6 +103,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "hello_world adds a response header only",
             plugin: "hello_world",
             config: "",
+            auth_service: false,
             request: Req {
                 method: "GET",
                 path: "/greet?x=1",
@@ -106,6 +122,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "hello_world passes a body through",
             plugin: "hello_world",
             config: "",
+            auth_service: false,
             request: Req {
                 method: "POST",
                 path: "/items",
@@ -124,6 +141,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "http_headers request rules",
             plugin: "http_headers",
             config: RULES,
+            auth_service: false,
             request: Req {
                 method: "GET",
                 path: "/api",
@@ -151,6 +169,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "http_headers response rules",
             plugin: "http_headers",
             config: RULES,
+            auth_service: false,
             request: Req {
                 method: "GET",
                 path: "/",
@@ -172,6 +191,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "http_headers answers a missing header with 400, through its response rules",
             plugin: "http_headers",
             config: RULES,
+            auth_service: false,
             request: Req {
                 method: "GET",
                 path: "/api",
@@ -194,6 +214,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "http_headers with an empty configuration changes nothing",
             plugin: "http_headers",
             config: "",
+            auth_service: false,
             request: Req {
                 method: "GET",
                 path: "/",
@@ -212,6 +233,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "an Err is a 500 with an empty body",
             plugin: "faulty",
             config: "",
+            auth_service: false,
             request: Req {
                 method: "GET",
                 path: "/",
@@ -229,6 +251,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "an Err with a status is answered with it",
             plugin: "faulty",
             config: "",
+            auth_service: false,
             request: Req {
                 method: "GET",
                 path: "/",
@@ -246,6 +269,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "an Err on the response replaces the upstream's response",
             plugin: "faulty",
             config: "",
+            auth_service: false,
             request: Req {
                 method: "GET",
                 path: "/",
@@ -259,6 +283,60 @@ fn scenarios() -> Vec<Scenario> {
                 ..Expect::default()
             },
         },
+        Scenario {
+            name: "http_auth lets an allowed request through, with the user",
+            plugin: "http_auth",
+            config: AUTH,
+            auth_service: true,
+            request: Req {
+                method: "GET",
+                path: "/orders",
+                headers: &[("authorization", "Bearer good")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream: &[("x-user", &["alice"]), ("authorization", &["Bearer good"])],
+                status: 200,
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "http_auth answers a denied request 403",
+            plugin: "http_auth",
+            config: AUTH,
+            auth_service: true,
+            request: Req {
+                method: "GET",
+                path: "/orders",
+                headers: &[("authorization", "Bearer bad")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: false,
+                status: 403,
+                response_body: Some("forbidden\n"),
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "http_auth fails closed when the service is down",
+            plugin: "http_auth",
+            config: AUTH,
+            auth_service: false,
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("authorization", "Bearer good")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: false,
+                status: 503,
+                response_body: Some("auth service unavailable\n"),
+                ..Expect::default()
+            },
+        },
     ]
 }
 
@@ -267,6 +345,7 @@ fn register(plugin: &str) -> fn() {
         "hello_world" => hello_world::register_plugin,
         "http_headers" => http_headers::register_plugin,
         "faulty" => faulty::register_plugin,
+        "http_auth" => http_auth::register_plugin,
         other => panic!("no plugin {other}"),
     }
 }
@@ -280,6 +359,23 @@ fn on_emulator(scenario: &Scenario) -> Outcome {
     envoy
         .configure(scenario.config)
         .unwrap_or_else(|e| panic!("{e}"));
+    let service_up = scenario.auth_service;
+    envoy.answer_http_calls(move |call| {
+        if !service_up {
+            // What Envoy answers for a cluster whose only host refuses connections.
+            return CalloutReply::Respond(EmuResponse::new(503));
+        }
+        let authorization = call
+            .headers
+            .iter()
+            .find(|(k, _)| k.as_slice() == b"authorization")
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+        let (status, headers) = auth_decision(authorization.as_deref());
+        headers
+            .into_iter()
+            .fold(EmuResponse::new(status), |r, (k, v)| r.header(k, v))
+            .into()
+    });
     let req = &scenario.request;
     let mut request = EmuRequest::new(req.method, req.path);
     for (name, value) in req.headers {
@@ -351,14 +447,25 @@ fn every_scenario_holds_on_the_emulator() {
 fn every_scenario_holds_in_envoy() {
     let scenarios = scenarios();
     // One Envoy per plugin configuration; scenarios sharing it run in turn.
-    let mut groups: Vec<(&str, &str)> = scenarios.iter().map(|s| (s.plugin, s.config)).collect();
+    let mut groups: Vec<(&str, &str, bool)> = scenarios
+        .iter()
+        .map(|s| (s.plugin, s.config, s.auth_service))
+        .collect();
     groups.dedup();
-    for (plugin, config) in groups {
-        let (upstream, envoy) = serve(&Plugin::new(plugin).config(config));
-        for scenario in scenarios
-            .iter()
-            .filter(|s| s.plugin == plugin && s.config == config)
-        {
+    for (plugin, config, auth_service) in groups {
+        let service = auth_service.then(|| {
+            Upstream::start_with(|request| {
+                let (status, headers) = auth_decision(request.header("authorization"));
+                headers
+                    .into_iter()
+                    .fold(Reply::status(status), |r, (k, v)| r.header(k, v))
+            })
+        });
+        let (upstream, envoy) = serve_with(&Plugin::new(plugin).config(config), service.as_ref());
+        let group = |s: &&Scenario| {
+            s.plugin == plugin && s.config == config && s.auth_service == auth_service
+        };
+        for scenario in scenarios.iter().filter(group) {
             check("Envoy", scenario, &on_envoy(&envoy, &upstream, scenario));
         }
     }

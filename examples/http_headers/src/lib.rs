@@ -20,6 +20,7 @@
 //! names that are not lower-case tokens and values with control characters reject the
 //! configuration, and Envoy's log names the field.
 
+use envoy_wasm_sdk::config::check_header_name;
 use envoy_wasm_sdk::prelude::*;
 use serde::Deserialize;
 use std::rc::Rc;
@@ -58,19 +59,6 @@ pub struct Header {
     pub value: String,
 }
 
-/// Checks a header name: a non-empty lower-case token (HTTP/2 forbids upper case).
-fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
-    let is_token_char =
-        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "!#$%&'*+-.^_`|~".contains(c);
-    if name.is_empty() || !name.chars().all(is_token_char) {
-        return Err(ConfigError::field(
-            path,
-            format!("{name:?} is not a valid header name (lower-case token expected)"),
-        ));
-    }
-    Ok(())
-}
-
 impl Rules {
     fn validate(&self, side: &str) -> Result<(), ConfigError> {
         if side == "response" && !self.require.is_empty() {
@@ -80,14 +68,14 @@ impl Rules {
             ));
         }
         for (i, name) in self.require.iter().enumerate() {
-            check_name(&format!("{side}.require[{i}]"), name)?;
+            check_header_name(&format!("{side}.require[{i}]"), name)?;
         }
         for (i, name) in self.remove.iter().enumerate() {
-            check_name(&format!("{side}.remove[{i}]"), name)?;
+            check_header_name(&format!("{side}.remove[{i}]"), name)?;
         }
         for (list, headers) in [("set", &self.set), ("add", &self.add)] {
             for (i, header) in headers.iter().enumerate() {
-                check_name(&format!("{side}.{list}[{i}].name"), &header.name)?;
+                check_header_name(&format!("{side}.{list}[{i}].name"), &header.name)?;
                 if header.value.chars().any(|c| c.is_control() && c != '\t') {
                     return Err(ConfigError::field(
                         format!("{side}.{list}[{i}].value"),

@@ -39,7 +39,8 @@ pub struct SentReply {
 pub struct HttpCall {
     /// Token the host returned.
     pub token: u32,
-    /// Context that made it.
+    /// The plugin context it was made on (Envoy makes callouts on the plugin's context and
+    /// delivers the answer there, whichever stream asked).
     pub context_id: u32,
     /// Cluster name.
     pub upstream: String,
@@ -58,7 +59,7 @@ pub struct HttpCall {
 pub struct GrpcCall {
     /// Token the host returned.
     pub token: u32,
-    /// Context that made it.
+    /// The plugin context it was made on.
     pub context_id: u32,
     /// Cluster name.
     pub upstream: String,
@@ -104,9 +105,11 @@ pub(crate) struct StreamState {
     pub reset: bool,
 }
 
-/// What a callback delivering a callout answer may read.
+/// What a callback delivering a callout answer may read (only on `owner`, the plugin
+/// context that made the call, as in Envoy).
 #[derive(Default, Debug)]
 pub(crate) struct CalloutAnswer {
+    pub owner: u32,
     pub headers: Pairs,
     pub body: Vec<u8>,
     pub trailers: Pairs,
@@ -128,6 +131,8 @@ pub(crate) struct State {
     pub logs: Vec<LogRecord>,
     pub effective_context: u32,
     pub streams: HashMap<u32, StreamState>,
+    pub stream_roots: HashMap<u32, u32>,
+    pub roots: Vec<u32>,
     pub plugin_configuration: Vec<u8>,
     pub vm_configuration: Vec<u8>,
     pub foreign_arguments: Vec<u8>,
@@ -157,6 +162,8 @@ impl Default for State {
             logs: Vec::new(),
             effective_context: 0,
             streams: HashMap::new(),
+            stream_roots: HashMap::new(),
+            roots: Vec::new(),
             plugin_configuration: Vec::new(),
             vm_configuration: Vec::new(),
             foreign_arguments: Vec::new(),
@@ -244,18 +251,27 @@ impl State {
             1 => self.stream().map(|s| &mut s.request_trailers),
             2 => self.stream().map(|s| &mut s.response_headers),
             3 => self.stream().map(|s| &mut s.response_trailers),
-            4 | 6 => Some(&mut self.callout.headers),
-            5 | 7 => Some(&mut self.callout.trailers),
+            4 | 6 if self.effective_context == self.callout.owner => {
+                Some(&mut self.callout.headers)
+            }
+            5 | 7 if self.effective_context == self.callout.owner => {
+                Some(&mut self.callout.trailers)
+            }
             _ => None,
         }
+    }
+
+    /// The plugin context a context belongs to: Envoy makes callouts on it.
+    pub fn root_of(&self, context: u32) -> u32 {
+        self.stream_roots.get(&context).copied().unwrap_or(context)
     }
 
     fn buffer(&mut self, buffer_type: u32) -> Option<&mut Vec<u8>> {
         match buffer_type {
             0 => self.stream().map(|s| &mut s.request_body),
             1 => self.stream().map(|s| &mut s.response_body),
-            4 => Some(&mut self.callout.body),
-            5 => Some(&mut self.grpc_message),
+            4 if self.effective_context == self.callout.owner => Some(&mut self.callout.body),
+            5 if self.effective_context == self.callout.owner => Some(&mut self.grpc_message),
             6 => Some(&mut self.vm_configuration),
             7 => Some(&mut self.plugin_configuration),
             8 => Some(&mut self.foreign_arguments),
@@ -318,7 +334,7 @@ impl ContextHost for EmulatorHost {
 
     unsafe fn proxy_set_effective_context(&self, context_id: u32) -> u32 {
         let mut state = self.state.borrow_mut();
-        if context_id == 0 {
+        if !state.streams.contains_key(&context_id) && !state.roots.contains(&context_id) {
             return BAD_ARGUMENT;
         }
         state.effective_context = context_id;
@@ -637,7 +653,7 @@ impl HttpCallHost for EmulatorHost {
         let mut state = self.state.borrow_mut();
         let token = state.next_token;
         state.next_token += 1;
-        let context_id = state.effective_context;
+        let context_id = state.root_of(state.effective_context);
         state.http_calls.push(HttpCall {
             token,
             context_id,
@@ -677,7 +693,7 @@ impl EmulatorHost {
         let mut state = self.state.borrow_mut();
         let token = state.next_token;
         state.next_token += 1;
-        let context_id = state.effective_context;
+        let context_id = state.root_of(state.effective_context);
         state.grpc_calls.push(GrpcCall {
             token,
             context_id,

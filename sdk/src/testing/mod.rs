@@ -135,6 +135,12 @@ pub enum CalloutReply {
     Fail(String),
 }
 
+impl From<Response> for CalloutReply {
+    fn from(response: Response) -> CalloutReply {
+        CalloutReply::Respond(response)
+    }
+}
+
 /// How the emulator answers a gRPC call (see [`Emulator::answer_grpc_calls`]).
 #[derive(Clone, Debug)]
 pub enum GrpcReply {
@@ -193,7 +199,9 @@ impl Emulator {
     }
 
     pub(crate) fn forget_stream(&self, id: u32) {
-        self.host.state.borrow_mut().streams.remove(&id);
+        let mut state = self.host.state.borrow_mut();
+        state.streams.remove(&id);
+        state.stream_roots.remove(&id);
     }
 
     /// Configures the default plugin (named `test_plugin`) with `configuration` (JSON text,
@@ -214,6 +222,7 @@ impl Emulator {
         let root = self.new_context_id();
         {
             let mut state = self.host.state.borrow_mut();
+            state.roots.push(root);
             for (key, value) in [
                 ("plugin_name", name),
                 ("plugin_root_id", name),
@@ -257,6 +266,11 @@ impl Emulator {
     pub fn stream_of(&self, plugin: PluginId) -> HttpStream<'_> {
         let id = self.new_context_id();
         self.with_stream(id, |_| ());
+        self.host
+            .state
+            .borrow_mut()
+            .stream_roots
+            .insert(id, plugin.0);
         self.call_into(id, || {
             lifecycle::proxy_on_context_create(id, plugin.0);
             0
@@ -574,6 +588,7 @@ impl Emulator {
         );
         {
             let mut state = self.host.state.borrow_mut();
+            state.callout.owner = context;
             state.callout.headers = message.headers;
             state.callout.body = message.body;
             state.callout.trailers = message.trailers;
@@ -596,6 +611,7 @@ impl Emulator {
         let context = self.callout_context(&self.host.state.borrow().grpc_calls, token, |c| {
             (c.token, c.context_id)
         });
+        self.host.state.borrow_mut().callout.owner = context;
         self.host.state.borrow_mut().callout.headers = Vec::new();
         self.call_into(context, || {
             callouts::proxy_on_grpc_receive_initial_metadata(context, token, 0);
@@ -617,7 +633,10 @@ impl Emulator {
         let context = self.callout_context(&self.host.state.borrow().grpc_calls, token, |c| {
             (c.token, c.context_id)
         });
-        self.host.state.borrow_mut().callout.status = (status, message.as_bytes().to_vec());
+        let mut state = self.host.state.borrow_mut();
+        state.callout.owner = context;
+        state.callout.status = (status, message.as_bytes().to_vec());
+        drop(state);
         self.call_into(context, || {
             callouts::proxy_on_grpc_close(context, token, status);
             0
