@@ -189,6 +189,13 @@ impl Envoy {
             .replace(
                 "port_value: 8080",
                 &format!("port_value: {}", upstream.port()),
+            )
+            .replace(
+                "port_value: 8081",
+                &format!(
+                    "port_value: {}",
+                    service.map_or_else(closed_port, Upstream::port)
+                ),
             );
         Envoy::start_config(&config, &dir)
     }
