@@ -1,0 +1,100 @@
+//! grpc_auth in a real Envoy, calling a real gRPC service (HTTP/2, length-prefixed messages,
+//! `grpc-status` trailers) that the test starts.
+
+use envoy_tests::{Plugin, Reply, Upstream, grpc_message, serve_with};
+use grpc_auth::proto::{CheckRequest, CheckResponse};
+use std::time::{Duration, Instant};
+
+const CONFIG: &str = r#"{"cluster": "grpc_service", "timeout_ms": 300}"#;
+
+fn authorizer() -> Upstream {
+    Upstream::start_with(|request| {
+        assert_eq!(request.path, "/auth.v1.Authorizer/Check");
+        let check = CheckRequest::decode(&grpc_message(request)).unwrap_or_default();
+        match check.token.as_str() {
+            "Bearer good" => Reply::grpc(
+                &CheckResponse {
+                    allowed: true,
+                    user: format!("alice@{}", check.path),
+                }
+                .encode(),
+            ),
+            "Bearer bad" => Reply::grpc(
+                &CheckResponse {
+                    allowed: false,
+                    user: String::new(),
+                }
+                .encode(),
+            ),
+            "Bearer slow" => Reply::grpc(
+                &CheckResponse {
+                    allowed: true,
+                    user: "late".into(),
+                }
+                .encode(),
+            )
+            .delay(Duration::from_secs(2)),
+            _ => Reply::grpc_status(16, "no token"),
+        }
+    })
+}
+
+#[test]
+fn allowed_denied_and_unauthenticated_requests() {
+    let service = authorizer();
+    let (upstream, envoy) = serve_with(&Plugin::new("grpc_auth").config(CONFIG), Some(&service));
+    let allowed = envoy
+        .http1()
+        .get(envoy.url("/orders"))
+        .header("authorization", "Bearer good")
+        .send()
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        upstream.last_request().unwrap().header("x-user"),
+        Some("alice@/orders")
+    );
+    let call = service.last_request().unwrap();
+    assert_eq!(call.header("content-type"), Some("application/grpc"));
+
+    let denied = envoy
+        .http2()
+        .get(envoy.url("/orders"))
+        .header("authorization", "Bearer bad")
+        .send()
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let anonymous = envoy.http1().get(envoy.url("/orders")).send().unwrap();
+    assert_eq!(anonymous.status(), 403, "UNAUTHENTICATED is a denial");
+    assert_eq!(upstream.requests().len(), 1);
+}
+
+#[test]
+fn a_service_that_is_down_or_slow_fails_closed() {
+    let (upstream, envoy) = serve_with(&Plugin::new("grpc_auth").config(CONFIG), None);
+    let down = envoy
+        .http1()
+        .get(envoy.url("/"))
+        .header("authorization", "Bearer good")
+        .send()
+        .unwrap();
+    assert_eq!(down.status(), 503);
+    assert_eq!(down.text().unwrap(), "auth service unavailable\n");
+
+    let service = authorizer();
+    let (slow_upstream, slow_envoy) =
+        serve_with(&Plugin::new("grpc_auth").config(CONFIG), Some(&service));
+    let started = Instant::now();
+    let slow = slow_envoy
+        .http1()
+        .get(slow_envoy.url("/"))
+        .header("authorization", "Bearer slow")
+        .send()
+        .unwrap();
+    assert_eq!(slow.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "answered at the timeout"
+    );
+    assert!(upstream.requests().is_empty() && slow_upstream.requests().is_empty());
+}
