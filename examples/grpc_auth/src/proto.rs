@@ -39,8 +39,14 @@ fn string_field(number: u64, text: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// Walks the fields of a message: (field number, varint value or bytes).
-fn fields(mut bytes: &[u8]) -> Option<Vec<(u64, Result<u64, &[u8]>)>> {
+/// A field's value on the wire.
+enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+/// Walks the fields of a message: (field number, value).
+fn fields(mut bytes: &[u8]) -> Option<Vec<(u64, Value<'_>)>> {
     fn read_varint(bytes: &mut &[u8]) -> Option<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
@@ -57,12 +63,12 @@ fn fields(mut bytes: &[u8]) -> Option<Vec<(u64, Result<u64, &[u8]>)>> {
     while !bytes.is_empty() {
         let key = read_varint(&mut bytes)?;
         match key & 7 {
-            0 => out.push((key >> 3, Ok(read_varint(&mut bytes)?))),
+            0 => out.push((key >> 3, Value::Varint(read_varint(&mut bytes)?))),
             2 => {
                 let len = usize::try_from(read_varint(&mut bytes)?).ok()?;
                 let (value, rest) = (bytes.get(..len)?, bytes.get(len..)?);
                 bytes = rest;
-                out.push((key >> 3, Err(value)));
+                out.push((key >> 3, Value::Bytes(value)));
             }
             _ => return None,
         }
@@ -111,8 +117,10 @@ impl CheckResponse {
         let mut message = CheckResponse::default();
         for (number, value) in fields(bytes)? {
             match (number, value) {
-                (1, Ok(flag)) => message.allowed = flag != 0,
-                (2, Err(text)) => message.user = String::from_utf8_lossy(text).into_owned(),
+                (1, Value::Varint(flag)) => message.allowed = flag != 0,
+                (2, Value::Bytes(text)) => {
+                    message.user = String::from_utf8_lossy(text).into_owned()
+                }
                 (1 | 2, _) => return None,
                 _ => {}
             }
