@@ -89,11 +89,13 @@ impl CheckRequest {
     pub fn decode(bytes: &[u8]) -> Option<CheckRequest> {
         let mut message = CheckRequest::default();
         for (number, value) in fields(bytes)? {
-            let text =
-                |v: Result<u64, &[u8]>| v.err().map(|b| String::from_utf8_lossy(b).into_owned());
+            let text = match value {
+                Value::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                Value::Varint(_) => return None,
+            };
             match number {
-                1 => message.token = text(value)?,
-                2 => message.path = text(value)?,
+                1 => message.token = text,
+                2 => message.path = text,
                 _ => {}
             }
         }
