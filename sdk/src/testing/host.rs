@@ -103,6 +103,10 @@ pub(crate) struct StreamState {
     pub resumed_request: bool,
     pub resumed_response: bool,
     pub reset: bool,
+    /// Envoy lets a filter reach request headers only in `on_request_headers`, while the
+    /// request is held there, and in `on_log`; likewise response headers.
+    pub request_headers_open: bool,
+    pub response_headers_open: bool,
 }
 
 /// What a callback delivering a callout answer may read (only on `owner`, the plugin
@@ -247,9 +251,15 @@ impl State {
     /// The map `map_type` of the effective context, if it has one.
     fn map(&mut self, map_type: u32) -> Option<&mut Pairs> {
         match map_type {
-            0 => self.stream().map(|s| &mut s.request_headers),
+            0 => self
+                .stream()
+                .filter(|s| s.request_headers_open)
+                .map(|s| &mut s.request_headers),
             1 => self.stream().map(|s| &mut s.request_trailers),
-            2 => self.stream().map(|s| &mut s.response_headers),
+            2 => self
+                .stream()
+                .filter(|s| s.response_headers_open)
+                .map(|s| &mut s.response_headers),
             3 => self.stream().map(|s| &mut s.response_trailers),
             4 | 6 if self.effective_context == self.callout.owner => {
                 Some(&mut self.callout.headers)

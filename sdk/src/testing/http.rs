@@ -338,6 +338,7 @@ impl<'a> HttpStream<'a> {
 
     fn forward_request(&mut self) {
         let (headers, body, trailers) = self.emulator.with_stream(self.id, |s| {
+            s.request_headers_open = false;
             (
                 s.request_headers.clone(),
                 std::mem::take(&mut s.request_body),
@@ -349,6 +350,7 @@ impl<'a> HttpStream<'a> {
 
     fn forward_response(&mut self) {
         let (headers, body, trailers) = self.emulator.with_stream(self.id, |s| {
+            s.response_headers_open = false;
             (
                 s.response_headers.clone(),
                 std::mem::take(&mut s.response_body),
@@ -365,8 +367,10 @@ impl<'a> HttpStream<'a> {
 
     fn request_headers_pairs(&mut self, headers: Pairs, end_of_stream: bool) -> Action {
         let count = headers.len();
-        self.emulator
-            .with_stream(self.id, |s| s.request_headers = headers);
+        self.emulator.with_stream(self.id, |s| {
+            s.request_headers = headers;
+            s.request_headers_open = true;
+        });
         self.request.end_arrived = end_of_stream;
         let id = self.id;
         let action = self.call("on_request_headers", || {
@@ -374,8 +378,10 @@ impl<'a> HttpStream<'a> {
         });
         if action == Action::Continue && !self.replied() {
             self.request.headers_forwarded = true;
-            self.request.forwarded.headers =
-                self.emulator.with_stream(id, |s| s.request_headers.clone());
+            self.request.forwarded.headers = self.emulator.with_stream(id, |s| {
+                s.request_headers_open = false;
+                s.request_headers.clone()
+            });
             self.request.complete = end_of_stream;
         } else {
             self.request.stopped = true;
@@ -434,8 +440,10 @@ impl<'a> HttpStream<'a> {
 
     fn response_headers_pairs(&mut self, headers: Pairs, end_of_stream: bool) -> Action {
         let count = headers.len();
-        self.emulator
-            .with_stream(self.id, |s| s.response_headers = headers);
+        self.emulator.with_stream(self.id, |s| {
+            s.response_headers = headers;
+            s.response_headers_open = true;
+        });
         self.response.end_arrived = end_of_stream;
         let id = self.id;
         let action = self.call("on_response_headers", || {
@@ -443,9 +451,10 @@ impl<'a> HttpStream<'a> {
         });
         if action == Action::Continue {
             self.response.headers_forwarded = true;
-            self.response.forwarded.headers = self
-                .emulator
-                .with_stream(id, |s| s.response_headers.clone());
+            self.response.forwarded.headers = self.emulator.with_stream(id, |s| {
+                s.response_headers_open = false;
+                s.response_headers.clone()
+            });
             self.response.complete = end_of_stream;
         } else {
             self.response.stopped = true;
@@ -633,6 +642,10 @@ impl<'a> HttpStream<'a> {
             return;
         }
         let id = self.id;
+        self.emulator.with_stream(id, |s| {
+            s.request_headers_open = true;
+            s.response_headers_open = true;
+        });
         self.emulator.call_into(id, || {
             crate::abi::exports::lifecycle::proxy_on_done(id);
             crate::abi::exports::lifecycle::proxy_on_log(id);
