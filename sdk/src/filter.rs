@@ -7,8 +7,15 @@
 //! in body callbacks; [`on_stream_done`](HttpFilter::on_stream_done) may read but not write.
 //!
 //! Every callback returns `Result<Action, Error>`. `Ok(Action::Continue)` lets the stream
-//! go on, `Ok(Action::Pause)` holds it (the host buffers what arrives), and `Err(e)` logs
-//! `e` and answers the request with a local reply (see [`Error`]), never a trap.
+//! go on, `Ok(Action::Pause)` holds it, and `Err(e)` logs `e` and answers the request with a
+//! local reply (see [`Error`]), never a trap.
+//!
+//! What `Pause` holds follows Envoy: from a headers callback it holds the headers *and*
+//! everything after them; the body reaches the filter only once it resumes the stream
+//! (from a callout answer or a timer, through [`Stream`]). From a body callback it buffers:
+//! the next body callback sees all of the body so far. To rewrite a body, let the headers go
+//! on after [`RequestHeadersOps::prepare_body_rewrite`] and buffer in the body callbacks
+//! with [`RequestBodyOps::buffered`].
 //!
 //! ```
 //! use envoy_wasm_sdk::prelude::*;
@@ -223,6 +230,16 @@ impl RequestHeadersOps {
     }
 }
 live_phase!(RequestHeadersOps);
+impl RequestHeadersOps {
+    /// Call when the body callbacks will change the body's length: removes
+    /// `content-length`, so what goes on carries the body's real length (HTTP/1.1 chunked
+    /// encoding, HTTP/2 framing). It must happen here: once a headers callback returns,
+    /// Envoy no longer lets the filter change the headers, and a `Pause` here holds the
+    /// body back from the filter until it resumes.
+    pub fn prepare_body_rewrite(&mut self) -> HostResult<()> {
+        self.headers.remove("content-length")
+    }
+}
 
 /// Operations valid in [`HttpFilter::on_response_headers`].
 #[derive(Debug)]
@@ -252,10 +269,20 @@ impl ResponseHeadersOps {
     }
 }
 live_phase!(ResponseHeadersOps);
+impl ResponseHeadersOps {
+    /// Call when the body callbacks will change the body's length: removes
+    /// `content-length`, so what goes on carries the body's real length (HTTP/1.1 chunked
+    /// encoding, HTTP/2 framing). It must happen here: once a headers callback returns,
+    /// Envoy no longer lets the filter change the headers, and a `Pause` here holds the
+    /// body back from the filter until it resumes.
+    pub fn prepare_body_rewrite(&mut self) -> HostResult<()> {
+        self.headers.remove("content-length")
+    }
+}
 
 /// Operations valid in a body callback.
 macro_rules! body_phase {
-    ($phase:ident, $buffer:expr, $trailers:expr, $doc:literal) => {
+    ($phase:ident, $buffer:expr, $trailers:expr, $over_limit:literal, $doc:literal) => {
         #[doc = $doc]
         #[derive(Debug)]
         pub struct $phase {
@@ -287,6 +314,23 @@ macro_rules! body_phase {
             pub fn trailers(&mut self) -> HeadersMut {
                 HeadersMut::new($trailers)
             }
+
+            /// Buffers the whole body, up to `limit` bytes. `Ok(None)` while more is coming:
+            /// return `Action::Pause` and the host keeps buffering. `Ok(Some(body))` on the
+            /// last chunk. A body over `limit` is an `Err` answered with
+            #[doc = concat!("`", $over_limit, "`.")]
+            pub fn buffered(&mut self, limit: usize) -> Result<Option<Vec<u8>>, Error> {
+                if self.body.len() > limit {
+                    return Err(Error::with_status(
+                        $over_limit,
+                        format!("body larger than {limit} bytes"),
+                    ));
+                }
+                if !self.end_of_stream {
+                    return Ok(None);
+                }
+                Ok(Some(self.body.read_all()?))
+            }
         }
         live_phase!($phase);
     };
@@ -296,12 +340,14 @@ body_phase!(
     RequestBodyOps,
     BufferType::HttpRequestBody,
     MapType::HttpRequestTrailers,
+    413,
     "Operations valid in [`HttpFilter::on_request_body`]."
 );
 body_phase!(
     ResponseBodyOps,
     BufferType::HttpResponseBody,
     MapType::HttpResponseTrailers,
+    500,
     "Operations valid in [`HttpFilter::on_response_body`]."
 );
 

@@ -185,7 +185,7 @@ fn an_error_in_a_response_callback_replaces_the_response() {
 }
 
 #[test]
-fn a_stream_driven_step_by_step() {
+fn a_pause_at_the_headers_holds_the_body_back_from_the_filter() {
     let envoy = echo();
     let mut stream = envoy.stream();
     let held = stream.request_headers(
@@ -193,14 +193,43 @@ fn a_stream_driven_step_by_step() {
         false,
     );
     assert_eq!(held, Action::Pause);
+    assert_eq!(
+        stream.request_body(b"data", true),
+        Action::Pause,
+        "held by the host"
+    );
+    assert_eq!(
+        stream.actions(),
+        [("on_request_headers", Action::Pause)],
+        "no body callback"
+    );
     assert!(stream.upstream_request().is_none());
-    assert_eq!(stream.request_body(b"data", true), Action::Continue);
+}
+
+#[test]
+fn a_stream_driven_step_by_step() {
+    let envoy = echo();
+    let mut stream = envoy.stream();
+    assert_eq!(
+        stream.request_headers(
+            &[(":method", "POST"), (":path", "/s"), ("x-upper", "1")],
+            false
+        ),
+        Action::Continue
+    );
+    assert_eq!(
+        stream.request_body(b"ab", false),
+        Action::Pause,
+        "buffering"
+    );
+    assert!(stream.upstream_request().is_none());
+    assert_eq!(stream.request_body(b"cd", true), Action::Continue);
     let upstream = stream
         .upstream_request()
-        .expect("continuing the body releases the headers");
+        .expect("the whole request went on");
     assert_eq!(
         (upstream.header(":path"), upstream.body_text().as_str()),
-        (Some("/s"), "data")
+        (Some("/s"), "ABCD")
     );
     stream.response_headers(&[(":status", "204")], true);
     assert_eq!(

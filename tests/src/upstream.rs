@@ -26,6 +26,8 @@ pub struct SeenRequest {
     /// Body, exactly.
     #[serde(skip)]
     pub body_bytes: Vec<u8>,
+    /// Whether the whole request arrived (false when Envoy reset it midway).
+    pub complete: bool,
 }
 
 impl SeenRequest {
@@ -229,11 +231,9 @@ async fn answer(
     handler: Option<Handler>,
 ) -> Result<Response<ReplyBody>, Infallible> {
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|collected| collected.to_bytes())
-        .unwrap_or_default();
+    let collected = body.collect().await.map(|collected| collected.to_bytes());
+    let complete = collected.is_ok();
+    let body = collected.unwrap_or_default();
     let request = SeenRequest {
         method: parts.method.to_string(),
         path: parts
@@ -253,6 +253,7 @@ async fn answer(
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
         body_bytes: body.to_vec(),
+        complete,
     };
     seen.lock()
         .unwrap_or_else(|p| p.into_inner())

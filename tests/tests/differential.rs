@@ -429,6 +429,7 @@ fn on_envoy(envoy: &Envoy, upstream: &Upstream, scenario: &Scenario) -> Outcome 
         upstream: upstream
             .requests()
             .get(before)
+            .filter(|seen| seen.complete)
             .map(|seen| (seen.headers.clone(), seen.body.clone())),
         status,
         response_headers,

@@ -268,14 +268,18 @@ struct Direction {
     held_trailers: Option<Pairs>,
     end_arrived: bool,
     stopped: bool,
+    /// The headers callback paused: Envoy holds what follows back from the filter too.
+    held_at_headers: bool,
+    held_body: Vec<u8>,
+    held_trailers_at_headers: Option<Pairs>,
 }
 
 /// One HTTP stream, driven a callback at a time; see [`Emulator::stream`].
 ///
-/// Flow follows Envoy's filter manager: a `Pause` from a headers callback holds the
-/// headers (body callbacks still run); a `Pause` from a body callback buffers the body
-/// (the next body callback sees all of it); `Continue`, or the filter resuming the stream,
-/// lets everything held go on.
+/// Flow follows Envoy: a `Pause` from a headers callback holds the headers and keeps the
+/// body and trailers from the filter until it resumes the stream (Envoy turns it into
+/// "stop all iteration"); a `Pause` from a body callback buffers the body (the next body
+/// callback sees all of it); `Continue`, or the filter resuming, lets everything go on.
 pub struct HttpStream<'a> {
     emulator: &'a Emulator,
     id: u32,
@@ -329,10 +333,65 @@ impl<'a> HttpStream<'a> {
             flags
         });
         if resumed_request && self.request.stopped {
-            self.forward_request();
+            if self.request.held_at_headers {
+                self.release_request_headers();
+            } else {
+                self.forward_request();
+            }
         }
         if resumed_response && self.response.stopped {
-            self.forward_response();
+            if self.response.held_at_headers {
+                self.release_response_headers();
+            } else {
+                self.forward_response();
+            }
+        }
+    }
+
+    /// The filter resumed a request it paused at its headers: they go on, then Envoy
+    /// delivers the body and trailers it held meanwhile.
+    fn release_request_headers(&mut self) {
+        self.request.held_at_headers = false;
+        self.request.stopped = false;
+        self.request.headers_forwarded = true;
+        self.request.forwarded.headers = self.emulator.with_stream(self.id, |s| {
+            s.request_headers_open = false;
+            s.request_headers.clone()
+        });
+        let body = std::mem::take(&mut self.request.held_body);
+        let trailers = self.request.held_trailers_at_headers.take();
+        if !body.is_empty() {
+            self.request_body(&body, self.request.end_arrived && trailers.is_none());
+        }
+        match trailers {
+            Some(trailers) => {
+                self.request_trailers_pairs(trailers);
+            }
+            None if body.is_empty() => self.request.complete = self.request.end_arrived,
+            None => {}
+        }
+    }
+
+    /// Like [`release_request_headers`](Self::release_request_headers), for the response.
+    fn release_response_headers(&mut self) {
+        self.response.held_at_headers = false;
+        self.response.stopped = false;
+        self.response.headers_forwarded = true;
+        self.response.forwarded.headers = self.emulator.with_stream(self.id, |s| {
+            s.response_headers_open = false;
+            s.response_headers.clone()
+        });
+        let body = std::mem::take(&mut self.response.held_body);
+        let trailers = self.response.held_trailers_at_headers.take();
+        if !body.is_empty() {
+            self.response_body(&body, self.response.end_arrived && trailers.is_none());
+        }
+        match trailers {
+            Some(trailers) => {
+                self.response_trailers_pairs(trailers);
+            }
+            None if body.is_empty() => self.response.complete = self.response.end_arrived,
+            None => {}
         }
     }
 
@@ -385,13 +444,21 @@ impl<'a> HttpStream<'a> {
             self.request.complete = end_of_stream;
         } else {
             self.request.stopped = true;
+            self.request.held_at_headers = !self.replied();
         }
         self.settle();
         action
     }
 
     /// Delivers a request body chunk.
+    /// Returns `Pause` without calling the filter while its headers callback holds the
+    /// request: Envoy keeps the body until the filter resumes.
     pub fn request_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Action {
+        if self.request.held_at_headers {
+            self.request.held_body.extend_from_slice(chunk);
+            self.request.end_arrived = end_of_stream;
+            return Action::Pause;
+        }
         self.emulator
             .with_stream(self.id, |s| s.request_body.extend_from_slice(chunk));
         self.request.end_arrived = end_of_stream;
@@ -415,6 +482,11 @@ impl<'a> HttpStream<'a> {
     }
 
     fn request_trailers_pairs(&mut self, trailers: Pairs) -> Action {
+        if self.request.held_at_headers {
+            self.request.held_trailers_at_headers = Some(trailers);
+            self.request.end_arrived = true;
+            return Action::Pause;
+        }
         let count = trailers.len();
         self.emulator
             .with_stream(self.id, |s| s.request_trailers = trailers.clone());
@@ -458,13 +530,21 @@ impl<'a> HttpStream<'a> {
             self.response.complete = end_of_stream;
         } else {
             self.response.stopped = true;
+            self.response.held_at_headers = true;
         }
         self.settle();
         action
     }
 
     /// Delivers a response body chunk.
+    /// Returns `Pause` without calling the filter while its headers callback holds the
+    /// response.
     pub fn response_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Action {
+        if self.response.held_at_headers {
+            self.response.held_body.extend_from_slice(chunk);
+            self.response.end_arrived = end_of_stream;
+            return Action::Pause;
+        }
         self.emulator
             .with_stream(self.id, |s| s.response_body.extend_from_slice(chunk));
         self.response.end_arrived = end_of_stream;
@@ -490,6 +570,11 @@ impl<'a> HttpStream<'a> {
     }
 
     fn response_trailers_pairs(&mut self, trailers: Pairs) -> Action {
+        if self.response.held_at_headers {
+            self.response.held_trailers_at_headers = Some(trailers);
+            self.response.end_arrived = true;
+            return Action::Pause;
+        }
         let count = trailers.len();
         self.emulator
             .with_stream(self.id, |s| s.response_trailers = trailers.clone());
