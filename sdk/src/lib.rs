@@ -59,10 +59,12 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod attributes;
 mod body;
 pub mod callout;
 pub mod config;
 mod dispatch;
+pub mod envoy;
 mod error;
 pub mod filter;
 mod headers;
@@ -72,6 +74,7 @@ pub mod metrics;
 pub mod plugin;
 mod properties;
 mod reply;
+pub mod routes;
 pub mod shared;
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub mod testing;

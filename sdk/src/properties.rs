@@ -1,5 +1,6 @@
 //! Properties: what Envoy knows about the stream, the connection and the plugin.
 
+use crate::attributes::{Attribute, AttributeValue};
 use crate::host::{self, HostResult};
 
 /// Read (and set) Envoy's attributes.
@@ -14,6 +15,12 @@ pub struct Properties {
 impl Properties {
     pub(crate) const fn new() -> Properties {
         Properties { _private: () }
+    }
+
+    /// A typed attribute (see [`attributes`](crate::attributes)); `None` when Envoy has no
+    /// value, or one of another type.
+    pub fn attribute<T: AttributeValue>(&self, attribute: Attribute<T>) -> HostResult<Option<T>> {
+        Ok(self.get(attribute.path())?.and_then(T::decode))
     }
 
     /// The raw bytes at `path`, or `None` when Envoy has no value there.

@@ -1,0 +1,264 @@
+//! Per-route configuration: rules matched on the route, the `:authority` or the upstream
+//! cluster pick the configuration a request gets; the first match wins, else `default`.
+//!
+//! ```json
+//! {
+//!   "default": {"limit": 10},
+//!   "rules": [
+//!     {"match": {"route": "admin"}, "config": {"limit": 1}},
+//!     {"match": {"route_prefix": "api_", "authority": "*.example.com"}, "config": {"limit": 100}},
+//!     {"match": {"cluster": "legacy"}, "config": {"limit": 5}}
+//!   ]
+//! }
+//! ```
+//!
+//! A match holds when all its conditions do. `authority` is exact (`example.com`), a suffix
+//! (`*.example.com`) or a prefix (`api.*`), compared without case and without the port.
+//!
+//! ```
+//! use envoy_wasm_sdk::routes::PerRoute;
+//! use envoy_wasm_sdk::{ConfigError, config};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize, Default)]
+//! struct Limits {
+//!     limit: u32,
+//! }
+//!
+//! let json = br#"{"default": {"limit": 5}, "rules": [{"match": {"route": "a"}, "config": {"limit": 0}}]}"#;
+//! let rules: PerRoute<Limits> = config::parse(json).unwrap();
+//! let checked = rules.validate(|limits, field| {
+//!     if limits.limit == 0 {
+//!         return Err(ConfigError::field(format!("{field}.limit"), "must be positive"));
+//!     }
+//!     Ok(())
+//! });
+//! assert_eq!(checked.unwrap_err().to_string(), "field `rules[0].config.limit`: must be positive");
+//! ```
+
+use crate::attributes::{XDS_CLUSTER_NAME, XDS_ROUTE_NAME};
+use crate::config::ConfigError;
+use crate::filter::RequestHeadersOps;
+use crate::host::HostResult;
+use serde::Deserialize;
+
+/// A configuration with per-route rules.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "C: Deserialize<'de> + Default")
+)]
+pub struct PerRoute<C> {
+    /// What requests no rule matches get.
+    #[serde(default)]
+    pub default: C,
+    /// Rules, tried in order.
+    #[serde(default)]
+    pub rules: Vec<RouteRule<C>>,
+}
+
+/// One rule: when it matches, and the configuration it gives.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRule<C> {
+    /// The conditions.
+    #[serde(rename = "match")]
+    pub when: RouteMatch,
+    /// The configuration for matching requests.
+    pub config: C,
+}
+
+/// Conditions of a rule; all given ones must hold.
+#[derive(Debug, Default, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteMatch {
+    /// The route's name, exactly.
+    pub route: Option<String>,
+    /// The start of the route's name.
+    pub route_prefix: Option<String>,
+    /// `host`, `*.suffix` or `prefix.*`.
+    pub authority: Option<String>,
+    /// The upstream cluster the route chose.
+    pub cluster: Option<String>,
+}
+
+/// What a request is matched on.
+#[derive(Debug, Default)]
+pub struct RequestFacts {
+    /// `xds.route_name`.
+    pub route: Option<String>,
+    /// `:authority` without its port, lower case.
+    pub authority: Option<String>,
+    /// `xds.cluster_name`.
+    pub cluster: Option<String>,
+}
+
+fn authority_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    if let Some(suffix) = pattern.strip_prefix('*') {
+        host.ends_with(suffix)
+    } else if let Some(prefix) = pattern.strip_suffix('*') {
+        host.starts_with(prefix)
+    } else {
+        host == pattern
+    }
+}
+
+impl RouteMatch {
+    /// Whether `facts` satisfy every condition.
+    pub fn matches(&self, facts: &RequestFacts) -> bool {
+        let holds = |condition: &Option<String>,
+                     fact: &Option<String>,
+                     test: &dyn Fn(&str, &str) -> bool| {
+            condition
+                .as_deref()
+                .is_none_or(|c| fact.as_deref().is_some_and(|f| test(c, f)))
+        };
+        holds(&self.route, &facts.route, &|c, f| c == f)
+            && holds(&self.route_prefix, &facts.route, &|c, f| f.starts_with(c))
+            && holds(&self.authority, &facts.authority, &authority_matches)
+            && holds(&self.cluster, &facts.cluster, &|c, f| c == f)
+    }
+
+    fn validate(&self, field: &str) -> Result<(), ConfigError> {
+        if self.route.is_none()
+            && self.route_prefix.is_none()
+            && self.authority.is_none()
+            && self.cluster.is_none()
+        {
+            return Err(ConfigError::field(
+                field,
+                "give at least one of route, route_prefix, authority, cluster",
+            ));
+        }
+        if let Some(pattern) = &self.authority {
+            let inner = pattern.trim_start_matches('*').trim_end_matches('*');
+            let stars = pattern.matches('*').count();
+            if inner.is_empty() || inner.contains('*') || stars > 1 {
+                return Err(ConfigError::field(
+                    format!("{field}.authority"),
+                    format!("{pattern:?}: use host, *.suffix or prefix.*"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<C> PerRoute<C> {
+    /// Checks the rules, and each configuration with `check(config, field_path)`.
+    pub fn validate(
+        &self,
+        check: impl Fn(&C, &str) -> Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
+        check(&self.default, "default")?;
+        for (i, rule) in self.rules.iter().enumerate() {
+            rule.when.validate(&format!("rules[{i}].match"))?;
+            check(&rule.config, &format!("rules[{i}].config"))?;
+        }
+        Ok(())
+    }
+
+    /// The configuration for `facts`.
+    pub fn pick(&self, facts: &RequestFacts) -> &C {
+        self.rules
+            .iter()
+            .find(|rule| rule.when.matches(facts))
+            .map_or(&self.default, |rule| &rule.config)
+    }
+
+    /// The configuration for the request in `req`; reads only what the rules look at.
+    pub fn select(&self, req: &mut RequestHeadersOps) -> HostResult<&C> {
+        if self.rules.is_empty() {
+            return Ok(&self.default);
+        }
+        let wants = |f: fn(&RouteMatch) -> bool| self.rules.iter().any(|r| f(&r.when));
+        let props = req.properties();
+        let facts = RequestFacts {
+            route: if wants(|m| m.route.is_some() || m.route_prefix.is_some()) {
+                props.attribute(XDS_ROUTE_NAME)?
+            } else {
+                None
+            },
+            authority: if wants(|m| m.authority.is_some()) {
+                req.headers().get_str(":authority")?.map(|a| {
+                    let host = a
+                        .rsplit_once(':')
+                        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()));
+                    host.map_or(a.as_str(), |(h, _)| h).to_ascii_lowercase()
+                })
+            } else {
+                None
+            },
+            cluster: if wants(|m| m.cluster.is_some()) {
+                props.attribute(XDS_CLUSTER_NAME)?
+            } else {
+                None
+            },
+        };
+        Ok(self.pick(&facts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(route: &str, authority: &str, cluster: &str) -> RequestFacts {
+        RequestFacts {
+            route: Some(route.into()),
+            authority: Some(authority.into()),
+            cluster: Some(cluster.into()),
+        }
+    }
+
+    #[test]
+    fn the_first_matching_rule_wins_else_the_default() {
+        let rules: PerRoute<String> = crate::config::parse(
+            br#"{"default": "d", "rules": [
+                {"match": {"route": "admin"}, "config": "admin"},
+                {"match": {"route_prefix": "api_", "authority": "*.example.com"}, "config": "api"},
+                {"match": {"authority": "internal.*"}, "config": "internal"},
+                {"match": {"cluster": "legacy"}, "config": "legacy"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(rules.pick(&facts("admin", "x", "c")), "admin");
+        assert_eq!(rules.pick(&facts("api_v1", "a.example.com", "c")), "api");
+        assert_eq!(
+            rules.pick(&facts("api_v1", "example.org", "c")),
+            "d",
+            "both conditions must hold"
+        );
+        assert_eq!(rules.pick(&facts("r", "internal.corp", "c")), "internal");
+        assert_eq!(rules.pick(&facts("r", "h", "legacy")), "legacy");
+        assert_eq!(rules.pick(&RequestFacts::default()), "d");
+    }
+
+    #[test]
+    fn bad_rules_are_refused_naming_the_field() {
+        let check = |json: &str| {
+            let rules: PerRoute<String> = crate::config::parse(json.as_bytes()).unwrap();
+            rules.validate(|_, _| Ok(())).unwrap_err().to_string()
+        };
+        assert!(
+            check(r#"{"rules": [{"match": {}, "config": "x"}]}"#)
+                .contains("field `rules[0].match`")
+        );
+        assert!(
+            check(r#"{"rules": [{"match": {"authority": "a*b"}, "config": "x"}]}"#)
+                .contains("rules[0].match.authority")
+        );
+        assert!(
+            check(r#"{"rules": [{"match": {"authority": "*"}, "config": "x"}]}"#)
+                .contains("rules[0].match.authority")
+        );
+        let unknown = crate::config::parse::<PerRoute<String>>(
+            br#"{"rules": [{"match": {"rout": "a"}, "config": "x"}]}"#,
+        );
+        assert_eq!(
+            unknown.unwrap_err().field_path(),
+            Some("rules[0].match.rout")
+        );
+    }
+}
