@@ -432,6 +432,9 @@ impl<'a> HttpStream<'a> {
         });
         self.request.end_arrived = end_of_stream;
         let id = self.id;
+        // Envoy's connection manager picks the route before filters run.
+        self.emulator.host_effective(id);
+        self.emulator.route();
         let action = self.call("on_request_headers", || {
             exports::proxy_on_request_headers(id, count, end_of_stream as u32)
         });

@@ -121,9 +121,63 @@ pub struct Emulator {
     answered: RefCell<HashSet<u32>>,
     http_responder: RefCell<Option<HttpResponder>>,
     grpc_responder: RefCell<Option<GrpcResponder>>,
+    router: Router,
+    route_cache_clears: Rc<Cell<u32>>,
 }
 
 type HttpResponder = Box<dyn FnMut(&HttpCall) -> CalloutReply>;
+type Router = Rc<RefCell<Option<Box<dyn Fn(&[(Vec<u8>, Vec<u8>)]) -> (String, String)>>>>;
+
+/// Applies the router to the effective stream's request headers.
+fn route(host: &EmulatorHost, router: &Router) {
+    let router = router.borrow();
+    let Some(router) = router.as_ref() else {
+        return;
+    };
+    let headers = {
+        let state = host.state.borrow();
+        state
+            .streams
+            .get(&state.effective_context)
+            .map(|s| s.request_headers.clone())
+    };
+    if let Some(headers) = headers {
+        let (route_name, cluster) = router(&headers);
+        let mut state = host.state.borrow_mut();
+        state
+            .properties
+            .insert(b"xds\0route_name".to_vec(), route_name.into_bytes());
+        state
+            .properties
+            .insert(b"xds\0cluster_name".to_vec(), cluster.into_bytes());
+    }
+}
+
+/// The key and value of `SetEnvoyFilterStateArguments` (fields 1 and 2, strings).
+fn filter_state_arguments(mut bytes: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (mut key, mut value) = (Vec::new(), Vec::new());
+    while let Some((&tag, rest)) = bytes.split_first() {
+        bytes = rest;
+        match tag & 7 {
+            0 => {
+                let end = bytes.iter().position(|b| b & 0x80 == 0)?;
+                bytes = &bytes[end + 1..];
+            }
+            2 => {
+                let (&len, rest) = bytes.split_first()?;
+                let field = rest.get(..usize::from(len))?;
+                bytes = &rest[usize::from(len)..];
+                match tag >> 3 {
+                    1 => key = field.to_vec(),
+                    2 => value = field.to_vec(),
+                    _ => {}
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some((key, value))
+}
 type GrpcResponder = Box<dyn FnMut(&GrpcCall) -> GrpcReply>;
 
 /// How the emulator answers an HTTP callout (see [`Emulator::answer_http_calls`]).
@@ -163,7 +217,7 @@ impl Emulator {
             "another Emulator is alive on this thread; use one per test"
         );
         register_plugin();
-        Emulator {
+        let emulator = Emulator {
             host,
             default_plugin: Cell::new(None),
             next_context: Cell::new(1),
@@ -171,7 +225,51 @@ impl Emulator {
             answered: RefCell::new(HashSet::new()),
             http_responder: RefCell::new(None),
             grpc_responder: RefCell::new(None),
-        }
+            router: Rc::new(RefCell::new(None)),
+            route_cache_clears: Rc::new(Cell::new(0)),
+        };
+        emulator.offer_envoy_foreign_functions();
+        emulator
+    }
+
+    /// Envoy's built-in foreign functions: `clear_route_cache` (routes again with the
+    /// router set by [`set_router`](Emulator::set_router)) and `set_envoy_filter_state`
+    /// (readable as the `filter_state.<key>` property).
+    fn offer_envoy_foreign_functions(&self) {
+        let (host, router, clears) = (
+            self.host.clone(),
+            self.router.clone(),
+            self.route_cache_clears.clone(),
+        );
+        self.register_foreign_function("clear_route_cache", move |_| {
+            clears.set(clears.get() + 1);
+            route(&host, &router);
+            Ok(Vec::new())
+        });
+        let host = self.host.clone();
+        self.register_foreign_function("set_envoy_filter_state", move |arguments| {
+            let (key, value) = filter_state_arguments(arguments).ok_or(Status::BadArgument)?;
+            let mut path = b"filter_state\0".to_vec();
+            path.extend_from_slice(&key);
+            host.state.borrow_mut().properties.insert(path, value);
+            Ok(Vec::new())
+        });
+    }
+
+    /// Routes requests as Envoy's route table would: `router` maps the request headers to
+    /// (route name, cluster), which become `xds.route_name` and `xds.cluster_name` before
+    /// the filter sees the request and again when it clears the route cache.
+    pub fn set_router(&self, router: impl Fn(&[(Vec<u8>, Vec<u8>)]) -> (String, String) + 'static) {
+        *self.router.borrow_mut() = Some(Box::new(router));
+    }
+
+    /// How many times the filter asked Envoy to route again.
+    pub fn route_cache_clears(&self) -> u32 {
+        self.route_cache_clears.get()
+    }
+
+    pub(crate) fn route(&self) {
+        route(&self.host, &self.router);
     }
 
     fn new_context_id(&self) -> u32 {
@@ -191,6 +289,10 @@ impl Emulator {
         }
         self.deliver_ready_queues();
         result
+    }
+
+    pub(crate) fn host_effective(&self, context_id: u32) {
+        self.host.state.borrow_mut().effective_context = context_id;
     }
 
     pub(crate) fn with_stream<R>(&self, id: u32, f: impl FnOnce(&mut StreamState) -> R) -> R {
