@@ -6,6 +6,7 @@
 //! use envoy_wasm_sdk::prelude::*;
 //!
 //! struct Timing;
+//! #[http_filter]
 //! impl HttpFilter for Timing {
 //!     fn on_stream_done(&mut self, done: &mut StreamDoneOps) {
 //!         let props = done.properties();

@@ -14,6 +14,7 @@
 //!     user: Option<String>,
 //! }
 //!
+//! #[http_filter]
 //! impl HttpFilter for Auth {
 //!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
 //!         let token = req.headers().get_str("authorization")?.unwrap_or_default();

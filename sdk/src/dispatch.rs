@@ -9,8 +9,8 @@ use crate::callout::{Answer, Callback, CalloutError, CalloutOps, HttpResponse};
 use crate::config;
 use crate::error::Error;
 use crate::filter::{
-    HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps, ResponseBodyOps,
-    ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
+    FilterExports, HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps,
+    ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
 };
 use crate::host;
 use crate::logger;
@@ -66,7 +66,8 @@ pub enum GrpcEvent {
 
 trait RootContext {
     fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool;
-    fn create_filter(&self) -> Option<Box<dyn StreamContext>>;
+    /// Creates the filter of stream `context_id` and keeps it (unless it is stateless).
+    fn create_stream(&self, context_id: u32);
     fn on_tick(&self, root_context_id: u32);
     fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
 }
@@ -88,7 +89,10 @@ struct Root<P: Plugin> {
     plugin: RefCell<Option<Rc<P>>>,
 }
 
-impl<P: Plugin> RootContext for Root<P> {
+impl<P: Plugin> RootContext for Root<P>
+where
+    P::Filter: FilterExports,
+{
     fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool {
         let bytes = if configuration_size == 0 {
             Vec::new()
@@ -115,9 +119,18 @@ impl<P: Plugin> RootContext for Root<P> {
         }
     }
 
-    fn create_filter(&self) -> Option<Box<dyn StreamContext>> {
-        let plugin = self.plugin.borrow().clone()?;
-        Some(Box::new(Filter(plugin.create_filter())))
+    fn create_stream(&self, context_id: u32) {
+        let Some(plugin) = self.plugin.borrow().clone() else {
+            return;
+        };
+        let filter = plugin.create_filter();
+        // A constant per filter type: a stateless module links no per-stream bookkeeping.
+        if <P::Filter as FilterExports>::STATELESS {
+            DISPATCHER.with(|d| d.borrow_mut().stateless_created = true);
+        } else {
+            let stream: Box<dyn StreamContext> = Box::new(Filter(filter));
+            DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(stream)));
+        }
     }
 
     fn on_tick(&self, root_context_id: u32) {
@@ -220,27 +233,54 @@ pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
 #[derive(Default)]
 struct Dispatcher {
     new_root: Option<fn() -> Rc<dyn RootContext>>,
-    roots: BTreeMap<u32, Rc<dyn RootContext>>,
+    /// For a stateless filter, which Envoy never tells when a stream ends: makes its value
+    /// for any stream instead of keeping one per stream.
+    stateless: Option<fn() -> Box<dyn StreamContext>>,
+    /// Whether a stateless filter was ever created, which proves its type has a value.
+    stateless_created: bool,
+    /// Plugin contexts: a handful per VM, so a list is enough (and smaller than a map).
+    roots: Vec<(u32, Rc<dyn RootContext>)>,
     streams: BTreeMap<u32, Option<Box<dyn StreamContext>>>,
     /// Calls waiting for an answer: token to the stream that made it and its closure.
     callouts: BTreeMap<u32, (u32, Callback)>,
+    /// Readers of callout answers, installed by the first call of each kind, so that a
+    /// module that never calls out carries none of the code that reads answers.
+    http_answers: Option<fn(u32, usize, usize)>,
+    grpc_answers: Option<fn(u32, GrpcEvent)>,
 }
 
 thread_local! {
     static DISPATCHER: RefCell<Dispatcher> = RefCell::new(Dispatcher::default());
 }
 
-fn new_root<P: Plugin>() -> Rc<dyn RootContext> {
+fn new_root<P: Plugin>() -> Rc<dyn RootContext>
+where
+    P::Filter: FilterExports,
+{
     Rc::new(Root::<P> {
         plugin: RefCell::new(None),
     })
 }
 
+/// The value of a stateless filter.
+fn conjure<F: FilterExports>() -> Box<dyn StreamContext> {
+    // SAFETY: called only when `F::STATELESS` holds, which `#[http_filter(stateless)]`
+    // grants after checking at compile time that `F` has no bytes and no drop glue, and
+    // only after `create_filter` returned a value of `F`: `F` is inhabited, and its one
+    // value is the empty bit pattern.
+    Box::new(Filter::<F>(unsafe { std::mem::zeroed() }))
+}
+
 /// Makes `P` the plugin of this module (of this thread, off wasm), dropping any contexts.
-pub fn register<P: Plugin>() {
+pub fn register<P: Plugin>()
+where
+    P::Filter: FilterExports,
+{
+    let stateless = <P::Filter as FilterExports>::STATELESS;
     DISPATCHER.with(|d| {
         *d.borrow_mut() = Dispatcher {
             new_root: Some(new_root::<P>),
+            stateless: stateless.then_some(conjure::<P::Filter> as fn() -> Box<dyn StreamContext>),
             ..Dispatcher::default()
         }
     });
@@ -260,16 +300,16 @@ pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
             match d.new_root {
                 Some(new_root) => {
                     let root = new_root();
-                    d.roots.insert(context_id, root);
+                    d.roots.retain(|(id, _)| *id != context_id);
+                    d.roots.push((context_id, root));
                 }
                 None => log::error!("no plugin registered: is `envoy_wasm_sdk::entry!` missing?"),
             }
         });
         return;
     }
-    if let Some(filter) = root(parent_context_id).and_then(|root| guarded(|| root.create_filter()))
-    {
-        DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(filter)));
+    if let Some(root) = root(parent_context_id) {
+        guarded(|| root.create_stream(context_id));
     }
 }
 
@@ -289,15 +329,27 @@ pub(crate) fn on_configure(root_context_id: u32, configuration_size: usize) -> b
     }
 }
 
-/// Runs `call` on the stream's filter with the filter taken out of its slot.
+/// Runs `call` on the stream's filter with the filter taken out of its slot (or made, for
+/// a stateless one).
 fn with_stream<R>(context_id: u32, call: impl FnOnce(&mut dyn StreamContext) -> R) -> Option<R> {
-    let mut filter = DISPATCHER.with(|d| d.borrow_mut().streams.get_mut(&context_id)?.take())?;
-    let result = call(&mut *filter);
-    DISPATCHER.with(|d| {
-        if let Some(slot) = d.borrow_mut().streams.get_mut(&context_id) {
-            *slot = Some(filter);
+    let (mut filter, stored) = DISPATCHER.with(|d| {
+        let mut d = d.borrow_mut();
+        if let Some(slot) = d.streams.get_mut(&context_id) {
+            return Some((slot.take()?, true));
         }
-    });
+        match d.stateless {
+            Some(conjure) if d.stateless_created => Some((conjure(), false)),
+            _ => None,
+        }
+    })?;
+    let result = call(&mut *filter);
+    if stored {
+        DISPATCHER.with(|d| {
+            if let Some(slot) = d.borrow_mut().streams.get_mut(&context_id) {
+                *slot = Some(filter);
+            }
+        });
+    }
     Some(result)
 }
 
@@ -309,10 +361,6 @@ pub(crate) fn on_http(context_id: u32, phase: Phase, size: usize, end_of_stream:
         .raw()
 }
 
-pub(crate) fn on_done(_context_id: u32) -> bool {
-    true
-}
-
 pub(crate) fn on_log(context_id: u32) {
     guarded(|| with_stream(context_id, |filter| filter.on_stream_done()));
 }
@@ -321,13 +369,19 @@ pub(crate) fn on_delete(context_id: u32) {
     DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
         if d.streams.remove(&context_id).is_none() {
-            d.roots.remove(&context_id);
+            d.roots.retain(|(id, _)| *id != context_id);
         }
     });
 }
 
 fn root(root_context_id: u32) -> Option<Rc<dyn RootContext>> {
-    DISPATCHER.with(|d| d.borrow().roots.get(&root_context_id).cloned())
+    DISPATCHER.with(|d| {
+        d.borrow()
+            .roots
+            .iter()
+            .find(|(id, _)| *id == root_context_id)
+            .map(|(_, root)| root.clone())
+    })
 }
 
 pub(crate) fn on_tick(root_context_id: u32) {
@@ -346,12 +400,21 @@ pub(crate) fn on_foreign_function(root_context_id: u32, function_id: u32, _argum
     log::debug!("foreign function {function_id} for plugin context {root_context_id}: no handler");
 }
 
-/// Keeps `callback` until the answer for `token` arrives.
-pub(crate) fn register_callout(token: u32, context_id: u32, callback: Callback) {
+/// Keeps `callback` until the answer to HTTP callout `token` arrives.
+pub(crate) fn register_http_callout(token: u32, context_id: u32, callback: Callback) {
     DISPATCHER.with(|d| {
-        d.borrow_mut()
-            .callouts
-            .insert(token, (context_id, callback))
+        let mut d = d.borrow_mut();
+        d.http_answers = Some(deliver_http_answer);
+        d.callouts.insert(token, (context_id, callback));
+    });
+}
+
+/// Keeps `callback` until the answer to gRPC callout `token` arrives.
+pub(crate) fn register_grpc_callout(token: u32, context_id: u32, callback: Callback) {
+    DISPATCHER.with(|d| {
+        let mut d = d.borrow_mut();
+        d.grpc_answers = Some(deliver_grpc_event);
+        d.callouts.insert(token, (context_id, callback));
     });
 }
 
@@ -393,6 +456,20 @@ pub(crate) fn on_http_call_response(
     body_size: usize,
     _trailers: usize,
 ) {
+    match DISPATCHER.with(|d| d.borrow().http_answers) {
+        Some(deliver_answer) => deliver_answer(token, headers, body_size),
+        None => log::debug!("answer for callout {token}, which nobody waits for"),
+    }
+}
+
+pub(crate) fn on_grpc_event(_context_id: u32, token: u32, event: GrpcEvent) {
+    match DISPATCHER.with(|d| d.borrow().grpc_answers) {
+        Some(deliver_event) => deliver_event(token, event),
+        None => log::debug!("event for callout {token}, which nobody waits for"),
+    }
+}
+
+fn deliver_http_answer(token: u32, headers: usize, body_size: usize) {
     deliver(token, || {
         Answer::Http(if headers == 0 {
             // Envoy delivers a failed call (reset, no upstream) without headers.
@@ -406,7 +483,7 @@ pub(crate) fn on_http_call_response(
     });
 }
 
-pub(crate) fn on_grpc_event(_context_id: u32, token: u32, event: GrpcEvent) {
+fn deliver_grpc_event(token: u32, event: GrpcEvent) {
     match event {
         GrpcEvent::Message(size) => deliver(token, || {
             Answer::Grpc(

@@ -25,6 +25,7 @@
 //!     path: String,
 //! }
 //!
+//! #[http_filter]
 //! impl HttpFilter for ApiKeyFilter {
 //!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
 //!         if !req.headers().contains("x-api-key")? {
@@ -51,6 +52,22 @@ use crate::headers::{Headers, HeadersMut};
 use crate::host::{self, HostResult};
 use crate::properties::Properties;
 use crate::reply::LocalReply;
+
+/// Implemented by [`http_filter`](crate::http_filter) for the filter type it is put on.
+///
+/// # Safety
+/// `STATELESS` may be `true` only for a type without bytes and without drop glue: the SDK
+/// then makes the filter's value itself instead of keeping one per stream.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not exported to Envoy",
+    label = "needs `#[envoy_wasm_sdk::http_filter]` on its `impl HttpFilter`",
+    note = "put `#[envoy_wasm_sdk::http_filter]` on `impl HttpFilter for {Self}`: it exports the callbacks the filter implements"
+)]
+pub unsafe trait FilterExports: HttpFilter {
+    /// Whether the filter keeps nothing per stream.
+    const STATELESS: bool;
+}
 
 /// An HTTP filter: one value per stream, called as the stream goes by.
 ///
@@ -170,7 +187,7 @@ macro_rules! live_phase {
                 + 'static,
             ) -> HostResult<()> {
                 let token = request.dispatch()?;
-                crate::dispatch::register_callout(
+                crate::dispatch::register_http_callout(
                     token,
                     self.context_id,
                     callout::erase(callout::http_answer, on_answer),
@@ -191,7 +208,7 @@ macro_rules! live_phase {
                 + 'static,
             ) -> HostResult<()> {
                 let token = request.dispatch()?;
-                crate::dispatch::register_callout(
+                crate::dispatch::register_grpc_callout(
                     token,
                     self.context_id,
                     callout::erase(callout::grpc_answer, on_answer),

@@ -127,12 +127,30 @@ impl Headers {
 
     /// Every value of `name`, in order (a header may appear several times).
     pub fn get_all(&self, name: impl AsRef<[u8]>) -> HostResult<Vec<HeaderValue>> {
-        let name = name.as_ref();
-        Ok(host::headers::pairs(self.map)?
-            .into_iter()
-            .filter(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| HeaderValue(value))
+        Ok(self
+            .snapshot()?
+            .get_all(name)
+            .map(|value| HeaderValue(value.to_vec()))
             .collect())
+    }
+
+    /// The whole map, read with one host call, to look up many headers cheaply.
+    ///
+    /// Each [`get`](Headers::get) crosses into the host and back twice (the host calls
+    /// into the module to allocate the value), which costs about as much as the filter's
+    /// own work. A snapshot costs that once, however many headers are then read.
+    ///
+    /// ```
+    /// # use envoy_wasm_sdk::prelude::*;
+    /// fn route_key(req: &mut RequestHeadersOps) -> Result<Vec<u8>, Error> {
+    ///     let headers = req.headers().snapshot()?;
+    ///     let tenant = headers.get("x-tenant").unwrap_or(b"default");
+    ///     let path = headers.get(":path").unwrap_or(b"/");
+    ///     Ok([tenant, path].concat())
+    /// }
+    /// ```
+    pub fn snapshot(&self) -> HostResult<HeaderSnapshot> {
+        HeaderSnapshot::decode(host::headers::serialized(self.map)?)
     }
 
     /// Whether `name` is present.
@@ -140,11 +158,13 @@ impl Headers {
         Ok(self.get(name)?.is_some())
     }
 
-    /// Every header, in order, with one host call.
+    /// Every header, in order, with one host call (owned; see also
+    /// [`snapshot`](Headers::snapshot)).
     pub fn pairs(&self) -> HostResult<Vec<(Vec<u8>, HeaderValue)>> {
-        Ok(host::headers::pairs(self.map)?
-            .into_iter()
-            .map(|(key, value)| (key, HeaderValue(value)))
+        Ok(self
+            .snapshot()?
+            .iter()
+            .map(|(key, value)| (key.to_vec(), HeaderValue(value.to_vec())))
             .collect())
     }
 
@@ -173,6 +193,82 @@ impl Headers {
         Ok(self
             .get(":status")?
             .and_then(|value| value.as_str().and_then(|s| s.parse().ok())))
+    }
+}
+
+/// A copy of one header map taken with a single host call; see [`Headers::snapshot`].
+///
+/// Lookups are case-insensitive and return bytes borrowed from the snapshot. Changes made
+/// to the map after it was taken do not show here.
+#[derive(Clone, Debug, Default)]
+pub struct HeaderSnapshot {
+    serialized: Vec<u8>,
+    /// Offsets into `serialized`: name start, name length, value start, value length.
+    entries: Vec<[u32; 4]>,
+}
+
+impl HeaderSnapshot {
+    fn decode(serialized: Vec<u8>) -> HostResult<HeaderSnapshot> {
+        let base = serialized.as_ptr() as usize;
+        let offset = |part: &[u8]| (part.as_ptr() as usize - base) as u32;
+        let entries = crate::abi::pairs::decode(&serialized)
+            .map_err(|_| host::headers::malformed())?
+            .into_iter()
+            .map(|(name, value)| {
+                [
+                    offset(name),
+                    name.len() as u32,
+                    offset(value),
+                    value.len() as u32,
+                ]
+            })
+            .collect();
+        Ok(HeaderSnapshot {
+            serialized,
+            entries,
+        })
+    }
+
+    /// Every header, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|&[name, name_len, value, value_len]| {
+                let part = |at: u32, len: u32| &self.serialized[at as usize..(at + len) as usize];
+                (part(name, name_len), part(value, value_len))
+            })
+    }
+
+    /// The first value of `name`, or `None` if absent.
+    pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
+        let name = name.as_ref();
+        self.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// The first value of `name` if it is UTF-8.
+    pub fn get_str(&self, name: impl AsRef<[u8]>) -> Option<&str> {
+        self.get(name)
+            .and_then(|value| std::str::from_utf8(value).ok())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all(&self, name: impl AsRef<[u8]>) -> impl Iterator<Item = &[u8]> {
+        let name = name.as_ref().to_vec();
+        self.iter()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(&name))
+            .map(|(_, value)| value)
+    }
+
+    /// How many headers the map held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the map was empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
@@ -217,5 +313,38 @@ impl Deref for HeadersMut {
     type Target = Headers;
     fn deref(&self) -> &Headers {
         &self.headers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderSnapshot;
+    use crate::abi::pairs;
+
+    #[test]
+    fn a_snapshot_finds_headers_case_insensitively_in_order() {
+        let map = pairs::encode(&[
+            (":path", "/a"),
+            ("Set-Cookie", "x=1"),
+            ("set-cookie", "y=2"),
+            ("bin", "\u{0}\u{1}"),
+        ]);
+        let snapshot = HeaderSnapshot::decode(map).unwrap();
+        assert_eq!(snapshot.len(), 4);
+        assert_eq!(snapshot.get(":PATH"), Some(&b"/a"[..]));
+        assert_eq!(snapshot.get_str("set-cookie"), Some("x=1"));
+        let cookies: Vec<&[u8]> = snapshot.get_all("SET-COOKIE").collect();
+        assert_eq!(cookies, [&b"x=1"[..], b"y=2"]);
+        assert_eq!(snapshot.get("bin"), Some(&[0u8, 1][..]));
+        assert_eq!(snapshot.get("absent"), None);
+        assert_eq!(snapshot.iter().next(), Some((&b":path"[..], &b"/a"[..])));
+    }
+
+    #[test]
+    fn a_malformed_map_is_an_error_not_a_panic() {
+        let mut map = pairs::encode(&[("name", "value")]);
+        map.truncate(map.len() - 3);
+        assert!(HeaderSnapshot::decode(map).is_err());
+        assert!(HeaderSnapshot::decode(Vec::new()).unwrap().is_empty());
     }
 }

@@ -31,6 +31,7 @@
 //!
 //! struct HelloFilter;
 //!
+//! #[http_filter]
 //! impl HttpFilter for HelloFilter {
 //!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
 //!         let path = req.headers().path()?.unwrap_or_default();
@@ -87,7 +88,7 @@ pub use filter::{
     HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps, ResponseBodyOps,
     ResponseHeadersOps, ResponseTrailersOps, Stream, StreamDoneOps,
 };
-pub use headers::{HeaderValue, Headers, HeadersMut};
+pub use headers::{HeaderSnapshot, HeaderValue, Headers, HeadersMut};
 pub use host::{HostError, HostResult};
 pub use log;
 pub use plugin::{ConfigureOps, Plugin, PluginOps};
@@ -98,10 +99,10 @@ pub use reply::LocalReply;
 pub mod prelude {
     pub use crate::callout::{CalloutError, CalloutOps, GrpcRequest, HttpRequest, HttpResponse};
     pub use crate::{
-        Action, Body, ConfigError, ConfigureOps, Error, HeaderValue, Headers, HeadersMut,
-        HttpFilter, LocalReply, Plugin, PluginOps, Properties, RequestBodyOps, RequestHeadersOps,
-        RequestTrailersOps, ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, Stream,
-        StreamDoneOps,
+        Action, Body, ConfigError, ConfigureOps, Error, HeaderSnapshot, HeaderValue, Headers,
+        HeadersMut, HttpFilter, LocalReply, Plugin, PluginOps, Properties, RequestBodyOps,
+        RequestHeadersOps, RequestTrailersOps, ResponseBodyOps, ResponseHeadersOps,
+        ResponseTrailersOps, Stream, StreamDoneOps, http_filter,
     };
     pub use crate::{HostError, HostResult};
     pub use log;
@@ -110,7 +111,16 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::dispatch::register;
+    pub use crate::filter::FilterExports;
+
+    /// What `#[http_filter]` exports.
+    pub mod exports {
+        pub use crate::abi::exports::lifecycle::{proxy_on_delete, proxy_on_log};
+        pub use crate::abi::exports::stream::*;
+    }
 }
+
+pub use envoy_wasm_sdk_macros::http_filter;
 
 /// Registers the filter crate's [`Plugin`]: `envoy_wasm_sdk::entry!(MyPlugin);`
 ///

@@ -42,6 +42,7 @@
 //!     plugin: Rc<Stamp>,
 //! }
 //!
+//! #[http_filter]
 //! impl HttpFilter for StampFilter {
 //!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
 //!         let config = &self.plugin.config;
@@ -65,7 +66,7 @@ use std::time::{Duration, SystemTime};
 /// A plugin: parses its configuration and creates a filter per stream.
 pub trait Plugin: Sized + 'static {
     /// The configuration, deserialized from the plugin's JSON `configuration`.
-    type Config: DeserializeOwned;
+    type Config: DeserializeOwned + 'static;
     /// The filter created for each HTTP stream.
     type Filter: HttpFilter;
 

@@ -26,6 +26,7 @@ mod echo {
         upper: bool,
     }
 
+    #[http_filter]
     impl HttpFilter for EchoFilter {
         fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
             let headers = req.headers();
@@ -310,6 +311,7 @@ mod gate {
         plugin: Rc<Gate>,
     }
 
+    #[http_filter]
     impl HttpFilter for GateFilter {
         fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
             let plugin = &self.plugin;
@@ -503,6 +505,7 @@ mod caller {
         }
     }
     pub struct CallerFilter;
+    #[http_filter]
     impl HttpFilter for CallerFilter {
         fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
             let empty: [(&str, &str); 0] = [];

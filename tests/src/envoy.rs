@@ -306,6 +306,16 @@ impl Envoy {
             .then(|| response.text().ok())?
     }
 
+    /// The process id of what was started (Envoy itself unless it runs under func-e).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How Envoy was started: through a wrapper such as func-e, or directly.
+    pub fn is_wrapped() -> bool {
+        EnvoyCommand::resolve().is_ok_and(|command| !command.prefix.is_empty())
+    }
+
     /// `http://127.0.0.1:<listener port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)

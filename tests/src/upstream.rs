@@ -128,7 +128,7 @@ pub fn grpc_message(seen: &SeenRequest) -> Vec<u8> {
 /// The echo upstream; stops on drop.
 pub struct Upstream {
     addr: SocketAddr,
-    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    seen: Arc<Recorder>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -144,19 +144,29 @@ impl Upstream {
     /// returns; requests are recorded as with [`start`](Upstream::start). It speaks
     /// HTTP/1.1 and HTTP/2 (for gRPC).
     pub fn start_with(handler: impl Fn(&SeenRequest) -> Reply + Send + Sync + 'static) -> Upstream {
-        Upstream::bind(0, Some(Arc::new(handler))).expect("bind service")
+        Upstream::bind(0, Some(Arc::new(handler)), Keep::All).expect("bind service")
     }
 
     /// Starts on `port` of the loopback address (0 for a free one).
     pub fn start_on(port: u16) -> std::io::Result<Upstream> {
-        Upstream::bind(port, None)
+        Upstream::bind(port, None, Keep::All)
     }
 
-    fn bind(port: u16, handler: Option<Handler>) -> std::io::Result<Upstream> {
+    /// Starts a sink for load: it answers `200 ok` and keeps only the last request, so
+    /// memory stays flat however many requests arrive.
+    pub fn start_sink() -> Upstream {
+        let handler: Handler = Arc::new(|_: &SeenRequest| Reply::status(200).body("ok"));
+        Upstream::bind(0, Some(handler), Keep::Last).expect("bind sink")
+    }
+
+    fn bind(port: u16, handler: Option<Handler>, keep: Keep) -> std::io::Result<Upstream> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::new(Recorder {
+            keep,
+            seen: Mutex::new(Vec::new()),
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let recorder = seen.clone();
         let thread = std::thread::spawn(move || {
@@ -181,7 +191,11 @@ impl Upstream {
 
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<SeenRequest> {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.seen
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The last request received.
@@ -201,9 +215,31 @@ impl Drop for Upstream {
     }
 }
 
+/// Which requests an upstream remembers.
+#[derive(Clone, Copy)]
+enum Keep {
+    All,
+    Last,
+}
+
+struct Recorder {
+    keep: Keep,
+    seen: Mutex<Vec<SeenRequest>>,
+}
+
+impl Recorder {
+    fn record(&self, request: SeenRequest) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Keep::Last = self.keep {
+            seen.clear();
+        }
+        seen.push(request);
+    }
+}
+
 async fn serve(
     listener: std::net::TcpListener,
-    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    seen: Arc<Recorder>,
     handler: Option<Handler>,
     mut stopped: oneshot::Receiver<()>,
 ) {
@@ -227,7 +263,7 @@ async fn serve(
 
 async fn answer(
     request: Request<Incoming>,
-    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    seen: Arc<Recorder>,
     handler: Option<Handler>,
 ) -> Result<Response<ReplyBody>, Infallible> {
     let (parts, body) = request.into_parts();
@@ -255,9 +291,7 @@ async fn answer(
         body_bytes: body.to_vec(),
         complete,
     };
-    seen.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(request.clone());
+    seen.record(request.clone());
     let reply = match handler {
         Some(handler) => handler(&request),
         None => Reply::status(200)

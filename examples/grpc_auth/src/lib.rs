@@ -109,6 +109,7 @@ impl GrpcAuthFilter {
     }
 }
 
+#[http_filter]
 impl HttpFilter for GrpcAuthFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
         let config = &self.plugin.config;

@@ -30,6 +30,7 @@ impl Plugin for HelloWorld {
 /// One per request.
 pub struct HelloFilter;
 
+#[http_filter(stateless)]
 impl HttpFilter for HelloFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
         let headers = req.headers();

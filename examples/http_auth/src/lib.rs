@@ -154,6 +154,7 @@ impl AuthFilter {
     }
 }
 
+#[http_filter]
 impl HttpFilter for AuthFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
         let config = &self.plugin.config;

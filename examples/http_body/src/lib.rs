@@ -112,6 +112,7 @@ pub struct BodyFilter {
     plugin: Rc<HttpBody>,
 }
 
+#[http_filter]
 impl HttpFilter for BodyFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
         if req.end_of_stream() {

@@ -145,6 +145,7 @@ pub struct HeaderFilter {
     plugin: Rc<HeaderRules>,
 }
 
+#[http_filter]
 impl HttpFilter for HeaderFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
         self.plugin.config.request.apply(req.headers())?;

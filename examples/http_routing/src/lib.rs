@@ -77,6 +77,7 @@ pub struct RoutingFilter {
     config: Option<RouteConfig>,
 }
 
+#[http_filter]
 impl HttpFilter for RoutingFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
         let config = self.plugin.routes.select(req)?.clone();

@@ -10,20 +10,32 @@ pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
     })
 }
 
+/// The whole map, serialized as the ABI defines it (see [`pairs`](crate::abi::pairs)).
+pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
+    Ok(
+        returned_bytes("proxy_get_header_map_pairs", |data, size| unsafe {
+            abi::proxy_get_header_map_pairs(map as u32, data, size)
+        })?
+        .unwrap_or_default(),
+    )
+}
+
 /// Every pair of the map, in order.
 pub fn pairs(map: MapType) -> HostResult<Vec<(Vec<u8>, Vec<u8>)>> {
-    let bytes = returned_bytes("proxy_get_header_map_pairs", |data, size| unsafe {
-        abi::proxy_get_header_map_pairs(map as u32, data, size)
-    })?
-    .unwrap_or_default();
-    let decoded = pairs::decode(&bytes).map_err(|_| super::HostError {
-        call: "proxy_get_header_map_pairs",
-        status: crate::abi::Status::SerializationFailure,
-    })?;
+    let bytes = serialized(map)?;
+    let decoded = pairs::decode(&bytes).map_err(|_| malformed())?;
     Ok(decoded
         .into_iter()
         .map(|(k, v)| (k.to_vec(), v.to_vec()))
         .collect())
+}
+
+/// The error for a map the host serialized wrongly.
+pub(crate) fn malformed() -> super::HostError {
+    super::HostError {
+        call: "proxy_get_header_map_pairs",
+        status: crate::abi::Status::SerializationFailure,
+    }
 }
 
 /// Replaces the whole map.

@@ -32,6 +32,7 @@
 //!     }
 //! }
 //! struct TagFilter;
+//! #[http_filter]
 //! impl HttpFilter for TagFilter {
 //!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
 //!         if !req.headers().contains("x-user")? {

@@ -20,20 +20,20 @@ pub extern "C" fn proxy_on_configure(root_context_id: u32, configuration_size: u
     dispatch::on_configure(root_context_id, configuration_size) as u32
 }
 
-/// The host is done with a context; 1 lets it finalize at once.
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
-    dispatch::on_done(context_id) as u32
+/// The host is done with a context; 1 lets it finalize at once. Never exported: the SDK
+/// defers no work, and Envoy treats a module without it as done at once.
+pub fn proxy_on_done(_context_id: u32) -> u32 {
+    1
 }
 
-/// Last look at a finished context (access-log time).
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_log(context_id: u32) {
+/// Last look at a finished context (access-log time). Exported by
+/// [`http_filter`](crate::http_filter) when the filter implements `on_stream_done`.
+pub fn proxy_on_log(context_id: u32) {
     dispatch::on_log(context_id);
 }
 
-/// The context is gone; its state is dropped.
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_delete(context_id: u32) {
+/// The context is gone; its state is dropped. Exported by
+/// [`http_filter`](crate::http_filter) unless the filter is `stateless`.
+pub fn proxy_on_delete(context_id: u32) {
     dispatch::on_delete(context_id);
 }

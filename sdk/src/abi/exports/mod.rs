@@ -1,8 +1,10 @@
 //! Guest functions the host calls (`proxy_on_*`), one file per ABI area.
 //!
 //! Each export decodes its integers and hands over to the [dispatcher](crate::dispatch),
-//! which owns the contexts. `_initialize` is emitted by [`entry!`](crate::entry) in the
-//! filter crate, because it must name the filter's plugin type.
+//! which owns the contexts. What must name the filter crate's types is emitted there:
+//! `_initialize` by [`entry!`](crate::entry), and the per-stream callbacks
+//! ([`stream`], `proxy_on_log`, `proxy_on_delete`) by [`http_filter`](crate::http_filter),
+//! which exports only those the filter needs. Everything else is exported from here.
 
 pub mod callouts;
 pub mod lifecycle;

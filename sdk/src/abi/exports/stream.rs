@@ -1,14 +1,11 @@
-//! HTTP stream callbacks.
+//! HTTP stream callbacks. They are exported by [`http_filter`](crate::http_filter) in the
+//! filter crate, each only if the filter implements it: Envoy skips a callback a module
+//! does not export, which saves a VM crossing per request.
 
 use crate::dispatch::{self, Phase};
 
 /// Request headers arrived.
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_request_headers(
-    context_id: u32,
-    headers: usize,
-    end_of_stream: u32,
-) -> u32 {
+pub fn proxy_on_request_headers(context_id: u32, headers: usize, end_of_stream: u32) -> u32 {
     dispatch::on_http(
         context_id,
         Phase::RequestHeaders,
@@ -18,12 +15,7 @@ pub extern "C" fn proxy_on_request_headers(
 }
 
 /// A request body chunk arrived (`body_size` counts what the host buffered so far).
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_request_body(
-    context_id: u32,
-    body_size: usize,
-    end_of_stream: u32,
-) -> u32 {
+pub fn proxy_on_request_body(context_id: u32, body_size: usize, end_of_stream: u32) -> u32 {
     dispatch::on_http(
         context_id,
         Phase::RequestBody,
@@ -33,18 +25,12 @@ pub extern "C" fn proxy_on_request_body(
 }
 
 /// Request trailers arrived.
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_request_trailers(context_id: u32, trailers: usize) -> u32 {
+pub fn proxy_on_request_trailers(context_id: u32, trailers: usize) -> u32 {
     dispatch::on_http(context_id, Phase::RequestTrailers, trailers, true)
 }
 
 /// Response headers arrived.
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_response_headers(
-    context_id: u32,
-    headers: usize,
-    end_of_stream: u32,
-) -> u32 {
+pub fn proxy_on_response_headers(context_id: u32, headers: usize, end_of_stream: u32) -> u32 {
     dispatch::on_http(
         context_id,
         Phase::ResponseHeaders,
@@ -54,12 +40,7 @@ pub extern "C" fn proxy_on_response_headers(
 }
 
 /// A response body chunk arrived.
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_response_body(
-    context_id: u32,
-    body_size: usize,
-    end_of_stream: u32,
-) -> u32 {
+pub fn proxy_on_response_body(context_id: u32, body_size: usize, end_of_stream: u32) -> u32 {
     dispatch::on_http(
         context_id,
         Phase::ResponseBody,
@@ -69,7 +50,6 @@ pub extern "C" fn proxy_on_response_body(
 }
 
 /// Response trailers arrived.
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_response_trailers(context_id: u32, trailers: usize) -> u32 {
+pub fn proxy_on_response_trailers(context_id: u32, trailers: usize) -> u32 {
     dispatch::on_http(context_id, Phase::ResponseTrailers, trailers, true)
 }

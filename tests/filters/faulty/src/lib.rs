@@ -29,6 +29,7 @@ pub struct FaultyFilter {
     fault: Option<String>,
 }
 
+#[http_filter]
 impl HttpFilter for FaultyFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
         self.fault = req.headers().get_str("x-fault")?;

@@ -1,0 +1,48 @@
+//! multi: read 5 request headers, set 2 request headers, add 1 response header.
+
+use bench_sdk::MemoryGauge;
+use envoy_wasm_sdk::prelude::*;
+use std::rc::Rc;
+
+pub struct Bench(MemoryGauge);
+
+impl Plugin for Bench {
+    type Config = ();
+    type Filter = MultiFilter;
+
+    fn configure(_config: (), ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+        Ok(Bench(MemoryGauge::start(ctx)?))
+    }
+
+    fn create_filter(self: Rc<Self>) -> MultiFilter {
+        MultiFilter
+    }
+
+    fn on_tick(&self, _ops: &mut PluginOps) {
+        self.0.update();
+    }
+}
+
+pub struct MultiFilter;
+
+#[http_filter(stateless)]
+impl HttpFilter for MultiFilter {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+        // One host call for all five reads.
+        let snapshot = req.headers().snapshot()?;
+        let get = |name: &str| snapshot.get(name).unwrap_or_default();
+        let target = [get(":method"), b" ", get(":authority"), get(":path")].concat();
+        let route = [get("x-b1"), b"/", get("x-b2")].concat();
+        let headers = req.headers();
+        headers.set("x-target", target)?;
+        headers.set("x-route", route)?;
+        Ok(Action::Continue)
+    }
+
+    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+        resp.headers().add("x-bench", "multi")?;
+        Ok(Action::Continue)
+    }
+}
+
+envoy_wasm_sdk::entry!(Bench);

@@ -1,0 +1,55 @@
+//! multi: read 5 request headers, set 2 request headers, add 1 response header.
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType};
+use proxy_wasm_bench::MemoryGauge;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Bench(None)) });
+}}
+
+struct Bench(Option<MemoryGauge>);
+
+impl Context for Bench {}
+
+impl RootContext for Bench {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        self.0 = MemoryGauge::start();
+        self.0.is_some()
+    }
+
+    fn on_tick(&mut self) {
+        self.0.iter().for_each(MemoryGauge::update);
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(MultiFilter))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct MultiFilter;
+
+impl Context for MultiFilter {}
+
+impl HttpContext for MultiFilter {
+    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        let method = self.get_http_request_header(":method").unwrap_or_default();
+        let authority = self.get_http_request_header(":authority").unwrap_or_default();
+        let path = self.get_http_request_header(":path").unwrap_or_default();
+        let b1 = self.get_http_request_header("x-b1").unwrap_or_default();
+        let b2 = self.get_http_request_header("x-b2").unwrap_or_default();
+        self.set_http_request_header("x-target", Some(&format!("{method} {authority}{path}")));
+        self.set_http_request_header("x-route", Some(&format!("{b1}/{b2}")));
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        self.add_http_response_header("x-bench", "multi");
+        Action::Continue
+    }
+}
+

@@ -1,0 +1,199 @@
+//! The configurations under comparison and the Envoy filter each puts before the router.
+
+use envoy_tests::project_root;
+use std::path::PathBuf;
+
+/// A workload: what every configuration does per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Read `:path` on the request, add one response header.
+    Header,
+    /// Read 5 request headers, set 2 request headers, add 1 response header.
+    Multi,
+    /// Buffer the JSON request body, redact two fields, forward it.
+    Body,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Header => "header",
+            Workload::Multi => "multi",
+            Workload::Body => "body",
+        }
+    }
+}
+
+/// One column of the comparison.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub name: &'static str,
+    /// The `http_filters` entries (YAML, indented for the fixture), empty for none.
+    pub filters: String,
+    /// The module loaded, for wasm configurations.
+    pub wasm: Option<PathBuf>,
+    /// The response header value the filter adds, checked before measuring.
+    pub marker: Option<&'static str>,
+}
+
+pub const NO_FILTER: &str = "no filter";
+pub const PEER: &str = "proxy-wasm 0.2.5";
+pub const OURS: &str = "envoy-wasm-sdk";
+
+/// Every configuration that can express `workload`, the floor first.
+pub fn configs(workload: Workload) -> Vec<Config> {
+    let marker = Some(workload.name());
+    let none = Config {
+        name: NO_FILTER,
+        filters: String::new(),
+        wasm: None,
+        marker: None,
+    };
+    let peer = wasm_config(PEER, peer_module(workload), "", marker);
+    let ours = wasm_config(OURS, sdk_module(workload), "", marker);
+    match workload {
+        Workload::Body => vec![none, peer, ours],
+        Workload::Header | Workload::Multi => vec![
+            none,
+            wasm_config(
+                "empty wasm module",
+                workspace_module("bench_empty.wasm"),
+                "",
+                None,
+            ),
+            Config {
+                name: "header_mutation (native)",
+                filters: header_mutation(workload),
+                wasm: None,
+                marker,
+            },
+            Config {
+                name: "Lua",
+                filters: lua(workload),
+                wasm: None,
+                marker,
+            },
+            peer,
+            wasm_config(
+                "hand-written ABI",
+                workspace_module("bench_floor.wasm"),
+                workload.name(),
+                marker,
+            ),
+            ours,
+        ],
+    }
+}
+
+fn workspace_module(file: &str) -> PathBuf {
+    project_root()
+        .join("target/wasm32-wasip1/release")
+        .join(file)
+}
+
+fn sdk_module(workload: Workload) -> PathBuf {
+    workspace_module(&format!("examples/sdk_{}.wasm", workload.name()))
+}
+
+fn peer_module(workload: Workload) -> PathBuf {
+    project_root()
+        .join("bench/peers/proxy_wasm_bench/target/wasm32-wasip1/release/examples")
+        .join(format!("peer_{}.wasm", workload.name()))
+}
+
+fn wasm_config(
+    name: &'static str,
+    module: PathBuf,
+    configuration: &str,
+    marker: Option<&'static str>,
+) -> Config {
+    let filters = format!(
+        r#"          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: bench
+                root_id: bench
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: "{configuration}"
+                vm_config:
+                  vm_id: bench
+                  code: {{ local: {{ filename: "{}" }} }}
+"#,
+        module.display()
+    );
+    Config {
+        name,
+        filters,
+        wasm: Some(module),
+        marker,
+    }
+}
+
+fn header_mutation(workload: Workload) -> String {
+    let request = match workload {
+        Workload::Multi => {
+            r#"                request_mutations:
+                - append:
+                    header: { key: x-target, value: "%REQ(:METHOD)% %REQ(:AUTHORITY)%%REQ(:PATH)%" }
+                    append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                - append:
+                    header: { key: x-route, value: "%REQ(x-b1)%/%REQ(x-b2)%" }
+                    append_action: OVERWRITE_IF_EXISTS_OR_ADD
+"#
+        }
+        // It cannot inspect `:path`; it only adds the header.
+        _ => "",
+    };
+    format!(
+        r#"          - name: envoy.filters.http.header_mutation
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation
+              mutations:
+{request}                response_mutations:
+                - append:
+                    header: {{ key: x-bench, value: {} }}
+                    append_action: APPEND_IF_EXISTS_OR_ADD
+"#,
+        workload.name()
+    )
+}
+
+fn lua(workload: Workload) -> String {
+    let on_request = match workload {
+        Workload::Multi => {
+            r#"function envoy_on_request(handle)
+                    local headers = handle:headers()
+                    local method = headers:get(":method") or ""
+                    local authority = headers:get(":authority") or ""
+                    local path = headers:get(":path") or ""
+                    local b1 = headers:get("x-b1") or ""
+                    local b2 = headers:get("x-b2") or ""
+                    headers:replace("x-target", method .. " " .. authority .. path)
+                    headers:replace("x-route", b1 .. "/" .. b2)
+                  end"#
+        }
+        _ => {
+            r#"function envoy_on_request(handle)
+                    local path = handle:headers():get(":path")
+                    if path == nil or string.sub(path, 1, 1) ~= "/" then
+                      handle:respond({[":status"] = "400"}, "bad path")
+                    end
+                  end"#
+        }
+    };
+    format!(
+        r#"          - name: envoy.filters.http.lua
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
+              default_source_code:
+                inline_string: |
+                  {on_request}
+                  function envoy_on_response(handle)
+                    handle:headers():add("x-bench", "{}")
+                  end
+"#,
+        workload.name()
+    )
+}

@@ -1,0 +1,408 @@
+//! `scripts/bench.sh`'s engine. Starts one Envoy (`--concurrency 1`, pinned to core 0) per
+//! configuration, checks that each does its work, then puts the same `wrk` load (pinned to
+//! core 1) on each in turn, round after round (A B C … A B C …), and prints medians as
+//! Markdown tables: Envoy CPU per request, requests/second, p99 latency, `.wasm` sizes and
+//! linear memory after the load.
+//!
+//! Usage: `bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]`
+
+mod configs;
+mod load;
+
+use configs::{Config, NO_FILTER, PEER, Workload};
+use envoy_tests::{Envoy, Upstream};
+use load::{Load, Sample};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+const ENVOY_CORE: usize = 0;
+const LOAD_CORE: usize = 1;
+const BODY_SIZES: [(&str, usize); 2] = [("64 KiB", 64 * 1024), ("1 MiB", 1024 * 1024)];
+
+struct Options {
+    rounds: usize,
+    seconds: u64,
+    connections: u32,
+    workloads: Vec<Workload>,
+}
+
+fn main() {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!(
+                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]"
+            );
+            std::process::exit(2);
+        }
+    };
+    if let Err(message) = run(&options) {
+        eprintln!("bench: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        rounds: 5,
+        seconds: 4,
+        connections: 8,
+        workloads: vec![Workload::Header, Workload::Multi, Workload::Body],
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {value}"))
+        };
+        match flag.as_str() {
+            "--rounds" => options.rounds = number()?.max(1) as usize,
+            "--seconds" => options.seconds = number()?.max(1),
+            "--connections" => options.connections = number()?.max(1) as u32,
+            "--only" => {
+                options.workloads = value
+                    .split(',')
+                    .map(|name| match name {
+                        "header" => Ok(Workload::Header),
+                        "multi" => Ok(Workload::Multi),
+                        "body" => Ok(Workload::Body),
+                        _ => Err(format!("unknown workload {name}")),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(options)
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    if Envoy::is_wrapped() {
+        return Err("Envoy runs under func-e here; its CPU time cannot be read. Set ENVOY_BIN to the Envoy binary.".into());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return Err("needs 2 cores: Envoy and the load generator run on separate ones".into());
+    }
+    // Everything this process starts from now on (sink threads, wrk) shares the load core.
+    pin_current_thread(LOAD_CORE)?;
+    println!(
+        "Envoy `--concurrency 1` on core {ENVOY_CORE}, `wrk -t1 -c{}` on core {LOAD_CORE}, {} s per run, {} interleaved rounds, medians.\n",
+        options.connections, options.seconds, options.rounds
+    );
+    for &workload in &options.workloads {
+        let table = match workload {
+            Workload::Body => body_tables(options)?,
+            _ => header_table(workload, options)?,
+        };
+        println!("{table}");
+    }
+    Ok(())
+}
+
+/// A configuration's Envoy and its samples.
+struct Subject {
+    config: Config,
+    envoy: Envoy,
+    samples: Vec<Sample>,
+}
+
+fn start_all(workload: Workload, sink: &Upstream) -> Result<Vec<Subject>, String> {
+    configs::configs(workload)
+        .into_iter()
+        .map(|config| {
+            if let Some(module) = config.wasm.as_ref().filter(|m| !m.is_file()) {
+                return Err(format!(
+                    "{} is missing: run scripts/bench.sh",
+                    module.display()
+                ));
+            }
+            let vars = [
+                ("FILTERS", config.filters.clone()),
+                ("SINK_PORT", sink.port().to_string()),
+            ];
+            pin_current_thread(ENVOY_CORE)?;
+            let envoy = Envoy::start_fixture("bench.yaml", &vars);
+            pin_current_thread(LOAD_CORE)?;
+            let envoy = envoy.map_err(|exited| {
+                format!("Envoy did not start for {}:\n{}", config.name, exited.log)
+            })?;
+            Ok(Subject {
+                config,
+                envoy,
+                samples: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+fn header_table(workload: Workload, options: &Options) -> Result<String, String> {
+    let sink = Upstream::start_sink();
+    let mut subjects = start_all(workload, &sink)?;
+    for subject in &subjects {
+        check_headers(subject)?;
+    }
+    let load = Load {
+        core: LOAD_CORE,
+        connections: options.connections,
+        duration: Duration::from_secs(options.seconds),
+        script: None,
+    };
+    measure(&mut subjects, &load, "/", options.rounds)?;
+    let title = match workload {
+        Workload::Header => "header: read `:path`, add one response header",
+        _ => "multi-header: read 5 request headers, set 2, add 1 response header",
+    };
+    Ok(table(title, &subjects))
+}
+
+fn body_tables(options: &Options) -> Result<String, String> {
+    let sink = Upstream::start_sink();
+    let mut output = String::new();
+    for (label, size) in BODY_SIZES {
+        let mut subjects = start_all(Workload::Body, &sink)?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let body = json_body(size);
+        for subject in &subjects {
+            check_body(subject, &sink, &body)?;
+        }
+        let script = write_post_script(dir.path(), &body)?;
+        let load = Load {
+            core: LOAD_CORE,
+            connections: options.connections.min(4),
+            duration: Duration::from_secs(options.seconds),
+            script: Some(script),
+        };
+        measure(&mut subjects, &load, "/upload", options.rounds)?;
+        let title = format!("body: buffer a {label} JSON body, redact 2 fields, forward it");
+        output.push_str(&table(&title, &subjects));
+        output.push('\n');
+    }
+    Ok(output)
+}
+
+/// A warm-up run each, then `rounds` rounds over all subjects in turn.
+fn measure(subjects: &mut [Subject], load: &Load, path: &str, rounds: usize) -> Result<(), String> {
+    let warm_up = Load {
+        duration: Duration::from_secs(1),
+        script: load.script.clone(),
+        ..*load
+    };
+    for subject in subjects.iter() {
+        warm_up.run(&subject.envoy.url(path), subject.envoy.pid())?;
+    }
+    for round in 1..=rounds {
+        eprint!("round {round}/{rounds}:");
+        for subject in subjects.iter_mut() {
+            let sample = load.run(&subject.envoy.url(path), subject.envoy.pid())?;
+            eprint!(
+                " {}={:.1}µs",
+                subject.config.name, sample.cpu_us_per_request
+            );
+            subject.samples.push(sample);
+        }
+        eprintln!();
+    }
+    // The memory gauges update once a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    Ok(())
+}
+
+fn check_headers(subject: &Subject) -> Result<(), String> {
+    let response = reqwest::blocking::Client::new()
+        .get(subject.envoy.url("/"))
+        .header("x-b1", "alpha")
+        .header("x-b2", "beta")
+        .send()
+        .map_err(|e| format!("{}: {e}", subject.config.name))?;
+    let marker = response
+        .headers()
+        .get("x-bench")
+        .and_then(|v| v.to_str().ok());
+    if response.status() != 200 || marker != subject.config.marker {
+        return Err(format!(
+            "{} does not do the work: status {}, x-bench {marker:?}\n{}",
+            subject.config.name,
+            response.status(),
+            subject.envoy.log()
+        ));
+    }
+    Ok(())
+}
+
+fn check_body(subject: &Subject, sink: &Upstream, body: &str) -> Result<(), String> {
+    let response = reqwest::blocking::Client::new()
+        .post(subject.envoy.url("/upload"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .map_err(|e| format!("{}: {e}", subject.config.name))?;
+    let seen = sink.last_request().map(|r| r.body).unwrap_or_default();
+    let redacted = seen.contains("[redacted]") && !seen.contains("hunter2");
+    let expected = subject.config.name != NO_FILTER;
+    if response.status() != 200 || redacted != expected || seen.len() < body.len() / 2 {
+        return Err(format!(
+            "{}: status {}, upstream body of {} bytes, redacted: {redacted}\n{}",
+            subject.config.name,
+            response.status(),
+            seen.len(),
+            subject.envoy.log()
+        ));
+    }
+    Ok(())
+}
+
+/// A JSON object of about `size` bytes with the two fields the filters redact.
+fn json_body(size: usize) -> String {
+    let mut body =
+        String::from(r#"{"user":"ada","password":"hunter2","card":"4111111111111111","items":["#);
+    let mut i = 0;
+    while body.len() + 64 < size {
+        if i > 0 {
+            body.push(',');
+        }
+        let _ = write!(
+            body,
+            r#"{{"id":{i},"name":"item {i}","price":{}.5}}"#,
+            i % 100
+        );
+        i += 1;
+    }
+    body.push_str("]}");
+    body
+}
+
+fn write_post_script(dir: &Path, body: &str) -> Result<std::path::PathBuf, String> {
+    let body_path = dir.join("body.json");
+    std::fs::write(&body_path, body).map_err(|e| e.to_string())?;
+    let script = dir.join("post.lua");
+    let lua = format!(
+        "local f = io.open(\"{}\", \"rb\")\nwrk.method = \"POST\"\nwrk.body = f:read(\"*a\")\nf:close()\nwrk.headers[\"content-type\"] = \"application/json\"\n",
+        body_path.display()
+    );
+    std::fs::write(&script, lua).map_err(|e| e.to_string())?;
+    Ok(script)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn table(title: &str, subjects: &[Subject]) -> String {
+    let cpu = |s: &Subject| median(s.samples.iter().map(|x| x.cpu_us_per_request).collect());
+    let floor = subjects
+        .iter()
+        .find(|s| s.config.name == NO_FILTER)
+        .map(cpu)
+        .unwrap_or(0.0);
+    let peer_overhead = subjects
+        .iter()
+        .find(|s| s.config.name == PEER)
+        .map(|s| cpu(s) - floor);
+    let mut out = format!("### {title}\n\n");
+    out.push_str("| configuration | Envoy CPU µs/req | above no filter | ÷ peer's overhead | req/s | p99 ms | .wasm bytes | after wasm-opt -Oz | linear memory after load |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for subject in subjects {
+        let cpu_us = cpu(subject);
+        let overhead = cpu_us - floor;
+        let ratio = match peer_overhead {
+            Some(peer) if subject.config.name != NO_FILTER && peer > 0.0 => {
+                format!("{:.2}", overhead / peer)
+            }
+            _ => "".into(),
+        };
+        let rps = median(
+            subject
+                .samples
+                .iter()
+                .map(|x| x.requests_per_second)
+                .collect(),
+        );
+        let p99 = median(subject.samples.iter().map(|x| x.p99_ms).collect());
+        let (size, optimized) = match &subject.config.wasm {
+            Some(module) => (file_size(module), wasm_opt_size(module)),
+            None => (String::new(), String::new()),
+        };
+        let memory = match &subject.config.wasm {
+            Some(_) => memory(subject),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {cpu_us:.1} | {} | {ratio} | {rps:.0} | {p99:.2} | {size} | {optimized} | {memory} |",
+            subject.config.name,
+            if subject.config.name == NO_FILTER {
+                String::new()
+            } else {
+                format!("{overhead:+.1}")
+            },
+        );
+    }
+    out
+}
+
+fn memory(subject: &Subject) -> String {
+    let bytes = subject.envoy.stat("wasmcustom.bench_memory_bytes");
+    let requests = subject.envoy.stat("http.bench.downstream_rq_total");
+    match (bytes, requests) {
+        (Some(bytes), Some(requests)) => format!("{} KiB after {requests} req", bytes / 1024),
+        _ => "?".into(),
+    }
+}
+
+fn file_size(path: &Path) -> String {
+    std::fs::metadata(path)
+        .map(|m| m.len().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The module's size after `wasm-opt -Oz` (binaryen), or `-` without it.
+fn wasm_opt_size(path: &Path) -> String {
+    let Ok(dir) = tempfile::tempdir() else {
+        return "?".into();
+    };
+    let out = dir.path().join("opt.wasm");
+    match std::process::Command::new("wasm-opt")
+        .args([
+            "-Oz",
+            "--enable-bulk-memory",
+            "--enable-sign-ext",
+            "--enable-nontrapping-float-to-int",
+            "--enable-mutable-globals",
+        ])
+        .arg(path)
+        .arg("-o")
+        .arg(&out)
+        .output()
+    {
+        Ok(o) if o.status.success() => file_size(&out),
+        _ => "-".into(),
+    }
+}
+
+/// Pins the calling thread (and what it starts later) to one core.
+fn pin_current_thread(core: usize) -> Result<(), String> {
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(format!(
+                "cannot pin to core {core}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
