@@ -1,5 +1,6 @@
 //! What both hand-written modules share: the few ABI imports they call, the allocator
-//! export, and the memory gauge set on each tick (not per request).
+//! export, and the memory gauge raised on each tick (not per request) to the largest linear
+//! memory of the plugin's VMs.
 
 #[link(wasm_import_module = "env")]
 unsafe extern "C" {
@@ -45,6 +46,7 @@ unsafe extern "C" {
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
     fn proxy_record_metric(id: u32, value: u64) -> u32;
+    fn proxy_get_metric(id: u32, value: *mut u64) -> u32;
 }
 
 pub const REQUEST_HEADERS: u32 = 0;
@@ -106,5 +108,10 @@ pub fn configure(size: usize) -> Vec<u8> {
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_tick(_root: u32) {
     let bytes = core::arch::wasm32::memory_size(0) as u64 * 65536;
-    unsafe { proxy_record_metric(MEMORY_GAUGE, bytes) };
+    let mut shown = 0;
+    unsafe {
+        if proxy_get_metric(MEMORY_GAUGE, &mut shown) == 0 && shown < bytes {
+            proxy_record_metric(MEMORY_GAUGE, bytes);
+        }
+    }
 }

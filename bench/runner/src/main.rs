@@ -45,8 +45,8 @@ fn main() {
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
-        rounds: 5,
-        seconds: 4,
+        rounds: 15,
+        seconds: 2,
         connections: 8,
         workloads: vec![Workload::Header, Workload::Multi, Workload::Body],
     };
@@ -287,41 +287,59 @@ fn write_post_script(dir: &Path, body: &str) -> Result<std::path::PathBuf, Strin
     Ok(script)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median and the half-width of the interquartile range.
+fn median_spread(mut values: Vec<f64>) -> (f64, f64) {
     values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        return f64::NAN;
+    let at = |q: f64| {
+        let position = q * (values.len() - 1) as f64;
+        let (low, high) = (position.floor() as usize, position.ceil() as usize);
+        values[low] + (values[high] - values[low]) * (position - low as f64)
+    };
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
     }
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
+    (at(0.5), (at(0.75) - at(0.25)) / 2.0)
 }
 
+fn median(values: Vec<f64>) -> f64 {
+    median_spread(values).0
+}
+
+/// One table. Overheads are paired: each round's figure minus "no filter" in the same
+/// round, so that slow drifts of the machine cancel; `±` is half the interquartile range.
 fn table(title: &str, subjects: &[Subject]) -> String {
-    let cpu = |s: &Subject| median(s.samples.iter().map(|x| x.cpu_us_per_request).collect());
+    let cpu =
+        |s: &Subject| -> Vec<f64> { s.samples.iter().map(|x| x.cpu_us_per_request).collect() };
     let floor = subjects
         .iter()
         .find(|s| s.config.name == NO_FILTER)
         .map(cpu)
-        .unwrap_or(0.0);
+        .unwrap_or_default();
+    let overheads = |s: &Subject| -> Vec<f64> {
+        cpu(s)
+            .iter()
+            .zip(&floor)
+            .map(|(with, without)| with - without)
+            .collect()
+    };
     let peer_overhead = subjects
         .iter()
         .find(|s| s.config.name == PEER)
-        .map(|s| cpu(s) - floor);
+        .map(|s| median(overheads(s)));
     let mut out = format!("### {title}\n\n");
-    out.push_str("| configuration | Envoy CPU µs/req | above no filter | ÷ peer's overhead | req/s | p99 ms | .wasm bytes | after wasm-opt -Oz | linear memory after load |\n");
+    out.push_str("| configuration | Envoy CPU µs/req | above no filter (± IQR/2) | ÷ peer's overhead | req/s | p99 ms | .wasm bytes | after wasm-opt -Oz | linear memory after load |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for subject in subjects {
-        let cpu_us = cpu(subject);
-        let overhead = cpu_us - floor;
+        let is_floor = subject.config.name == NO_FILTER;
+        let (overhead, spread) = median_spread(overheads(subject));
+        let above = if is_floor {
+            String::new()
+        } else {
+            format!("{overhead:+.1} (±{spread:.1})")
+        };
         let ratio = match peer_overhead {
-            Some(peer) if subject.config.name != NO_FILTER && peer > 0.0 => {
-                format!("{:.2}", overhead / peer)
-            }
-            _ => "".into(),
+            Some(peer) if !is_floor && peer > 0.0 => format!("{:.2}", overhead / peer),
+            _ => String::new(),
         };
         let rps = median(
             subject
@@ -331,23 +349,15 @@ fn table(title: &str, subjects: &[Subject]) -> String {
                 .collect(),
         );
         let p99 = median(subject.samples.iter().map(|x| x.p99_ms).collect());
-        let (size, optimized) = match &subject.config.wasm {
-            Some(module) => (file_size(module), wasm_opt_size(module)),
-            None => (String::new(), String::new()),
-        };
-        let memory = match &subject.config.wasm {
-            Some(_) => memory(subject),
-            None => String::new(),
+        let (size, optimized, memory) = match &subject.config.wasm {
+            Some(module) => (file_size(module), wasm_opt_size(module), memory(subject)),
+            None => (String::new(), String::new(), String::new()),
         };
         let _ = writeln!(
             out,
-            "| {} | {cpu_us:.1} | {} | {ratio} | {rps:.0} | {p99:.2} | {size} | {optimized} | {memory} |",
+            "| {} | {:.1} | {above} | {ratio} | {rps:.0} | {p99:.2} | {size} | {optimized} | {memory} |",
             subject.config.name,
-            if subject.config.name == NO_FILTER {
-                String::new()
-            } else {
-                format!("{overhead:+.1}")
-            },
+            median(cpu(subject)),
         );
     }
     out

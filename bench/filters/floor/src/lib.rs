@@ -94,8 +94,8 @@ fn multi_request() -> u32 {
         return bad_request();
     }
     let pairs = unsafe { core::slice::from_raw_parts(ptr, len) };
-    let (mut method, mut authority, mut path, mut b1, mut b2): (&[u8], &[u8], &[u8], &[u8], &[u8]) =
-        (b"", b"", b"", b"", b"");
+    let none: &[u8] = b"";
+    let (mut method, mut authority, mut path, mut b1, mut b2) = (none, none, none, none, none);
     // Layout: count, then (name size, value size) per pair, then each name and value
     // followed by a NUL.
     let word = |at: usize| {

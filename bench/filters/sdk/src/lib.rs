@@ -1,5 +1,6 @@
-//! What the benchmark modules on the SDK share: a gauge reporting the VM's linear memory,
-//! set once a second (never per request).
+//! What the benchmark modules on the SDK share: a gauge reporting the largest linear memory
+//! of the plugin's VMs, updated once a second (never per request). Envoy runs a VM on the
+//! main thread too, which serves no requests; keeping the maximum keeps its reading out.
 
 use envoy_wasm_sdk::metrics::Gauge;
 use envoy_wasm_sdk::prelude::*;
@@ -18,9 +19,12 @@ impl MemoryGauge {
         Ok(MemoryGauge(gauge))
     }
 
-    /// Sets the gauge to the current size of linear memory.
+    /// Raises the gauge to this VM's linear memory size if that is larger.
     pub fn update(&self) {
-        let _ = self.0.set(linear_memory_bytes());
+        let bytes = linear_memory_bytes();
+        if self.0.value().is_ok_and(|shown| shown < bytes) {
+            let _ = self.0.set(bytes);
+        }
     }
 }
 

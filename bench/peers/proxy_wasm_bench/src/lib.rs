@@ -1,5 +1,5 @@
-//! What the peer benchmark modules share: a gauge reporting the VM's linear memory, set on
-//! each tick (never per request).
+//! What the peer benchmark modules share: a gauge reporting the largest linear memory of
+//! the plugin's VMs (Envoy's main-thread VM serves no requests), updated on each tick.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
@@ -16,9 +16,11 @@ impl MemoryGauge {
         Some(MemoryGauge(id))
     }
 
-    /// Sets the gauge to the current size of linear memory.
+    /// Raises the gauge to this VM's linear memory size if that is larger.
     pub fn update(&self) {
         let bytes = core::arch::wasm32::memory_size(0) as u64 * 65536;
-        let _ = hostcalls::record_metric(self.0, bytes);
+        if hostcalls::get_metric(self.0).is_ok_and(|shown| shown < bytes) {
+            let _ = hostcalls::record_metric(self.0, bytes);
+        }
     }
 }
