@@ -179,8 +179,10 @@ impl HttpResponse {
 /// Why a call brought no answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CalloutError {
-    /// The call failed without a response: the connection was reset or refused, or no
-    /// upstream host was available. Envoy's reason, if it gave one.
+    /// No answer came within the call's timeout.
+    Timeout,
+    /// The call failed without an answer from the service: the connection was refused or
+    /// reset, or no upstream host was available. Envoy's reason, if it gave one.
     Failed(String),
     /// A gRPC call ended with a non-OK status.
     GrpcStatus {
@@ -196,6 +198,7 @@ pub enum CalloutError {
 impl fmt::Display for CalloutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CalloutError::Timeout => f.write_str("the call timed out"),
             CalloutError::Failed(reason) if reason.is_empty() => f.write_str("the call failed"),
             CalloutError::Failed(reason) => write!(f, "the call failed: {reason}"),
             CalloutError::GrpcStatus { code, message } => {
@@ -339,6 +342,26 @@ pub(crate) fn erase<F: 'static, T: 'static>(
             unwrap(answer).ok_or_else(|| Error::new("callout answer of the wrong kind"))?;
         callback(filter, answer, ops)
     })
+}
+
+/// Envoy answers a call it could not complete with a response of its own: `504 upstream
+/// request timeout` at the timeout, `503 upstream connect error ...` or `503 no healthy
+/// upstream` when the service cannot be reached. Those become typed errors.
+pub(crate) fn envoy_failure(response: HttpResponse) -> Result<HttpResponse, CalloutError> {
+    const TIMEOUT: &[u8] = b"upstream request timeout";
+    const UNREACHABLE: [&[u8]; 2] = [b"upstream connect error", b"no healthy upstream"];
+    match response.status {
+        504 if response.body == TIMEOUT => Err(CalloutError::Timeout),
+        503 if UNREACHABLE
+            .iter()
+            .any(|text| response.body.starts_with(text)) =>
+        {
+            Err(CalloutError::Failed(
+                String::from_utf8_lossy(&response.body).into_owned(),
+            ))
+        }
+        _ => Ok(response),
+    }
 }
 
 pub(crate) fn http_answer(answer: Answer) -> Option<Result<HttpResponse, CalloutError>> {

@@ -478,7 +478,9 @@ fn deliver_http_answer(token: u32, headers: usize, body_size: usize) {
                 .unwrap_or_default();
             Err(CalloutError::Failed(reason))
         } else {
-            HttpResponse::read(body_size).map_err(CalloutError::Host)
+            HttpResponse::read(body_size)
+                .map_err(CalloutError::Host)
+                .and_then(crate::callout::envoy_failure)
         })
     });
 }

@@ -54,12 +54,24 @@ fn a_denied_request_is_answered_403() {
 
 #[test]
 fn a_failing_service_fails_closed() {
+    // The SDK types Envoy's own answers: its 504 at the timeout, its 503 when it cannot
+    // connect, and a reset.
     let failures = [
-        CalloutReply::Fail("reset".into()),
-        CalloutReply::Respond(Response::new(500)),
-        CalloutReply::Respond(Response::new(504).body("upstream request timeout")),
+        (CalloutReply::Fail("reset".into()), "the call failed: reset"),
+        (
+            CalloutReply::Respond(Response::new(500)),
+            "auth service answered 500",
+        ),
+        (CalloutReply::TimeOut, "the call timed out"),
+        (
+            CalloutReply::Respond(
+                Response::new(503)
+                    .body("upstream connect error or disconnect/reset before headers"),
+            ),
+            "the call failed: upstream connect error",
+        ),
     ];
-    for failure in failures {
+    for (failure, why) in failures {
         let envoy = with_service(move |_| failure.clone());
         let exchange = envoy.send(Request::get("/"));
         assert!(!exchange.reached_upstream());
@@ -69,7 +81,7 @@ fn a_failing_service_fails_closed() {
             "auth service unavailable\n"
         );
         assert_eq!(envoy.metric("http_auth.failed"), Some(1));
-        assert!(envoy.logged("auth service"), "{:?}", envoy.logs());
+        assert!(envoy.logged(why), "{why}: {:?}", envoy.logs());
     }
 }
 

@@ -186,8 +186,10 @@ type GrpcResponder = Box<dyn FnMut(&GrpcCall) -> GrpcReply>;
 pub enum CalloutReply {
     /// The service answers with this response.
     Respond(Response),
-    /// The call fails without a response (reset, refused, no upstream), with this reason.
+    /// The call fails without a response (reset), with this reason.
     Fail(String),
+    /// The service does not answer in time: Envoy's own `504 upstream request timeout`.
+    TimeOut,
 }
 
 impl From<Response> for CalloutReply {
@@ -637,6 +639,7 @@ impl Emulator {
                 match reply {
                     CalloutReply::Respond(response) => self.respond_http_call(call.token, response),
                     CalloutReply::Fail(reason) => self.fail_http_call(call.token, &reason),
+                    CalloutReply::TimeOut => self.time_out_http_call(call.token),
                 }
                 continue;
             }
@@ -673,8 +676,18 @@ impl Emulator {
         self.deliver_http_call(token, message, (0, Vec::new()));
     }
 
-    /// Fails HTTP callout `token` as Envoy does for a reset, a timeout or an unknown
-    /// cluster: no headers, and `reason` from `proxy_get_status`.
+    /// Times out HTTP callout `token` as Envoy does: it answers the call itself with
+    /// `504` and the body `upstream request timeout`.
+    pub fn time_out_http_call(&self, token: u32) {
+        let timeout = Response::new(504)
+            .header("content-type", "text/plain")
+            .body("upstream request timeout");
+        self.respond_http_call(token, timeout);
+    }
+
+    /// Fails HTTP callout `token` as Envoy does for a reset: no headers, and `reason` from
+    /// `proxy_get_status`. (A service Envoy cannot connect to is answered `503` by Envoy
+    /// itself; respond with that to model it.)
     pub fn fail_http_call(&self, token: u32, reason: &str) {
         self.deliver_http_call(token, Message::default(), (0, reason.as_bytes().to_vec()));
     }
