@@ -1,33 +1,13 @@
 //! body: buffer the JSON request body, replace the top-level `password` and `card`,
 //! forward the rewritten body.
 
-use bench_sdk::MemoryGauge;
 use envoy_wasm_sdk::prelude::*;
 use serde_json::Value;
-use std::rc::Rc;
 
 /// Envoy is configured to buffer up to 4 MiB for this benchmark.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-pub struct Bench(MemoryGauge);
-
-impl Plugin for Bench {
-    type Config = ();
-    type Filter = BodyFilter;
-
-    fn configure(_config: (), ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
-        Ok(Bench(MemoryGauge::start(ctx)?))
-    }
-
-    fn create_filter(self: Rc<Self>) -> BodyFilter {
-        BodyFilter
-    }
-
-    fn on_tick(&self, _ops: &mut PluginOps) {
-        self.0.update();
-    }
-}
-
+#[derive(Default)]
 pub struct BodyFilter;
 
 #[http_filter(stateless)]
@@ -63,4 +43,4 @@ impl HttpFilter for BodyFilter {
     }
 }
 
-envoy_wasm_sdk::entry!(Bench);
+envoy_wasm_sdk::entry!(bench_sdk::Bench<BodyFilter>);

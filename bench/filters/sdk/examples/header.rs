@@ -1,28 +1,8 @@
 //! header: read `:path` on the request, add one response header.
 
-use bench_sdk::MemoryGauge;
 use envoy_wasm_sdk::prelude::*;
-use std::rc::Rc;
 
-pub struct Bench(MemoryGauge);
-
-impl Plugin for Bench {
-    type Config = ();
-    type Filter = HeaderFilter;
-
-    fn configure(_config: (), ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
-        Ok(Bench(MemoryGauge::start(ctx)?))
-    }
-
-    fn create_filter(self: Rc<Self>) -> HeaderFilter {
-        HeaderFilter
-    }
-
-    fn on_tick(&self, _ops: &mut PluginOps) {
-        self.0.update();
-    }
-}
-
+#[derive(Default)]
 pub struct HeaderFilter;
 
 #[http_filter(stateless)]
@@ -40,4 +20,4 @@ impl HttpFilter for HeaderFilter {
     }
 }
 
-envoy_wasm_sdk::entry!(Bench);
+envoy_wasm_sdk::entry!(bench_sdk::Bench<HeaderFilter>);

@@ -1,28 +1,8 @@
 //! multi: read 5 request headers, set 2 request headers, add 1 response header.
 
-use bench_sdk::MemoryGauge;
 use envoy_wasm_sdk::prelude::*;
-use std::rc::Rc;
 
-pub struct Bench(MemoryGauge);
-
-impl Plugin for Bench {
-    type Config = ();
-    type Filter = MultiFilter;
-
-    fn configure(_config: (), ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
-        Ok(Bench(MemoryGauge::start(ctx)?))
-    }
-
-    fn create_filter(self: Rc<Self>) -> MultiFilter {
-        MultiFilter
-    }
-
-    fn on_tick(&self, _ops: &mut PluginOps) {
-        self.0.update();
-    }
-}
-
+#[derive(Default)]
 pub struct MultiFilter;
 
 #[http_filter(stateless)]
@@ -45,4 +25,4 @@ impl HttpFilter for MultiFilter {
     }
 }
 
-envoy_wasm_sdk::entry!(Bench);
+envoy_wasm_sdk::entry!(bench_sdk::Bench<MultiFilter>);

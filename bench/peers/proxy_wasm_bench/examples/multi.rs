@@ -1,35 +1,11 @@
 //! multi: read 5 request headers, set 2 request headers, add 1 response header.
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType};
-use proxy_wasm_bench::MemoryGauge;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
 
 proxy_wasm::main! {{
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Bench(None)) });
+    proxy_wasm_bench::start(|| Box::new(MultiFilter));
 }}
-
-struct Bench(Option<MemoryGauge>);
-
-impl Context for Bench {}
-
-impl RootContext for Bench {
-    fn on_configure(&mut self, _size: usize) -> bool {
-        self.0 = MemoryGauge::start();
-        self.0.is_some()
-    }
-
-    fn on_tick(&mut self) {
-        self.0.iter().for_each(MemoryGauge::update);
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(MultiFilter))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
 
 struct MultiFilter;
 

@@ -1,9 +1,49 @@
-//! What the peer benchmark modules share: a gauge reporting the largest linear memory of
-//! the plugin's VMs (Envoy's main-thread VM serves no requests), updated on each tick.
+//! What the peer benchmark modules share: the root context, which creates the workload's
+//! filter, and a gauge reporting the largest linear memory of the plugin's VMs (Envoy's
+//! main-thread VM serves no requests), updated on each tick.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{ContextType, MetricType};
+use std::cell::Cell;
 use std::time::Duration;
+
+thread_local! {
+    static NEW_FILTER: Cell<Option<fn() -> Box<dyn HttpContext>>> = const { Cell::new(None) };
+}
+
+/// Sets the root context of a benchmark module whose filters `new_filter` makes.
+pub fn start(new_filter: fn() -> Box<dyn HttpContext>) {
+    NEW_FILTER.set(Some(new_filter));
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(BenchRoot { memory: None })
+    });
+}
+
+struct BenchRoot {
+    memory: Option<MemoryGauge>,
+}
+
+impl Context for BenchRoot {}
+
+impl RootContext for BenchRoot {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        self.memory = MemoryGauge::start();
+        self.memory.is_some()
+    }
+
+    fn on_tick(&mut self) {
+        self.memory.iter().for_each(MemoryGauge::update);
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(NEW_FILTER.get()?())
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
 
 /// The `bench_memory_bytes` gauge (Envoy shows it as `wasmcustom.bench_memory_bytes`).
 pub struct MemoryGauge(u32);
