@@ -66,7 +66,7 @@ pub enum GrpcEvent {
 
 trait RootContext {
     fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool;
-    /// Creates the filter of stream `context_id` and keeps it (unless it is stateless).
+    /// Creates the filter of stream `context_id` and keeps it.
     fn create_stream(&self, context_id: u32);
     fn on_tick(&self, root_context_id: u32);
     fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
@@ -109,7 +109,14 @@ where
             .and_then(|config| P::configure(config, &mut ConfigureOps::new(root_context_id)));
         match plugin {
             Ok(plugin) => {
-                *self.plugin.borrow_mut() = Some(Rc::new(plugin));
+                let plugin = Rc::new(plugin);
+                if <P::Filter as FilterExports>::STATELESS {
+                    // Envoy does not announce streams to a stateless filter's module: its
+                    // one value is made here, once, which also proves the type has one.
+                    drop(plugin.clone().create_filter());
+                    DISPATCHER.with(|d| d.borrow_mut().stateless_created = true);
+                }
+                *self.plugin.borrow_mut() = Some(plugin);
                 true
             }
             Err(error) => {
@@ -120,17 +127,17 @@ where
     }
 
     fn create_stream(&self, context_id: u32) {
+        // A stateless filter's module does not export `proxy_on_context_create`, so Envoy
+        // never gets here; the emulator does, and then nothing happens, as in Envoy. A
+        // constant: the module links no per-stream bookkeeping.
+        if <P::Filter as FilterExports>::STATELESS {
+            return;
+        }
         let Some(plugin) = self.plugin.borrow().clone() else {
             return;
         };
-        let filter = plugin.create_filter();
-        // A constant per filter type: a stateless module links no per-stream bookkeeping.
-        if <P::Filter as FilterExports>::STATELESS {
-            DISPATCHER.with(|d| d.borrow_mut().stateless_created = true);
-        } else {
-            let stream: Box<dyn StreamContext> = Box::new(Filter(filter));
-            DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(stream)));
-        }
+        let stream: Box<dyn StreamContext> = Box::new(Filter(plugin.create_filter()));
+        DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(stream)));
     }
 
     fn on_tick(&self, root_context_id: u32) {
@@ -294,18 +301,7 @@ pub(crate) fn unregister() {
 
 pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
     if parent_context_id == 0 {
-        logger::init();
-        DISPATCHER.with(|d| {
-            let mut d = d.borrow_mut();
-            match d.new_root {
-                Some(new_root) => {
-                    let root = new_root();
-                    d.roots.retain(|(id, _)| *id != context_id);
-                    d.roots.push((context_id, root));
-                }
-                None => log::error!("no plugin registered: is `envoy_wasm_sdk::entry!` missing?"),
-            }
-        });
+        create_root(context_id);
         return;
     }
     if let Some(root) = root(parent_context_id) {
@@ -313,13 +309,37 @@ pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
     }
 }
 
-pub(crate) fn on_vm_start(_root_context_id: u32, _vm_configuration_size: usize) -> bool {
+/// Creates plugin context `context_id`: when Envoy announces it, or (in a module without
+/// `proxy_on_context_create`) when it is first started or configured.
+#[inline(never)] // reached from three exports; once in the module is enough
+fn create_root(context_id: u32) {
+    logger::init();
+    DISPATCHER.with(|d| {
+        let mut d = d.borrow_mut();
+        match d.new_root {
+            Some(new_root) => {
+                let root = new_root();
+                d.roots.retain(|(id, _)| *id != context_id);
+                d.roots.push((context_id, root));
+            }
+            None => log::error!("no plugin registered: is `envoy_wasm_sdk::entry!` missing?"),
+        }
+    });
+}
+
+pub(crate) fn on_vm_start(root_context_id: u32, _vm_configuration_size: usize) -> bool {
+    if root(root_context_id).is_none() {
+        create_root(root_context_id);
+    }
     logger::init();
     true
 }
 
 pub(crate) fn on_configure(root_context_id: u32, configuration_size: usize) -> bool {
     logger::refresh_level();
+    if root(root_context_id).is_none() {
+        create_root(root_context_id);
+    }
     match root(root_context_id) {
         Some(root) => guarded(|| root.configure(root_context_id, configuration_size)),
         None => {

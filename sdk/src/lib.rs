@@ -115,7 +115,9 @@ pub mod __private {
 
     /// What `#[http_filter]` exports.
     pub mod exports {
-        pub use crate::abi::exports::lifecycle::{proxy_on_delete, proxy_on_log};
+        pub use crate::abi::exports::lifecycle::{
+            proxy_on_context_create, proxy_on_delete, proxy_on_log,
+        };
         pub use crate::abi::exports::stream::*;
     }
 }

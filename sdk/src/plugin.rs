@@ -74,7 +74,9 @@ pub trait Plugin: Sized + 'static {
     /// Envoy refuses the plugin and the log names the field.
     fn configure(config: Self::Config, ctx: &mut ConfigureOps) -> Result<Self, ConfigError>;
 
-    /// Creates the filter for a new HTTP stream.
+    /// Creates the filter for a new HTTP stream. For a filter marked
+    /// [`#[http_filter(stateless)]`](crate::http_filter), which keeps nothing per stream,
+    /// it is called once, when the plugin is configured.
     fn create_filter(self: Rc<Self>) -> Self::Filter;
 
     /// The timer set with [`ConfigureOps::set_tick_period`] fired.

@@ -597,3 +597,60 @@ fn emulators_on_parallel_threads_do_not_interfere() {
         assert_eq!(thread.join().unwrap(), Some(50));
     }
 }
+
+/// A stateless filter: a unit struct, made once when the plugin is configured.
+mod stateless {
+    use envoy_wasm_sdk::prelude::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    thread_local! {
+        pub static FILTERS_CREATED: Cell<u32> = const { Cell::new(0) };
+    }
+
+    pub struct Stamp;
+    impl Plugin for Stamp {
+        type Config = ();
+        type Filter = StampFilter;
+        fn configure(_: (), _: &mut ConfigureOps) -> Result<Self, ConfigError> {
+            Ok(Stamp)
+        }
+        fn create_filter(self: Rc<Self>) -> StampFilter {
+            FILTERS_CREATED.set(FILTERS_CREATED.get() + 1);
+            StampFilter
+        }
+    }
+
+    pub struct StampFilter;
+
+    #[http_filter(stateless)]
+    impl HttpFilter for StampFilter {
+        fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+            let status = resp.headers().status()?.unwrap_or_default();
+            resp.headers().set("x-stamped", status.to_string())?;
+            Ok(Action::Continue)
+        }
+    }
+
+    envoy_wasm_sdk::entry!(Stamp);
+}
+
+#[test]
+fn a_stateless_filter_serves_every_stream_from_one_value() {
+    let envoy = Emulator::new(stateless::register_plugin);
+    envoy.configure("").unwrap();
+    assert_eq!(
+        stateless::FILTERS_CREATED.get(),
+        1,
+        "made at configure time"
+    );
+    for path in ["/a", "/b", "/c"] {
+        let exchange = envoy.send(Request::get(path));
+        assert_eq!(exchange.response().header("x-stamped"), Some("200"));
+    }
+    assert_eq!(
+        stateless::FILTERS_CREATED.get(),
+        1,
+        "Envoy does not announce streams to a stateless module"
+    );
+}

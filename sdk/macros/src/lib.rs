@@ -43,8 +43,9 @@ const CALLBACKS: [(&str, &str, &str); 7] = [
 ///
 /// Envoy calls a stream callback only if the module exports it, and each call is a VM
 /// crossing (about 2 µs of Envoy CPU). This attribute exports exactly the callbacks the
-/// impl block defines, plus `proxy_on_delete`, which drops the filter when the stream
-/// ends; `proxy_on_log` only if it defines `on_stream_done`.
+/// impl block defines, plus `proxy_on_context_create` and `proxy_on_delete`, which create
+/// the filter when a stream starts and drop it when it ends; `proxy_on_log` only if it
+/// defines `on_stream_done`.
 ///
 /// ```
 /// use envoy_wasm_sdk::prelude::*;
@@ -61,8 +62,11 @@ const CALLBACKS: [(&str, &str, &str); 7] = [
 /// ```
 ///
 /// `stateless` declares that the filter keeps nothing per stream: a unit struct without
-/// `Drop` (checked at compile time). The SDK then keeps no value per stream and does not
-/// export `proxy_on_delete`, so Envoy does not call into the module when a stream ends.
+/// `Drop` (checked at compile time). The SDK then keeps no value per stream and exports
+/// neither `proxy_on_context_create` nor `proxy_on_delete`, so Envoy does not call into the
+/// module when a stream starts or ends: a stateless filter costs only its own callbacks.
+/// Its plugin's `create_filter` is called once, when the plugin is configured, instead of
+/// per stream.
 /// A filter that holds anything (an `Rc` of its plugin, a buffer) leaves it out:
 ///
 /// ```compile_fail
@@ -181,7 +185,8 @@ fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
     }
     if !stateless {
         exports.push_str(&format!(
-            "#[unsafe(export_name = \"proxy_on_delete\")] extern \"C\" fn proxy_on_delete(context_id: u32) {{ {sdk}::exports::proxy_on_delete(context_id) }}\n"
+            "#[unsafe(export_name = \"proxy_on_context_create\")] extern \"C\" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {{ {sdk}::exports::proxy_on_context_create(context_id, parent_context_id) }}
+            #[unsafe(export_name = \"proxy_on_delete\")] extern \"C\" fn proxy_on_delete(context_id: u32) {{ {sdk}::exports::proxy_on_delete(context_id) }}\n"
         ));
     }
     let check = if stateless {

@@ -2,9 +2,10 @@
 
 use crate::dispatch;
 
-/// A plugin context (`parent_context_id == 0`) or a stream context is created.
-#[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
+/// A plugin context (`parent_context_id == 0`) or a stream context is created. Exported by
+/// [`http_filter`](crate::http_filter) unless the filter is `stateless`; without it, plugin
+/// contexts are created when Envoy first starts or configures them.
+pub fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
     dispatch::on_context_create(context_id, parent_context_id);
 }
 
