@@ -14,6 +14,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p http_auth -p grpc_auth -p http_body -p http_routing -p faulty -p bench_empty -p bench_floor -- -D warnings
 cargo clippy --target wasm32-wasip1 -p bench_sdk --examples -- -D warnings
 
+echo "== rustdoc (broken links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet -p envoy-wasm-sdk --no-deps
+
 echo "== unit, emulator and doc tests (native)"
 cargo test --workspace --exclude envoy-tests
 

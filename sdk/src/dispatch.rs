@@ -237,7 +237,6 @@ pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
     GUEST_PANIC.with(|slot| slot.borrow_mut().take())
 }
 
-#[derive(Default)]
 struct Dispatcher {
     new_root: Option<fn() -> Rc<dyn RootContext>>,
     /// For a stateless filter, which Envoy never tells when a stream ends: makes its value
@@ -256,8 +255,24 @@ struct Dispatcher {
     grpc_answers: Option<fn(u32, GrpcEvent)>,
 }
 
+impl Dispatcher {
+    const fn new() -> Self {
+        Dispatcher {
+            new_root: None,
+            stateless: None,
+            stateless_created: false,
+            roots: Vec::new(),
+            streams: BTreeMap::new(),
+            callouts: BTreeMap::new(),
+            http_answers: None,
+            grpc_answers: None,
+        }
+    }
+}
+
 thread_local! {
-    static DISPATCHER: RefCell<Dispatcher> = RefCell::new(Dispatcher::default());
+    // Built at compile time: no lazy initialisation to check on each callback.
+    static DISPATCHER: RefCell<Dispatcher> = const { RefCell::new(Dispatcher::new()) };
 }
 
 fn new_root<P: Plugin>() -> Rc<dyn RootContext>
@@ -288,7 +303,7 @@ where
         *d.borrow_mut() = Dispatcher {
             new_root: Some(new_root::<P>),
             stateless: stateless.then_some(conjure::<P::Filter> as fn() -> Box<dyn StreamContext>),
-            ..Dispatcher::default()
+            ..Dispatcher::new()
         }
     });
 }
@@ -296,7 +311,7 @@ where
 /// Drops the registered plugin and every context (the emulator's teardown).
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub(crate) fn unregister() {
-    DISPATCHER.with(|d| *d.borrow_mut() = Dispatcher::default());
+    DISPATCHER.with(|d| *d.borrow_mut() = Dispatcher::new());
 }
 
 pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {

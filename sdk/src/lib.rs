@@ -60,6 +60,12 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+#[cfg(any(
+    doc,
+    test,
+    all(target_arch = "wasm32", not(target_feature = "atomics"))
+))]
+pub mod allocator;
 pub mod attributes;
 mod body;
 pub mod callout;
@@ -127,11 +133,21 @@ pub use envoy_wasm_sdk_macros::http_filter;
 /// Registers the filter crate's [`Plugin`]: `envoy_wasm_sdk::entry!(MyPlugin);`
 ///
 /// On wasm this defines the module's `_initialize` export, which Envoy calls once when it
-/// loads the module. Elsewhere it defines `register_plugin()`, which an in-process host
-/// calls to load the plugin on the current thread.
+/// loads the module, and makes [`allocator::PoolAllocator`] the module's global allocator.
+/// A crate with its own `#[global_allocator]` writes `entry!(MyPlugin, own_allocator)`.
+/// Elsewhere it defines `register_plugin()`, which an in-process host calls to load the
+/// plugin on the current thread.
 #[macro_export]
 macro_rules! entry {
     ($plugin:ty) => {
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+        #[global_allocator]
+        static __ENVOY_WASM_SDK_ALLOCATOR: $crate::allocator::PoolAllocator =
+            $crate::allocator::PoolAllocator::new();
+
+        $crate::entry!($plugin, own_allocator);
+    };
+    ($plugin:ty, own_allocator) => {
         #[cfg(target_arch = "wasm32")]
         #[unsafe(export_name = "_initialize")]
         pub extern "C" fn __envoy_wasm_sdk_initialize() {

@@ -1,8 +1,8 @@
 //! `scripts/bench.sh`'s engine. Starts one Envoy (`--concurrency 1`, pinned to core 0) per
 //! configuration, checks that each does its work, then puts the same `wrk` load (pinned to
-//! core 1) on each in turn, round after round (A B C … A B C …), and prints medians as
-//! Markdown tables: Envoy CPU per request, requests/second, p99 latency, `.wasm` sizes and
-//! linear memory after the load.
+//! core 1) on each in turn, round after round (A B C … A B C …), each run on a freshly
+//! started Envoy, and prints medians as Markdown tables: Envoy CPU per request,
+//! requests/second, p99 latency, `.wasm` sizes and linear memory after the load.
 //!
 //! Usage: `bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]`
 
@@ -19,6 +19,8 @@ use std::time::Duration;
 const ENVOY_CORE: usize = 0;
 const LOAD_CORE: usize = 1;
 const BODY_SIZES: [(&str, usize); 2] = [("64 KiB", 64 * 1024), ("1 MiB", 1024 * 1024)];
+/// Linear memory is read once a module has served this many requests.
+const MEMORY_AFTER_REQUESTS: u64 = 100_000;
 
 struct Options {
     rounds: usize,
@@ -107,35 +109,53 @@ fn run(options: &Options) -> Result<(), String> {
 struct Subject {
     config: Config,
     envoy: Envoy,
+    sink_port: u16,
     samples: Vec<Sample>,
+}
+
+impl Subject {
+    fn start(config: Config, sink: &Upstream) -> Result<Subject, String> {
+        if let Some(module) = config.wasm.as_ref().filter(|m| !m.is_file()) {
+            return Err(format!(
+                "{} is missing: run scripts/bench.sh",
+                module.display()
+            ));
+        }
+        let envoy = start_envoy(&config, sink.port())?;
+        Ok(Subject {
+            config,
+            envoy,
+            sink_port: sink.port(),
+            samples: Vec::new(),
+        })
+    }
+
+    /// Replaces the Envoy with a fresh process: how one process happens to be laid out in
+    /// memory moves its cost per request by a microsecond or two, so each round gets a new
+    /// draw instead of one process biasing every sample of its configuration.
+    fn restart(&mut self) -> Result<(), String> {
+        let fresh = start_envoy(&self.config, self.sink_port)?;
+        // The old one stops when dropped.
+        self.envoy = fresh;
+        Ok(())
+    }
+}
+
+fn start_envoy(config: &Config, sink_port: u16) -> Result<Envoy, String> {
+    let vars = [
+        ("FILTERS", config.filters.clone()),
+        ("SINK_PORT", sink_port.to_string()),
+    ];
+    pin_current_thread(ENVOY_CORE)?;
+    let envoy = Envoy::start_fixture("bench.yaml", &vars);
+    pin_current_thread(LOAD_CORE)?;
+    envoy.map_err(|exited| format!("Envoy did not start for {}:\n{}", config.name, exited.log))
 }
 
 fn start_all(workload: Workload, sink: &Upstream) -> Result<Vec<Subject>, String> {
     configs::configs(workload)
         .into_iter()
-        .map(|config| {
-            if let Some(module) = config.wasm.as_ref().filter(|m| !m.is_file()) {
-                return Err(format!(
-                    "{} is missing: run scripts/bench.sh",
-                    module.display()
-                ));
-            }
-            let vars = [
-                ("FILTERS", config.filters.clone()),
-                ("SINK_PORT", sink.port().to_string()),
-            ];
-            pin_current_thread(ENVOY_CORE)?;
-            let envoy = Envoy::start_fixture("bench.yaml", &vars);
-            pin_current_thread(LOAD_CORE)?;
-            let envoy = envoy.map_err(|exited| {
-                format!("Envoy did not start for {}:\n{}", config.name, exited.log)
-            })?;
-            Ok(Subject {
-                config,
-                envoy,
-                samples: Vec::new(),
-            })
-        })
+        .map(|config| Subject::start(config, sink))
         .collect()
 }
 
@@ -184,19 +204,20 @@ fn body_tables(options: &Options) -> Result<String, String> {
     Ok(output)
 }
 
-/// A warm-up run each, then `rounds` rounds over all subjects in turn.
+/// `rounds` rounds over all subjects in turn, each run on a fresh Envoy after a warm-up;
+/// then the last Envoys serve at least `MEMORY_AFTER_REQUESTS` (as far as a few more runs
+/// allow) before their memory is read.
 fn measure(subjects: &mut [Subject], load: &Load, path: &str, rounds: usize) -> Result<(), String> {
     let warm_up = Load {
         duration: Duration::from_secs(1),
         script: load.script.clone(),
         ..*load
     };
-    for subject in subjects.iter() {
-        warm_up.run(&subject.envoy.url(path), subject.envoy.pid())?;
-    }
     for round in 1..=rounds {
         eprint!("round {round}/{rounds}:");
         for subject in subjects.iter_mut() {
+            subject.restart()?;
+            warm_up.run(&subject.envoy.url(path), subject.envoy.pid())?;
             let sample = load.run(&subject.envoy.url(path), subject.envoy.pid())?;
             eprint!(
                 " {}={:.1}µs",
@@ -206,9 +227,24 @@ fn measure(subjects: &mut [Subject], load: &Load, path: &str, rounds: usize) -> 
         }
         eprintln!();
     }
+    for subject in subjects.iter().filter(|s| s.config.wasm.is_some()) {
+        for _ in 0..5 {
+            if served(subject) >= MEMORY_AFTER_REQUESTS {
+                break;
+            }
+            load.run(&subject.envoy.url(path), subject.envoy.pid())?;
+        }
+    }
     // The memory gauges update once a second.
     std::thread::sleep(Duration::from_millis(1500));
     Ok(())
+}
+
+fn served(subject: &Subject) -> u64 {
+    subject
+        .envoy
+        .stat("http.bench.downstream_rq_total")
+        .unwrap_or_default()
 }
 
 fn check_headers(subject: &Subject) -> Result<(), String> {
@@ -364,11 +400,9 @@ fn table(title: &str, subjects: &[Subject]) -> String {
 }
 
 fn memory(subject: &Subject) -> String {
-    let bytes = subject.envoy.stat("wasmcustom.bench_memory_bytes");
-    let requests = subject.envoy.stat("http.bench.downstream_rq_total");
-    match (bytes, requests) {
-        (Some(bytes), Some(requests)) => format!("{} KiB after {requests} req", bytes / 1024),
-        _ => "?".into(),
+    match subject.envoy.stat("wasmcustom.bench_memory_bytes") {
+        Some(bytes) => format!("{} KiB after {} req", bytes / 1024, served(subject)),
+        None => "?".into(),
     }
 }
 

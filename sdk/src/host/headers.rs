@@ -10,7 +10,7 @@ pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
     })
 }
 
-/// The whole map, serialized as the ABI defines it (see [`pairs`](crate::abi::pairs)).
+/// The whole map, serialized as the ABI defines it (see [the map codec](crate::abi::pairs)).
 pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
     Ok(
         returned_bytes("proxy_get_header_map_pairs", |data, size| unsafe {

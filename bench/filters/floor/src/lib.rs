@@ -11,9 +11,6 @@ use raw::*;
 static mut MULTI: bool = false;
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_context_create(_context: u32, _parent: u32) {}
-
-#[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_configure(_root: u32, size: usize) -> u32 {
     match raw::configure(size).as_slice() {
         b"header" => unsafe { MULTI = false },
