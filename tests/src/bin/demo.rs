@@ -126,6 +126,9 @@ fn show(envoy: &Envoy, upstream: &Upstream, request: &Request) -> Result<(), req
         .collect();
     let mut client = vec![format!("{} {}", request.method, request.path)];
     client.extend(sent.iter().map(|(k, v)| format!("  {k}: {v}")));
+    if !request.body.is_empty() {
+        client.push(format!("  body: {}", request.body));
+    }
     let reached: Option<SeenRequest> = upstream.requests().get(before).cloned();
     let mut upstream_col = match &reached {
         Some(seen) => {
