@@ -53,8 +53,9 @@ pub struct PoolAllocator {
     pools: UnsafeCell<Pools>,
 }
 
-// SAFETY: built only for wasm32 without the `atomics` feature, where a module has a single
-// thread: no two calls can ever run at once.
+// SAFETY: installed only on wasm32 without the `atomics` feature, where a module has a
+// single thread, so no two calls can ever run at once. (The crate's own native tests build
+// it too, each using its own instance on one thread.)
 unsafe impl Sync for PoolAllocator {}
 
 impl PoolAllocator {
@@ -215,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn small_requests_map_to_power_of_two_classes_and_the_rest_to_system() {
+    fn small_requests_map_to_the_smallest_fitting_class_and_the_rest_to_system() {
         assert_eq!(class_of(layout(1, 1)), Some(0));
         assert_eq!(class_of(layout(16, 8)), Some(0));
         assert_eq!(class_of(layout(17, 1)), Some(1));

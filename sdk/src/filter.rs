@@ -1,8 +1,9 @@
 //! The HTTP filter trait and the operations each of its callbacks may use.
 //!
-//! Envoy creates one filter per HTTP stream (through [`Plugin::create_filter`](crate::Plugin::create_filter)) and calls
-//! it as the stream goes by. Each callback receives a phase object holding exactly the
-//! operations valid in that phase: request headers can be changed in
+//! Envoy creates one filter per HTTP stream (through
+//! [`Plugin::create_filter`](crate::Plugin::create_filter)) and calls it as the stream goes
+//! by. Each callback receives a phase object holding exactly the operations valid in that
+//! phase: request headers can be changed in
 //! [`on_request_headers`](HttpFilter::on_request_headers), not after; the body is there only
 //! in body callbacks; [`on_stream_done`](HttpFilter::on_stream_done) may read but not write.
 //!

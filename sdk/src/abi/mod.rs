@@ -5,7 +5,8 @@
 //! traits instead.
 //!
 //! # The seam
-//! Each host function is declared once, in the file of its ABI area, with the `hostcalls!` macro.
+//! Each host function is declared once, in the file of its ABI area, with the `hostcalls!`
+//! macro.
 //! On `wasm32` the declaration becomes an import from the `env` module, exactly as Envoy
 //! links it. On any other target it becomes a plain Rust function that forwards to the
 //! [`native::Host`] installed on the current thread, so the same filter code runs against
