@@ -24,6 +24,34 @@
 //!     "field `limits.max_body`: must be greater than 0"
 //! );
 //! ```
+//!
+//! # Schema
+//!
+//! With the `schema` feature, a configuration type that derives
+//! [`schemars::JsonSchema`](https://docs.rs/schemars) has a JSON Schema (draft 2020-12),
+//! derived from the same type and serde attributes the parser uses: renames,
+//! `deny_unknown_fields` (no additional properties), defaults (not required), enums, and
+//! doc comments as descriptions. `cargo envoy-wasm schema` prints it, and
+//! `cargo envoy-wasm manifests` checks a `pluginConfig` against it before writing anything.
+//!
+//! ```
+//! # #[cfg(feature = "schema")] {
+//! use serde::Deserialize;
+//!
+//! /// Limits for one route.
+//! #[derive(Deserialize, schemars::JsonSchema)]
+//! #[serde(deny_unknown_fields)]
+//! struct Limits {
+//!     /// Largest body accepted, in bytes.
+//!     #[serde(default)]
+//!     max_body: u32,
+//! }
+//!
+//! let schema = envoy_wasm_sdk::config::schema::<Limits>();
+//! assert_eq!(schema["additionalProperties"], false);
+//! assert_eq!(schema["properties"]["max_body"]["description"], "Largest body accepted, in bytes.");
+//! # }
+//! ```
 
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -126,6 +154,12 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
         .end()
         .map_err(|error| ConfigError::new(error.to_string()))?;
     Ok(value)
+}
+
+/// The JSON Schema (draft 2020-12) of configuration type `T`; see [Schema](self#schema).
+#[cfg(feature = "schema")]
+pub fn schema<T: schemars::JsonSchema>() -> serde_json::Value {
+    schemars::schema_for!(T).to_value()
 }
 
 #[cfg(test)]

@@ -116,6 +116,45 @@ pub mod prelude {
 
 #[doc(hidden)]
 pub mod __private {
+    /// How `entry!` finds the configuration's schema without requiring one: the impl on
+    /// `&Probe<T>` applies when `T` has a schema (and the `schema` feature is on), and method
+    /// resolution tries it before the fallback on `Probe<T>`.
+    pub mod schema {
+        use std::marker::PhantomData;
+
+        /// Stands for the configuration type `T`.
+        pub struct Probe<T>(PhantomData<T>);
+
+        impl<T> Default for Probe<T> {
+            fn default() -> Self {
+                Probe(PhantomData)
+            }
+        }
+
+        /// The schema, for a type that has one.
+        pub trait FromJsonSchema {
+            /// The schema as pretty JSON.
+            fn config_schema(&self) -> Option<String>;
+        }
+
+        #[cfg(feature = "schema")]
+        impl<T: schemars::JsonSchema> FromJsonSchema for &Probe<T> {
+            fn config_schema(&self) -> Option<String> {
+                serde_json::to_string_pretty(&crate::config::schema::<T>()).ok()
+            }
+        }
+
+        /// No schema: the type does not derive `JsonSchema`, or the feature is off.
+        pub trait WithoutSchema {
+            /// Always `None`.
+            fn config_schema(&self) -> Option<String> {
+                None
+            }
+        }
+
+        impl<T> WithoutSchema for Probe<T> {}
+    }
+
     pub use crate::dispatch::register;
     pub use crate::filter::FilterExports;
 
@@ -129,6 +168,10 @@ pub mod __private {
 }
 
 pub use envoy_wasm_sdk_macros::http_filter;
+/// The `schemars` crate the `schema` feature uses (derive `schemars::JsonSchema` on a
+/// configuration type with `schemars` as a dependency of the filter crate).
+#[cfg(feature = "schema")]
+pub use schemars;
 
 /// Registers the filter crate's [`Plugin`]: `envoy_wasm_sdk::entry!(MyPlugin);`
 ///
@@ -158,6 +201,17 @@ macro_rules! entry {
         #[cfg(not(target_arch = "wasm32"))]
         pub fn register_plugin() {
             $crate::__private::register::<$plugin>();
+        }
+
+        /// The JSON Schema of the plugin's configuration, when it has one (read by
+        /// `cargo envoy-wasm schema`).
+        #[cfg(not(target_arch = "wasm32"))]
+        #[doc(hidden)]
+        pub fn __envoy_wasm_config_schema() -> ::core::option::Option<::std::string::String> {
+            #[allow(unused_imports)]
+            use $crate::__private::schema::{FromJsonSchema as _, WithoutSchema as _};
+            (&&$crate::__private::schema::Probe::<<$plugin as $crate::Plugin>::Config>::default())
+                .config_schema()
         }
     };
 }

@@ -44,6 +44,11 @@ use serde::Deserialize;
 
 /// A configuration with per-route rules.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(bound = "C: schemars::JsonSchema + Default")
+)]
 #[serde(
     deny_unknown_fields,
     bound(deserialize = "C: Deserialize<'de> + Default")
@@ -59,6 +64,7 @@ pub struct PerRoute<C> {
 
 /// One rule: when it matches, and the configuration it gives.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteRule<C> {
     /// The conditions.
@@ -70,6 +76,7 @@ pub struct RouteRule<C> {
 
 /// Conditions of a rule; all given ones must hold.
 #[derive(Debug, Default, Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteMatch {
     /// The route's name, exactly.

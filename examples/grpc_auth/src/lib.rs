@@ -8,6 +8,7 @@ pub mod proto;
 use envoy_wasm_sdk::callout::{CalloutError, CalloutOps, GrpcRequest};
 use envoy_wasm_sdk::prelude::*;
 use proto::{CheckRequest, CheckResponse};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::rc::Rc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ const UNAUTHENTICATED: u32 = 16;
 const PERMISSION_DENIED: u32 = 7;
 
 /// The plugin configuration.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The authorization service's cluster (HTTP/2) in Envoy's configuration.

@@ -14,12 +14,13 @@ use envoy_wasm_sdk::callout::{CalloutError, CalloutOps, HttpRequest, HttpRespons
 use envoy_wasm_sdk::config::check_header_name;
 use envoy_wasm_sdk::metrics::Counter;
 use envoy_wasm_sdk::prelude::*;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::rc::Rc;
 use std::time::Duration;
 
 /// The plugin configuration.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The auth service's cluster in Envoy's configuration.

@@ -8,12 +8,13 @@
 //!   JSON `400`; requests without a body pass untouched.
 
 use envoy_wasm_sdk::prelude::*;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use std::rc::Rc;
 
 /// The plugin configuration.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Dotted paths of the fields to redact.

@@ -22,11 +22,12 @@
 
 use envoy_wasm_sdk::config::check_header_name;
 use envoy_wasm_sdk::prelude::*;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::rc::Rc;
 
 /// The plugin configuration.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Rules for request headers, applied before the request goes upstream.
@@ -36,7 +37,7 @@ pub struct Config {
 }
 
 /// What to do with one header map.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rules {
     /// Headers that must be present (answered `400` otherwise; requests only).
@@ -50,7 +51,7 @@ pub struct Rules {
 }
 
 /// One header.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
     /// Lower-case header name.

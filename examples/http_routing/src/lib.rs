@@ -19,12 +19,13 @@ use envoy_wasm_sdk::config::check_header_name;
 use envoy_wasm_sdk::envoy::{self, LifeSpan};
 use envoy_wasm_sdk::prelude::*;
 use envoy_wasm_sdk::routes::PerRoute;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::rc::Rc;
 use std::time::SystemTime;
 
 /// What a route gets.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouteConfig {
     /// Put on the request and the response as `x-routing-rule`.
