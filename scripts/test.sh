@@ -14,8 +14,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p http_auth -p grpc_auth -p http_body -p http_routing -p faulty -p bench_empty -p bench_floor -- -D warnings
 cargo clippy --target wasm32-wasip1 -p bench_sdk --examples -- -D warnings
 
-echo "== rustdoc (broken links fail)"
-RUSTDOCFLAGS="-D warnings" cargo doc --quiet -p envoy-wasm-sdk --no-deps
+echo "== rustdoc (broken links fail; all features, as docs.rs builds it)"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet -p envoy-wasm-sdk -p cargo-envoy-wasm --no-deps --all-features
 
 echo "== unit, emulator and doc tests (native)"
 cargo test --workspace --exclude envoy-tests
@@ -30,5 +30,8 @@ for example in examples/*/; do
   printf '%-24s %8d bytes\n' "$(basename "$wasm")" "$(stat -c %s "$wasm")"
 done
 
-echo "== integration tests (real Envoy)"
+echo "== publish dry run (SDK, macros, CLI)"
+cargo publish --dry-run --quiet --allow-dirty -p envoy-wasm-sdk-macros -p envoy-wasm-sdk -p cargo-envoy-wasm
+
+echo "== integration tests (real Envoy, registry, skopeo, umoci)"
 cargo test -p envoy-tests

@@ -202,6 +202,16 @@ impl Envoy {
 
     /// Starts Envoy from configuration text, in working directory `cwd`.
     pub fn start_config(config: &str, cwd: &Path) -> Result<Envoy, Exited> {
+        Envoy::start_config_with_args(config, cwd, &[])
+    }
+
+    /// Like [`start_config`](Envoy::start_config), with more command-line arguments
+    /// (`--component-log-level config:debug`, say).
+    pub fn start_config_with_args(
+        config: &str,
+        cwd: &Path,
+        args: &[&str],
+    ) -> Result<Envoy, Exited> {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("envoy.yaml");
         std::fs::write(&config_path, config).expect("write config");
@@ -213,6 +223,7 @@ impl Envoy {
             .arg("-c")
             .arg(&config_path)
             .args(["--concurrency", "1", "--disable-hot-restart", "-l", "info"])
+            .args(args)
             .arg("--admin-address-path")
             .arg(&admin_path)
             .current_dir(cwd)

@@ -13,10 +13,14 @@
 //! Everything started is stopped on drop, also when a test panics; Envoy's log is then
 //! printed so the failure explains itself.
 
+mod cli;
 mod envoy;
+mod registry;
 mod upstream;
 mod wasm;
 
+pub use cli::{CliRun, cargo_envoy_wasm, cargo_envoy_wasm_ok, cli_binary};
 pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with};
+pub use registry::{Registry, free_port};
 pub use upstream::{Reply, SeenRequest, Upstream, grpc_message};
 pub use wasm::{project_root, wasm_path};

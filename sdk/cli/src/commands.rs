@@ -38,7 +38,7 @@ pub fn new(path: &Path, sdk_version: Option<&str>, sdk_path: Option<&Path>) -> R
     let sdk = match (sdk_version, sdk_path) {
         (Some(version), _) => SdkSource::Version(version),
         (None, Some(path)) => SdkSource::Path(path),
-        (None, None) => SdkSource::Path(scaffold::bundled_sdk()),
+        (None, None) => scaffold::default_sdk(),
     };
     scaffold::create(path, sdk)?;
     println!(

@@ -165,9 +165,11 @@ pub fn build(module: &[u8], format: Format) -> Result<Image> {
     let (config, layer, layer_annotations) = match format {
         Format::Compat => {
             let tar = tar_of_module(module)?;
+            // `os` says where the image unpacks (umoci unpacks only `linux` images); the
+            // architecture says what the content is.
             let config = ImageConfig {
                 architecture: "wasm",
-                os: "wasip1",
+                os: "linux",
                 config: BTreeMap::new(),
                 rootfs: RootFs {
                     kind: "layers",

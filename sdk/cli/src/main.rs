@@ -29,7 +29,8 @@ enum Command {
         /// Depend on this published envoy-wasm-sdk version instead of this checkout.
         #[arg(long, value_name = "VERSION")]
         sdk_version: Option<String>,
-        /// Depend on the SDK at this path (default: the checkout this tool was built from).
+        /// Depend on the SDK at this path (default: the checkout this tool was built from,
+        /// else the published version matching this tool).
         #[arg(long, value_name = "DIR", conflicts_with = "sdk_version")]
         sdk_path: Option<PathBuf>,
     },

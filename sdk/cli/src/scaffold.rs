@@ -12,9 +12,16 @@ pub enum SdkSource<'a> {
     Version(&'a str),
 }
 
-/// The SDK folder of the checkout this tool was built from.
-pub fn bundled_sdk() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+/// The SDK of the checkout this tool was built from; for a tool installed from crates.io
+/// (no checkout beside it), the published SDK of the same version.
+pub fn default_sdk() -> SdkSource<'static> {
+    let checkout = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let manifest = std::fs::read_to_string(checkout.join("Cargo.toml")).unwrap_or_default();
+    if manifest.contains("name = \"envoy-wasm-sdk\"") {
+        SdkSource::Path(checkout)
+    } else {
+        SdkSource::Version(env!("CARGO_PKG_VERSION"))
+    }
 }
 
 const FILES: [(&str, &str); 7] = [
