@@ -100,6 +100,18 @@ impl Plugin {
     }
 }
 
+/// A hand-run `envoy.yaml` (listener :10000, admin :9901, upstream 127.0.0.1:8080, as the
+/// examples and scaffolded crates have it) with free ports and its upstream at `upstream`.
+pub fn with_free_ports(config: &str, upstream: &Upstream) -> String {
+    config
+        .replace("port_value: 10000", "port_value: 0")
+        .replace("port_value: 9901", "port_value: 0")
+        .replace(
+            "port_value: 8080",
+            &format!("port_value: {}", upstream.port()),
+        )
+}
+
 /// Envoy exited before it was ready.
 #[derive(Debug)]
 pub struct Exited {
@@ -183,20 +195,13 @@ impl Envoy {
         let dir = project_root().join("examples").join(example);
         let config = std::fs::read_to_string(dir.join("envoy.yaml"))
             .unwrap_or_else(|e| panic!("cannot read {example}/envoy.yaml: {e}"));
-        let config = config
-            .replace("port_value: 10000", "port_value: 0")
-            .replace("port_value: 9901", "port_value: 0")
-            .replace(
-                "port_value: 8080",
-                &format!("port_value: {}", upstream.port()),
-            )
-            .replace(
-                "port_value: 8081",
-                &format!(
-                    "port_value: {}",
-                    service.map_or_else(closed_port, Upstream::port)
-                ),
-            );
+        let config = with_free_ports(&config, upstream).replace(
+            "port_value: 8081",
+            &format!(
+                "port_value: {}",
+                service.map_or_else(closed_port, Upstream::port)
+            ),
+        );
         Envoy::start_config(&config, &dir)
     }
 

@@ -20,7 +20,7 @@ mod upstream;
 mod wasm;
 
 pub use cli::{CliRun, cargo_envoy_wasm, cargo_envoy_wasm_ok, cli_binary};
-pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with};
+pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with, with_free_ports};
 pub use registry::{Registry, free_port};
 pub use upstream::{Reply, SeenRequest, Upstream, grpc_message};
 pub use wasm::{project_root, wasm_path};

@@ -5,7 +5,7 @@
 
 use envoy_tests::{
     Envoy, Registry, Reply, SeenRequest, Upstream, cargo_envoy_wasm, cargo_envoy_wasm_ok,
-    cli_binary, project_root,
+    cli_binary, project_root, with_free_ports,
 };
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -801,15 +801,9 @@ fn a_scaffolded_crate_passes_its_tests_and_serves_traffic_in_envoy() {
     assert!(std::fs::read(&module).unwrap().starts_with(b"\0asm"));
 
     let upstream = Upstream::start();
-    let config = std::fs::read_to_string(crate_dir.join("envoy.yaml"))
-        .unwrap()
-        .replace("target/envoy-wasm/my_filter/plugin.wasm", path(&module))
-        .replace("port_value: 10000", "port_value: 0")
-        .replace("port_value: 9901", "port_value: 0")
-        .replace(
-            "port_value: 8080",
-            &format!("port_value: {}", upstream.port()),
-        );
+    let config = std::fs::read_to_string(crate_dir.join("envoy.yaml")).unwrap();
+    let config = with_free_ports(&config, &upstream)
+        .replace("target/envoy-wasm/my_filter/plugin.wasm", path(&module));
     let envoy = Envoy::start_config(&config, &crate_dir).unwrap_or_else(|e| panic!("{}", e.log));
     let response = envoy
         .http1()
