@@ -229,4 +229,47 @@ mod tests {
         let error = parse::<Rules>(br#"{"limit": "#).unwrap_err();
         assert!(error.message().contains("EOF"), "{error}");
     }
+
+    /// The schema follows the serde attributes the parser follows.
+    #[cfg(feature = "schema")]
+    #[test]
+    fn the_schema_follows_serde_attributes() {
+        /// How to answer.
+        #[derive(Deserialize, schemars::JsonSchema)]
+        #[serde(rename_all = "snake_case")]
+        #[allow(dead_code)]
+        enum Mode {
+            Allow,
+            Deny,
+        }
+
+        /// A rule.
+        #[derive(Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Rule {
+            /// The header's name.
+            #[serde(rename = "header")]
+            name: String,
+            #[serde(default)]
+            limit: u32,
+            mode: Mode,
+        }
+
+        let schema = schema::<Rule>();
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(schema["description"], "A rule.");
+        assert_eq!(
+            schema["properties"]["header"]["description"],
+            "The header's name."
+        );
+        assert!(schema["properties"].get("name").is_none());
+        assert_eq!(schema["required"], serde_json::json!(["header", "mode"]));
+        assert_eq!(schema["properties"]["limit"]["default"], 0);
+        let mode = &schema["$defs"]["Mode"];
+        assert_eq!(mode["enum"], serde_json::json!(["allow", "deny"]));
+        // And what the schema accepts, the parser does.
+        let rule: Rule = parse(br#"{"header": "x-a", "mode": "deny"}"#).unwrap();
+        assert_eq!((rule.name.as_str(), rule.limit), ("x-a", 0));
+    }
 }
