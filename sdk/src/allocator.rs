@@ -129,6 +129,9 @@ impl Pools {
     }
 }
 
+// SAFETY: every block handed out is at least `layout.size()` bytes, aligned to
+// `layout.align()` (size classes are powers of two from `MIN_BLOCK`, larger layouts go to
+// `System`), and a block is reused only after `dealloc` returned it to its class's list.
 unsafe impl GlobalAlloc for PoolAllocator {
     // Out of line: inlined at every allocation site, it would cost kilobytes of code.
     #[inline(never)]
@@ -160,6 +163,7 @@ unsafe impl GlobalAlloc for PoolAllocator {
                 // SAFETY: as for `alloc`; the block has at least `layout.size()` bytes.
                 let block = unsafe { self.alloc(layout) };
                 if !block.is_null() {
+                    // SAFETY: `block` is non-null and has at least `layout.size()` bytes.
                     unsafe { ptr::write_bytes(block, 0, layout.size()) };
                 }
                 block
@@ -240,6 +244,7 @@ mod tests {
     #[test]
     fn blocks_are_aligned_distinct_and_reused_after_free() {
         let pool = PoolAllocator::new();
+        // SAFETY: one thread; every block is used within its layout and freed with it.
         unsafe {
             let a = pool.alloc(layout(24, 8));
             let b = pool.alloc(layout(24, 8));
@@ -264,6 +269,8 @@ mod tests {
     #[test]
     fn realloc_keeps_the_contents_across_classes_and_into_system_memory() {
         let pool = PoolAllocator::new();
+        // SAFETY: one thread; each pointer is used within the size it was last given, and
+        // only until it is reallocated or freed.
         unsafe {
             let mut data = pool.alloc(layout(10, 1));
             for i in 0..10 {
@@ -297,6 +304,7 @@ mod tests {
     #[test]
     fn a_steady_workload_does_not_grow_memory() {
         let pool = PoolAllocator::new();
+        // SAFETY: one thread; each block is freed once, with the layout it was made with.
         let round = |pool: &PoolAllocator| unsafe {
             let blocks: Vec<(*mut u8, Layout)> = (1..2000)
                 .map(|i| layout(i % 300 + 1, 1))
@@ -307,10 +315,12 @@ mod tests {
             }
         };
         round(&pool);
+        // SAFETY: no allocation is under way, so nothing else borrows the pools.
         let slab_after_first = unsafe { (*pool.pools.get()).slab_next };
         for _ in 0..100 {
             round(&pool);
         }
+        // SAFETY: as above.
         let pools = unsafe { &*pool.pools.get() };
         assert_eq!(
             pools.slab_next, slab_after_first,

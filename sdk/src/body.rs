@@ -8,6 +8,23 @@ use std::ops::{Bound, RangeBounds};
 ///
 /// In a body callback this is the chunk that just arrived, or, when an earlier body
 /// callback returned [`Action::Pause`](crate::Action::Pause), everything buffered so far.
+/// The phase object lends it out (`&mut Body`) for the callback only:
+///
+/// ```compile_fail
+/// use envoy_wasm_sdk::prelude::*;
+///
+/// struct Keeper {
+///     kept: Option<&'static mut Body>,
+/// }
+///
+/// #[http_filter]
+/// impl HttpFilter for Keeper {
+///     fn on_request_body(&mut self, ops: &mut RequestBodyOps) -> Result<Action, Error> {
+///         self.kept = Some(ops.body()); // error: `ops` escapes the callback
+///         Ok(Action::Continue)
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Body {
     buffer: BufferType,

@@ -282,12 +282,12 @@ impl CalloutOps {
     }
 
     /// The request headers, writable while the request is held at its headers.
-    pub fn request_headers(&mut self) -> HeadersMut {
+    pub fn request_headers(&mut self) -> HeadersMut<'_> {
         HeadersMut::new(MapType::HttpRequestHeaders)
     }
 
     /// The response headers, writable while the response is held at its headers.
-    pub fn response_headers(&mut self) -> HeadersMut {
+    pub fn response_headers(&mut self) -> HeadersMut<'_> {
         HeadersMut::new(MapType::HttpResponseHeaders)
     }
 
@@ -308,7 +308,7 @@ impl CalloutOps {
     }
 
     /// Envoy's attributes of this stream.
-    pub fn properties(&self) -> Properties {
+    pub fn properties(&self) -> Properties<'_> {
         Properties::new()
     }
 

@@ -112,9 +112,10 @@ where
                 let plugin = Rc::new(plugin);
                 if <P::Filter as FilterExports>::STATELESS {
                     // Envoy does not announce streams to a stateless filter's module: its
-                    // one value is made here, once, which also proves the type has one.
-                    drop(plugin.clone().create_filter());
-                    DISPATCHER.with(|d| d.borrow_mut().stateless_created = true);
+                    // one value is made here, once, and serves every stream.
+                    let filter: Box<dyn StreamContext> =
+                        Box::new(Filter(plugin.clone().create_filter()));
+                    DISPATCHER.with(|d| d.borrow_mut().stateless = Some(filter));
                 }
                 *self.plugin.borrow_mut() = Some(plugin);
                 true
@@ -239,11 +240,9 @@ pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
 
 struct Dispatcher {
     new_root: Option<fn() -> Rc<dyn RootContext>>,
-    /// For a stateless filter, which Envoy never tells when a stream ends: makes its value
-    /// for any stream instead of keeping one per stream.
-    stateless: Option<fn() -> Box<dyn StreamContext>>,
-    /// Whether a stateless filter was ever created, which proves its type has a value.
-    stateless_created: bool,
+    /// A stateless filter's one value (made when the plugin is configured), which serves
+    /// every stream: Envoy never tells such a module when a stream starts or ends.
+    stateless: Option<Box<dyn StreamContext>>,
     /// Plugin contexts: a handful per VM, so a list is enough (and smaller than a map).
     roots: Vec<(u32, Rc<dyn RootContext>)>,
     streams: BTreeMap<u32, Option<Box<dyn StreamContext>>>,
@@ -260,7 +259,6 @@ impl Dispatcher {
         Dispatcher {
             new_root: None,
             stateless: None,
-            stateless_created: false,
             roots: Vec::new(),
             streams: BTreeMap::new(),
             callouts: BTreeMap::new(),
@@ -284,25 +282,14 @@ where
     })
 }
 
-/// The value of a stateless filter.
-fn conjure<F: FilterExports>() -> Box<dyn StreamContext> {
-    // SAFETY: called only when `F::STATELESS` holds, which `#[http_filter(stateless)]`
-    // grants after checking at compile time that `F` has no bytes and no drop glue, and
-    // only after `create_filter` returned a value of `F`: `F` is inhabited, and its one
-    // value is the empty bit pattern.
-    Box::new(Filter::<F>(unsafe { std::mem::zeroed() }))
-}
-
 /// Makes `P` the plugin of this module (of this thread, off wasm), dropping any contexts.
 pub fn register<P: Plugin>()
 where
     P::Filter: FilterExports,
 {
-    let stateless = <P::Filter as FilterExports>::STATELESS;
     DISPATCHER.with(|d| {
         *d.borrow_mut() = Dispatcher {
             new_root: Some(new_root::<P>),
-            stateless: stateless.then_some(conjure::<P::Filter> as fn() -> Box<dyn StreamContext>),
             ..Dispatcher::new()
         }
     });
@@ -367,24 +354,22 @@ pub(crate) fn on_configure(root_context_id: u32, configuration_size: usize) -> b
 /// Runs `call` on the stream's filter with the filter taken out of its slot (or made, for
 /// a stateless one).
 fn with_stream<R>(context_id: u32, call: impl FnOnce(&mut dyn StreamContext) -> R) -> Option<R> {
-    let (mut filter, stored) = DISPATCHER.with(|d| {
+    let (mut filter, per_stream) = DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
         if let Some(slot) = d.streams.get_mut(&context_id) {
             return Some((slot.take()?, true));
         }
-        match d.stateless {
-            Some(conjure) if d.stateless_created => Some((conjure(), false)),
-            _ => None,
-        }
+        Some((d.stateless.take()?, false))
     })?;
     let result = call(&mut *filter);
-    if stored {
-        DISPATCHER.with(|d| {
-            if let Some(slot) = d.borrow_mut().streams.get_mut(&context_id) {
-                *slot = Some(filter);
-            }
-        });
-    }
+    DISPATCHER.with(|d| {
+        let mut d = d.borrow_mut();
+        if !per_stream {
+            d.stateless.get_or_insert(filter);
+        } else if let Some(slot) = d.streams.get_mut(&context_id) {
+            *slot = Some(filter);
+        }
+    });
     Some(result)
 }
 

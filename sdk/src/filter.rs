@@ -56,16 +56,16 @@ use crate::reply::LocalReply;
 
 /// Implemented by [`http_filter`](crate::http_filter) for the filter type it is put on.
 ///
-/// # Safety
-/// `STATELESS` may be `true` only for a type without bytes and without drop glue: the SDK
-/// then makes the filter's value itself instead of keeping one per stream.
+/// With `STATELESS`, the SDK keeps the one value `create_filter` returned at configure time
+/// and calls it for every stream (`#[http_filter(stateless)]` checks at compile time that
+/// the type holds nothing, so no stream can see another's state).
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not exported to Envoy",
     label = "needs `#[envoy_wasm_sdk::http_filter]` on its `impl HttpFilter`",
     note = "put `#[envoy_wasm_sdk::http_filter]` on `impl HttpFilter for {Self}`: it exports the callbacks the filter implements"
 )]
-pub unsafe trait FilterExports: HttpFilter {
+pub trait FilterExports: HttpFilter {
     /// Whether the filter keeps nothing per stream.
     const STATELESS: bool;
 }
@@ -158,7 +158,7 @@ macro_rules! live_phase {
     ($phase:ident) => {
         impl $phase {
             /// Envoy's attributes of this stream.
-            pub fn properties(&self) -> Properties {
+            pub fn properties(&self) -> Properties<'_> {
                 Properties::new()
             }
 
@@ -224,7 +224,6 @@ macro_rules! live_phase {
 #[derive(Debug)]
 pub struct RequestHeadersOps {
     context_id: u32,
-    headers: HeadersMut,
     end_of_stream: bool,
 }
 
@@ -232,14 +231,13 @@ impl RequestHeadersOps {
     pub(crate) const fn new(context_id: u32, end_of_stream: bool) -> Self {
         Self {
             context_id,
-            headers: HeadersMut::new(MapType::HttpRequestHeaders),
             end_of_stream,
         }
     }
 
     /// The request headers, writable.
-    pub fn headers(&mut self) -> &mut HeadersMut {
-        &mut self.headers
+    pub fn headers(&mut self) -> HeadersMut<'_> {
+        HeadersMut::new(MapType::HttpRequestHeaders)
     }
 
     /// Whether the request has no body or trailers.
@@ -255,7 +253,7 @@ impl RequestHeadersOps {
     /// Envoy no longer lets the filter change the headers, and a `Pause` here holds the
     /// body back from the filter until it resumes.
     pub fn prepare_body_rewrite(&mut self) -> HostResult<()> {
-        self.headers.remove("content-length")
+        self.headers().remove("content-length")
     }
 }
 
@@ -263,7 +261,6 @@ impl RequestHeadersOps {
 #[derive(Debug)]
 pub struct ResponseHeadersOps {
     context_id: u32,
-    headers: HeadersMut,
     end_of_stream: bool,
 }
 
@@ -271,14 +268,13 @@ impl ResponseHeadersOps {
     pub(crate) const fn new(context_id: u32, end_of_stream: bool) -> Self {
         Self {
             context_id,
-            headers: HeadersMut::new(MapType::HttpResponseHeaders),
             end_of_stream,
         }
     }
 
     /// The response headers, writable.
-    pub fn headers(&mut self) -> &mut HeadersMut {
-        &mut self.headers
+    pub fn headers(&mut self) -> HeadersMut<'_> {
+        HeadersMut::new(MapType::HttpResponseHeaders)
     }
 
     /// Whether the response has no body or trailers.
@@ -294,7 +290,7 @@ impl ResponseHeadersOps {
     /// Envoy no longer lets the filter change the headers, and a `Pause` here holds the
     /// body back from the filter until it resumes.
     pub fn prepare_body_rewrite(&mut self) -> HostResult<()> {
-        self.headers.remove("content-length")
+        self.headers().remove("content-length")
     }
 }
 
@@ -329,7 +325,7 @@ macro_rules! body_phase {
             }
 
             /// Trailers may be added here, on the last chunk of a stream without trailers.
-            pub fn trailers(&mut self) -> HeadersMut {
+            pub fn trailers(&mut self) -> HeadersMut<'_> {
                 HeadersMut::new($trailers)
             }
 
@@ -376,20 +372,16 @@ macro_rules! trailers_phase {
         #[derive(Debug)]
         pub struct $phase {
             context_id: u32,
-            trailers: HeadersMut,
         }
 
         impl $phase {
             pub(crate) const fn new(context_id: u32) -> Self {
-                Self {
-                    context_id,
-                    trailers: HeadersMut::new($map),
-                }
+                Self { context_id }
             }
 
             /// The trailers, writable.
-            pub fn trailers(&mut self) -> &mut HeadersMut {
-                &mut self.trailers
+            pub fn trailers(&mut self) -> HeadersMut<'_> {
+                HeadersMut::new($map)
             }
         }
         live_phase!($phase);
@@ -419,17 +411,17 @@ impl StreamDoneOps {
     }
 
     /// The request headers as they were sent upstream.
-    pub fn request_headers(&self) -> Headers {
+    pub fn request_headers(&self) -> Headers<'_> {
         Headers::new(MapType::HttpRequestHeaders)
     }
 
     /// The response headers as they were sent downstream.
-    pub fn response_headers(&self) -> Headers {
+    pub fn response_headers(&self) -> Headers<'_> {
         Headers::new(MapType::HttpResponseHeaders)
     }
 
     /// Envoy's attributes of the finished stream (`response.code`, durations, ...).
-    pub fn properties(&self) -> Properties {
+    pub fn properties(&self) -> Properties<'_> {
         Properties::new()
     }
 }

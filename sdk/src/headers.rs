@@ -4,6 +4,7 @@ use crate::abi::MapType;
 use crate::host::{self, HostResult};
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 
 /// A header value as the host holds it: bytes, which are usually (not always) UTF-8.
@@ -105,14 +106,37 @@ impl fmt::Display for HeaderValue {
 /// Read access to one header map (request or response headers or trailers).
 ///
 /// Names are matched case-insensitively by the host; Envoy stores them in lower case.
+/// A repeated header's [`get`](Headers::get) returns its first value, as Envoy does;
+/// [`get_all`](Headers::get_all) returns every value.
+///
+/// A handle borrows the phase object it came from, so it cannot outlive the callback:
+///
+/// ```compile_fail
+/// use envoy_wasm_sdk::prelude::*;
+///
+/// struct Keeper {
+///     kept: Option<Headers<'static>>,
+/// }
+///
+/// #[http_filter]
+/// impl HttpFilter for Keeper {
+///     fn on_stream_done(&mut self, done: &mut StreamDoneOps) {
+///         self.kept = Some(done.request_headers()); // error: `done` does not live long enough
+///     }
+/// }
+/// ```
 #[derive(Debug)]
-pub struct Headers {
+pub struct Headers<'phase> {
     map: MapType,
+    _phase: PhantomData<&'phase ()>,
 }
 
-impl Headers {
-    pub(crate) const fn new(map: MapType) -> Headers {
-        Headers { map }
+impl Headers<'_> {
+    pub(crate) const fn new(map: MapType) -> Self {
+        Headers {
+            map,
+            _phase: PhantomData,
+        }
     }
 
     /// The value of `name`, or `None` if the header is absent.
@@ -273,15 +297,36 @@ impl HeaderSnapshot {
 }
 
 /// Read and write access to one header map; reads come from [`Headers`] through `Deref`.
+///
+/// It borrows the phase object mutably, so it cannot be kept past the callback, and while
+/// it exists the phase's other operations wait:
+///
+/// ```compile_fail
+/// use envoy_wasm_sdk::prelude::*;
+///
+/// struct Keeper {
+///     kept: Option<HeadersMut<'static>>,
+/// }
+///
+/// #[http_filter]
+/// impl HttpFilter for Keeper {
+///     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+///         self.kept = Some(req.headers()); // error: `req` escapes the callback
+///         Ok(Action::Continue)
+///     }
+/// }
+/// ```
 #[derive(Debug)]
-pub struct HeadersMut {
-    headers: Headers,
+pub struct HeadersMut<'phase> {
+    headers: Headers<'phase>,
+    _exclusive: PhantomData<&'phase mut ()>,
 }
 
-impl HeadersMut {
-    pub(crate) const fn new(map: MapType) -> HeadersMut {
+impl HeadersMut<'_> {
+    pub(crate) const fn new(map: MapType) -> Self {
         HeadersMut {
             headers: Headers::new(map),
+            _exclusive: PhantomData,
         }
     }
 
@@ -309,9 +354,9 @@ impl HeadersMut {
     }
 }
 
-impl Deref for HeadersMut {
-    type Target = Headers;
-    fn deref(&self) -> &Headers {
+impl<'phase> Deref for HeadersMut<'phase> {
+    type Target = Headers<'phase>;
+    fn deref(&self) -> &Headers<'phase> {
         &self.headers
     }
 }

@@ -58,6 +58,7 @@
 //! `wasm` component at. A panic is logged (message and location) before the VM aborts.
 
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod abi;
 #[cfg(any(

@@ -107,7 +107,7 @@ impl ConfigureOps {
     }
 
     /// Envoy's attributes (`plugin_name`, `plugin_root_id`, `node`, ...).
-    pub fn properties(&self) -> Properties {
+    pub fn properties(&self) -> Properties<'_> {
         Properties::new()
     }
 
@@ -135,7 +135,7 @@ impl PluginOps {
     }
 
     /// Envoy's attributes.
-    pub fn properties(&self) -> Properties {
+    pub fn properties(&self) -> Properties<'_> {
         Properties::new()
     }
 

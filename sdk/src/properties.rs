@@ -2,19 +2,41 @@
 
 use crate::attributes::{Attribute, AttributeValue};
 use crate::host::{self, HostResult};
+use std::marker::PhantomData;
 
 /// Read (and set) Envoy's attributes.
 ///
 /// Typed getters cover the common ones; [`get`](Properties::get) reaches any path Envoy
 /// documents under "Attributes", e.g. `["connection", "mtls"]`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Properties {
-    _private: (),
+///
+/// Properties describe the stream (or plugin) of the callback that handed them out, and
+/// borrow its phase object, so they cannot be kept for later:
+///
+/// ```compile_fail
+/// use envoy_wasm_sdk::prelude::*;
+///
+/// struct Keeper {
+///     kept: Option<Properties<'static>>,
+/// }
+///
+/// #[http_filter]
+/// impl HttpFilter for Keeper {
+///     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+///         self.kept = Some(req.properties()); // error: `req` escapes the callback
+///         Ok(Action::Continue)
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Properties<'phase> {
+    _phase: PhantomData<&'phase ()>,
 }
 
-impl Properties {
-    pub(crate) const fn new() -> Properties {
-        Properties { _private: () }
+impl Properties<'_> {
+    pub(crate) const fn new() -> Self {
+        Properties {
+            _phase: PhantomData,
+        }
     }
 
     /// A typed attribute (see [`attributes`](crate::attributes)); `None` when Envoy has no

@@ -180,10 +180,9 @@ impl<C> PerRoute<C> {
             return Ok(&self.default);
         }
         let wants = |f: fn(&RouteMatch) -> bool| self.rules.iter().any(|r| f(&r.when));
-        let props = req.properties();
         let facts = RequestFacts {
             route: if wants(|m| m.route.is_some() || m.route_prefix.is_some()) {
-                props.attribute(XDS_ROUTE_NAME)?
+                req.properties().attribute(XDS_ROUTE_NAME)?
             } else {
                 None
             },
@@ -198,7 +197,7 @@ impl<C> PerRoute<C> {
                 None
             },
             cluster: if wants(|m| m.cluster.is_some()) {
-                props.attribute(XDS_CLUSTER_NAME)?
+                req.properties().attribute(XDS_CLUSTER_NAME)?
             } else {
                 None
             },

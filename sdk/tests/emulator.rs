@@ -29,7 +29,7 @@ mod echo {
     #[http_filter]
     impl HttpFilter for EchoFilter {
         fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
-            let headers = req.headers();
+            let mut headers = req.headers();
             self.upper = headers.contains("x-upper")?;
             if let Some(first) = headers.get("x-multi")? {
                 let all = headers.get_all("x-multi")?;

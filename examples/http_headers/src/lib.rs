@@ -88,7 +88,7 @@ impl Rules {
         Ok(())
     }
 
-    fn apply(&self, headers: &mut HeadersMut) -> Result<(), Error> {
+    fn apply(&self, headers: &mut HeadersMut<'_>) -> Result<(), Error> {
         for name in &self.require {
             if !headers.contains(name)? {
                 return Err(Error::with_status(
@@ -149,12 +149,12 @@ pub struct HeaderFilter {
 #[http_filter]
 impl HttpFilter for HeaderFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
-        self.plugin.config.request.apply(req.headers())?;
+        self.plugin.config.request.apply(&mut req.headers())?;
         Ok(Action::Continue)
     }
 
     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
-        self.plugin.config.response.apply(resp.headers())?;
+        self.plugin.config.response.apply(&mut resp.headers())?;
         Ok(Action::Continue)
     }
 }

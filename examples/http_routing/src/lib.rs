@@ -120,7 +120,7 @@ impl HttpFilter for RoutingFilter {
             let state = props
                 .get_string(&["filter_state", "envoy.string"])?
                 .unwrap_or_default();
-            let headers = resp.headers();
+            let mut headers = resp.headers();
             headers.set("x-routing-route", route)?;
             headers.set("x-routing-cluster", cluster)?;
             headers.set("x-routing-source-port", port.to_string())?;

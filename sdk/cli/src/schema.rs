@@ -47,15 +47,20 @@ pub fn of_crate(filter: &FilterCrate) -> Result<String> {
     };
     write("Cargo.toml", &manifest)?;
     write("src/main.rs", main)?;
-    // The workspace's lock pins the same dependency versions, so its builds are reused.
+    // The workspace's lock pins the same dependency versions as the filter's own builds.
     let lock = filter.workspace_root.join("Cargo.lock");
     if lock.exists() && !dir.join("Cargo.lock").exists() {
         std::fs::copy(&lock, dir.join("Cargo.lock")).map_err(|e| Error::io("copy", &lock, e))?;
     }
+    // A target folder of its own: built as a dependency here, a `cdylib` crate's rlib has
+    // no hash in its file name and would replace the workspace's own build of it.
     let output = Command::new(cargo())
         .args(["run", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &filter.target_dir)
+        .env(
+            "CARGO_TARGET_DIR",
+            filter.target_dir.join("envoy-wasm/schema-target"),
+        )
         .output()
         .map_err(|e| Error::new(format!("cannot run cargo: {e}")))?;
     match output.status.code() {

@@ -197,7 +197,7 @@ fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
         String::new()
     };
     format!(
-        "unsafe impl {sdk}::FilterExports for {self_type} {{ const STATELESS: bool = {stateless}; }}
+        "impl {sdk}::FilterExports for {self_type} {{ const STATELESS: bool = {stateless}; }}
         {check}
         #[cfg(target_arch = \"wasm32\")]
         const _: () = {{ {exports} }};"

@@ -52,6 +52,7 @@ macro_rules! hostcalls {
             #[cfg(not(target_arch = "wasm32"))]
             #[allow(clippy::too_many_arguments)] // the ABI's arity
             pub unsafe fn $name($($arg: $ty),*) -> u32 {
+                // SAFETY: the caller's contract (above) is the host method's, passed on.
                 $crate::abi::native::with_host(|host| unsafe { host.$name($($arg),*) })
             }
         )*

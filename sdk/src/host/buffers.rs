@@ -5,6 +5,7 @@ use crate::abi::{BufferType, imports as abi};
 
 /// Up to `max_size` bytes from `start`; `None` when the buffer does not exist here.
 pub fn get(buffer: BufferType, start: usize, max_size: usize) -> HostResult<Option<Vec<u8>>> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     returned_bytes("proxy_get_buffer_bytes", |data, size| unsafe {
         abi::proxy_get_buffer_bytes(buffer as u32, start, max_size, data, size)
     })
@@ -12,6 +13,7 @@ pub fn get(buffer: BufferType, start: usize, max_size: usize) -> HostResult<Opti
 
 /// Replaces `size` bytes from `start` with `data` (`start` past the end appends).
 pub fn set(buffer: BufferType, start: usize, size: usize, data: &[u8]) -> HostResult<()> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_set_buffer_bytes", unsafe {
         abi::proxy_set_buffer_bytes(buffer as u32, start, size, data.as_ptr(), data.len())
     })
@@ -21,6 +23,7 @@ pub fn set(buffer: BufferType, start: usize, size: usize, data: &[u8]) -> HostRe
 pub fn size(buffer: BufferType) -> HostResult<usize> {
     let mut size = 0usize;
     let mut flags = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_get_buffer_status", unsafe {
         abi::proxy_get_buffer_status(buffer as u32, &mut size, &mut flags)
     })?;

@@ -21,6 +21,7 @@ pub fn http_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     let headers = pairs::encode(headers);
     let trailers = pairs::encode(trailers);
     let mut token = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_http_call", unsafe {
         abi::proxy_http_call(
             upstream.as_ptr(),
@@ -49,6 +50,7 @@ pub fn grpc_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 ) -> HostResult<u32> {
     let metadata = pairs::encode(metadata);
     let mut token = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_grpc_call", unsafe {
         abi::proxy_grpc_call(
             upstream.as_ptr(),
@@ -70,6 +72,7 @@ pub fn grpc_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 
 /// Cancels a gRPC call.
 pub fn grpc_cancel(token: u32) -> HostResult<()> {
+    // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_grpc_cancel", unsafe {
         abi::proxy_grpc_cancel(token)
     })
@@ -78,6 +81,7 @@ pub fn grpc_cancel(token: u32) -> HostResult<()> {
 /// The status code and message of the callout being delivered.
 pub fn status() -> HostResult<(u32, Vec<u8>)> {
     let mut code = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     let message = super::returned_bytes("proxy_get_status", |data, size| unsafe {
         abi::proxy_get_status(&mut code, data, size)
     })?;

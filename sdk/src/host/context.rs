@@ -5,6 +5,7 @@ use crate::abi::imports as abi;
 
 /// Makes later host calls act on `context_id` (needed outside that context's callbacks).
 pub fn set_effective_context(context_id: u32) -> HostResult<()> {
+    // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_set_effective_context", unsafe {
         abi::proxy_set_effective_context(context_id)
     })
@@ -12,5 +13,6 @@ pub fn set_effective_context(context_id: u32) -> HostResult<()> {
 
 /// Tells the host a context that returned "not done" from `proxy_on_done` is done.
 pub fn done() -> HostResult<()> {
+    // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_done", unsafe { abi::proxy_done() })
 }

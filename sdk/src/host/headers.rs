@@ -5,6 +5,7 @@ use crate::abi::{MapType, imports as abi, pairs};
 
 /// The value of `name` (several values joined by `,`), or `None` if absent.
 pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     returned_bytes("proxy_get_header_map_value", |data, size| unsafe {
         abi::proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), data, size)
     })
@@ -13,6 +14,7 @@ pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
 /// The whole map, serialized as the ABI defines it (see [the map codec](crate::abi::pairs)).
 pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
     Ok(
+        // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
         returned_bytes("proxy_get_header_map_pairs", |data, size| unsafe {
             abi::proxy_get_header_map_pairs(map as u32, data, size)
         })?
@@ -44,6 +46,7 @@ pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     new_pairs: &[(K, V)],
 ) -> HostResult<()> {
     let bytes = pairs::encode(new_pairs);
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_set_header_map_pairs", unsafe {
         abi::proxy_set_header_map_pairs(map as u32, bytes.as_ptr(), bytes.len())
     })
@@ -51,6 +54,7 @@ pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 
 /// Sets `name` to exactly `value`, replacing any values it had.
 pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_replace_header_map_value", unsafe {
         abi::proxy_replace_header_map_value(
             map as u32,
@@ -64,6 +68,7 @@ pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 
 /// Adds a value for `name`, keeping the values it had.
 pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_add_header_map_value", unsafe {
         abi::proxy_add_header_map_value(
             map as u32,
@@ -77,6 +82,7 @@ pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 
 /// Removes every value of `name`; removing an absent header is not an error.
 pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_remove_header_map_value", unsafe {
         abi::proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len())
     })
@@ -85,6 +91,7 @@ pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
 /// The serialized size of the map (a cheap way to tell an empty map).
 pub fn serialized_size(map: MapType) -> HostResult<usize> {
     let mut size = 0usize;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_get_header_map_size", unsafe {
         abi::proxy_get_header_map_size(map as u32, &mut size)
     })?;

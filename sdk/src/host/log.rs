@@ -5,6 +5,7 @@ use crate::abi::{LogLevel, imports as abi};
 
 /// Logs `message` at `level`.
 pub fn log(level: LogLevel, message: &str) -> HostResult<()> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_log", unsafe {
         abi::proxy_log(level as u32, message.as_ptr(), message.len())
     })
@@ -13,6 +14,7 @@ pub fn log(level: LogLevel, message: &str) -> HostResult<()> {
 /// The level the host logs at: messages below it are dropped by the host anyway.
 pub fn level() -> HostResult<LogLevel> {
     let mut raw = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_get_log_level", unsafe {
         abi::proxy_get_log_level(&mut raw)
     })?;

@@ -18,6 +18,7 @@ fn encode_path(path: &[&str]) -> Vec<u8> {
 /// The raw value at `path`, such as `["request", "path"]`; `None` if the host has none.
 pub fn get(path: &[&str]) -> HostResult<Option<Vec<u8>>> {
     let path = encode_path(path);
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     returned_bytes("proxy_get_property", |data, size| unsafe {
         abi::proxy_get_property(path.as_ptr(), path.len(), data, size)
     })
@@ -26,6 +27,7 @@ pub fn get(path: &[&str]) -> HostResult<Option<Vec<u8>>> {
 /// Sets the value at `path`.
 pub fn set(path: &[&str], value: &[u8]) -> HostResult<()> {
     let path = encode_path(path);
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_set_property", unsafe {
         abi::proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len())
     })

@@ -8,6 +8,7 @@ pub fn get_data(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size = 0usize;
     let mut cas = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     let status = unsafe {
         abi::proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas)
     };
@@ -19,6 +20,7 @@ pub fn get_data(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
 /// Sets `key`. With `Some(cas)` the write only happens if nobody wrote since that version
 /// was read: `Ok(false)` means somebody did.
 pub fn set_data(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<bool> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     let status = unsafe {
         abi::proxy_set_shared_data(
             key.as_ptr(),
@@ -37,6 +39,7 @@ pub fn set_data(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<bool> {
 /// Creates (or opens) queue `name` of this VM; this plugin is told when items arrive.
 pub fn register_queue(name: &str) -> HostResult<u32> {
     let mut id = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_register_shared_queue", unsafe {
         abi::proxy_register_shared_queue(name.as_ptr(), name.len(), &mut id)
     })?;
@@ -46,6 +49,7 @@ pub fn register_queue(name: &str) -> HostResult<u32> {
 /// Finds queue `name` of VM `vm_id`.
 pub fn resolve_queue(vm_id: &str, name: &str) -> HostResult<Option<u32>> {
     let mut id = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     let status = unsafe {
         abi::proxy_resolve_shared_queue(
             vm_id.as_ptr(),
@@ -60,6 +64,7 @@ pub fn resolve_queue(vm_id: &str, name: &str) -> HostResult<Option<u32>> {
 
 /// Appends `item` to queue `id`.
 pub fn enqueue(id: u32, item: &[u8]) -> HostResult<()> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_enqueue_shared_queue", unsafe {
         abi::proxy_enqueue_shared_queue(id, item.as_ptr(), item.len())
     })
@@ -67,6 +72,7 @@ pub fn enqueue(id: u32, item: &[u8]) -> HostResult<()> {
 
 /// Takes the first item of queue `id`; `None` when it is empty.
 pub fn dequeue(id: u32) -> HostResult<Option<Vec<u8>>> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     returned_bytes("proxy_dequeue_shared_queue", |data, size| unsafe {
         abi::proxy_dequeue_shared_queue(id, data, size)
     })

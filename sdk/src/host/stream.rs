@@ -5,6 +5,7 @@ use crate::abi::{StreamType, imports as abi, pairs};
 
 /// Resumes a paused stream direction.
 pub fn resume(stream: StreamType) -> HostResult<()> {
+    // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_continue_stream", unsafe {
         abi::proxy_continue_stream(stream as u32)
     })
@@ -12,6 +13,7 @@ pub fn resume(stream: StreamType) -> HostResult<()> {
 
 /// Closes (resets) a stream direction.
 pub fn close(stream: StreamType) -> HostResult<()> {
+    // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_close_stream", unsafe {
         abi::proxy_close_stream(stream as u32)
     })
@@ -27,6 +29,7 @@ pub fn send_local_response<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     grpc_status: Option<i32>,
 ) -> HostResult<()> {
     let headers = pairs::encode(headers);
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_send_local_response", unsafe {
         abi::proxy_send_local_response(
             status,

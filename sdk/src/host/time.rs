@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 /// The host's current time (it may be frozen for the length of a callback).
 pub fn now() -> HostResult<SystemTime> {
     let mut nanos = 0u64;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_get_current_time_nanoseconds", unsafe {
         abi::proxy_get_current_time_nanoseconds(&mut nanos)
     })?;
@@ -16,6 +17,7 @@ pub fn now() -> HostResult<SystemTime> {
 /// Calls the plugin's tick every `period` (whole milliseconds); zero stops the timer.
 pub fn set_tick_period(period: Duration) -> HostResult<()> {
     let millis = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
+    // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_set_tick_period_milliseconds", unsafe {
         abi::proxy_set_tick_period_milliseconds(millis)
     })

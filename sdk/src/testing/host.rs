@@ -211,6 +211,7 @@ unsafe fn bytes<'a>(data: *const u8, size: usize) -> &'a [u8] {
     if size == 0 || data.is_null() {
         &[]
     } else {
+        // SAFETY: the caller guarantees `data` is valid for `size` bytes (see # Safety).
         unsafe { std::slice::from_raw_parts(data, size) }
     }
 }
@@ -221,6 +222,8 @@ unsafe fn bytes<'a>(data: *const u8, size: usize) -> &'a [u8] {
 /// The return pointers must be valid for writes.
 unsafe fn give(value: &[u8], return_data: *mut *mut u8, return_size: *mut usize) {
     let memory = crate::abi::exports::memory::proxy_on_memory_allocate(value.len());
+    // SAFETY: `memory` was just allocated for `value.len()` bytes and does not overlap
+    // `value`; the return pointers are valid for writes (see # Safety).
     unsafe {
         if !value.is_empty() {
             std::ptr::copy_nonoverlapping(value.as_ptr(), memory, value.len());
@@ -321,6 +324,7 @@ impl LogHost for EmulatorHost {
             return BAD_ARGUMENT;
         }
         let message =
+            // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
             String::from_utf8_lossy(unsafe { bytes(message_data, message_size) }).into_owned();
         let mut state = self.state.borrow_mut();
         let level = LogLevel::from_raw(level);
@@ -331,6 +335,7 @@ impl LogHost for EmulatorHost {
     }
 
     unsafe fn proxy_get_log_level(&self, return_level: *mut u32) -> u32 {
+        // SAFETY: the out-param points to the caller's local, valid for one write.
         unsafe { *return_level = self.state.borrow().log_level as u32 };
         OK
     }
@@ -354,6 +359,7 @@ impl ContextHost for EmulatorHost {
 
 impl TimeHost for EmulatorHost {
     unsafe fn proxy_get_current_time_nanoseconds(&self, return_time: *mut u64) -> u32 {
+        // SAFETY: the out-param points to the caller's local, valid for one write.
         unsafe { *return_time = self.state.borrow().now_nanos };
         OK
     }
@@ -389,6 +395,7 @@ impl BufferHost for EmulatorHost {
         let end = start.saturating_add(max_size).min(buffer.len());
         let chunk = buffer[start..end].to_vec();
         drop(state);
+        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
         unsafe { give(&chunk, return_data, return_size) };
         OK
     }
@@ -404,6 +411,7 @@ impl BufferHost for EmulatorHost {
         if !matches!(buffer_type, 0 | 1) {
             return BAD_ARGUMENT;
         }
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let value = unsafe { bytes(data, data_size) }.to_vec();
         let mut state = self.state.borrow_mut();
         let Some(buffer) = state.buffer(buffer_type) else {
@@ -425,6 +433,7 @@ impl BufferHost for EmulatorHost {
         let Some(buffer) = state.buffer(buffer_type) else {
             return NOT_FOUND;
         };
+        // SAFETY: the out-params point to the caller's locals, valid for one write each.
         unsafe {
             *return_size = buffer.len();
             *return_flags = 0;
@@ -439,6 +448,7 @@ impl HeaderHost for EmulatorHost {
         let Some(map) = state.map(map_type) else {
             return BAD_ARGUMENT;
         };
+        // SAFETY: the out-param points to the caller's local, valid for one write.
         unsafe { *return_size = pairs::encode(map).len() };
         OK
     }
@@ -455,6 +465,7 @@ impl HeaderHost for EmulatorHost {
         };
         let encoded = pairs::encode(map);
         drop(state);
+        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
         unsafe { give(&encoded, return_data, return_size) };
         OK
     }
@@ -465,6 +476,7 @@ impl HeaderHost for EmulatorHost {
         data: *const u8,
         size: usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let Some(new_pairs) = decode_pairs(unsafe { bytes(data, size) }) else {
             return BAD_ARGUMENT;
         };
@@ -484,6 +496,7 @@ impl HeaderHost for EmulatorHost {
         return_data: *mut *mut u8,
         return_size: *mut usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let key = lower(unsafe { bytes(key_data, key_size) });
         let mut state = self.state.borrow_mut();
         let Some(map) = state.map(map_type) else {
@@ -494,6 +507,7 @@ impl HeaderHost for EmulatorHost {
             return NOT_FOUND;
         };
         drop(state);
+        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
         unsafe { give(&value, return_data, return_size) };
         OK
     }
@@ -506,7 +520,9 @@ impl HeaderHost for EmulatorHost {
         value_data: *const u8,
         value_size: usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let key = lower(unsafe { bytes(key_data, key_size) });
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let value = unsafe { bytes(value_data, value_size) }.to_vec();
         let mut state = self.state.borrow_mut();
         let Some(map) = state.map(map_type) else {
@@ -524,7 +540,9 @@ impl HeaderHost for EmulatorHost {
         value_data: *const u8,
         value_size: usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let key = lower(unsafe { bytes(key_data, key_size) });
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let value = unsafe { bytes(value_data, value_size) }.to_vec();
         let mut state = self.state.borrow_mut();
         let Some(map) = state.map(map_type) else {
@@ -551,6 +569,7 @@ impl HeaderHost for EmulatorHost {
         key_data: *const u8,
         key_size: usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let key = lower(unsafe { bytes(key_data, key_size) });
         let mut state = self.state.borrow_mut();
         let Some(map) = state.map(map_type) else {
@@ -599,13 +618,16 @@ impl StreamHost for EmulatorHost {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let Some(headers) = decode_pairs(unsafe { bytes(headers_data, headers_size) }) else {
             return BAD_ARGUMENT;
         };
         let reply = SentReply {
             status: u16::try_from(status_code).unwrap_or(500),
+            // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
             details: String::from_utf8_lossy(unsafe { bytes(details_data, details_size) })
                 .into_owned(),
+            // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
             body: unsafe { bytes(body_data, body_size) }.to_vec(),
             headers,
             grpc_status: (grpc_status >= 0).then_some(grpc_status),
@@ -625,6 +647,7 @@ impl StreamHost for EmulatorHost {
         return_message_size: *mut usize,
     ) -> u32 {
         let (code, message) = self.state.borrow().callout.status.clone();
+        // SAFETY: the out-params point to the caller's locals, valid for writes.
         unsafe {
             *return_code = code;
             give(&message, return_message_data, return_message_size);
@@ -648,9 +671,12 @@ impl HttpCallHost for EmulatorHost {
         return_token: *mut u32,
     ) -> u32 {
         let upstream =
+            // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
             String::from_utf8_lossy(unsafe { bytes(upstream_data, upstream_size) }).into_owned();
         let (Some(headers), Some(trailers)) = (
+            // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
             decode_pairs(unsafe { bytes(headers_data, headers_size) }),
+            // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
             decode_pairs(unsafe { bytes(trailers_data, trailers_size) }),
         ) else {
             return BAD_ARGUMENT;
@@ -669,10 +695,12 @@ impl HttpCallHost for EmulatorHost {
             context_id,
             upstream,
             headers,
+            // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
             body: unsafe { bytes(body_data, body_size) }.to_vec(),
             trailers,
             timeout_ms,
         });
+        // SAFETY: the out-param points to the caller's local, valid for one write.
         unsafe { *return_token = token };
         OK
     }
@@ -691,8 +719,10 @@ impl EmulatorHost {
         return_token: *mut u32,
     ) -> u32 {
         let text = |(data, size): (*const u8, usize)| {
+            // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
             String::from_utf8_lossy(unsafe { bytes(data, size) }).into_owned()
         };
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let Some(metadata) = decode_pairs(unsafe { bytes(metadata.0, metadata.1) }) else {
             return BAD_ARGUMENT;
         };
@@ -715,6 +745,7 @@ impl EmulatorHost {
             timeout_ms,
             closed_by_filter: false,
         });
+        // SAFETY: the out-param points to the caller's local, valid for one write.
         unsafe { *return_token = token };
         OK
     }
@@ -747,7 +778,9 @@ impl GrpcHost for EmulatorHost {
         timeout_ms: u32,
         return_token: *mut u32,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let message = unsafe { bytes(message_data, message_size) }.to_vec();
+        // SAFETY: the arguments are this call's own, under the same contract.
         unsafe {
             self.open_grpc(
                 (upstream_data, upstream_size),
@@ -773,6 +806,7 @@ impl GrpcHost for EmulatorHost {
         metadata_size: usize,
         return_token: *mut u32,
     ) -> u32 {
+        // SAFETY: the arguments are this call's own, under the same contract.
         unsafe {
             self.open_grpc(
                 (upstream_data, upstream_size),
@@ -793,6 +827,7 @@ impl GrpcHost for EmulatorHost {
         message_size: usize,
         _end_stream: u32,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let message = unsafe { bytes(message_data, message_size) }.to_vec();
         let mut state = self.state.borrow_mut();
         match state.grpc_calls.iter_mut().find(|c| c.token == token) {
@@ -822,10 +857,12 @@ impl SharedDataHost for EmulatorHost {
         return_value_size: *mut usize,
         return_cas: *mut u32,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let key = unsafe { bytes(key_data, key_size) };
         let Some((value, cas)) = self.state.borrow().shared_data.get(key).cloned() else {
             return NOT_FOUND;
         };
+        // SAFETY: the out-params point to the caller's locals, valid for writes.
         unsafe {
             give(&value, return_value_data, return_value_size);
             *return_cas = cas;
@@ -841,7 +878,9 @@ impl SharedDataHost for EmulatorHost {
         value_size: usize,
         cas: u32,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let key = unsafe { bytes(key_data, key_size) }.to_vec();
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let value = unsafe { bytes(value_data, value_size) }.to_vec();
         let mut state = self.state.borrow_mut();
         let entry = state.shared_data.entry(key).or_insert((Vec::new(), 0));
@@ -861,6 +900,7 @@ impl SharedQueueHost for EmulatorHost {
         name_size: usize,
         return_id: *mut u32,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let name = String::from_utf8_lossy(unsafe { bytes(name_data, name_size) }).into_owned();
         let mut state = self.state.borrow_mut();
         let owner = state.effective_context;
@@ -884,6 +924,7 @@ impl SharedQueueHost for EmulatorHost {
                 state.queues.len() - 1
             }
         };
+        // SAFETY: the out-param points to the caller's local, valid for one write.
         unsafe { *return_id = id as u32 + 1 };
         OK
     }
@@ -896,7 +937,9 @@ impl SharedQueueHost for EmulatorHost {
         name_size: usize,
         return_id: *mut u32,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let vm_id = unsafe { bytes(vm_id_data, vm_id_size) };
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let name = unsafe { bytes(name_data, name_size) };
         let state = self.state.borrow();
         match state
@@ -905,6 +948,7 @@ impl SharedQueueHost for EmulatorHost {
             .position(|q| q.vm_id.as_bytes() == vm_id && q.name.as_bytes() == name)
         {
             Some(index) => {
+                // SAFETY: the out-param points to the caller's local, valid for one write.
                 unsafe { *return_id = index as u32 + 1 };
                 OK
             }
@@ -918,6 +962,7 @@ impl SharedQueueHost for EmulatorHost {
         value_data: *const u8,
         value_size: usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let value = unsafe { bytes(value_data, value_size) }.to_vec();
         let mut state = self.state.borrow_mut();
         let Some(queue) = state.queues.get_mut((queue_id as usize).wrapping_sub(1)) else {
@@ -943,6 +988,7 @@ impl SharedQueueHost for EmulatorHost {
             return Status::Empty.raw();
         };
         drop(state);
+        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
         unsafe { give(&item, return_value_data, return_value_size) };
         OK
     }
@@ -962,6 +1008,7 @@ impl MetricsHost for EmulatorHost {
             2 => MetricType::Histogram,
             _ => return BAD_ARGUMENT,
         };
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let name = String::from_utf8_lossy(unsafe { bytes(name_data, name_size) }).into_owned();
         let mut state = self.state.borrow_mut();
         let index = match state
@@ -980,6 +1027,7 @@ impl MetricsHost for EmulatorHost {
                 state.metrics.len() - 1
             }
         };
+        // SAFETY: the out-param points to the caller's local, valid for one write.
         unsafe { *return_id = index as u32 + 1 };
         OK
     }
@@ -1016,6 +1064,7 @@ impl MetricsHost for EmulatorHost {
         let Some(metric) = state.metrics.get((metric_id as usize).wrapping_sub(1)) else {
             return NOT_FOUND;
         };
+        // SAFETY: the out-param points to the caller's local, valid for one write.
         unsafe { *return_value = metric.value };
         OK
     }
@@ -1029,6 +1078,7 @@ impl PropertyHost for EmulatorHost {
         return_value_data: *mut *mut u8,
         return_value_size: *mut usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let path = unsafe { bytes(path_data, path_size) };
         let mut state = self.state.borrow_mut();
         state
@@ -1038,6 +1088,7 @@ impl PropertyHost for EmulatorHost {
             return NOT_FOUND;
         };
         drop(state);
+        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
         unsafe { give(&value, return_value_data, return_value_size) };
         OK
     }
@@ -1049,7 +1100,9 @@ impl PropertyHost for EmulatorHost {
         value_data: *const u8,
         value_size: usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let path = unsafe { bytes(path_data, path_size) }.to_vec();
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let value = unsafe { bytes(value_data, value_size) }.to_vec();
         let mut state = self.state.borrow_mut();
         state.properties_set.push((
@@ -1071,7 +1124,9 @@ impl ForeignHost for EmulatorHost {
         return_results_data: *mut *mut u8,
         return_results_size: *mut usize,
     ) -> u32 {
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let name = String::from_utf8_lossy(unsafe { bytes(name_data, name_size) }).into_owned();
+        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let arguments = unsafe { bytes(arguments_data, arguments_size) }.to_vec();
         // Taken out while it runs, so it may not re-enter the host through this state.
         let Some(mut function) = self.state.borrow_mut().foreign.remove(&name) else {
@@ -1081,6 +1136,7 @@ impl ForeignHost for EmulatorHost {
         self.state.borrow_mut().foreign.insert(name, function);
         match result {
             Ok(results) => {
+                // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
                 unsafe { give(&results, return_results_data, return_results_size) };
                 OK
             }

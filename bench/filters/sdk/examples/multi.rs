@@ -13,7 +13,7 @@ impl HttpFilter for MultiFilter {
         let get = |name: &str| snapshot.get(name).unwrap_or_default();
         let target = [get(":method"), b" ", get(":authority"), get(":path")].concat();
         let route = [get("x-b1"), b"/", get("x-b2")].concat();
-        let headers = req.headers();
+        let mut headers = req.headers();
         headers.set("x-target", target)?;
         headers.set("x-route", route)?;
         Ok(Action::Continue)

@@ -35,7 +35,9 @@ mod tests {
             let data = proxy_on_memory_allocate(size);
             assert!(!data.is_null());
             // The host writes `size` bytes, then the SDK takes ownership and frees them.
+            // SAFETY: `data` was just allocated for `size` bytes.
             unsafe { std::ptr::write_bytes(data, 0xab, size) };
+            // SAFETY: as the host would: `data` holds `size` bytes from the allocator.
             let bytes = unsafe { take_returned(data, size) }.unwrap();
             assert_eq!(bytes.len(), size);
             assert!(bytes.iter().all(|b| *b == 0xab));
@@ -46,7 +48,9 @@ mod tests {
     fn zero_bytes_are_not_null_and_never_freed() {
         let data = proxy_on_memory_allocate(0);
         assert!(!data.is_null(), "null means failure to the host");
+        // SAFETY: zero bytes from the allocator, and a null pointer: both allowed.
         assert_eq!(unsafe { take_returned(data, 0) }, Some(Vec::new()));
+        // SAFETY: as above.
         assert_eq!(unsafe { take_returned(std::ptr::null_mut(), 0) }, None);
     }
 
@@ -56,6 +60,7 @@ mod tests {
         let pages_before = core::arch::wasm32::memory_size(0);
         for _ in 0..10_000 {
             let data = proxy_on_memory_allocate(65_536);
+            // SAFETY: `data` holds 65,536 bytes from the allocator.
             drop(unsafe { take_returned(data, 65_536) });
         }
         // A leak would have grown linear memory by 10,000 x 64 KiB pages.
