@@ -47,6 +47,9 @@ impl Body {
     }
 
     /// Reads a range of the available bytes (clamped to what is there).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn read(&self, range: impl RangeBounds<usize>) -> HostResult<Vec<u8>> {
         let start = match range.start_bound() {
             Bound::Included(&s) => s,
@@ -67,11 +70,17 @@ impl Body {
     }
 
     /// Reads every available byte.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn read_all(&self) -> HostResult<Vec<u8>> {
         self.read(..)
     }
 
     /// Replaces every available byte with `data`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn replace(&mut self, data: &[u8]) -> HostResult<()> {
         host::buffers::set(self.buffer, 0, self.size, data)?;
         self.size = data.len();
@@ -79,6 +88,9 @@ impl Body {
     }
 
     /// Appends `data` after the available bytes.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn append(&mut self, data: &[u8]) -> HostResult<()> {
         host::buffers::set(self.buffer, self.size, 0, data)?;
         self.size += data.len();
@@ -86,6 +98,9 @@ impl Body {
     }
 
     /// Inserts `data` before the available bytes.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn prepend(&mut self, data: &[u8]) -> HostResult<()> {
         host::buffers::set(self.buffer, 0, 0, data)?;
         self.size += data.len();

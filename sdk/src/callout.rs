@@ -84,9 +84,17 @@ impl HttpRequest {
         HttpRequest::new(cluster, "POST", path).body(body)
     }
 
-    /// Sets `:authority`.
+    /// Sets `:authority`, replacing the one there is.
     pub fn authority(mut self, authority: &str) -> HttpRequest {
-        self.headers[2].1 = authority.as_bytes().to_vec();
+        let value = authority.as_bytes().to_vec();
+        match self
+            .headers
+            .iter_mut()
+            .find(|(name, _)| name == b":authority")
+        {
+            Some((_, old)) => *old = value,
+            None => self.headers.push((b":authority".to_vec(), value)),
+        }
         self
     }
 
@@ -292,16 +300,25 @@ impl CalloutOps {
     }
 
     /// Lets the paused request go on.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
     pub fn resume_request(&mut self) -> HostResult<()> {
         host::stream::resume(StreamType::HttpRequest)
     }
 
     /// Lets the paused response go on.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
     pub fn resume_response(&mut self) -> HostResult<()> {
         host::stream::resume(StreamType::HttpResponse)
     }
 
     /// Answers the request with `reply`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
     pub fn respond(&mut self, reply: LocalReply) -> HostResult<()> {
         self.answered = true;
         reply.send()

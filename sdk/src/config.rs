@@ -102,8 +102,20 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// A host call failed while configuring (defining a metric, reading a property, ...): the
+/// configuration is rejected with the failure as its reason, so `?` works in
+/// [`Plugin::configure`](crate::Plugin::configure).
+impl From<crate::host::HostError> for ConfigError {
+    fn from(error: crate::host::HostError) -> ConfigError {
+        ConfigError::new(error.to_string())
+    }
+}
+
 /// Checks that `name`, found at `field`, is a header name Envoy accepts in every protocol:
 /// a non-empty lower-case token (HTTP/2 forbids upper case).
+///
+/// # Errors
+/// A [`ConfigError`] naming what is wrong (and the field, when it is one).
 pub fn check_header_name(field: &str, name: &str) -> Result<(), ConfigError> {
     let token =
         |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "!#$%&'*+-.^_`|~".contains(c);
@@ -117,6 +129,9 @@ pub fn check_header_name(field: &str, name: &str) -> Result<(), ConfigError> {
 }
 
 /// Parses a plugin configuration; see the [module docs](self) for the rules.
+///
+/// # Errors
+/// A [`ConfigError`] naming what is wrong (and the field, when it is one).
 pub fn parse<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, ConfigError> {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>() {
         // Decided at compile time: a plugin without configuration carries no JSON parser.

@@ -17,6 +17,9 @@ use crate::host::{self, HostResult};
 
 /// Makes Envoy choose the route again (after a filter changed what routing looks at, such
 /// as `:path` or `:authority`).
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn clear_route_cache() -> HostResult<()> {
     host::foreign::call("clear_route_cache", &[]).map(|_| ())
 }
@@ -35,6 +38,9 @@ pub enum LifeSpan {
 /// Sets Envoy filter state `key` (a key Envoy has an object factory for, such as
 /// `envoy.string`) to `value`, for other filters, access logs (`%FILTER_STATE(key)%`) and
 /// the `filter_state` attribute.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set_filter_state(key: &str, value: &str, span: LifeSpan) -> HostResult<()> {
     // `SetEnvoyFilterStateArguments { string path = 1; string value = 2; LifeSpan span = 3; }`
     let mut arguments = Vec::with_capacity(key.len() + value.len() + 12);

@@ -76,31 +76,49 @@ pub trait FilterExports: HttpFilter {
 #[allow(unused_variables)]
 pub trait HttpFilter: 'static {
     /// Request headers arrived.
+    ///
+    /// # Errors
+    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// A request body chunk arrived (or, after `Pause`, the body so far).
+    ///
+    /// # Errors
+    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_request_body(&mut self, body: &mut RequestBodyOps) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// Request trailers arrived.
+    ///
+    /// # Errors
+    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_request_trailers(&mut self, trailers: &mut RequestTrailersOps) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// Response headers arrived (also for local replies).
+    ///
+    /// # Errors
+    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// A response body chunk arrived (or, after `Pause`, the body so far).
+    ///
+    /// # Errors
+    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_response_body(&mut self, body: &mut ResponseBodyOps) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// Response trailers arrived.
+    ///
+    /// # Errors
+    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_response_trailers(
         &mut self,
         trailers: &mut ResponseTrailersOps,
@@ -129,24 +147,36 @@ impl Stream {
     }
 
     /// Resumes a request paused by `Action::Pause`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn resume_request(&self) -> HostResult<()> {
         host::context::set_effective_context(self.context_id)?;
         host::stream::resume(StreamType::HttpRequest)
     }
 
     /// Resumes a response paused by `Action::Pause`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn resume_response(&self) -> HostResult<()> {
         host::context::set_effective_context(self.context_id)?;
         host::stream::resume(StreamType::HttpResponse)
     }
 
     /// Answers a paused request with `reply`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn send_reply(&self, reply: &LocalReply) -> HostResult<()> {
         host::context::set_effective_context(self.context_id)?;
         reply.send()
     }
 
     /// Resets the stream.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn reset(&self) -> HostResult<()> {
         host::context::set_effective_context(self.context_id)?;
         host::stream::close(StreamType::HttpRequest)
@@ -169,6 +199,9 @@ macro_rules! live_phase {
 
             /// Answers the request with `reply` instead of going on, and returns the action
             /// that stops this phase: `return ops.respond(LocalReply::new(403));`
+            ///
+            /// # Errors
+            /// The host's failure to send the reply, as an [`Error`] (answered with a 500).
             pub fn respond(&mut self, reply: LocalReply) -> Result<Action, Error> {
                 reply.send()?;
                 Ok(Action::Pause)
@@ -177,6 +210,9 @@ macro_rules! live_phase {
             /// Calls another service over HTTP; `on_answer` runs with this filter when the
             /// answer (or the failure) arrives. Return `Action::Pause` to wait for it. An
             /// unknown cluster or a malformed request fails here, at once.
+            ///
+            /// # Errors
+            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
             pub fn http_call<F: HttpFilter>(
                 &mut self,
                 request: HttpRequest,
@@ -198,6 +234,9 @@ macro_rules! live_phase {
 
             /// Calls a gRPC method (unary); `on_answer` runs with this filter and the
             /// serialized response message, or the failure.
+            ///
+            /// # Errors
+            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
             pub fn grpc_call<F: HttpFilter>(
                 &mut self,
                 request: GrpcRequest,
@@ -252,6 +291,9 @@ impl RequestHeadersOps {
     /// encoding, HTTP/2 framing). It must happen here: once a headers callback returns,
     /// Envoy no longer lets the filter change the headers, and a `Pause` here holds the
     /// body back from the filter until it resumes.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn prepare_body_rewrite(&mut self) -> HostResult<()> {
         self.headers().remove("content-length")
     }
@@ -289,6 +331,9 @@ impl ResponseHeadersOps {
     /// encoding, HTTP/2 framing). It must happen here: once a headers callback returns,
     /// Envoy no longer lets the filter change the headers, and a `Pause` here holds the
     /// body back from the filter until it resumes.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn prepare_body_rewrite(&mut self) -> HostResult<()> {
         self.headers().remove("content-length")
     }
@@ -332,6 +377,10 @@ macro_rules! body_phase {
             /// Buffers the whole body, up to `limit` bytes. `Ok(None)` while more is coming:
             /// return `Action::Pause` and the host keeps buffering. `Ok(Some(body))` on the
             /// last chunk. A body over `limit` is an `Err` answered with
+            ///
+            /// # Errors
+            /// An [`Error`] with the over-limit status when the body is larger than `limit`,
+            /// or the host's failure to hand over the body.
             #[doc = concat!("`", $over_limit, "`.")]
             pub fn buffered(&mut self, limit: usize) -> Result<Option<Vec<u8>>, Error> {
                 if self.body.len() > limit {

@@ -140,16 +140,25 @@ impl Headers<'_> {
     }
 
     /// The value of `name`, or `None` if the header is absent.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get(&self, name: impl AsRef<[u8]>) -> HostResult<Option<HeaderValue>> {
         Ok(host::headers::get(self.map, name.as_ref())?.map(HeaderValue))
     }
 
     /// The value of `name` as a `String` (lossy), or `None` if absent.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get_str(&self, name: impl AsRef<[u8]>) -> HostResult<Option<String>> {
         Ok(self.get(name)?.map(|v| v.to_str_lossy().into_owned()))
     }
 
     /// Every value of `name`, in order (a header may appear several times).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get_all(&self, name: impl AsRef<[u8]>) -> HostResult<Vec<HeaderValue>> {
         Ok(self
             .snapshot()?
@@ -173,17 +182,26 @@ impl Headers<'_> {
     ///     Ok([tenant, path].concat())
     /// }
     /// ```
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn snapshot(&self) -> HostResult<HeaderSnapshot> {
         HeaderSnapshot::decode(host::headers::serialized(self.map)?)
     }
 
     /// Whether `name` is present.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn contains(&self, name: impl AsRef<[u8]>) -> HostResult<bool> {
         Ok(self.get(name)?.is_some())
     }
 
     /// Every header, in order, with one host call (owned; see also
     /// [`snapshot`](Headers::snapshot)).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn pairs(&self) -> HostResult<Vec<(Vec<u8>, HeaderValue)>> {
         Ok(self
             .snapshot()?
@@ -193,26 +211,41 @@ impl Headers<'_> {
     }
 
     /// `:path` (request headers).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn path(&self) -> HostResult<Option<HeaderValue>> {
         self.get(":path")
     }
 
     /// `:method` (request headers).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn method(&self) -> HostResult<Option<HeaderValue>> {
         self.get(":method")
     }
 
     /// `:authority` (request headers).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn authority(&self) -> HostResult<Option<HeaderValue>> {
         self.get(":authority")
     }
 
     /// `:scheme` (request headers).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn scheme(&self) -> HostResult<Option<HeaderValue>> {
         self.get(":scheme")
     }
 
     /// `:status` (response headers), parsed.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn status(&self) -> HostResult<Option<u16>> {
         Ok(self
             .get(":status")?
@@ -331,21 +364,33 @@ impl HeadersMut<'_> {
     }
 
     /// Sets `name` to exactly `value`, replacing any values it had.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HostResult<()> {
         host::headers::replace(self.headers.map, name.as_ref(), value.as_ref())
     }
 
     /// Adds a value for `name`, keeping the values it had.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HostResult<()> {
         host::headers::add(self.headers.map, name.as_ref(), value.as_ref())
     }
 
     /// Removes every value of `name`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn remove(&mut self, name: impl AsRef<[u8]>) -> HostResult<()> {
         host::headers::remove(self.headers.map, name.as_ref())
     }
 
     /// Replaces the whole map with `pairs`, with one host call.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         pairs: &[(K, V)],

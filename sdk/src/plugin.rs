@@ -72,6 +72,9 @@ pub trait Plugin: Sized + 'static {
 
     /// Builds the plugin from its parsed configuration. An `Err` rejects the configuration:
     /// Envoy refuses the plugin and the log names the field.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming what is wrong (and the field, when it is one).
     fn configure(config: Self::Config, ctx: &mut ConfigureOps) -> Result<Self, ConfigError>;
 
     /// Creates the filter for a new HTTP stream. For a filter marked
@@ -112,6 +115,9 @@ impl ConfigureOps {
     }
 
     /// Calls [`Plugin::on_tick`] every `period` (whole milliseconds; zero stops it).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn set_tick_period(&mut self, period: Duration) -> HostResult<()> {
         host::time::set_tick_period(period)
     }
@@ -140,11 +146,17 @@ impl PluginOps {
     }
 
     /// The host's clock.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn now(&self) -> HostResult<SystemTime> {
         host::time::now()
     }
 
     /// Changes the timer period (zero stops it).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn set_tick_period(&mut self, period: Duration) -> HostResult<()> {
         host::time::set_tick_period(period)
     }

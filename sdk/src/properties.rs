@@ -41,16 +41,25 @@ impl Properties<'_> {
 
     /// A typed attribute (see [`attributes`](crate::attributes)); `None` when Envoy has no
     /// value, or one of another type.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn attribute<T: AttributeValue>(&self, attribute: Attribute<T>) -> HostResult<Option<T>> {
         Ok(self.get(attribute.path())?.and_then(T::decode))
     }
 
     /// The raw bytes at `path`, or `None` when Envoy has no value there.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
         host::properties::get(path)
     }
 
     /// The value at `path` as text (lossy).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get_string(&self, path: &[&str]) -> HostResult<Option<String>> {
         Ok(self
             .get(path)?
@@ -58,6 +67,9 @@ impl Properties<'_> {
     }
 
     /// The value at `path` as a 64-bit integer (Envoy encodes them little-endian).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get_i64(&self, path: &[&str]) -> HostResult<Option<i64>> {
         Ok(self
             .get(path)?
@@ -66,36 +78,57 @@ impl Properties<'_> {
     }
 
     /// Sets the value at `path` (Envoy accepts this for filter state).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn set(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
         host::properties::set(path, value)
     }
 
     /// `request.path`: the path with query string.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn request_path(&self) -> HostResult<Option<String>> {
         self.get_string(&["request", "path"])
     }
 
     /// `request.method`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn request_method(&self) -> HostResult<Option<String>> {
         self.get_string(&["request", "method"])
     }
 
     /// `source.address`: the downstream peer, as `ip:port`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn source_address(&self) -> HostResult<Option<String>> {
         self.get_string(&["source", "address"])
     }
 
     /// `xds.route_name`: the name of the route this request matched.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn route_name(&self) -> HostResult<Option<String>> {
         self.get_string(&["xds", "route_name"])
     }
 
     /// `plugin_name`: the `name` of this plugin in Envoy's configuration.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn plugin_name(&self) -> HostResult<Option<String>> {
         self.get_string(&["plugin_name"])
     }
 
     /// `response.code`: the response status, once there is one.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn response_code(&self) -> HostResult<Option<u16>> {
         Ok(self
             .get_i64(&["response", "code"])?

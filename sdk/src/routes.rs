@@ -154,6 +154,9 @@ impl RouteMatch {
 
 impl<C> PerRoute<C> {
     /// Checks the rules, and each configuration with `check(config, field_path)`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming what is wrong (and the field, when it is one).
     pub fn validate(
         &self,
         check: impl Fn(&C, &str) -> Result<(), ConfigError>,
@@ -175,6 +178,9 @@ impl<C> PerRoute<C> {
     }
 
     /// The configuration for the request in `req`; reads only what the rules look at.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn select(&self, req: &mut RequestHeadersOps) -> HostResult<&C> {
         if self.rules.is_empty() {
             return Ok(&self.default);

@@ -28,12 +28,18 @@ pub struct SharedData;
 
 impl SharedData {
     /// The value of `key` and its version, or `None`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
         shared::get_data(key)
     }
 
     /// Sets `key`. With `Some(version)` (from [`get`](SharedData::get)) the write happens only
     /// if nobody wrote since: `Ok(false)` means somebody did; read again and retry.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn set(key: &str, value: &[u8], version: Option<u32>) -> HostResult<bool> {
         shared::set_data(key, value, version)
     }
@@ -48,11 +54,17 @@ pub struct SharedQueue {
 impl SharedQueue {
     /// Creates (or opens) queue `name` of this VM. Register it while configuring: the
     /// plugin's [`on_queue_ready`](crate::Plugin::on_queue_ready) is called when items arrive.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn register(name: &str) -> HostResult<SharedQueue> {
         shared::register_queue(name).map(|id| SharedQueue { id })
     }
 
     /// Finds queue `name` registered by VM `vm_id`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn resolve(vm_id: &str, name: &str) -> HostResult<Option<SharedQueue>> {
         Ok(shared::resolve_queue(vm_id, name)?.map(|id| SharedQueue { id }))
     }
@@ -67,11 +79,17 @@ impl SharedQueue {
     }
 
     /// Appends an item.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn enqueue(&self, item: &[u8]) -> HostResult<()> {
         shared::enqueue(self.id, item)
     }
 
     /// Takes the first item; `None` when the queue is empty.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn dequeue(&self) -> HostResult<Option<Vec<u8>>> {
         shared::dequeue(self.id)
     }

@@ -276,15 +276,12 @@ mod gate {
             if config.label.is_empty() {
                 return Err(ConfigError::field("label", "must not be empty"));
             }
-            ctx.set_tick_period(Duration::from_millis(config.tick_ms))
-                .map_err(|e| ConfigError::new(e.to_string()))?;
-            let define = |e: HostError| ConfigError::new(e.to_string());
+            ctx.set_tick_period(Duration::from_millis(config.tick_ms))?;
             Ok(Gate {
-                requests: Counter::define(&format!("{}.requests", config.label)).map_err(define)?,
-                in_flight: Gauge::define(&format!("{}.in_flight", config.label)).map_err(define)?,
-                sizes: Histogram::define(&format!("{}.sizes", config.label)).map_err(define)?,
-                queue: SharedQueue::register(&format!("{}.events", config.label))
-                    .map_err(define)?,
+                requests: Counter::define(&format!("{}.requests", config.label))?,
+                in_flight: Gauge::define(&format!("{}.in_flight", config.label))?,
+                sizes: Histogram::define(&format!("{}.sizes", config.label))?,
+                queue: SharedQueue::register(&format!("{}.events", config.label))?,
                 label: config.label,
                 waiting: RefCell::new(Vec::new()),
             })

@@ -89,12 +89,10 @@ impl Plugin for HttpAuth {
 
     fn configure(config: Config, _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
         config.validate()?;
-        let counter =
-            |name: &str| Counter::define(name).map_err(|e| ConfigError::new(e.to_string()));
         Ok(HttpAuth {
-            allowed: counter("http_auth.allowed")?,
-            denied: counter("http_auth.denied")?,
-            failed: counter("http_auth.failed")?,
+            allowed: Counter::define("http_auth.allowed")?,
+            denied: Counter::define("http_auth.denied")?,
+            failed: Counter::define("http_auth.failed")?,
             config,
         })
     }

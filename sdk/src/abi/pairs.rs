@@ -33,13 +33,23 @@ pub struct Malformed;
 pub type Pair<'a> = (&'a [u8], &'a [u8]);
 
 /// Decodes a serialized map into borrowed key/value slices, checking every length.
+///
+/// # Errors
+/// [`Malformed`] when a length points past the end of the buffer.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Pair<'_>>, Malformed> {
     if bytes.len() <= 1 {
         return Ok(Vec::new());
     }
     let read_u32 = |at: usize| -> Result<usize, Malformed> {
-        let word = bytes.get(at..at + 4).ok_or(Malformed)?;
+        let end = at.checked_add(4).ok_or(Malformed)?;
+        let word = bytes.get(at..end).ok_or(Malformed)?;
         Ok(u32::from_le_bytes([word[0], word[1], word[2], word[3]]) as usize)
+    };
+    // Every offset is computed with overflow checks: the lengths come from the host.
+    let slice_at = |start: usize, len: usize| -> Result<(&[u8], usize), Malformed> {
+        let end = start.checked_add(len).ok_or(Malformed)?;
+        let slice = bytes.get(start..end).ok_or(Malformed)?;
+        Ok((slice, end.checked_add(1).ok_or(Malformed)?))
     };
     let count = read_u32(0)?;
     let mut data = count
@@ -51,12 +61,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Pair<'_>>, Malformed> {
     }
     let mut pairs = Vec::with_capacity(count);
     for i in 0..count {
+        // `count * 8 + 4` fits (checked above), so these offsets do too.
         let key_len = read_u32(4 + i * 8)?;
         let value_len = read_u32(8 + i * 8)?;
-        let key = bytes.get(data..data + key_len).ok_or(Malformed)?;
-        data += key_len + 1;
-        let value = bytes.get(data..data + value_len).ok_or(Malformed)?;
-        data += value_len + 1;
+        let (key, after_key) = slice_at(data, key_len)?;
+        let (value, after_value) = slice_at(after_key, value_len)?;
+        data = after_value;
         pairs.push((key, value));
     }
     Ok(pairs)
@@ -65,6 +75,16 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Pair<'_>>, Malformed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lengths_near_usize_max_are_malformed_not_a_panic() {
+        let mut map = Vec::new();
+        map.extend_from_slice(&1u32.to_le_bytes());
+        map.extend_from_slice(&u32::MAX.to_le_bytes());
+        map.extend_from_slice(&u32::MAX.to_le_bytes());
+        map.extend_from_slice(b"k\0v\0");
+        assert_eq!(decode(&map), Err(Malformed));
+    }
 
     #[test]
     fn encodes_the_spec_example() {

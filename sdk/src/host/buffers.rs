@@ -4,6 +4,9 @@ use super::{HostResult, check, returned_bytes};
 use crate::abi::{BufferType, imports as abi};
 
 /// Up to `max_size` bytes from `start`; `None` when the buffer does not exist here.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get(buffer: BufferType, start: usize, max_size: usize) -> HostResult<Option<Vec<u8>>> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     returned_bytes("proxy_get_buffer_bytes", |data, size| unsafe {
@@ -12,6 +15,9 @@ pub fn get(buffer: BufferType, start: usize, max_size: usize) -> HostResult<Opti
 }
 
 /// Replaces `size` bytes from `start` with `data` (`start` past the end appends).
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set(buffer: BufferType, start: usize, size: usize, data: &[u8]) -> HostResult<()> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_set_buffer_bytes", unsafe {
@@ -20,6 +26,9 @@ pub fn set(buffer: BufferType, start: usize, size: usize, data: &[u8]) -> HostRe
 }
 
 /// The buffer's current size.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn size(buffer: BufferType) -> HostResult<usize> {
     let mut size = 0usize;
     let mut flags = 0u32;

@@ -11,6 +11,9 @@ fn millis(timeout: Duration) -> u32 {
 
 /// Sends an HTTP request to cluster `upstream`. `headers` must carry `:method`, `:path`
 /// and `:authority`.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn http_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     upstream: &str,
     headers: &[(K, V)],
@@ -40,6 +43,9 @@ pub fn http_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 }
 
 /// Sends one unary gRPC request (`message` is the serialized request).
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn grpc_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     upstream: &str,
     service: &str,
@@ -71,6 +77,9 @@ pub fn grpc_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 }
 
 /// Cancels a gRPC call.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn grpc_cancel(token: u32) -> HostResult<()> {
     // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_grpc_cancel", unsafe {
@@ -79,6 +88,9 @@ pub fn grpc_cancel(token: u32) -> HostResult<()> {
 }
 
 /// The status code and message of the callout being delivered.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn status() -> HostResult<(u32, Vec<u8>)> {
     let mut code = 0u32;
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.

@@ -4,6 +4,9 @@ use super::{HostResult, check};
 use crate::abi::imports as abi;
 
 /// Makes later host calls act on `context_id` (needed outside that context's callbacks).
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set_effective_context(context_id: u32) -> HostResult<()> {
     // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_set_effective_context", unsafe {
@@ -12,6 +15,9 @@ pub fn set_effective_context(context_id: u32) -> HostResult<()> {
 }
 
 /// Tells the host a context that returned "not done" from `proxy_on_done` is done.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn done() -> HostResult<()> {
     // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_done", unsafe { abi::proxy_done() })

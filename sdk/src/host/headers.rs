@@ -4,6 +4,9 @@ use super::{HostResult, check, returned_bytes};
 use crate::abi::{MapType, imports as abi, pairs};
 
 /// The value of `name` (several values joined by `,`), or `None` if absent.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     returned_bytes("proxy_get_header_map_value", |data, size| unsafe {
@@ -12,6 +15,9 @@ pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
 }
 
 /// The whole map, serialized as the ABI defines it (see [the map codec](crate::abi::pairs)).
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
     Ok(
         // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
@@ -23,6 +29,9 @@ pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
 }
 
 /// Every pair of the map, in order.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn pairs(map: MapType) -> HostResult<Vec<(Vec<u8>, Vec<u8>)>> {
     let bytes = serialized(map)?;
     let decoded = pairs::decode(&bytes).map_err(|_| malformed())?;
@@ -41,6 +50,9 @@ pub(crate) fn malformed() -> super::HostError {
 }
 
 /// Replaces the whole map.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     map: MapType,
     new_pairs: &[(K, V)],
@@ -53,6 +65,9 @@ pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 }
 
 /// Sets `name` to exactly `value`, replacing any values it had.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_replace_header_map_value", unsafe {
@@ -67,6 +82,9 @@ pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 }
 
 /// Adds a value for `name`, keeping the values it had.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_add_header_map_value", unsafe {
@@ -81,6 +99,9 @@ pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 }
 
 /// Removes every value of `name`; removing an absent header is not an error.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_remove_header_map_value", unsafe {
@@ -89,6 +110,9 @@ pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
 }
 
 /// The serialized size of the map (a cheap way to tell an empty map).
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn serialized_size(map: MapType) -> HostResult<usize> {
     let mut size = 0usize;
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.

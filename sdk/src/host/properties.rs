@@ -16,6 +16,9 @@ fn encode_path(path: &[&str]) -> Vec<u8> {
 }
 
 /// The raw value at `path`, such as `["request", "path"]`; `None` if the host has none.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get(path: &[&str]) -> HostResult<Option<Vec<u8>>> {
     let path = encode_path(path);
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
@@ -25,6 +28,9 @@ pub fn get(path: &[&str]) -> HostResult<Option<Vec<u8>>> {
 }
 
 /// Sets the value at `path`.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set(path: &[&str], value: &[u8]) -> HostResult<()> {
     let path = encode_path(path);
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.

@@ -4,6 +4,9 @@ use super::{HostResult, check, check_found, returned_bytes, take_returned};
 use crate::abi::{Status, imports as abi};
 
 /// The value of `key` and its compare-and-swap version, or `None`.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get_data(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size = 0usize;
@@ -19,6 +22,9 @@ pub fn get_data(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
 
 /// Sets `key`. With `Some(cas)` the write only happens if nobody wrote since that version
 /// was read: `Ok(false)` means somebody did.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set_data(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<bool> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     let status = unsafe {
@@ -37,6 +43,9 @@ pub fn set_data(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<bool> {
 }
 
 /// Creates (or opens) queue `name` of this VM; this plugin is told when items arrive.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn register_queue(name: &str) -> HostResult<u32> {
     let mut id = 0u32;
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
@@ -47,6 +56,9 @@ pub fn register_queue(name: &str) -> HostResult<u32> {
 }
 
 /// Finds queue `name` of VM `vm_id`.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn resolve_queue(vm_id: &str, name: &str) -> HostResult<Option<u32>> {
     let mut id = 0u32;
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
@@ -63,6 +75,9 @@ pub fn resolve_queue(vm_id: &str, name: &str) -> HostResult<Option<u32>> {
 }
 
 /// Appends `item` to queue `id`.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn enqueue(id: u32, item: &[u8]) -> HostResult<()> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     check("proxy_enqueue_shared_queue", unsafe {
@@ -71,6 +86,9 @@ pub fn enqueue(id: u32, item: &[u8]) -> HostResult<()> {
 }
 
 /// Takes the first item of queue `id`; `None` when it is empty.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn dequeue(id: u32) -> HostResult<Option<Vec<u8>>> {
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
     returned_bytes("proxy_dequeue_shared_queue", |data, size| unsafe {

@@ -4,6 +4,9 @@ use super::{HostResult, check};
 use crate::abi::{StreamType, imports as abi, pairs};
 
 /// Resumes a paused stream direction.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn resume(stream: StreamType) -> HostResult<()> {
     // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_continue_stream", unsafe {
@@ -12,6 +15,9 @@ pub fn resume(stream: StreamType) -> HostResult<()> {
 }
 
 /// Closes (resets) a stream direction.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn close(stream: StreamType) -> HostResult<()> {
     // SAFETY: the import takes integers only: no memory is shared.
     check("proxy_close_stream", unsafe {
@@ -21,6 +27,9 @@ pub fn close(stream: StreamType) -> HostResult<()> {
 
 /// Answers the current request from the proxy. `details` shows in Envoy's
 /// `%RESPONSE_CODE_DETAILS%`; `grpc_status` is `None` for plain HTTP.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn send_local_response<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     status: u32,
     details: &str,

@@ -5,6 +5,9 @@ use crate::abi::imports as abi;
 use std::time::{Duration, SystemTime};
 
 /// The host's current time (it may be frozen for the length of a callback).
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn now() -> HostResult<SystemTime> {
     let mut nanos = 0u64;
     // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
@@ -15,6 +18,9 @@ pub fn now() -> HostResult<SystemTime> {
 }
 
 /// Calls the plugin's tick every `period` (whole milliseconds); zero stops the timer.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set_tick_period(period: Duration) -> HostResult<()> {
     let millis = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
     // SAFETY: the import takes integers only: no memory is shared.

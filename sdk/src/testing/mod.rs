@@ -311,6 +311,9 @@ impl Emulator {
 
     /// Configures the default plugin (named `test_plugin`) with `configuration` (JSON text,
     /// or empty), as Envoy does when it loads the plugin.
+    ///
+    /// # Errors
+    /// [`ConfigureFailed`] when the plugin refuses its configuration (its log says why).
     pub fn configure(&self, configuration: impl AsRef<[u8]>) -> Result<PluginId, ConfigureFailed> {
         let id = self.add_plugin("test_plugin", configuration)?;
         self.default_plugin.set(Some(id.0));
@@ -319,6 +322,9 @@ impl Emulator {
 
     /// Adds another plugin (root context) of the same module with its own name and
     /// configuration; streams of it come from [`stream_of`](Emulator::stream_of).
+    ///
+    /// # Errors
+    /// [`ConfigureFailed`] when the plugin refuses its configuration (its log says why).
     pub fn add_plugin(
         &self,
         name: &str,
@@ -565,6 +571,9 @@ impl Emulator {
     }
 
     /// Enqueues `item` on queue `name` of this VM, as another VM would; the owner is told.
+    ///
+    /// # Errors
+    /// `Status::NotFound` when no queue has that name.
     pub fn enqueue(&self, name: &str, item: impl Into<Vec<u8>>) -> Result<(), Status> {
         let mut state = self.host.state.borrow_mut();
         let Some(index) = state.queues.iter().position(|q| q.name == name) else {
