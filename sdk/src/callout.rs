@@ -186,6 +186,7 @@ impl HttpResponse {
 
 /// Why a call brought no answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CalloutError {
     /// No answer came within the call's timeout.
     Timeout,

@@ -16,7 +16,7 @@ use envoy_wasm_sdk::attributes::{
     REQUEST_PROTOCOL, REQUEST_TIME, RESPONSE_CODE, SOURCE_PORT, XDS_CLUSTER_NAME, XDS_ROUTE_NAME,
 };
 use envoy_wasm_sdk::config::check_header_name;
-use envoy_wasm_sdk::envoy::{self, LifeSpan};
+use envoy_wasm_sdk::foreign::{self, LifeSpan};
 use envoy_wasm_sdk::prelude::*;
 use envoy_wasm_sdk::routes::PerRoute;
 use schemars::JsonSchema;
@@ -89,9 +89,9 @@ impl HttpFilter for RoutingFilter {
             {
                 req.headers().set(":path", format!("/v2{path}"))?;
                 // The route was chosen for the old path: have Envoy choose again.
-                envoy::clear_route_cache()?;
+                foreign::clear_route_cache()?;
                 if let Err(error) =
-                    envoy::set_filter_state("envoy.string", "v2", LifeSpan::DownstreamRequest)
+                    foreign::set_filter_state("envoy.string", "v2", LifeSpan::DownstreamRequest)
                 {
                     log::warn!("http_routing: cannot set filter state: {error}");
                 }

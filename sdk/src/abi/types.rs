@@ -2,6 +2,7 @@
 
 /// Status returned by every host function (`proxy_status_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Status {
     /// The call succeeded.
     Ok,
@@ -66,6 +67,7 @@ impl Status {
 /// Log levels (`proxy_log_level_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum LogLevel {
     /// Most verbose.
     Trace = 0,
@@ -97,6 +99,7 @@ impl LogLevel {
 
 /// What a stream callback tells the host to do next (`proxy_action_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Action {
     /// Forward what was received and go on with the next filter.
     Continue,
@@ -117,6 +120,7 @@ impl Action {
 /// Header-like maps the host holds (`proxy_map_type_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum MapType {
     /// Request headers.
     HttpRequestHeaders = 0,
@@ -139,6 +143,7 @@ pub enum MapType {
 /// Byte buffers the host holds (`proxy_buffer_type_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum BufferType {
     /// Request body (chunk or buffered body).
     HttpRequestBody = 0,
@@ -163,6 +168,7 @@ pub enum BufferType {
 /// Streams that can be resumed or closed (`proxy_stream_type_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum StreamType {
     /// The HTTP request direction.
     HttpRequest = 0,
@@ -177,6 +183,7 @@ pub enum StreamType {
 /// Metric kinds (`proxy_metric_type_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum MetricType {
     /// Monotonic counter.
     Counter = 0,
@@ -188,6 +195,7 @@ pub enum MetricType {
 
 /// Which side closed a connection (`proxy_peer_type_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PeerType {
     /// Not known.
     Unknown,

@@ -1,14 +1,15 @@
-//! Envoy's own foreign functions, typed.
+//! Envoy's foreign functions (`proxy_call_foreign_function`), typed: what Envoy offers a
+//! Wasm filter beyond the ABI.
 //!
 //! ```no_run
-//! use envoy_wasm_sdk::envoy::{self, LifeSpan};
+//! use envoy_wasm_sdk::foreign::{self, LifeSpan};
 //! use envoy_wasm_sdk::prelude::*;
 //!
 //! fn send_to_v2(req: &mut RequestHeadersOps) -> Result<(), Error> {
 //!     req.headers().set(":path", "/v2/api")?;
 //!     // The route was chosen before this filter ran: choose again for the new path.
-//!     envoy::clear_route_cache()?;
-//!     envoy::set_filter_state("envoy.string", "v2", LifeSpan::DownstreamRequest)?;
+//!     foreign::clear_route_cache()?;
+//!     foreign::set_filter_state("envoy.string", "v2", LifeSpan::DownstreamRequest)?;
 //!     Ok(())
 //! }
 //! ```
@@ -26,6 +27,7 @@ pub fn clear_route_cache() -> HostResult<()> {
 
 /// How long a filter state value lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LifeSpan {
     /// As long as the filter chain.
     FilterChain,
