@@ -19,7 +19,7 @@ use std::ops::{Bound, RangeBounds};
 ///
 /// #[http_filter]
 /// impl HttpFilter for Keeper {
-///     fn on_request_body(&mut self, ops: &mut RequestBodyOps) -> Result<Action, Error> {
+///     fn on_request_body(&mut self, ops: &mut RequestBodyOps<Self>) -> Result<Action, Error> {
 ///         self.kept = Some(ops.body()); // error: `ops` escapes the callback
 ///         Ok(Action::Continue)
 ///     }

@@ -1,12 +1,15 @@
-//! Calls to other services from a filter: HTTP and unary gRPC, each answered in a closure.
+//! Calls to other services from a filter: HTTP and unary gRPC, each response handled in a
+//! closure or a method.
 //!
 //! A filter starts a call from a callback, returns [`Action::Pause`](crate::Action::Pause),
-//! and its closure runs when the answer (or the failure) arrives, with the filter itself
-//! and the operations valid then: resume the request, or answer it. No tokens, no
-//! bookkeeping in user code.
+//! and its handler runs when the response (or the failure) arrives, with the filter itself
+//! and the operations valid then: resume the request, answer it, or call again. The handler
+//! is typed by the filter (the phase objects carry its type, `RequestHeadersOps<Self>`), so
+//! an inline closure needs no annotations, a method such as `Self::decide` fits as it is,
+//! and nothing is checked at run time. No tokens, no bookkeeping in user code.
 //!
 //! ```
-//! use envoy_wasm_sdk::callout::{CalloutOps, HttpRequest, HttpResponse, CalloutError};
+//! use envoy_wasm_sdk::callout::HttpRequest;
 //! use envoy_wasm_sdk::prelude::*;
 //! use std::time::Duration;
 //!
@@ -16,13 +19,13 @@
 //!
 //! #[http_filter]
 //! impl HttpFilter for Auth {
-//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
 //!         let token = req.headers().get_str("authorization")?.unwrap_or_default();
 //!         let check = HttpRequest::get("auth_service", "/check")
 //!             .header("authorization", token)
 //!             .timeout(Duration::from_millis(500));
-//!         req.http_call(check, |this: &mut Auth, answer, ops: &mut CalloutOps| {
-//!             match answer {
+//!         req.http_call(check, |this, response, ops| {
+//!             match response {
 //!                 Ok(response) if response.status == 200 => {
 //!                     this.user = response.header("x-user").map(str::to_owned);
 //!                     ops.resume_request()?;
@@ -275,19 +278,236 @@ impl GrpcRequest {
     }
 }
 
-/// Operations valid when a call's answer arrives: the stream is paused and waiting.
-#[derive(Debug)]
-pub struct CalloutOps {
-    context_id: u32,
-    answered: bool,
+/// What a call brought back, read from the host when it arrives.
+pub(crate) enum Response {
+    Http(Result<HttpResponse, CalloutError>),
+    Grpc(Result<Vec<u8>, CalloutError>),
 }
 
-impl CalloutOps {
-    pub(crate) const fn new(context_id: u32) -> Self {
-        Self {
-            context_id,
-            answered: false,
+/// Which kind of call a token belongs to: Envoy numbers HTTP and gRPC calls apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum CallKind {
+    Http,
+    Grpc,
+}
+
+/// A gRPC callout event, as Envoy delivers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrpcEvent {
+    /// Initial metadata with this many entries.
+    InitialMetadata(usize),
+    /// A message of this many bytes.
+    Message(usize),
+    /// Trailing metadata with this many entries.
+    TrailingMetadata(usize),
+    /// The call closed with this gRPC status.
+    Close(u32),
+}
+
+type HttpHandler<F> = Box<
+    dyn FnOnce(
+        &mut F,
+        Result<HttpResponse, CalloutError>,
+        &mut CalloutOps<'_, F>,
+    ) -> Result<(), Error>,
+>;
+type GrpcHandler<F> = Box<
+    dyn FnOnce(&mut F, Result<Vec<u8>, CalloutError>, &mut CalloutOps<'_, F>) -> Result<(), Error>,
+>;
+
+/// The code that runs when a call's response arrives, typed by the filter that made it.
+enum Handler<F> {
+    Http(HttpHandler<F>),
+    Grpc(GrpcHandler<F>),
+}
+
+/// The calls one stream has in flight: each token's handler, typed by the stream's filter,
+/// so a response reaches its handler without a run-time type check.
+pub(crate) struct Calls<F> {
+    handlers: Vec<(CallKind, u32, Handler<F>)>,
+    /// Calls started since the runtime last looked: it routes their responses here.
+    pub(crate) started: Vec<(CallKind, u32)>,
+    /// How to read a response, kept only by modules that make such calls (code size).
+    pub(crate) http_reader: Option<fn(usize, usize) -> Response>,
+    pub(crate) grpc_reader: Option<fn(GrpcEvent) -> Option<Response>>,
+}
+
+impl<F> Calls<F> {
+    pub(crate) const fn new() -> Self {
+        Calls {
+            handlers: Vec::new(),
+            started: Vec::new(),
+            http_reader: None,
+            grpc_reader: None,
         }
+    }
+
+    fn add(&mut self, kind: CallKind, token: u32, handler: Handler<F>) {
+        self.handlers.push((kind, token, handler));
+        self.started.push((kind, token));
+    }
+
+    /// Starts an HTTP call whose response goes to `on_response`.
+    pub(crate) fn http(
+        &mut self,
+        request: &HttpRequest,
+        on_response: impl FnOnce(
+            &mut F,
+            Result<HttpResponse, CalloutError>,
+            &mut CalloutOps<'_, F>,
+        ) -> Result<(), Error>
+        + 'static,
+    ) -> HostResult<()> {
+        let token = request.dispatch()?;
+        self.http_reader = Some(read_http_response);
+        self.add(CallKind::Http, token, Handler::Http(Box::new(on_response)));
+        Ok(())
+    }
+
+    /// Starts a unary gRPC call whose response goes to `on_response`.
+    pub(crate) fn grpc(
+        &mut self,
+        request: &GrpcRequest,
+        on_response: impl FnOnce(
+            &mut F,
+            Result<Vec<u8>, CalloutError>,
+            &mut CalloutOps<'_, F>,
+        ) -> Result<(), Error>
+        + 'static,
+    ) -> HostResult<()> {
+        let token = request.dispatch()?;
+        self.grpc_reader = Some(read_grpc_event);
+        self.add(CallKind::Grpc, token, Handler::Grpc(Box::new(on_response)));
+        Ok(())
+    }
+
+    /// Runs the handler of call `token` with `filter`; `None` if no call of this stream
+    /// has that token.
+    pub(crate) fn respond(
+        &mut self,
+        kind: CallKind,
+        token: u32,
+        response: Response,
+        filter: &mut F,
+        context_id: u32,
+    ) -> Option<Result<(), Error>> {
+        let at = self
+            .handlers
+            .iter()
+            .position(|(k, t, _)| (*k, *t) == (kind, token))?;
+        let (_, _, handler) = self.handlers.swap_remove(at);
+        let mut ops = CalloutOps::new(context_id, self);
+        Some(match (handler, response) {
+            (Handler::Http(handler), Response::Http(result)) => handler(filter, result, &mut ops),
+            (Handler::Grpc(handler), Response::Grpc(result)) => handler(filter, result, &mut ops),
+            // Tokens are kept per kind, so a response meets a handler of its kind.
+            _ => Ok(()),
+        })
+    }
+}
+
+/// Reads the response to an HTTP call (in `proxy_on_http_call_response`); `headers == 0`
+/// means the call failed without one.
+fn read_http_response(headers: usize, body_size: usize) -> Response {
+    Response::Http(if headers == 0 {
+        // Envoy delivers a failed call (reset, no upstream) without headers.
+        let reason = host::callouts::status()
+            .map(|(_, message)| String::from_utf8_lossy(&message).into_owned())
+            .unwrap_or_default();
+        Err(CalloutError::Failed(reason))
+    } else {
+        HttpResponse::read(body_size)
+            .map_err(CalloutError::Host)
+            .and_then(envoy_failure)
+    })
+}
+
+/// Reads what a gRPC event brings: the response message, or the failure status. Metadata
+/// alone brings no response.
+fn read_grpc_event(event: GrpcEvent) -> Option<Response> {
+    match event {
+        GrpcEvent::Message(size) => Some(Response::Grpc(
+            host::buffers::get(BufferType::GrpcReceiveBuffer, 0, size)
+                .map(Option::unwrap_or_default)
+                .map_err(CalloutError::Host),
+        )),
+        GrpcEvent::Close(code) => {
+            let message = host::callouts::status()
+                .map(|(_, message)| String::from_utf8_lossy(&message).into_owned())
+                .unwrap_or_default();
+            Some(Response::Grpc(Err(CalloutError::GrpcStatus {
+                code,
+                message,
+            })))
+        }
+        GrpcEvent::InitialMetadata(_) | GrpcEvent::TrailingMetadata(_) => None,
+    }
+}
+
+/// `http_call` and `grpc_call`, for every phase object that can start calls.
+macro_rules! start_calls {
+    () => {
+        /// Calls another service over HTTP; `on_response` runs with this filter when the
+        /// response (or the failure) arrives: a closure, or a method such as `Self::decide`.
+        /// Return `Action::Pause` to wait for it. An unknown cluster or a malformed request
+        /// fails here, at once.
+        ///
+        /// # Errors
+        /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
+        /// refuses the call (an unknown cluster, say).
+        pub fn http_call(
+            &mut self,
+            request: $crate::callout::HttpRequest,
+            on_response: impl FnOnce(
+                &mut F,
+                Result<$crate::callout::HttpResponse, $crate::callout::CalloutError>,
+                &mut $crate::callout::CalloutOps<'_, F>,
+            ) -> Result<(), $crate::Error>
+            + 'static,
+        ) -> $crate::HostResult<()> {
+            self.calls.http(&request, on_response)
+        }
+
+        /// Calls a gRPC method (unary); `on_response` runs with this filter and the
+        /// serialized response message, or the failure.
+        ///
+        /// # Errors
+        /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
+        /// refuses the call (an unknown cluster, say).
+        pub fn grpc_call(
+            &mut self,
+            request: $crate::callout::GrpcRequest,
+            on_response: impl FnOnce(
+                &mut F,
+                Result<Vec<u8>, $crate::callout::CalloutError>,
+                &mut $crate::callout::CalloutOps<'_, F>,
+            ) -> Result<(), $crate::Error>
+            + 'static,
+        ) -> $crate::HostResult<()> {
+            self.calls.grpc(&request, on_response)
+        }
+    };
+}
+pub(crate) use start_calls;
+
+/// Operations valid when a call's response arrives: the stream is paused and waiting.
+/// `F` is the filter that made the call; further calls can start from here.
+pub struct CalloutOps<'a, F> {
+    context_id: u32,
+    calls: &'a mut Calls<F>,
+}
+
+impl<F> fmt::Debug for CalloutOps<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CalloutOps")
+            .field("context_id", &self.context_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, F> CalloutOps<'a, F> {
+    pub(crate) fn new(context_id: u32, calls: &'a mut Calls<F>) -> Self {
+        Self { context_id, calls }
     }
 
     /// The request headers, writable while the request is held at its headers.
@@ -321,7 +541,6 @@ impl CalloutOps {
     /// # Errors
     /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
     pub fn respond(&mut self, reply: LocalReply) -> HostResult<()> {
-        self.answered = true;
         reply.send()
     }
 
@@ -336,30 +555,8 @@ impl CalloutOps {
     }
 }
 
-/// What runs when a call's answer arrives: erased over the filter type.
-pub(crate) type Callback =
-    Box<dyn FnOnce(&mut dyn std::any::Any, Answer, &mut CalloutOps) -> Result<(), Error>>;
-
-/// What a call brought.
-pub(crate) enum Answer {
-    Http(Result<HttpResponse, CalloutError>),
-    Grpc(Result<Vec<u8>, CalloutError>),
-}
-
-/// Wraps a typed callback for the filter type `F`.
-pub(crate) fn erase<F: 'static, T: 'static>(
-    unwrap: fn(Answer) -> Option<Result<T, CalloutError>>,
-    callback: impl FnOnce(&mut F, Result<T, CalloutError>, &mut CalloutOps) -> Result<(), Error>
-    + 'static,
-) -> Callback {
-    Box::new(move |filter, answer, ops| {
-        let filter = filter
-            .downcast_mut::<F>()
-            .ok_or_else(|| Error::new("callout answer for a different filter type"))?;
-        let answer =
-            unwrap(answer).ok_or_else(|| Error::new("callout answer of the wrong kind"))?;
-        callback(filter, answer, ops)
-    })
+impl<F: 'static> CalloutOps<'_, F> {
+    start_calls!();
 }
 
 /// Envoy answers a call it could not complete with a response of its own: `504 upstream
@@ -379,19 +576,5 @@ pub(crate) fn envoy_failure(response: HttpResponse) -> Result<HttpResponse, Call
             ))
         }
         _ => Ok(response),
-    }
-}
-
-pub(crate) fn http_answer(answer: Answer) -> Option<Result<HttpResponse, CalloutError>> {
-    match answer {
-        Answer::Http(result) => Some(result),
-        Answer::Grpc(_) => None,
-    }
-}
-
-pub(crate) fn grpc_answer(answer: Answer) -> Option<Result<Vec<u8>, CalloutError>> {
-    match answer {
-        Answer::Grpc(result) => Some(result),
-        Answer::Http(_) => None,
     }
 }

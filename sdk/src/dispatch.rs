@@ -5,7 +5,8 @@
 //! local reply at once) finds the slot empty and continues instead of panicking.
 
 use crate::abi::{Action, BufferType, StreamType};
-use crate::callout::{Answer, Callback, CalloutError, CalloutOps, HttpResponse};
+pub use crate::callout::GrpcEvent;
+use crate::callout::{CallKind, Calls, Response};
 use crate::config;
 use crate::error::Error;
 use crate::filter::{
@@ -51,19 +52,6 @@ impl fmt::Display for Phase {
     }
 }
 
-/// A gRPC callout event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GrpcEvent {
-    /// Initial metadata with this many entries.
-    InitialMetadata(usize),
-    /// A message of this size.
-    Message(usize),
-    /// Trailing metadata with this many entries.
-    TrailingMetadata(usize),
-    /// The call closed with this gRPC status.
-    Close(u32),
-}
-
 trait RootContext {
     fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool;
     /// Creates the filter of stream `context_id` and keeps it.
@@ -81,8 +69,14 @@ trait StreamContext {
         end_of_stream: bool,
     ) -> Action;
     fn on_stream_done(&mut self);
-    /// The user's filter, for callout answers (they downcast it to the type they expect).
-    fn filter(&mut self) -> &mut dyn std::any::Any;
+    /// Runs the handler of this stream's call `token`; `None` if it has no such call.
+    fn on_callout_response(
+        &mut self,
+        context_id: u32,
+        kind: CallKind,
+        token: u32,
+        response: Response,
+    ) -> Option<Result<(), Error>>;
 }
 
 struct Root<P: Plugin> {
@@ -114,7 +108,7 @@ where
                     // Envoy does not announce streams to a stateless filter's module: its
                     // one value is made here, once, and serves every stream.
                     let filter: Box<dyn StreamContext> =
-                        Box::new(Filter(plugin.clone().create_filter()));
+                        Box::new(Filter::new(plugin.clone().create_filter()));
                     DISPATCHER.with(|d| d.borrow_mut().stateless = Some(filter));
                 }
                 *self.plugin.borrow_mut() = Some(plugin);
@@ -137,7 +131,7 @@ where
         let Some(plugin) = self.plugin.borrow().clone() else {
             return;
         };
-        let stream: Box<dyn StreamContext> = Box::new(Filter(plugin.create_filter()));
+        let stream: Box<dyn StreamContext> = Box::new(Filter::new(plugin.create_filter()));
         DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(stream)));
     }
 
@@ -157,27 +151,60 @@ where
     }
 }
 
-struct Filter<F: HttpFilter>(F);
+/// A stream's filter and the calls it has in flight.
+struct Filter<F: HttpFilter> {
+    filter: F,
+    calls: Calls<F>,
+}
+
+impl<F: HttpFilter> Filter<F> {
+    const fn new(filter: F) -> Self {
+        Filter {
+            filter,
+            calls: Calls::new(),
+        }
+    }
+
+    /// Routes the responses of calls started in the last callback to this stream.
+    fn note_started_calls(&mut self, context_id: u32) {
+        if self.calls.started.is_empty() {
+            return;
+        }
+        DISPATCHER.with(|d| {
+            let mut d = d.borrow_mut();
+            for call in self.calls.started.drain(..) {
+                d.callouts.insert(call, context_id);
+            }
+            d.http_reader = d.http_reader.or(self.calls.http_reader);
+            d.grpc_reader = d.grpc_reader.or(self.calls.grpc_reader);
+        });
+    }
+}
 
 impl<F: HttpFilter> StreamContext for Filter<F> {
     fn on_http(&mut self, id: u32, phase: Phase, size: usize, eos: bool) -> Action {
-        let filter = &mut self.0;
+        let (filter, calls) = (&mut self.filter, &mut self.calls);
         let result = match phase {
             Phase::RequestHeaders => {
-                filter.on_request_headers(&mut RequestHeadersOps::new(id, eos))
+                filter.on_request_headers(&mut RequestHeadersOps::new(id, eos, calls))
             }
-            Phase::RequestBody => filter.on_request_body(&mut RequestBodyOps::new(id, size, eos)),
-            Phase::RequestTrailers => filter.on_request_trailers(&mut RequestTrailersOps::new(id)),
+            Phase::RequestBody => {
+                filter.on_request_body(&mut RequestBodyOps::new(id, size, eos, calls))
+            }
+            Phase::RequestTrailers => {
+                filter.on_request_trailers(&mut RequestTrailersOps::new(id, calls))
+            }
             Phase::ResponseHeaders => {
-                filter.on_response_headers(&mut ResponseHeadersOps::new(id, eos))
+                filter.on_response_headers(&mut ResponseHeadersOps::new(id, eos, calls))
             }
             Phase::ResponseBody => {
-                filter.on_response_body(&mut ResponseBodyOps::new(id, size, eos))
+                filter.on_response_body(&mut ResponseBodyOps::new(id, size, eos, calls))
             }
             Phase::ResponseTrailers => {
-                filter.on_response_trailers(&mut ResponseTrailersOps::new(id))
+                filter.on_response_trailers(&mut ResponseTrailersOps::new(id, calls))
             }
         };
+        self.note_started_calls(id);
         let direction = match phase {
             Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {
                 StreamType::HttpResponse
@@ -188,11 +215,21 @@ impl<F: HttpFilter> StreamContext for Filter<F> {
     }
 
     fn on_stream_done(&mut self) {
-        self.0.on_stream_done(&mut StreamDoneOps::new());
+        self.filter.on_stream_done(&mut StreamDoneOps::new());
     }
 
-    fn filter(&mut self) -> &mut dyn std::any::Any {
-        &mut self.0
+    fn on_callout_response(
+        &mut self,
+        context_id: u32,
+        kind: CallKind,
+        token: u32,
+        response: Response,
+    ) -> Option<Result<(), Error>> {
+        let result = self
+            .calls
+            .respond(kind, token, response, &mut self.filter, context_id);
+        self.note_started_calls(context_id);
+        result
     }
 }
 
@@ -246,12 +283,13 @@ struct Dispatcher {
     /// Plugin contexts: a handful per VM, so a list is enough (and smaller than a map).
     roots: Vec<(u32, Rc<dyn RootContext>)>,
     streams: BTreeMap<u32, Option<Box<dyn StreamContext>>>,
-    /// Calls waiting for an answer: token to the stream that made it and its closure.
-    callouts: BTreeMap<u32, (u32, Callback)>,
-    /// Readers of callout answers, installed by the first call of each kind, so that a
-    /// module that never calls out carries none of the code that reads answers.
-    http_answers: Option<fn(u32, usize, usize)>,
-    grpc_answers: Option<fn(u32, GrpcEvent)>,
+    /// Calls waiting for a response: each to the stream that made it (which keeps the
+    /// handler, typed by its filter).
+    callouts: BTreeMap<(CallKind, u32), u32>,
+    /// Readers of callout responses, installed by the first call of each kind, so that a
+    /// module that never calls out carries none of the code that reads responses.
+    http_reader: Option<fn(usize, usize) -> Response>,
+    grpc_reader: Option<fn(GrpcEvent) -> Option<Response>>,
 }
 
 impl Dispatcher {
@@ -262,8 +300,8 @@ impl Dispatcher {
             roots: Vec::new(),
             streams: BTreeMap::new(),
             callouts: BTreeMap::new(),
-            http_answers: None,
-            grpc_answers: None,
+            http_reader: None,
+            grpc_reader: None,
         }
     }
 }
@@ -420,52 +458,38 @@ pub(crate) fn on_foreign_function(root_context_id: u32, function_id: u32, _argum
     log::debug!("foreign function {function_id} for plugin context {root_context_id}: no handler");
 }
 
-/// Keeps `callback` until the answer to HTTP callout `token` arrives.
-pub(crate) fn register_http_callout(token: u32, context_id: u32, callback: Callback) {
-    DISPATCHER.with(|d| {
-        let mut d = d.borrow_mut();
-        d.http_answers = Some(deliver_http_answer);
-        d.callouts.insert(token, (context_id, callback));
-    });
-}
-
-/// Keeps `callback` until the answer to gRPC callout `token` arrives.
-pub(crate) fn register_grpc_callout(token: u32, context_id: u32, callback: Callback) {
-    DISPATCHER.with(|d| {
-        let mut d = d.borrow_mut();
-        d.grpc_answers = Some(deliver_grpc_event);
-        d.callouts.insert(token, (context_id, callback));
-    });
-}
-
-/// Runs the closure waiting for `token` with the filter that made the call.
-fn deliver(token: u32, read_answer: impl FnOnce() -> Answer) {
-    let Some((context_id, callback)) = DISPATCHER.with(|d| d.borrow_mut().callouts.remove(&token))
+/// Runs the handler waiting for call `token` with the filter that made the call.
+fn deliver(kind: CallKind, token: u32, read_response: impl FnOnce() -> Option<Response>) {
+    let Some(context_id) = DISPATCHER.with(|d| d.borrow().callouts.get(&(kind, token)).copied())
     else {
-        log::debug!("answer for callout {token}, which nobody waits for");
+        log::debug!("response to callout {token}, which nobody waits for");
         return;
     };
-    // Envoy delivers the answer on the plugin's context, which holds it: read it there,
+    // Envoy delivers the response on the plugin's context, which holds it: read it there,
     // then act on the stream that made the call.
-    let answer = read_answer();
+    let Some(response) = read_response() else {
+        return;
+    };
+    DISPATCHER.with(|d| d.borrow_mut().callouts.remove(&(kind, token)));
     if let Err(error) = host::context::set_effective_context(context_id) {
-        log::debug!("answer for callout {token}: its stream {context_id} is gone ({error})");
+        log::debug!("response to callout {token}: its stream {context_id} is gone ({error})");
         return;
     }
     let delivered = guarded(|| {
         with_stream(context_id, |stream| {
-            let mut ops = CalloutOps::new(context_id);
-            if let Err(error) = callback(stream.filter(), answer, &mut ops) {
-                answer_error(
-                    &format_args!("callout {token}"),
-                    error,
-                    StreamType::HttpRequest,
-                );
-            }
+            stream.on_callout_response(context_id, kind, token, response)
         })
     });
-    if delivered.is_none() {
-        log::debug!("answer for callout {token}: its stream {context_id} is gone");
+    match delivered.flatten() {
+        Some(Ok(())) => {}
+        Some(Err(error)) => {
+            answer_error(
+                &format_args!("callout {token}"),
+                error,
+                StreamType::HttpRequest,
+            );
+        }
+        None => log::debug!("response to callout {token}: its stream {context_id} is gone"),
     }
 }
 
@@ -476,50 +500,15 @@ pub(crate) fn on_http_call_response(
     body_size: usize,
     _trailers: usize,
 ) {
-    match DISPATCHER.with(|d| d.borrow().http_answers) {
-        Some(deliver_answer) => deliver_answer(token, headers, body_size),
-        None => log::debug!("answer for callout {token}, which nobody waits for"),
+    match DISPATCHER.with(|d| d.borrow().http_reader) {
+        Some(read) => deliver(CallKind::Http, token, || Some(read(headers, body_size))),
+        None => log::debug!("response to callout {token}, which nobody waits for"),
     }
 }
 
 pub(crate) fn on_grpc_event(_context_id: u32, token: u32, event: GrpcEvent) {
-    match DISPATCHER.with(|d| d.borrow().grpc_answers) {
-        Some(deliver_event) => deliver_event(token, event),
+    match DISPATCHER.with(|d| d.borrow().grpc_reader) {
+        Some(read) => deliver(CallKind::Grpc, token, || read(event)),
         None => log::debug!("event for callout {token}, which nobody waits for"),
-    }
-}
-
-fn deliver_http_answer(token: u32, headers: usize, body_size: usize) {
-    deliver(token, || {
-        Answer::Http(if headers == 0 {
-            // Envoy delivers a failed call (reset, no upstream) without headers.
-            let reason = host::callouts::status()
-                .map(|(_, message)| String::from_utf8_lossy(&message).into_owned())
-                .unwrap_or_default();
-            Err(CalloutError::Failed(reason))
-        } else {
-            HttpResponse::read(body_size)
-                .map_err(CalloutError::Host)
-                .and_then(crate::callout::envoy_failure)
-        })
-    });
-}
-
-fn deliver_grpc_event(token: u32, event: GrpcEvent) {
-    match event {
-        GrpcEvent::Message(size) => deliver(token, || {
-            Answer::Grpc(
-                host::buffers::get(BufferType::GrpcReceiveBuffer, 0, size)
-                    .map(Option::unwrap_or_default)
-                    .map_err(CalloutError::Host),
-            )
-        }),
-        GrpcEvent::Close(code) => deliver(token, || {
-            let message = host::callouts::status()
-                .map(|(_, message)| String::from_utf8_lossy(&message).into_owned())
-                .unwrap_or_default();
-            Answer::Grpc(Err(CalloutError::GrpcStatus { code, message }))
-        }),
-        GrpcEvent::InitialMetadata(_) | GrpcEvent::TrailingMetadata(_) => {}
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! What `Pause` holds follows Envoy: from a headers callback it holds the headers *and*
 //! everything after them; the body reaches the filter only once it resumes the stream
-//! (from a callout answer or a timer, through [`Stream`]). From a body callback it buffers:
+//! (from a callout response or a timer, through [`Stream`]). From a body callback it buffers:
 //! the next body callback sees all of the body so far. To rewrite a body, let the headers go
 //! on after [`RequestHeadersOps::prepare_body_rewrite`] and buffer in the body callbacks
 //! with [`RequestBodyOps::buffered`].
@@ -28,7 +28,7 @@
 //!
 //! #[http_filter]
 //! impl HttpFilter for ApiKeyFilter {
-//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
 //!         if !req.headers().contains("x-api-key")? {
 //!             return Err(Error::with_status(401, "missing x-api-key"));
 //!         }
@@ -37,7 +37,7 @@
 //!         Ok(Action::Continue)
 //!     }
 //!
-//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps<Self>) -> Result<Action, Error> {
 //!         resp.headers().set("x-served-path", &self.path)?;
 //!         Ok(Action::Continue)
 //!     }
@@ -47,7 +47,7 @@
 pub use crate::abi::Action;
 use crate::abi::{BufferType, MapType, StreamType};
 use crate::body::Body;
-use crate::callout::{self, CalloutError, CalloutOps, GrpcRequest, HttpRequest, HttpResponse};
+use crate::callout::{Calls, start_calls};
 use crate::error::Error;
 use crate::headers::{Headers, HeadersMut};
 use crate::host::{self, HostResult};
@@ -74,12 +74,15 @@ pub trait FilterExports: HttpFilter {
 ///
 /// Every callback has a default that continues, so a filter implements only what it needs.
 #[allow(unused_variables)]
-pub trait HttpFilter: 'static {
+pub trait HttpFilter: Sized + 'static {
     /// Request headers arrived.
     ///
     /// # Errors
     /// An `Err` is logged and answered with a local reply (see [`Error`]).
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(
+        &mut self,
+        req: &mut RequestHeadersOps<'_, Self>,
+    ) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
@@ -87,7 +90,7 @@ pub trait HttpFilter: 'static {
     ///
     /// # Errors
     /// An `Err` is logged and answered with a local reply (see [`Error`]).
-    fn on_request_body(&mut self, body: &mut RequestBodyOps) -> Result<Action, Error> {
+    fn on_request_body(&mut self, body: &mut RequestBodyOps<'_, Self>) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
@@ -95,7 +98,10 @@ pub trait HttpFilter: 'static {
     ///
     /// # Errors
     /// An `Err` is logged and answered with a local reply (see [`Error`]).
-    fn on_request_trailers(&mut self, trailers: &mut RequestTrailersOps) -> Result<Action, Error> {
+    fn on_request_trailers(
+        &mut self,
+        trailers: &mut RequestTrailersOps<'_, Self>,
+    ) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
@@ -103,7 +109,10 @@ pub trait HttpFilter: 'static {
     ///
     /// # Errors
     /// An `Err` is logged and answered with a local reply (see [`Error`]).
-    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+    fn on_response_headers(
+        &mut self,
+        resp: &mut ResponseHeadersOps<'_, Self>,
+    ) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
@@ -111,7 +120,7 @@ pub trait HttpFilter: 'static {
     ///
     /// # Errors
     /// An `Err` is logged and answered with a local reply (see [`Error`]).
-    fn on_response_body(&mut self, body: &mut ResponseBodyOps) -> Result<Action, Error> {
+    fn on_response_body(&mut self, body: &mut ResponseBodyOps<'_, Self>) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
@@ -121,7 +130,7 @@ pub trait HttpFilter: 'static {
     /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_response_trailers(
         &mut self,
-        trailers: &mut ResponseTrailersOps,
+        trailers: &mut ResponseTrailersOps<'_, Self>,
     ) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
@@ -186,7 +195,15 @@ impl Stream {
 /// Operations every live phase has: properties, local replies, the stream handle.
 macro_rules! live_phase {
     ($phase:ident) => {
-        impl $phase {
+        impl<F> std::fmt::Debug for $phase<'_, F> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($phase))
+                    .field("context_id", &self.context_id)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<F: 'static> $phase<'_, F> {
             /// Envoy's attributes of this stream.
             pub fn properties(&self) -> Properties<'_> {
                 Properties::new()
@@ -207,70 +224,24 @@ macro_rules! live_phase {
                 Ok(Action::Pause)
             }
 
-            /// Calls another service over HTTP; `on_answer` runs with this filter when the
-            /// answer (or the failure) arrives. Return `Action::Pause` to wait for it. An
-            /// unknown cluster or a malformed request fails here, at once.
-            ///
-            /// # Errors
-            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-            pub fn http_call<F: HttpFilter>(
-                &mut self,
-                request: HttpRequest,
-                on_answer: impl FnOnce(
-                    &mut F,
-                    Result<HttpResponse, CalloutError>,
-                    &mut CalloutOps,
-                ) -> Result<(), Error>
-                + 'static,
-            ) -> HostResult<()> {
-                let token = request.dispatch()?;
-                crate::dispatch::register_http_callout(
-                    token,
-                    self.context_id,
-                    callout::erase(callout::http_answer, on_answer),
-                );
-                Ok(())
-            }
-
-            /// Calls a gRPC method (unary); `on_answer` runs with this filter and the
-            /// serialized response message, or the failure.
-            ///
-            /// # Errors
-            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-            pub fn grpc_call<F: HttpFilter>(
-                &mut self,
-                request: GrpcRequest,
-                on_answer: impl FnOnce(
-                    &mut F,
-                    Result<Vec<u8>, CalloutError>,
-                    &mut CalloutOps,
-                ) -> Result<(), Error>
-                + 'static,
-            ) -> HostResult<()> {
-                let token = request.dispatch()?;
-                crate::dispatch::register_grpc_callout(
-                    token,
-                    self.context_id,
-                    callout::erase(callout::grpc_answer, on_answer),
-                );
-                Ok(())
-            }
+            start_calls!();
         }
     };
 }
 
 /// Operations valid in [`HttpFilter::on_request_headers`].
-#[derive(Debug)]
-pub struct RequestHeadersOps {
+pub struct RequestHeadersOps<'a, F> {
     context_id: u32,
     end_of_stream: bool,
+    calls: &'a mut Calls<F>,
 }
 
-impl RequestHeadersOps {
-    pub(crate) const fn new(context_id: u32, end_of_stream: bool) -> Self {
+impl<'a, F> RequestHeadersOps<'a, F> {
+    pub(crate) fn new(context_id: u32, end_of_stream: bool, calls: &'a mut Calls<F>) -> Self {
         Self {
             context_id,
             end_of_stream,
+            calls,
         }
     }
 
@@ -285,7 +256,7 @@ impl RequestHeadersOps {
     }
 }
 live_phase!(RequestHeadersOps);
-impl RequestHeadersOps {
+impl<F> RequestHeadersOps<'_, F> {
     /// Call when the body callbacks will change the body's length: removes
     /// `content-length`, so what goes on carries the body's real length (HTTP/1.1 chunked
     /// encoding, HTTP/2 framing). It must happen here: once a headers callback returns,
@@ -300,17 +271,18 @@ impl RequestHeadersOps {
 }
 
 /// Operations valid in [`HttpFilter::on_response_headers`].
-#[derive(Debug)]
-pub struct ResponseHeadersOps {
+pub struct ResponseHeadersOps<'a, F> {
     context_id: u32,
     end_of_stream: bool,
+    calls: &'a mut Calls<F>,
 }
 
-impl ResponseHeadersOps {
-    pub(crate) const fn new(context_id: u32, end_of_stream: bool) -> Self {
+impl<'a, F> ResponseHeadersOps<'a, F> {
+    pub(crate) fn new(context_id: u32, end_of_stream: bool, calls: &'a mut Calls<F>) -> Self {
         Self {
             context_id,
             end_of_stream,
+            calls,
         }
     }
 
@@ -325,7 +297,7 @@ impl ResponseHeadersOps {
     }
 }
 live_phase!(ResponseHeadersOps);
-impl ResponseHeadersOps {
+impl<F> ResponseHeadersOps<'_, F> {
     /// Call when the body callbacks will change the body's length: removes
     /// `content-length`, so what goes on carries the body's real length (HTTP/1.1 chunked
     /// encoding, HTTP/2 framing). It must happen here: once a headers callback returns,
@@ -343,19 +315,25 @@ impl ResponseHeadersOps {
 macro_rules! body_phase {
     ($phase:ident, $buffer:expr, $trailers:expr, $over_limit:literal, $doc:literal) => {
         #[doc = $doc]
-        #[derive(Debug)]
-        pub struct $phase {
+        pub struct $phase<'a, F> {
             context_id: u32,
             body: Body,
             end_of_stream: bool,
+            calls: &'a mut Calls<F>,
         }
 
-        impl $phase {
-            pub(crate) const fn new(context_id: u32, size: usize, end_of_stream: bool) -> Self {
+        impl<'a, F> $phase<'a, F> {
+            pub(crate) fn new(
+                context_id: u32,
+                size: usize,
+                end_of_stream: bool,
+                calls: &'a mut Calls<F>,
+            ) -> Self {
                 Self {
                     context_id,
                     body: Body::new($buffer, size),
                     end_of_stream,
+                    calls,
                 }
             }
 
@@ -418,14 +396,14 @@ body_phase!(
 macro_rules! trailers_phase {
     ($phase:ident, $map:expr, $doc:literal) => {
         #[doc = $doc]
-        #[derive(Debug)]
-        pub struct $phase {
+        pub struct $phase<'a, F> {
             context_id: u32,
+            calls: &'a mut Calls<F>,
         }
 
-        impl $phase {
-            pub(crate) const fn new(context_id: u32) -> Self {
-                Self { context_id }
+        impl<'a, F> $phase<'a, F> {
+            pub(crate) fn new(context_id: u32, calls: &'a mut Calls<F>) -> Self {
+                Self { context_id, calls }
             }
 
             /// The trailers, writable.

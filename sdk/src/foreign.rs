@@ -5,7 +5,7 @@
 //! use envoy_wasm_sdk::foreign::{self, LifeSpan};
 //! use envoy_wasm_sdk::prelude::*;
 //!
-//! fn send_to_v2(req: &mut RequestHeadersOps) -> Result<(), Error> {
+//! fn send_to_v2<F: 'static>(req: &mut RequestHeadersOps<F>) -> Result<(), Error> {
 //!     req.headers().set(":path", "/v2/api")?;
 //!     // The route was chosen before this filter ran: choose again for the new path.
 //!     foreign::clear_route_cache()?;

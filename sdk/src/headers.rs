@@ -175,7 +175,7 @@ impl Headers<'_> {
     ///
     /// ```
     /// # use envoy_wasm_sdk::prelude::*;
-    /// fn route_key(req: &mut RequestHeadersOps) -> Result<Vec<u8>, Error> {
+    /// fn route_key<F>(req: &mut RequestHeadersOps<F>) -> Result<Vec<u8>, Error> {
     ///     let headers = req.headers().snapshot()?;
     ///     let tenant = headers.get("x-tenant").unwrap_or(b"default");
     ///     let path = headers.get(":path").unwrap_or(b"/");
@@ -343,7 +343,7 @@ impl HeaderSnapshot {
 ///
 /// #[http_filter]
 /// impl HttpFilter for Keeper {
-///     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+///     fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
 ///         self.kept = Some(req.headers()); // error: `req` escapes the callback
 ///         Ok(Action::Continue)
 ///     }

@@ -33,13 +33,13 @@
 //!
 //! #[http_filter]
 //! impl HttpFilter for HelloFilter {
-//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
 //!         let path = req.headers().path()?.unwrap_or_default();
 //!         log::info!("request to {path}");
 //!         Ok(Action::Continue)
 //!     }
 //!
-//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps<Self>) -> Result<Action, Error> {
 //!         resp.headers().set("x-hello", "world")?;
 //!         Ok(Action::Continue)
 //!     }

@@ -44,7 +44,7 @@
 //!
 //! #[http_filter]
 //! impl HttpFilter for StampFilter {
-//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+//!     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps<Self>) -> Result<Action, Error> {
 //!         let config = &self.plugin.config;
 //!         resp.headers().set(&config.header, &config.value)?;
 //!         Ok(Action::Continue)

@@ -21,7 +21,7 @@ use std::marker::PhantomData;
 ///
 /// #[http_filter]
 /// impl HttpFilter for Keeper {
-///     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+///     fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
 ///         self.kept = Some(req.properties()); // error: `req` escapes the callback
 ///         Ok(Action::Continue)
 ///     }

@@ -181,7 +181,7 @@ impl<C> PerRoute<C> {
     ///
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn select(&self, req: &mut RequestHeadersOps) -> HostResult<&C> {
+    pub fn select<F: 'static>(&self, req: &mut RequestHeadersOps<'_, F>) -> HostResult<&C> {
         if self.rules.is_empty() {
             return Ok(&self.default);
         }

@@ -28,7 +28,10 @@ mod echo {
 
     #[http_filter]
     impl HttpFilter for EchoFilter {
-        fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+        fn on_request_headers(
+            &mut self,
+            req: &mut RequestHeadersOps<Self>,
+        ) -> Result<Action, Error> {
             let mut headers = req.headers();
             self.upper = headers.contains("x-upper")?;
             if let Some(first) = headers.get("x-multi")? {
@@ -49,7 +52,7 @@ mod echo {
             Ok(Action::Continue)
         }
 
-        fn on_request_body(&mut self, body: &mut RequestBodyOps) -> Result<Action, Error> {
+        fn on_request_body(&mut self, body: &mut RequestBodyOps<Self>) -> Result<Action, Error> {
             if !self.upper {
                 return Ok(Action::Continue);
             }
@@ -63,13 +66,16 @@ mod echo {
 
         fn on_request_trailers(
             &mut self,
-            trailers: &mut RequestTrailersOps,
+            trailers: &mut RequestTrailersOps<Self>,
         ) -> Result<Action, Error> {
             trailers.trailers().set("x-trailer-seen", "yes")?;
             Ok(Action::Continue)
         }
 
-        fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+        fn on_response_headers(
+            &mut self,
+            resp: &mut ResponseHeadersOps<Self>,
+        ) -> Result<Action, Error> {
             if resp.headers().contains("x-fail")? {
                 return Err(Error::new("response refused"));
             }
@@ -310,7 +316,10 @@ mod gate {
 
     #[http_filter]
     impl HttpFilter for GateFilter {
-        fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+        fn on_request_headers(
+            &mut self,
+            req: &mut RequestHeadersOps<Self>,
+        ) -> Result<Action, Error> {
             let plugin = &self.plugin;
             plugin.requests.increment(1)?;
             plugin.sizes.record(req.headers().pairs()?.len() as u64)?;
@@ -504,7 +513,10 @@ mod caller {
     pub struct CallerFilter;
     #[http_filter]
     impl HttpFilter for CallerFilter {
-        fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+        fn on_request_headers(
+            &mut self,
+            req: &mut RequestHeadersOps<Self>,
+        ) -> Result<Action, Error> {
             let empty: [(&str, &str); 0] = [];
             let headers = [
                 (":method", "GET"),
@@ -564,11 +576,11 @@ fn callouts_are_recorded_and_checked_like_envoy() {
         ("pkg.Svc", "Check")
     );
     assert_eq!(grpc[0].messages, [vec![1u8]]);
-    // A raw call has no closure waiting: the answer is dropped, with a debug line.
+    // A raw call has no handler waiting: the response is dropped, with a debug line.
     envoy.set_log_level(LogLevel::Debug);
     envoy.fail_http_call(calls[0].token, "timeout");
     assert!(envoy.logged(&format!(
-        "answer for callout {}, which nobody waits for",
+        "response to callout {}, which nobody waits for",
         calls[0].token
     )));
 }
@@ -622,7 +634,10 @@ mod stateless {
 
     #[http_filter(stateless)]
     impl HttpFilter for StampFilter {
-        fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+        fn on_response_headers(
+            &mut self,
+            resp: &mut ResponseHeadersOps<Self>,
+        ) -> Result<Action, Error> {
             let status = resp.headers().status()?.unwrap_or_default();
             resp.headers().set("x-stamped", status.to_string())?;
             Ok(Action::Continue)

@@ -74,7 +74,7 @@ fn unavailable(why: String) -> Error {
     )
 }
 
-fn forbidden(ops: &mut CalloutOps) -> Result<(), Error> {
+fn forbidden<F: 'static>(ops: &mut CalloutOps<'_, F>) -> Result<(), Error> {
     ops.respond(
         LocalReply::new(403)
             .body("forbidden\n")
@@ -86,10 +86,10 @@ fn forbidden(ops: &mut CalloutOps) -> Result<(), Error> {
 impl GrpcAuthFilter {
     fn decide(
         &mut self,
-        answer: Result<Vec<u8>, CalloutError>,
-        ops: &mut CalloutOps,
+        response: Result<Vec<u8>, CalloutError>,
+        ops: &mut CalloutOps<Self>,
     ) -> Result<(), Error> {
-        match answer {
+        match response {
             Ok(bytes) => match CheckResponse::decode(&bytes) {
                 Some(response) if response.allowed => {
                     ops.request_headers().set("x-user", &response.user)?;
@@ -112,7 +112,7 @@ impl GrpcAuthFilter {
 
 #[http_filter]
 impl HttpFilter for GrpcAuthFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         let config = &self.plugin.config;
         let check = CheckRequest {
             token: req.headers().get_str("authorization")?.unwrap_or_default(),

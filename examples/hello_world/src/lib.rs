@@ -32,7 +32,7 @@ pub struct HelloFilter;
 
 #[http_filter(stateless)]
 impl HttpFilter for HelloFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         let headers = req.headers();
         let method = headers.method()?.unwrap_or_default();
         let path = headers.path()?.unwrap_or_default();
@@ -40,7 +40,10 @@ impl HttpFilter for HelloFilter {
         Ok(Action::Continue)
     }
 
-    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+    fn on_response_headers(
+        &mut self,
+        resp: &mut ResponseHeadersOps<Self>,
+    ) -> Result<Action, Error> {
         resp.headers().set("x-hello", "world")?;
         Ok(Action::Continue)
     }

@@ -116,14 +116,14 @@ fn unavailable(plugin: &HttpAuth, why: String) -> Error {
 }
 
 impl AuthFilter {
-    /// What the service's answer means for the paused request.
+    /// What the service's response means for the paused request.
     fn decide(
         &mut self,
-        answer: Result<HttpResponse, CalloutError>,
-        ops: &mut CalloutOps,
+        response: Result<HttpResponse, CalloutError>,
+        ops: &mut CalloutOps<Self>,
     ) -> Result<(), Error> {
         let plugin = &self.plugin;
-        match answer {
+        match response {
             Ok(response) if response.status == 200 => {
                 let mut headers = ops.request_headers();
                 for name in &plugin.config.copy_headers {
@@ -155,7 +155,7 @@ impl AuthFilter {
 
 #[http_filter]
 impl HttpFilter for AuthFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         let config = &self.plugin.config;
         let headers = req.headers();
         let mut check = HttpRequest::get(&config.cluster, &config.path)

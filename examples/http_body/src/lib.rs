@@ -115,7 +115,7 @@ pub struct BodyFilter {
 
 #[http_filter]
 impl HttpFilter for BodyFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         if req.end_of_stream() {
             return Ok(Action::Continue);
         }
@@ -144,7 +144,7 @@ impl HttpFilter for BodyFilter {
         Ok(Action::Continue)
     }
 
-    fn on_request_body(&mut self, body: &mut RequestBodyOps) -> Result<Action, Error> {
+    fn on_request_body(&mut self, body: &mut RequestBodyOps<Self>) -> Result<Action, Error> {
         let plugin = &self.plugin;
         let Some(bytes) = body.buffered(plugin.max_body_bytes)? else {
             return Ok(Action::Pause);

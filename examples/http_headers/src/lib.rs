@@ -148,12 +148,15 @@ pub struct HeaderFilter {
 
 #[http_filter]
 impl HttpFilter for HeaderFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         self.plugin.config.request.apply(&mut req.headers())?;
         Ok(Action::Continue)
     }
 
-    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+    fn on_response_headers(
+        &mut self,
+        resp: &mut ResponseHeadersOps<Self>,
+    ) -> Result<Action, Error> {
         self.plugin.config.response.apply(&mut resp.headers())?;
         Ok(Action::Continue)
     }

@@ -80,7 +80,7 @@ pub struct RoutingFilter {
 
 #[http_filter]
 impl HttpFilter for RoutingFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         let config = self.plugin.routes.select(req)?.clone();
         req.headers().set("x-routing-rule", &config.tag)?;
         if let Some(header) = &config.version_header {
@@ -101,7 +101,10 @@ impl HttpFilter for RoutingFilter {
         Ok(Action::Continue)
     }
 
-    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+    fn on_response_headers(
+        &mut self,
+        resp: &mut ResponseHeadersOps<Self>,
+    ) -> Result<Action, Error> {
         let Some(config) = &self.config else {
             return Ok(Action::Continue);
         };

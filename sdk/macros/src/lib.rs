@@ -54,7 +54,7 @@ const CALLBACKS: [(&str, &str, &str); 7] = [
 ///
 /// #[envoy_wasm_sdk::http_filter(stateless)]
 /// impl HttpFilter for AddHeader {
-///     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+///     fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps<Self>) -> Result<Action, Error> {
 ///         resp.headers().add("x-served-by", "wasm")?;
 ///         Ok(Action::Continue)
 ///     }

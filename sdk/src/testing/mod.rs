@@ -34,7 +34,7 @@
 //! struct TagFilter;
 //! #[http_filter]
 //! impl HttpFilter for TagFilter {
-//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+//!     fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
 //!         if !req.headers().contains("x-user")? {
 //!             return Err(Error::with_status(401, "who are you?"));
 //!         }

@@ -12,14 +12,14 @@ pub struct BodyFilter;
 
 #[http_filter(stateless)]
 impl HttpFilter for BodyFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         if !req.end_of_stream() {
             req.prepare_body_rewrite()?;
         }
         Ok(Action::Continue)
     }
 
-    fn on_request_body(&mut self, body: &mut RequestBodyOps) -> Result<Action, Error> {
+    fn on_request_body(&mut self, body: &mut RequestBodyOps<Self>) -> Result<Action, Error> {
         let Some(bytes) = body.buffered(MAX_BODY_BYTES)? else {
             return Ok(Action::Pause);
         };
@@ -37,7 +37,10 @@ impl HttpFilter for BodyFilter {
         Ok(Action::Continue)
     }
 
-    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+    fn on_response_headers(
+        &mut self,
+        resp: &mut ResponseHeadersOps<Self>,
+    ) -> Result<Action, Error> {
         resp.headers().add("x-bench", "body")?;
         Ok(Action::Continue)
     }

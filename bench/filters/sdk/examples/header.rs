@@ -7,14 +7,17 @@ pub struct HeaderFilter;
 
 #[http_filter(stateless)]
 impl HttpFilter for HeaderFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         match req.headers().path()? {
             Some(path) if path.starts_with(b"/") => Ok(Action::Continue),
             _ => Err(Error::with_status(400, "bad path")),
         }
     }
 
-    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+    fn on_response_headers(
+        &mut self,
+        resp: &mut ResponseHeadersOps<Self>,
+    ) -> Result<Action, Error> {
         resp.headers().add("x-bench", "header")?;
         Ok(Action::Continue)
     }

@@ -7,7 +7,7 @@ pub struct MultiFilter;
 
 #[http_filter(stateless)]
 impl HttpFilter for MultiFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         // One host call for all five reads.
         let snapshot = req.headers().snapshot()?;
         let get = |name: &str| snapshot.get(name).unwrap_or_default();
@@ -19,7 +19,10 @@ impl HttpFilter for MultiFilter {
         Ok(Action::Continue)
     }
 
-    fn on_response_headers(&mut self, resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+    fn on_response_headers(
+        &mut self,
+        resp: &mut ResponseHeadersOps<Self>,
+    ) -> Result<Action, Error> {
         resp.headers().add("x-bench", "multi")?;
         Ok(Action::Continue)
     }

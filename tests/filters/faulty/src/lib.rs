@@ -31,7 +31,7 @@ pub struct FaultyFilter {
 
 #[http_filter]
 impl HttpFilter for FaultyFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         self.fault = req.headers().get_str("x-fault")?;
         match self.fault.as_deref() {
             Some("error") => Err(Error::new("asked to fail")),
@@ -41,7 +41,10 @@ impl HttpFilter for FaultyFilter {
         }
     }
 
-    fn on_response_headers(&mut self, _resp: &mut ResponseHeadersOps) -> Result<Action, Error> {
+    fn on_response_headers(
+        &mut self,
+        _resp: &mut ResponseHeadersOps<Self>,
+    ) -> Result<Action, Error> {
         match self.fault.as_deref() {
             Some("response-error") => Err(Error::new("asked to fail the response")),
             _ => Ok(Action::Continue),
