@@ -285,9 +285,12 @@ pub(crate) enum Response {
 }
 
 /// Which kind of call a token belongs to: Envoy numbers HTTP and gRPC calls apart.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum CallKind {
+pub enum CallKind {
+    /// `proxy_http_call`.
     Http,
+    /// `proxy_grpc_call`.
     Grpc,
 }
 
@@ -321,64 +324,33 @@ enum Handler<F> {
     Grpc(GrpcHandler<F>),
 }
 
+/// How the runtime learns that a stream started a call, so that the call's response comes
+/// back to it. Implemented by the runtime for every filter; called only where a filter calls
+/// out, so a module that never does links none of the code that routes responses.
+#[doc(hidden)]
+pub trait CallRouting: Sized + 'static {
+    /// Call `token` of `kind`, started by stream `context_id`, waits for its response.
+    fn route(kind: CallKind, token: u32, context_id: u32);
+}
+
+type Responder<F> =
+    fn(&mut Calls<F>, &mut F, CallKind, u32, Response, u32) -> Option<Result<(), Error>>;
+
 /// The calls one stream has in flight: each token's handler, typed by the stream's filter,
 /// so a response reaches its handler without a run-time type check.
 pub(crate) struct Calls<F> {
     handlers: Vec<(CallKind, u32, Handler<F>)>,
-    /// Calls started since the runtime last looked: it routes their responses here.
-    pub(crate) started: Vec<(CallKind, u32)>,
-    /// How to read a response, kept only by modules that make such calls (code size).
-    pub(crate) http_reader: Option<fn(usize, usize) -> Response>,
-    pub(crate) grpc_reader: Option<fn(GrpcEvent) -> Option<Response>>,
+    /// Runs a handler; set by the first call, so a filter that never calls out links no
+    /// handler code.
+    responder: Option<Responder<F>>,
 }
 
 impl<F> Calls<F> {
     pub(crate) const fn new() -> Self {
         Calls {
             handlers: Vec::new(),
-            started: Vec::new(),
-            http_reader: None,
-            grpc_reader: None,
+            responder: None,
         }
-    }
-
-    fn add(&mut self, kind: CallKind, token: u32, handler: Handler<F>) {
-        self.handlers.push((kind, token, handler));
-        self.started.push((kind, token));
-    }
-
-    /// Starts an HTTP call whose response goes to `on_response`.
-    pub(crate) fn http(
-        &mut self,
-        request: &HttpRequest,
-        on_response: impl FnOnce(
-            &mut F,
-            Result<HttpResponse, CalloutError>,
-            &mut CalloutOps<'_, F>,
-        ) -> Result<(), Error>
-        + 'static,
-    ) -> HostResult<()> {
-        let token = request.dispatch()?;
-        self.http_reader = Some(read_http_response);
-        self.add(CallKind::Http, token, Handler::Http(Box::new(on_response)));
-        Ok(())
-    }
-
-    /// Starts a unary gRPC call whose response goes to `on_response`.
-    pub(crate) fn grpc(
-        &mut self,
-        request: &GrpcRequest,
-        on_response: impl FnOnce(
-            &mut F,
-            Result<Vec<u8>, CalloutError>,
-            &mut CalloutOps<'_, F>,
-        ) -> Result<(), Error>
-        + 'static,
-    ) -> HostResult<()> {
-        let token = request.dispatch()?;
-        self.grpc_reader = Some(read_grpc_event);
-        self.add(CallKind::Grpc, token, Handler::Grpc(Box::new(on_response)));
-        Ok(())
     }
 
     /// Runs the handler of call `token` with `filter`; `None` if no call of this stream
@@ -389,6 +361,70 @@ impl<F> Calls<F> {
         token: u32,
         response: Response,
         filter: &mut F,
+        context_id: u32,
+    ) -> Option<Result<(), Error>> {
+        let respond = self.responder?;
+        respond(self, filter, kind, token, response, context_id)
+    }
+}
+
+impl<F: CallRouting> Calls<F> {
+    fn add(&mut self, kind: CallKind, token: u32, context_id: u32, handler: Handler<F>) {
+        self.handlers.push((kind, token, handler));
+        self.responder = Some(Self::run_handler);
+        F::route(kind, token, context_id);
+    }
+
+    /// Starts an HTTP call whose response goes to `on_response`.
+    pub(crate) fn http(
+        &mut self,
+        context_id: u32,
+        request: &HttpRequest,
+        on_response: impl FnOnce(
+            &mut F,
+            Result<HttpResponse, CalloutError>,
+            &mut CalloutOps<'_, F>,
+        ) -> Result<(), Error>
+        + 'static,
+    ) -> HostResult<()> {
+        let token = request.dispatch()?;
+        self.add(
+            CallKind::Http,
+            token,
+            context_id,
+            Handler::Http(Box::new(on_response)),
+        );
+        Ok(())
+    }
+
+    /// Starts a unary gRPC call whose response goes to `on_response`.
+    pub(crate) fn grpc(
+        &mut self,
+        context_id: u32,
+        request: &GrpcRequest,
+        on_response: impl FnOnce(
+            &mut F,
+            Result<Vec<u8>, CalloutError>,
+            &mut CalloutOps<'_, F>,
+        ) -> Result<(), Error>
+        + 'static,
+    ) -> HostResult<()> {
+        let token = request.dispatch()?;
+        self.add(
+            CallKind::Grpc,
+            token,
+            context_id,
+            Handler::Grpc(Box::new(on_response)),
+        );
+        Ok(())
+    }
+
+    fn run_handler(
+        &mut self,
+        filter: &mut F,
+        kind: CallKind,
+        token: u32,
+        response: Response,
         context_id: u32,
     ) -> Option<Result<(), Error>> {
         let at = self
@@ -408,7 +444,7 @@ impl<F> Calls<F> {
 
 /// Reads the response to an HTTP call (in `proxy_on_http_call_response`); `headers == 0`
 /// means the call failed without one.
-fn read_http_response(headers: usize, body_size: usize) -> Response {
+pub(crate) fn read_http_response(headers: usize, body_size: usize) -> Response {
     Response::Http(if headers == 0 {
         // Envoy delivers a failed call (reset, no upstream) without headers.
         let reason = host::callouts::status()
@@ -424,7 +460,7 @@ fn read_http_response(headers: usize, body_size: usize) -> Response {
 
 /// Reads what a gRPC event brings: the response message, or the failure status. Metadata
 /// alone brings no response.
-fn read_grpc_event(event: GrpcEvent) -> Option<Response> {
+pub(crate) fn read_grpc_event(event: GrpcEvent) -> Option<Response> {
     match event {
         GrpcEvent::Message(size) => Some(Response::Grpc(
             host::buffers::get(BufferType::GrpcReceiveBuffer, 0, size)
@@ -465,7 +501,7 @@ macro_rules! start_calls {
             ) -> Result<(), $crate::Error>
             + 'static,
         ) -> $crate::HostResult<()> {
-            self.calls.http(&request, on_response)
+            self.calls.http(self.context_id, &request, on_response)
         }
 
         /// Calls a gRPC method (unary); `on_response` runs with this filter and the
@@ -484,7 +520,7 @@ macro_rules! start_calls {
             ) -> Result<(), $crate::Error>
             + 'static,
         ) -> $crate::HostResult<()> {
-            self.calls.grpc(&request, on_response)
+            self.calls.grpc(self.context_id, &request, on_response)
         }
     };
 }
@@ -555,7 +591,7 @@ impl<'a, F> CalloutOps<'a, F> {
     }
 }
 
-impl<F: 'static> CalloutOps<'_, F> {
+impl<F: CallRouting> CalloutOps<'_, F> {
     start_calls!();
 }
 

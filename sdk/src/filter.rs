@@ -47,7 +47,7 @@
 pub use crate::abi::Action;
 use crate::abi::{BufferType, MapType, StreamType};
 use crate::body::Body;
-use crate::callout::{Calls, start_calls};
+use crate::callout::{CallRouting, Calls, start_calls};
 use crate::error::Error;
 use crate::headers::{Headers, HeadersMut};
 use crate::host::{self, HostResult};
@@ -203,7 +203,7 @@ macro_rules! live_phase {
             }
         }
 
-        impl<F: 'static> $phase<'_, F> {
+        impl<F> $phase<'_, F> {
             /// Envoy's attributes of this stream.
             pub fn properties(&self) -> Properties<'_> {
                 Properties::new()
@@ -223,7 +223,9 @@ macro_rules! live_phase {
                 reply.send()?;
                 Ok(Action::Pause)
             }
+        }
 
+        impl<F: CallRouting> $phase<'_, F> {
             start_calls!();
         }
     };

@@ -49,10 +49,23 @@
 //! ```
 //!
 //! # Layers
-//! - [`abi`]: the raw ABI (imports, exports, wire types), behind one seam that links to
-//!   Envoy on wasm and to an in-process host elsewhere, so filters run in `cargo test`.
-//! - [`host`]: safe operations returning `Result`; the SDK never panics on a host status.
-//! - [`Plugin`], [`HttpFilter`] and their phase objects: what filter authors use.
+//! Each layer uses only the ones above it (`tests/layers.rs` checks this):
+//!
+//! ```text
+//! abi        the raw ABI: imports, wire types, map encoding, and the native seam that
+//!            links them to Envoy on wasm and to an in-process host in `cargo test`
+//! host       safe calls returning `Result`; the SDK never panics on a host status
+//! user API   plugin (Plugin, config), filter (HttpFilter, phase objects), headers, body,
+//!            callout, properties/attributes, metrics, shared (data, queues), routes,
+//!            foreign, reply/error
+//! runtime    private: the guest exports Envoy calls, the dispatcher (contexts, calls in
+//!            flight), the logger, the allocator
+//! testing    the emulator; reaches the runtime only through its seam
+//! ```
+//!
+//! Where does setting a request header live? [`RequestHeadersOps::headers`] hands out a
+//! [`HeadersMut`], whose `set` is one call into [`host::headers`], which calls the ABI's
+//! `proxy_replace_header_map_value`.
 //!
 //! Logging goes through the [`log`] crate to Envoy's log, at the level Envoy runs the
 //! `wasm` component at. A panic is logged (message and location) before the VM aborts.
@@ -61,30 +74,34 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::missing_errors_doc)]
 
+// Layers, each using only those before it: `abi` -> `host` -> the user API -> `runtime`.
 pub mod abi;
-#[cfg(any(
-    doc,
-    test,
-    all(target_arch = "wasm32", not(target_feature = "atomics"))
-))]
-pub mod allocator;
+pub mod host;
+
+// The user API.
 pub mod attributes;
 mod body;
 pub mod callout;
 pub mod config;
-mod dispatch;
 mod error;
 pub mod filter;
 pub mod foreign;
 mod headers;
-pub mod host;
-mod logger;
 pub mod metrics;
 pub mod plugin;
 mod properties;
 mod reply;
 pub mod routes;
 pub mod shared;
+
+mod runtime;
+#[cfg(any(
+    doc,
+    test,
+    all(target_arch = "wasm32", not(target_feature = "atomics"))
+))]
+pub use runtime::allocator;
+
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub mod testing;
 
@@ -157,15 +174,15 @@ pub mod __private {
         impl<T> WithoutSchema for Probe<T> {}
     }
 
-    pub use crate::dispatch::register;
     pub use crate::filter::FilterExports;
+    pub use crate::runtime::dispatch::register;
 
     /// What `#[http_filter]` exports.
     pub mod exports {
-        pub use crate::abi::exports::lifecycle::{
+        pub use crate::runtime::exports::lifecycle::{
             proxy_on_context_create, proxy_on_delete, proxy_on_log,
         };
-        pub use crate::abi::exports::stream::*;
+        pub use crate::runtime::exports::stream::*;
     }
 }
 

@@ -1,4 +1,5 @@
-//! The proxy-wasm ABI 0.2.1, raw: host imports, guest exports, wire types, map encoding.
+//! The proxy-wasm ABI 0.2.1, raw: host imports, wire types, map encoding. (The guest
+//! exports, which call into the SDK, live in the private runtime.)
 //!
 //! Everything here is `unsafe` and speaks in pointers and integers; filters use the safe
 //! [`host`](crate::host) layer and the [`HttpFilter`](crate::HttpFilter)/[`Plugin`](crate::Plugin)
@@ -59,7 +60,6 @@ macro_rules! hostcalls {
     };
 }
 
-pub mod exports;
 pub mod imports;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;

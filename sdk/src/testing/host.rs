@@ -221,7 +221,7 @@ unsafe fn bytes<'a>(data: *const u8, size: usize) -> &'a [u8] {
 /// # Safety
 /// The return pointers must be valid for writes.
 unsafe fn give(value: &[u8], return_data: *mut *mut u8, return_size: *mut usize) {
-    let memory = crate::abi::exports::memory::proxy_on_memory_allocate(value.len());
+    let memory = crate::runtime::seam::memory::proxy_on_memory_allocate(value.len());
     // SAFETY: `memory` was just allocated for `value.len()` bytes and does not overlap
     // `value`; the return pointers are valid for writes (see # Safety).
     unsafe {

@@ -3,7 +3,7 @@
 use super::Emulator;
 use super::host::{Pairs, SentReply};
 use crate::abi::Action;
-use crate::abi::exports::stream as exports;
+use crate::runtime::seam::stream as exports;
 
 fn owned(pairs: &[(&str, &str)]) -> Pairs {
     pairs
@@ -735,9 +735,8 @@ impl<'a> HttpStream<'a> {
             s.response_headers_open = true;
         });
         self.emulator.call_into(id, || {
-            crate::abi::exports::lifecycle::proxy_on_done(id);
-            crate::abi::exports::lifecycle::proxy_on_log(id);
-            crate::abi::exports::lifecycle::proxy_on_delete(id);
+            crate::runtime::seam::lifecycle::proxy_on_log(id);
+            crate::runtime::seam::lifecycle::proxy_on_delete(id);
             0
         });
         self.emulator.forget_stream(id);

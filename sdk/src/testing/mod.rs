@@ -79,9 +79,9 @@ mod http;
 pub use host::{ForeignFunction, GrpcCall, HttpCall, LogRecord, Metric, SentReply};
 pub use http::{Exchange, HttpStream, Message, Request, Response};
 
-use crate::abi::exports::{callouts, lifecycle, root};
 use crate::abi::native::install_host;
 use crate::abi::{LogLevel, Status};
+use crate::runtime::seam::{callouts, lifecycle, root};
 use host::{EmulatorHost, StreamState};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -286,7 +286,7 @@ impl Emulator {
     pub(crate) fn call_into(&self, context_id: u32, callback: impl FnOnce() -> u32) -> u32 {
         self.host.state.borrow_mut().effective_context = context_id;
         let result = callback();
-        if let Some(panic) = crate::dispatch::take_guest_panic() {
+        if let Some(panic) = crate::runtime::seam::take_guest_panic() {
             // The filter panicked (in Envoy: a trapped VM). Re-raised here, on the Rust side.
             std::panic::resume_unwind(panic);
         }
@@ -785,7 +785,7 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        crate::dispatch::unregister();
+        crate::runtime::seam::unregister();
         install_host(None);
     }
 }

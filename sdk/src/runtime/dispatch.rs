@@ -6,7 +6,7 @@
 
 use crate::abi::{Action, BufferType, StreamType};
 pub use crate::callout::GrpcEvent;
-use crate::callout::{CallKind, Calls, Response};
+use crate::callout::{CallKind, CallRouting, Calls, Response, read_grpc_event, read_http_response};
 use crate::config;
 use crate::error::Error;
 use crate::filter::{
@@ -14,8 +14,8 @@ use crate::filter::{
     ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
 };
 use crate::host;
-use crate::logger;
 use crate::plugin::{ConfigureOps, Plugin, PluginOps};
+use crate::runtime::logger;
 use crate::shared::SharedQueue;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -164,21 +164,6 @@ impl<F: HttpFilter> Filter<F> {
             calls: Calls::new(),
         }
     }
-
-    /// Routes the responses of calls started in the last callback to this stream.
-    fn note_started_calls(&mut self, context_id: u32) {
-        if self.calls.started.is_empty() {
-            return;
-        }
-        DISPATCHER.with(|d| {
-            let mut d = d.borrow_mut();
-            for call in self.calls.started.drain(..) {
-                d.callouts.insert(call, context_id);
-            }
-            d.http_reader = d.http_reader.or(self.calls.http_reader);
-            d.grpc_reader = d.grpc_reader.or(self.calls.grpc_reader);
-        });
-    }
 }
 
 impl<F: HttpFilter> StreamContext for Filter<F> {
@@ -204,7 +189,6 @@ impl<F: HttpFilter> StreamContext for Filter<F> {
                 filter.on_response_trailers(&mut ResponseTrailersOps::new(id, calls))
             }
         };
-        self.note_started_calls(id);
         let direction = match phase {
             Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {
                 StreamType::HttpResponse
@@ -225,11 +209,8 @@ impl<F: HttpFilter> StreamContext for Filter<F> {
         token: u32,
         response: Response,
     ) -> Option<Result<(), Error>> {
-        let result = self
-            .calls
-            .respond(kind, token, response, &mut self.filter, context_id);
-        self.note_started_calls(context_id);
-        result
+        self.calls
+            .respond(kind, token, response, &mut self.filter, context_id)
     }
 }
 
@@ -288,8 +269,8 @@ struct Dispatcher {
     callouts: BTreeMap<(CallKind, u32), u32>,
     /// Readers of callout responses, installed by the first call of each kind, so that a
     /// module that never calls out carries none of the code that reads responses.
-    http_reader: Option<fn(usize, usize) -> Response>,
-    grpc_reader: Option<fn(GrpcEvent) -> Option<Response>>,
+    http_deliver: Option<fn(u32, usize, usize)>,
+    grpc_deliver: Option<fn(u32, GrpcEvent)>,
 }
 
 impl Dispatcher {
@@ -300,8 +281,8 @@ impl Dispatcher {
             roots: Vec::new(),
             streams: BTreeMap::new(),
             callouts: BTreeMap::new(),
-            http_reader: None,
-            grpc_reader: None,
+            http_deliver: None,
+            grpc_deliver: None,
         }
     }
 }
@@ -493,6 +474,31 @@ fn deliver(kind: CallKind, token: u32, read_response: impl FnOnce() -> Option<Re
     }
 }
 
+/// Routing is instantiated only where a filter calls out (see [`CallRouting`]): the code
+/// that delivers responses is linked into modules that make calls, and only those.
+impl<F: HttpFilter> CallRouting for F {
+    fn route(kind: CallKind, token: u32, context_id: u32) {
+        DISPATCHER.with(|d| {
+            let mut d = d.borrow_mut();
+            d.callouts.insert((kind, token), context_id);
+            match kind {
+                CallKind::Http => d.http_deliver = Some(deliver_http_response),
+                CallKind::Grpc => d.grpc_deliver = Some(deliver_grpc_event),
+            }
+        });
+    }
+}
+
+fn deliver_http_response(token: u32, headers: usize, body_size: usize) {
+    deliver(CallKind::Http, token, || {
+        Some(read_http_response(headers, body_size))
+    });
+}
+
+fn deliver_grpc_event(token: u32, event: GrpcEvent) {
+    deliver(CallKind::Grpc, token, || read_grpc_event(event));
+}
+
 pub(crate) fn on_http_call_response(
     _context_id: u32,
     token: u32,
@@ -500,15 +506,15 @@ pub(crate) fn on_http_call_response(
     body_size: usize,
     _trailers: usize,
 ) {
-    match DISPATCHER.with(|d| d.borrow().http_reader) {
-        Some(read) => deliver(CallKind::Http, token, || Some(read(headers, body_size))),
+    match DISPATCHER.with(|d| d.borrow().http_deliver) {
+        Some(deliver) => deliver(token, headers, body_size),
         None => log::debug!("response to callout {token}, which nobody waits for"),
     }
 }
 
 pub(crate) fn on_grpc_event(_context_id: u32, token: u32, event: GrpcEvent) {
-    match DISPATCHER.with(|d| d.borrow().grpc_reader) {
-        Some(read) => deliver(CallKind::Grpc, token, || read(event)),
+    match DISPATCHER.with(|d| d.borrow().grpc_deliver) {
+        Some(deliver) => deliver(token, event),
         None => log::debug!("event for callout {token}, which nobody waits for"),
     }
 }

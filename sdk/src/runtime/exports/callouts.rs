@@ -1,6 +1,6 @@
 //! Answers to HTTP and gRPC callouts.
 
-use crate::dispatch;
+use crate::runtime::dispatch;
 
 /// An HTTP callout finished; `headers == 0` means it failed.
 #[unsafe(no_mangle)]

@@ -1,6 +1,7 @@
-//! Context lifecycle and configuration.
+//! Context lifecycle and configuration. `proxy_on_done` is not exported: the SDK defers no
+//! work, and Envoy treats a module without it as done at once.
 
-use crate::dispatch;
+use crate::runtime::dispatch;
 
 /// A plugin context (`parent_context_id == 0`) or a stream context is created. Exported by
 /// [`http_filter`](crate::http_filter) unless the filter is `stateless`; without it, plugin
@@ -19,12 +20,6 @@ pub extern "C" fn proxy_on_vm_start(root_context_id: u32, vm_configuration_size:
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_configure(root_context_id: u32, configuration_size: usize) -> u32 {
     dispatch::on_configure(root_context_id, configuration_size) as u32
-}
-
-/// The host is done with a context; 1 lets it finalize at once. Never exported: the SDK
-/// defers no work, and Envoy treats a module without it as done at once.
-pub fn proxy_on_done(_context_id: u32) -> u32 {
-    1
 }
 
 /// Last look at a finished context (access-log time). Exported by

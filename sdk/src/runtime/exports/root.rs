@@ -1,6 +1,6 @@
 //! Plugin-context events: timers, queues, foreign functions.
 
-use crate::dispatch;
+use crate::runtime::dispatch;
 
 /// The tick period set with `proxy_set_tick_period_milliseconds` elapsed.
 #[unsafe(no_mangle)]

@@ -1,7 +1,7 @@
 //! Guest functions the host calls (`proxy_on_*`), one file per ABI area.
 //!
-//! Each export decodes its integers and hands over to the dispatcher (`dispatch`, private),
-//! which owns the contexts. What must name the filter crate's types is emitted there:
+//! Each export decodes its integers and hands over to the dispatcher
+//! ([`dispatch`](super::dispatch)), which owns the contexts. What must name the filter crate's types is emitted there:
 //! `_initialize` by [`entry!`](crate::entry), and the per-stream callbacks
 //! ([`stream`], `proxy_on_log`, `proxy_on_delete`) by [`http_filter`](crate::http_filter),
 //! which exports only those the filter needs. Everything else is exported from here.

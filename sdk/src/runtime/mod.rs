@@ -1,0 +1,31 @@
+//! The private runtime: what Envoy calls, and what routes those calls to the plugin and
+//! its filters. Nothing here is part of the API; filters reach it only through
+//! [`entry!`](crate::entry) and [`#[http_filter]`](crate::http_filter).
+//!
+//! - [`exports`]: the guest functions (`proxy_on_*`), one file per ABI area;
+//! - [`dispatch`]: the contexts (plugins, streams, each stream's calls in flight) and the
+//!   routing of every export to them;
+//! - [`logger`]: the `log` crate's backend, writing to Envoy's log;
+//! - [`allocator`]: the module's global allocator (public as
+//!   [`envoy_wasm_sdk::allocator`](crate::allocator)).
+//!
+//! The emulator ([`testing`](crate::testing)) drives a filter through [`seam`] only: the
+//! exports, as Envoy calls them, and two hooks of its own.
+
+#[cfg(any(
+    doc,
+    test,
+    all(target_arch = "wasm32", not(target_feature = "atomics"))
+))]
+pub mod allocator;
+pub(crate) mod dispatch;
+pub mod exports;
+pub(crate) mod logger;
+
+/// What the emulator may reach of the runtime: the guest exports Envoy calls, and hooks to
+/// re-raise a guest panic on the test's thread and to drop every context at teardown.
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub(crate) mod seam {
+    pub(crate) use super::dispatch::{take_guest_panic, unregister};
+    pub(crate) use super::exports::{callouts, lifecycle, memory, root, stream};
+}
