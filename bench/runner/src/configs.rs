@@ -39,6 +39,8 @@ pub struct Config {
 pub const NO_FILTER: &str = "no filter";
 pub const PEER: &str = "proxy-wasm 0.2.5";
 pub const OURS: &str = "envoy-wasm-sdk";
+pub const OURS_STATEFUL: &str = "envoy-wasm-sdk, stateful";
+pub const FLOOR: &str = "hand-written ABI";
 
 /// Every configuration that can express `workload`, the floor first.
 pub fn configs(workload: Workload) -> Vec<Config> {
@@ -75,12 +77,18 @@ pub fn configs(workload: Workload) -> Vec<Config> {
             },
             peer,
             wasm_config(
-                "hand-written ABI",
+                FLOOR,
                 workspace_module("bench_floor.wasm"),
                 workload.name(),
                 marker,
             ),
             ours,
+            wasm_config(
+                OURS_STATEFUL,
+                workspace_module(&format!("examples/sdk_{}_stateful.wasm", workload.name())),
+                "",
+                marker,
+            ),
         ],
     }
 }

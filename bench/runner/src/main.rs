@@ -9,7 +9,7 @@
 mod configs;
 mod load;
 
-use configs::{Config, NO_FILTER, PEER, Workload};
+use configs::{Config, FLOOR, NO_FILTER, PEER, Workload};
 use envoy_tests::{Envoy, Upstream};
 use load::{Load, Sample};
 use std::fmt::Write as _;
@@ -362,9 +362,13 @@ fn table(title: &str, subjects: &[Subject]) -> String {
         .iter()
         .find(|s| s.config.name == PEER)
         .map(|s| median(overheads(s)));
+    let floor_overhead = subjects
+        .iter()
+        .find(|s| s.config.name == FLOOR)
+        .map(|s| median(overheads(s)));
     let mut out = format!("### {title}\n\n");
-    out.push_str("| configuration | Envoy CPU µs/req | above no filter (± IQR/2) | ÷ peer's overhead | req/s | p99 ms | .wasm bytes | after wasm-opt -Oz | linear memory after load |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| configuration | Envoy CPU µs/req | above no filter (± IQR/2) | ÷ peer's overhead | ÷ floor's overhead | req/s | p99 ms | .wasm bytes | after wasm-opt -Oz | linear memory after load |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for subject in subjects {
         let is_floor = subject.config.name == NO_FILTER;
         let (overhead, spread) = median_spread(overheads(subject));
@@ -373,10 +377,11 @@ fn table(title: &str, subjects: &[Subject]) -> String {
         } else {
             format!("{overhead:+.1} (±{spread:.1})")
         };
-        let ratio = match peer_overhead {
-            Some(peer) if !is_floor && peer > 0.0 => format!("{:.2}", overhead / peer),
+        let ratio_to = |base: Option<f64>| match base {
+            Some(base) if !is_floor && base > 0.0 => format!("{:.2}", overhead / base),
             _ => String::new(),
         };
+        let (ratio, to_floor) = (ratio_to(peer_overhead), ratio_to(floor_overhead));
         let rps = median(
             subject
                 .samples
@@ -391,7 +396,7 @@ fn table(title: &str, subjects: &[Subject]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {above} | {ratio} | {rps:.0} | {p99:.2} | {size} | {optimized} | {memory} |",
+            "| {} | {:.1} | {above} | {ratio} | {to_floor} | {rps:.0} | {p99:.2} | {size} | {optimized} | {memory} |",
             subject.config.name,
             median(cpu(subject)),
         );

@@ -43,9 +43,11 @@ const CALLBACKS: [(&str, &str, &str); 7] = [
 ///
 /// Envoy calls a stream callback only if the module exports it, and each call is a VM
 /// crossing (about 2 µs of Envoy CPU). This attribute exports exactly the callbacks the
-/// impl block defines, plus `proxy_on_context_create` and `proxy_on_delete`, which create
-/// the filter when a stream starts and drop it when it ends; `proxy_on_log` only if it
-/// defines `on_stream_done`.
+/// impl block defines, plus `proxy_on_delete`, which drops the stream's filter when the
+/// stream ends; `proxy_on_log` only if it defines `on_stream_done`. The filter is made at
+/// the stream's first callback, so Envoy need not announce streams
+/// (`proxy_on_context_create` is not exported): a filter with state per stream costs one
+/// crossing more than a stateless one, the one that frees it.
 ///
 /// ```
 /// use envoy_wasm_sdk::prelude::*;
@@ -62,9 +64,9 @@ const CALLBACKS: [(&str, &str, &str); 7] = [
 /// ```
 ///
 /// `stateless` declares that the filter keeps nothing per stream: a unit struct without
-/// `Drop` (checked at compile time). The SDK then keeps no value per stream and exports
-/// neither `proxy_on_context_create` nor `proxy_on_delete`, so Envoy does not call into the
-/// module when a stream starts or ends: a stateless filter costs only its own callbacks.
+/// `Drop` (checked at compile time). The SDK then keeps no value per stream and does not
+/// export `proxy_on_delete`, so Envoy does not call into the module when a stream ends: a
+/// stateless filter costs only its own callbacks.
 /// Its plugin's `create_filter` is called once, when the plugin is configured, instead of
 /// per stream.
 /// A filter that holds anything (an `Rc` of its plugin, a buffer) leaves it out:
@@ -183,10 +185,11 @@ fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
             ));
         }
     }
+    // A filter with state per stream is made at the stream's first callback, so Envoy need
+    // not announce streams (`proxy_on_context_create`); it is freed in `proxy_on_delete`.
     if !stateless {
         exports.push_str(&format!(
-            "#[unsafe(export_name = \"proxy_on_context_create\")] extern \"C\" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {{ {sdk}::exports::proxy_on_context_create(context_id, parent_context_id) }}
-            #[unsafe(export_name = \"proxy_on_delete\")] extern \"C\" fn proxy_on_delete(context_id: u32) {{ {sdk}::exports::proxy_on_delete(context_id) }}\n"
+            "#[unsafe(export_name = \"proxy_on_delete\")] extern \"C\" fn proxy_on_delete(context_id: u32) {{ {sdk}::exports::proxy_on_delete(context_id) }}\n"
         ));
     }
     let check = if stateless {

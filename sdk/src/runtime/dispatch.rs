@@ -54,8 +54,9 @@ impl fmt::Display for Phase {
 
 trait RootContext {
     fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool;
-    /// Creates the filter of stream `context_id` and keeps it.
-    fn create_stream(&self, context_id: u32);
+    /// Creates the filter of a new stream (`None` for a stateless filter, or before the
+    /// plugin is configured).
+    fn create_stream(&self) -> Option<Box<dyn StreamContext>>;
     fn on_tick(&self, root_context_id: u32);
     fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
 }
@@ -99,6 +100,16 @@ where
                 }
             }
         };
+        if !<P::Filter as FilterExports>::STATELESS {
+            // Several plugins may share this VM; streams find theirs by this name.
+            let root_id = host::properties::get(&["plugin_root_id"]).ok().flatten();
+            DISPATCHER.with(|d| {
+                let mut d = d.borrow_mut();
+                if let Some(entry) = d.roots.iter_mut().find(|e| e.context_id == root_context_id) {
+                    entry.root_id = root_id;
+                }
+            });
+        }
         let plugin = config::parse::<P::Config>(&bytes)
             .and_then(|config| P::configure(config, &mut ConfigureOps::new(root_context_id)));
         match plugin {
@@ -121,18 +132,14 @@ where
         }
     }
 
-    fn create_stream(&self, context_id: u32) {
-        // A stateless filter's module does not export `proxy_on_context_create`, so Envoy
-        // never gets here; the emulator does, and then nothing happens, as in Envoy. A
-        // constant: the module links no per-stream bookkeeping.
+    fn create_stream(&self) -> Option<Box<dyn StreamContext>> {
+        // A stateless filter has one value, made at configure time: none per stream. A
+        // constant: such a module links no per-stream bookkeeping.
         if <P::Filter as FilterExports>::STATELESS {
-            return;
+            return None;
         }
-        let Some(plugin) = self.plugin.borrow().clone() else {
-            return;
-        };
-        let stream: Box<dyn StreamContext> = Box::new(Filter::new(plugin.create_filter()));
-        DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, Some(stream)));
+        let plugin = self.plugin.borrow().clone()?;
+        Some(Box::new(Filter::new(plugin.create_filter())))
     }
 
     fn on_tick(&self, root_context_id: u32) {
@@ -256,13 +263,26 @@ pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
     GUEST_PANIC.with(|slot| slot.borrow_mut().take())
 }
 
+/// Makes the filter of stream `context_id`.
+type NewStream = fn(u32) -> Option<Box<dyn StreamContext>>;
+
+/// A plugin context.
+struct RootEntry {
+    context_id: u32,
+    /// Its `plugin_root_id`, read when it is configured, to tell plugins sharing a VM apart.
+    root_id: Option<Vec<u8>>,
+    root: Rc<dyn RootContext>,
+}
+
 struct Dispatcher {
     new_root: Option<fn() -> Rc<dyn RootContext>>,
+    /// Makes a stream's filter at its first callback; `None` for a stateless filter.
+    new_stream: Option<NewStream>,
     /// A stateless filter's one value (made when the plugin is configured), which serves
     /// every stream: Envoy never tells such a module when a stream starts or ends.
     stateless: Option<Box<dyn StreamContext>>,
     /// Plugin contexts: a handful per VM, so a list is enough (and smaller than a map).
-    roots: Vec<(u32, Rc<dyn RootContext>)>,
+    roots: Vec<RootEntry>,
     streams: BTreeMap<u32, Option<Box<dyn StreamContext>>>,
     /// Calls waiting for a response: each to the stream that made it (which keeps the
     /// handler, typed by its filter).
@@ -277,6 +297,7 @@ impl Dispatcher {
     const fn new() -> Self {
         Dispatcher {
             new_root: None,
+            new_stream: None,
             stateless: None,
             roots: Vec::new(),
             streams: BTreeMap::new(),
@@ -306,9 +327,11 @@ pub fn register<P: Plugin>()
 where
     P::Filter: FilterExports,
 {
+    let stateless = <P::Filter as FilterExports>::STATELESS;
     DISPATCHER.with(|d| {
         *d.borrow_mut() = Dispatcher {
             new_root: Some(new_root::<P>),
+            new_stream: if stateless { None } else { Some(new_stream) },
             ..Dispatcher::new()
         }
     });
@@ -320,13 +343,11 @@ pub(crate) fn unregister() {
     DISPATCHER.with(|d| *d.borrow_mut() = Dispatcher::new());
 }
 
+/// Envoy announces a context; only plugin contexts matter (a module exports this only for
+/// them to be announced early; streams are made at their first callback).
 pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
     if parent_context_id == 0 {
         create_root(context_id);
-        return;
-    }
-    if let Some(root) = root(parent_context_id) {
-        guarded(|| root.create_stream(context_id));
     }
 }
 
@@ -340,8 +361,12 @@ fn create_root(context_id: u32) {
         match d.new_root {
             Some(new_root) => {
                 let root = new_root();
-                d.roots.retain(|(id, _)| *id != context_id);
-                d.roots.push((context_id, root));
+                d.roots.retain(|entry| entry.context_id != context_id);
+                d.roots.push(RootEntry {
+                    context_id,
+                    root_id: None,
+                    root,
+                });
             }
             None => log::error!("no plugin registered: is `envoy_wasm_sdk::entry!` missing?"),
         }
@@ -370,26 +395,79 @@ pub(crate) fn on_configure(root_context_id: u32, configuration_size: usize) -> b
     }
 }
 
-/// Runs `call` on the stream's filter with the filter taken out of its slot (or made, for
-/// a stateless one).
+/// Where a stream's filter was taken from, to put it back there.
+enum Taken {
+    Stream,
+    Stateless,
+}
+
+/// Runs `call` on the stream's filter, taken out of its slot while it runs. A stream's
+/// filter is made at the stream's first callback: Envoy need not announce streams
+/// (`proxy_on_context_create` is not exported), which saves a VM crossing per request.
 fn with_stream<R>(context_id: u32, call: impl FnOnce(&mut dyn StreamContext) -> R) -> Option<R> {
-    let (mut filter, per_stream) = DISPATCHER.with(|d| {
+    let found = DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
         if let Some(slot) = d.streams.get_mut(&context_id) {
-            return Some((slot.take()?, true));
+            // Empty while its filter runs: a host call re-entering the guest finds it so.
+            return Some(slot.take().map(|filter| (filter, Taken::Stream)));
         }
-        Some((d.stateless.take()?, false))
-    })?;
+        d.stateless
+            .take()
+            .map(|filter| Some((filter, Taken::Stateless)))
+    });
+    let (mut filter, taken) = match found {
+        Some(taken) => taken?,
+        None => {
+            let make = DISPATCHER.with(|d| d.borrow().new_stream)?;
+            (make(context_id)?, Taken::Stream)
+        }
+    };
     let result = call(&mut *filter);
     DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
-        if !per_stream {
-            d.stateless.get_or_insert(filter);
-        } else if let Some(slot) = d.streams.get_mut(&context_id) {
-            *slot = Some(filter);
+        match taken {
+            Taken::Stateless => drop(d.stateless.get_or_insert(filter)),
+            Taken::Stream => {
+                if let Some(slot) = d.streams.get_mut(&context_id) {
+                    *slot = Some(filter);
+                }
+            }
         }
     });
     Some(result)
+}
+
+/// Makes the filter of a new stream and reserves its slot (installed for filters with
+/// state per stream only, so a stateless module links none of this).
+fn new_stream(context_id: u32) -> Option<Box<dyn StreamContext>> {
+    let filter = root_of_stream()?.create_stream()?;
+    DISPATCHER.with(|d| d.borrow_mut().streams.insert(context_id, None));
+    Some(filter)
+}
+
+/// The plugin of the stream whose callback is running: the only one, or (when several
+/// plugins share this VM) the one whose `root_id` the stream's `plugin_root_id` names.
+fn root_of_stream() -> Option<Rc<dyn RootContext>> {
+    let single = DISPATCHER.with(|d| {
+        let d = d.borrow();
+        match d.roots.as_slice() {
+            [only] => Some(Some(only.root.clone())),
+            [] => Some(None),
+            _ => None,
+        }
+    });
+    if let Some(root) = single {
+        return root;
+    }
+    let name = host::properties::get(&["plugin_root_id"]).ok().flatten();
+    DISPATCHER.with(|d| {
+        let d = d.borrow();
+        d.roots
+            .iter()
+            .find(|entry| name.is_some() && entry.root_id == name)
+            .or(d.roots.first())
+            .map(|entry| entry.root.clone())
+    })
 }
 
 pub(crate) fn on_http(context_id: u32, phase: Phase, size: usize, end_of_stream: bool) -> u32 {
@@ -408,7 +486,7 @@ pub(crate) fn on_delete(context_id: u32) {
     DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
         if d.streams.remove(&context_id).is_none() {
-            d.roots.retain(|(id, _)| *id != context_id);
+            d.roots.retain(|entry| entry.context_id != context_id);
         }
     });
 }
@@ -418,8 +496,8 @@ fn root(root_context_id: u32) -> Option<Rc<dyn RootContext>> {
         d.borrow()
             .roots
             .iter()
-            .find(|(id, _)| *id == root_context_id)
-            .map(|(_, root)| root.clone())
+            .find(|entry| entry.context_id == root_context_id)
+            .map(|entry| entry.root.clone())
     })
 }
 

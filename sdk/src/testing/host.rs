@@ -137,6 +137,8 @@ pub(crate) struct State {
     pub streams: HashMap<u32, StreamState>,
     pub stream_roots: HashMap<u32, u32>,
     pub roots: Vec<u32>,
+    /// Each plugin's name (its `plugin_name` and `plugin_root_id`), by root context.
+    pub plugin_names: HashMap<u32, Vec<u8>>,
     pub plugin_configuration: Vec<u8>,
     pub vm_configuration: Vec<u8>,
     pub foreign_arguments: Vec<u8>,
@@ -168,6 +170,7 @@ impl Default for State {
             streams: HashMap::new(),
             stream_roots: HashMap::new(),
             roots: Vec::new(),
+            plugin_names: HashMap::new(),
             plugin_configuration: Vec::new(),
             vm_configuration: Vec::new(),
             foreign_arguments: Vec::new(),
@@ -313,8 +316,31 @@ impl State {
                 .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<i64>().ok())
                 .map(|code| code.to_le_bytes().to_vec()),
             b"response\0headers" => self.map(2).map(|m| pairs::encode(m)),
-            _ => self.properties.get(path).cloned(),
+            // Each context sees its own plugin's name, as in Envoy.
+            b"plugin_name" | b"plugin_root_id" => {
+                let root = self.root_of(self.effective_context);
+                (self.plugin_names.get(&root).cloned())
+                    .or_else(|| self.properties.get(path).cloned())
+            }
+            _ => self
+                .properties
+                .get(path)
+                .cloned()
+                .or_else(|| connection_default(path)),
         }
+    }
+}
+
+/// What Envoy always knows of a connection, for a test that does not set it: a downstream
+/// peer on loopback and the listener's address.
+fn connection_default(path: &[u8]) -> Option<Vec<u8>> {
+    let port = |port: i64| Some(port.to_le_bytes().to_vec());
+    match path {
+        b"source\0address" => Some(b"127.0.0.1:40000".to_vec()),
+        b"source\0port" => port(40000),
+        b"destination\0address" => Some(b"127.0.0.1:10000".to_vec()),
+        b"destination\0port" => port(10000),
+        _ => None,
     }
 }
 

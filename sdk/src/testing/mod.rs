@@ -334,6 +334,7 @@ impl Emulator {
         {
             let mut state = self.host.state.borrow_mut();
             state.roots.push(root);
+            state.plugin_names.insert(root, name.as_bytes().to_vec());
             for (key, value) in [
                 ("plugin_name", name),
                 ("plugin_root_id", name),
@@ -348,8 +349,9 @@ impl Emulator {
         let logs_before = self.host.state.borrow().logs.len();
         let size = configuration.as_ref().len();
         let vm_size = self.host.state.borrow().vm_configuration.len();
+        // As in Envoy with a module that does not export `proxy_on_context_create`: the
+        // plugin context comes to be when the VM starts it.
         let accepted = self.call_into(root, || {
-            lifecycle::proxy_on_context_create(root, 0);
             if lifecycle::proxy_on_vm_start(root, vm_size) == 0 {
                 return 0;
             }
@@ -382,10 +384,8 @@ impl Emulator {
             .borrow_mut()
             .stream_roots
             .insert(id, plugin.0);
-        self.call_into(id, || {
-            lifecycle::proxy_on_context_create(id, plugin.0);
-            0
-        });
+        // No `proxy_on_context_create`: modules do not export it, and the filter is made at
+        // the stream's first callback.
         HttpStream::new(self, id)
     }
 

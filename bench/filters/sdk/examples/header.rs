@@ -1,4 +1,4 @@
-//! header: read `:path` on the request, add one response header.
+//! header: read `:path` on the request, add one response header; nothing kept per stream.
 
 use envoy_wasm_sdk::prelude::*;
 
@@ -8,18 +8,14 @@ pub struct HeaderFilter;
 #[http_filter(stateless)]
 impl HttpFilter for HeaderFilter {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
-        match req.headers().path()? {
-            Some(path) if path.starts_with(b"/") => Ok(Action::Continue),
-            _ => Err(Error::with_status(400, "bad path")),
-        }
+        bench_sdk::check_path(req)
     }
 
     fn on_response_headers(
         &mut self,
         resp: &mut ResponseHeadersOps<Self>,
     ) -> Result<Action, Error> {
-        resp.headers().add("x-bench", "header")?;
-        Ok(Action::Continue)
+        bench_sdk::mark_response(resp, "header")
     }
 }
 

@@ -35,6 +35,82 @@ impl<F: HttpFilter + Default> Plugin for Bench<F> {
     }
 }
 
+/// The header workload's request half: `:path` must start with `/`.
+///
+/// # Errors
+/// A 400 for a bad path, or the host's failure.
+pub fn check_path<F>(req: &mut RequestHeadersOps<F>) -> Result<Action, Error> {
+    match req.headers().path()? {
+        Some(path) if path.starts_with(b"/") => Ok(Action::Continue),
+        _ => Err(Error::with_status(400, "bad path")),
+    }
+}
+
+/// The multi workload's request half: five reads (one snapshot), two writes.
+///
+/// # Errors
+/// The host's failure.
+pub fn rewrite_request<F>(req: &mut RequestHeadersOps<F>) -> Result<Action, Error> {
+    // One host call for all five reads.
+    let snapshot = req.headers().snapshot()?;
+    let get = |name: &str| snapshot.get(name).unwrap_or_default();
+    let target = [get(":method"), b" ", get(":authority"), get(":path")].concat();
+    let route = [get("x-b1"), b"/", get("x-b2")].concat();
+    let mut headers = req.headers();
+    headers.set("x-target", target)?;
+    headers.set("x-route", route)?;
+    Ok(Action::Continue)
+}
+
+/// Both workloads' response half: one added header naming the workload.
+///
+/// # Errors
+/// The host's failure.
+pub fn mark_response<F>(resp: &mut ResponseHeadersOps<F>, workload: &str) -> Result<Action, Error> {
+    resp.headers().add("x-bench", workload)?;
+    Ok(Action::Continue)
+}
+
+/// A module whose filter keeps state per stream (the default, without `stateless`): the
+/// request half (`$request`, one of the functions above) records that it ran, and the
+/// response half checks it before marking the response `$workload`.
+#[macro_export]
+macro_rules! stateful_module {
+    ($request:path, $workload:literal) => {
+        use envoy_wasm_sdk::prelude::*;
+
+        /// What the request half left for the response half.
+        #[derive(Default)]
+        pub struct StatefulFilter {
+            request_seen: bool,
+        }
+
+        #[http_filter]
+        impl HttpFilter for StatefulFilter {
+            fn on_request_headers(
+                &mut self,
+                req: &mut RequestHeadersOps<Self>,
+            ) -> Result<Action, Error> {
+                let action = $request(req)?;
+                self.request_seen = true;
+                Ok(action)
+            }
+
+            fn on_response_headers(
+                &mut self,
+                resp: &mut ResponseHeadersOps<Self>,
+            ) -> Result<Action, Error> {
+                if !self.request_seen {
+                    return Err(Error::new("a response without its request"));
+                }
+                $crate::mark_response(resp, $workload)
+            }
+        }
+
+        envoy_wasm_sdk::entry!($crate::Bench<StatefulFilter>);
+    };
+}
+
 /// The `bench_memory_bytes` gauge (Envoy shows it as `wasmcustom.bench_memory_bytes`).
 pub struct MemoryGauge(Gauge);
 

@@ -3,9 +3,9 @@
 
 use crate::runtime::dispatch;
 
-/// A plugin context (`parent_context_id == 0`) or a stream context is created. Exported by
-/// [`http_filter`](crate::http_filter) unless the filter is `stateless`; without it, plugin
-/// contexts are created when Envoy first starts or configures them.
+/// A context is created. Not exported by [`http_filter`](crate::http_filter): plugin
+/// contexts are created when Envoy first starts or configures them, stream contexts at their
+/// first callback. It still serves a module that exports it by hand.
 pub fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
     dispatch::on_context_create(context_id, parent_context_id);
 }

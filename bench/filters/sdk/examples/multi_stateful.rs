@@ -1,0 +1,3 @@
+//! multi, on a filter that keeps state per stream.
+
+bench_sdk::stateful_module!(bench_sdk::rewrite_request, "multi");
