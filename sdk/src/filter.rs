@@ -68,6 +68,9 @@ use crate::reply::LocalReply;
 pub trait FilterExports: HttpFilter {
     /// Whether the filter keeps nothing per stream.
     const STATELESS: bool;
+    /// The stream callbacks the module exports (`proxy_on_request_headers`, ...): Envoy
+    /// calls only these, and so does the emulator.
+    const EXPORTS: &'static [&'static str];
 }
 
 /// An HTTP filter: one value per stream, called as the stream goes by.

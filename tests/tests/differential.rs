@@ -337,6 +337,65 @@ fn scenarios() -> Vec<Scenario> {
                 ..Expect::default()
             },
         },
+        Scenario {
+            name: "a repeated header: get gives the first value, get_all every value",
+            plugin: "probe",
+            config: "",
+            auth_service: false,
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("x-probe", "repeated"), ("x-rep", "a"), ("x-rep", "b")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream: &[
+                    ("x-rep", &["a", "b"]),
+                    ("x-rep-first", &["a"]),
+                    ("x-rep-all", &["a|b"]),
+                ],
+                status: 200,
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "a callout started from inside a callout's response",
+            plugin: "probe",
+            config: "",
+            auth_service: true,
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("x-probe", "chain")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream: &[("x-chain", &["403,200"]), ("x-user", &["alice"])],
+                status: 200,
+                ..Expect::default()
+            },
+        },
+        Scenario {
+            name: "a request the filter holds is let go by the plugin's timer",
+            plugin: "probe",
+            config: "",
+            auth_service: false,
+            request: Req {
+                method: "POST",
+                path: "/held",
+                headers: &[("x-probe", "timer")],
+                body: "held body",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream: &[("x-held", &["timer"])],
+                upstream_body: Some("held body"),
+                status: 200,
+                ..Expect::default()
+            },
+        },
     ]
 }
 
@@ -346,6 +405,7 @@ fn register(plugin: &str) -> fn() {
         "http_headers" => http_headers::register_plugin,
         "faulty" => faulty::register_plugin,
         "http_auth" => http_auth::register_plugin,
+        "probe" => probe::register_plugin,
         other => panic!("no plugin {other}"),
     }
 }

@@ -199,8 +199,17 @@ fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
     } else {
         String::new()
     };
+    // The exported names, for an in-process host to call only what Envoy would.
+    let exported: Vec<String> = exports
+        .match_indices("export_name = \"")
+        .map(|(at, _)| {
+            let rest = &exports[at + 15..];
+            format!("{:?}", &rest[..rest.find('"').unwrap_or(0)])
+        })
+        .collect();
+    let exported = exported.join(", ");
     format!(
-        "impl {sdk}::FilterExports for {self_type} {{ const STATELESS: bool = {stateless}; }}
+        "impl {sdk}::FilterExports for {self_type} {{ const STATELESS: bool = {stateless}; const EXPORTS: &'static [&'static str] = &[{exported}]; }}
         {check}
         #[cfg(target_arch = \"wasm32\")]
         const _: () = {{ {exports} }};"

@@ -193,6 +193,40 @@ pub enum MetricType {
     Histogram = 2,
 }
 
+/// Decodes the integers the ABI passes for these enums; `None` for a value this ABI
+/// version does not define.
+macro_rules! from_raw {
+    ($($enum:ident { $($variant:ident),* })*) => {
+        $(
+            impl $enum {
+                /// The variant the ABI's integer `raw` stands for.
+                pub const fn from_raw(raw: u32) -> Option<$enum> {
+                    $(
+                        if raw == $enum::$variant as u32 {
+                            return Some($enum::$variant);
+                        }
+                    )*
+                    None
+                }
+            }
+        )*
+    };
+}
+
+from_raw! {
+    MapType {
+        HttpRequestHeaders, HttpRequestTrailers, HttpResponseHeaders, HttpResponseTrailers,
+        GrpcReceiveInitialMetadata, GrpcReceiveTrailingMetadata, HttpCallResponseHeaders,
+        HttpCallResponseTrailers
+    }
+    BufferType {
+        HttpRequestBody, HttpResponseBody, DownstreamData, UpstreamData, HttpCallResponseBody,
+        GrpcReceiveBuffer, VmConfiguration, PluginConfiguration, ForeignFunctionArguments
+    }
+    StreamType { HttpRequest, HttpResponse, Downstream, Upstream }
+    MetricType { Counter, Gauge, Histogram }
+}
+
 /// Which side closed a connection (`proxy_peer_type_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

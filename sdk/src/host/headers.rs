@@ -3,7 +3,8 @@
 use super::{HostResult, check, returned_bytes};
 use crate::abi::{MapType, imports as abi, pairs};
 
-/// The value of `name` (several values joined by `,`), or `None` if absent.
+/// The value of `name` (of a repeated header, its first value, as Envoy 1.40 answers), or
+/// `None` if absent.
 ///
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.

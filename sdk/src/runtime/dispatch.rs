@@ -266,6 +266,27 @@ pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
 /// Makes the filter of stream `context_id`.
 type NewStream = fn(u32) -> Option<Box<dyn StreamContext>>;
 
+/// The filters of live streams, by context id.
+struct Streams(Vec<(u32, Option<Box<dyn StreamContext>>)>);
+
+impl Streams {
+    fn get_mut(&mut self, context_id: &u32) -> Option<&mut Option<Box<dyn StreamContext>>> {
+        self.0
+            .iter_mut()
+            .find(|(id, _)| id == context_id)
+            .map(|(_, slot)| slot)
+    }
+
+    fn insert(&mut self, context_id: u32, slot: Option<Box<dyn StreamContext>>) {
+        self.0.push((context_id, slot));
+    }
+
+    fn remove(&mut self, context_id: &u32) -> Option<Option<Box<dyn StreamContext>>> {
+        let at = self.0.iter().position(|(id, _)| id == context_id)?;
+        Some(self.0.swap_remove(at).1)
+    }
+}
+
 /// A plugin context.
 struct RootEntry {
     context_id: u32,
@@ -283,7 +304,10 @@ struct Dispatcher {
     stateless: Option<Box<dyn StreamContext>>,
     /// Plugin contexts: a handful per VM, so a list is enough (and smaller than a map).
     roots: Vec<RootEntry>,
-    streams: BTreeMap<u32, Option<Box<dyn StreamContext>>>,
+    /// Live streams and their filters (`None` while one runs). A list: a worker has a few
+    /// dozen streams at most, and a list that keeps its capacity allocates nothing per
+    /// stream, unlike a tree.
+    streams: Streams,
     /// Calls waiting for a response: each to the stream that made it (which keeps the
     /// handler, typed by its filter).
     callouts: BTreeMap<(CallKind, u32), u32>,
@@ -300,7 +324,7 @@ impl Dispatcher {
             new_stream: None,
             stateless: None,
             roots: Vec::new(),
-            streams: BTreeMap::new(),
+            streams: Streams(Vec::new()),
             callouts: BTreeMap::new(),
             http_deliver: None,
             grpc_deliver: None,
@@ -335,6 +359,19 @@ where
             ..Dispatcher::new()
         }
     });
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    EXPORTED.with(|exported| exported.set(<P::Filter as FilterExports>::EXPORTS));
+}
+
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+thread_local! {
+    static EXPORTED: std::cell::Cell<&'static [&'static str]> = const { std::cell::Cell::new(&[]) };
+}
+
+/// Whether the registered filter's module exports stream callback `name` (off wasm).
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub(crate) fn exports(name: &str) -> bool {
+    EXPORTED.with(|exported| exported.get().contains(&name))
 }
 
 /// Drops the registered plugin and every context (the emulator's teardown).
@@ -483,12 +520,16 @@ pub(crate) fn on_log(context_id: u32) {
 }
 
 pub(crate) fn on_delete(context_id: u32) {
-    DISPATCHER.with(|d| {
+    // Dropped after the dispatcher is released: a filter's `Drop` is user code.
+    let gone = DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
-        if d.streams.remove(&context_id).is_none() {
+        let stream = d.streams.remove(&context_id);
+        if stream.is_none() {
             d.roots.retain(|entry| entry.context_id != context_id);
         }
+        stream
     });
+    drop(gone);
 }
 
 fn root(root_context_id: u32) -> Option<Rc<dyn RootContext>> {

@@ -4,6 +4,7 @@ use super::Emulator;
 use super::host::{Pairs, SentReply};
 use crate::abi::Action;
 use crate::runtime::seam::stream as exports;
+use std::time::Duration;
 
 fn owned(pairs: &[(&str, &str)]) -> Pairs {
     pairs
@@ -306,7 +307,12 @@ impl<'a> HttpStream<'a> {
         self.id
     }
 
+    /// Calls stream callback `phase` if the module exports it; Envoy skips the others, and
+    /// the stream goes on.
     fn call(&mut self, phase: &'static str, callback: impl FnOnce() -> u32) -> Action {
+        if !crate::runtime::seam::exports(&format!("proxy_{phase}")) {
+            return Action::Continue;
+        }
         let raw = self.emulator.call_into(self.id, callback);
         let action = if raw == Action::Pause.raw() {
             Action::Pause
@@ -678,6 +684,7 @@ impl<'a> HttpStream<'a> {
         if !trailers.is_empty() && !self.replied() {
             self.request_trailers_pairs(trailers);
         }
+        self.wait_for_timers();
 
         let upstream_request = self.upstream_request().cloned();
         match (self.local_reply(), &upstream_request) {
@@ -720,6 +727,21 @@ impl<'a> HttpStream<'a> {
         exchange
     }
 
+    /// A request the filter holds waits as in Envoy: while the plugin's timer runs, up to
+    /// the route's timeout (15 s by default); a tick may let it go on.
+    fn wait_for_timers(&mut self) {
+        const ROUTE_TIMEOUT: Duration = Duration::from_secs(15);
+        let mut waited = Duration::ZERO;
+        while self.request.stopped && !self.replied() && waited < ROUTE_TIMEOUT {
+            let Some(step) = self.emulator.shortest_tick_period() else {
+                return;
+            };
+            self.emulator.advance(step);
+            waited += step;
+            self.after_callback();
+        }
+    }
+
     /// Ends the stream as Envoy does: `on_done`, `on_log`, `on_delete`.
     pub fn complete(mut self) {
         self.finish();
@@ -734,9 +756,15 @@ impl<'a> HttpStream<'a> {
             s.request_headers_open = true;
             s.response_headers_open = true;
         });
+        // Only what the module exports: `proxy_on_log` for `on_stream_done`, and
+        // `proxy_on_delete` unless the filter is stateless.
         self.emulator.call_into(id, || {
-            crate::runtime::seam::lifecycle::proxy_on_log(id);
-            crate::runtime::seam::lifecycle::proxy_on_delete(id);
+            if crate::runtime::seam::exports("proxy_on_log") {
+                crate::runtime::seam::lifecycle::proxy_on_log(id);
+            }
+            if crate::runtime::seam::exports("proxy_on_delete") {
+                crate::runtime::seam::lifecycle::proxy_on_delete(id);
+            }
             0
         });
         self.emulator.forget_stream(id);

@@ -502,6 +502,13 @@ impl Emulator {
         self.host.state.borrow_mut().now_nanos = target;
     }
 
+    /// The shortest tick period any plugin asked for.
+    pub(crate) fn shortest_tick_period(&self) -> Option<Duration> {
+        let state = self.host.state.borrow();
+        let shortest = state.tick_periods.values().filter(|ms| **ms > 0).min()?;
+        Some(Duration::from_millis(u64::from(*shortest)))
+    }
+
     /// The tick period the plugin asked for, if any.
     pub fn tick_period(&self, plugin: PluginId) -> Option<Duration> {
         let periods = &self.host.state.borrow().tick_periods;

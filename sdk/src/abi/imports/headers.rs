@@ -9,7 +9,7 @@ hostcalls! {
     fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize);
     /// Replaces every pair of map `map_type` with the serialized pairs.
     fn proxy_set_header_map_pairs(map_type: u32, data: *const u8, size: usize);
-    /// Returns the value of `key` (several values are joined with `,`).
+    /// Returns the value of `key`; of a repeated header, its first value (Envoy 1.40).
     fn proxy_get_header_map_value(
         map_type: u32,
         key_data: *const u8,

@@ -1,0 +1,366 @@
+//! The host side of every ABI call, with Envoy's semantics, over per-emulator state.
+
+// One file per ABI area, as in `crate::host`.
+mod buffers;
+mod callouts;
+mod context;
+mod foreign;
+mod headers;
+mod log;
+mod metrics;
+mod properties;
+mod shared;
+mod stream;
+mod time;
+
+use crate::abi::imports::{
+    BufferHost, ContextHost, ForeignHost, GrpcHost, HeaderHost, HttpCallHost, LogHost, MetricsHost,
+    PropertyHost, SharedDataHost, SharedQueueHost, StreamHost, TimeHost,
+};
+use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, pairs};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// One log line the filter wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Its level.
+    pub level: LogLevel,
+    /// The message.
+    pub message: String,
+}
+
+/// A local reply the filter sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentReply {
+    /// HTTP status.
+    pub status: u16,
+    /// Response code details.
+    pub details: String,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Headers the filter gave.
+    pub headers: Pairs,
+    /// gRPC status, if any.
+    pub grpc_status: Option<i32>,
+}
+
+/// An HTTP callout the filter made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCall {
+    /// Token the host returned.
+    pub token: u32,
+    /// The plugin context it was made on (Envoy makes callouts on the plugin's context and
+    /// delivers the answer there, whichever stream asked).
+    pub context_id: u32,
+    /// Cluster name.
+    pub upstream: String,
+    /// Request headers.
+    pub headers: Pairs,
+    /// Request body.
+    pub body: Vec<u8>,
+    /// Request trailers.
+    pub trailers: Pairs,
+    /// Timeout in milliseconds.
+    pub timeout_ms: u32,
+}
+
+/// A gRPC callout (unary call or stream) the filter made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrpcCall {
+    /// Token the host returned.
+    pub token: u32,
+    /// The plugin context it was made on.
+    pub context_id: u32,
+    /// Cluster name.
+    pub upstream: String,
+    /// Service.
+    pub service: String,
+    /// Method.
+    pub method: String,
+    /// Initial metadata.
+    pub metadata: Pairs,
+    /// Messages sent (one for a unary call).
+    pub messages: Vec<Vec<u8>>,
+    /// Timeout in milliseconds (0 for streams).
+    pub timeout_ms: u32,
+    /// Whether the filter cancelled or closed it.
+    pub closed_by_filter: bool,
+}
+
+/// A metric the filter defined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metric {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: MetricType,
+    /// Current value (for histograms: the last recorded value).
+    pub value: u64,
+    /// Every value recorded into a histogram.
+    pub recorded: Vec<u64>,
+}
+
+/// State of one HTTP stream as the host sees it.
+#[derive(Default, Debug)]
+pub(crate) struct StreamState {
+    pub request_headers: Pairs,
+    pub request_trailers: Pairs,
+    pub response_headers: Pairs,
+    pub response_trailers: Pairs,
+    pub request_body: Vec<u8>,
+    pub response_body: Vec<u8>,
+    pub local_reply: Option<SentReply>,
+    pub resumed_request: bool,
+    pub resumed_response: bool,
+    pub reset: bool,
+    /// Envoy lets a filter reach request headers only in `on_request_headers`, while the
+    /// request is held there, and in `on_log`; likewise response headers.
+    pub request_headers_open: bool,
+    pub response_headers_open: bool,
+}
+
+/// What a callback delivering a callout answer may read (only on `owner`, the plugin
+/// context that made the call, as in Envoy).
+#[derive(Default, Debug)]
+pub(crate) struct CalloutAnswer {
+    pub owner: u32,
+    pub headers: Pairs,
+    pub body: Vec<u8>,
+    pub trailers: Pairs,
+    pub status: (u32, Vec<u8>),
+}
+
+pub(crate) struct Queue {
+    pub vm_id: String,
+    pub name: String,
+    pub owner: u32,
+    pub items: VecDeque<Vec<u8>>,
+}
+
+/// A foreign function the host offers.
+pub type ForeignFunction = Box<dyn FnMut(&[u8]) -> Result<Vec<u8>, Status>>;
+
+pub(crate) struct State {
+    pub log_level: LogLevel,
+    pub logs: Vec<LogRecord>,
+    pub effective_context: u32,
+    pub streams: HashMap<u32, StreamState>,
+    pub stream_roots: HashMap<u32, u32>,
+    pub roots: Vec<u32>,
+    /// Each plugin's name (its `plugin_name` and `plugin_root_id`), by root context.
+    pub plugin_names: HashMap<u32, Vec<u8>>,
+    pub plugin_configuration: Vec<u8>,
+    pub vm_configuration: Vec<u8>,
+    pub foreign_arguments: Vec<u8>,
+    pub properties: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub properties_read: Vec<String>,
+    pub properties_set: Vec<(String, Vec<u8>)>,
+    pub now_nanos: u64,
+    pub tick_periods: HashMap<u32, u32>,
+    pub metrics: Vec<Metric>,
+    pub shared_data: HashMap<Vec<u8>, (Vec<u8>, u32)>,
+    pub queues: Vec<Queue>,
+    pub ready_queues: Vec<(u32, u32)>,
+    pub vm_id: String,
+    pub next_token: u32,
+    pub http_calls: Vec<HttpCall>,
+    pub grpc_calls: Vec<GrpcCall>,
+    pub callout: CalloutAnswer,
+    pub grpc_message: Vec<u8>,
+    pub foreign: HashMap<String, ForeignFunction>,
+    pub done_calls: u32,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            log_level: LogLevel::Trace,
+            logs: Vec::new(),
+            effective_context: 0,
+            streams: HashMap::new(),
+            stream_roots: HashMap::new(),
+            roots: Vec::new(),
+            plugin_names: HashMap::new(),
+            plugin_configuration: Vec::new(),
+            vm_configuration: Vec::new(),
+            foreign_arguments: Vec::new(),
+            properties: BTreeMap::new(),
+            properties_read: Vec::new(),
+            properties_set: Vec::new(),
+            // 2026-01-01T00:00:00Z: a fixed clock makes tests repeatable.
+            now_nanos: 1_767_225_600_000_000_000,
+            tick_periods: HashMap::new(),
+            metrics: Vec::new(),
+            shared_data: HashMap::new(),
+            queues: Vec::new(),
+            ready_queues: Vec::new(),
+            vm_id: String::new(),
+            next_token: 1,
+            http_calls: Vec::new(),
+            grpc_calls: Vec::new(),
+            callout: CalloutAnswer::default(),
+            grpc_message: Vec::new(),
+            foreign: HashMap::new(),
+            done_calls: 0,
+        }
+    }
+}
+
+/// The in-process host: implements the ABI's host functions over [`State`].
+#[derive(Default)]
+pub(crate) struct EmulatorHost {
+    pub state: RefCell<State>,
+}
+
+const OK: u32 = Status::Ok.raw();
+const NOT_FOUND: u32 = Status::NotFound.raw();
+const BAD_ARGUMENT: u32 = Status::BadArgument.raw();
+
+/// Reads guest memory the SDK passed in.
+///
+/// # Safety
+/// `data` must be valid for `size` bytes (or `size` zero).
+unsafe fn bytes<'a>(data: *const u8, size: usize) -> &'a [u8] {
+    if size == 0 || data.is_null() {
+        &[]
+    } else {
+        // SAFETY: the caller guarantees `data` is valid for `size` bytes (see # Safety).
+        unsafe { std::slice::from_raw_parts(data, size) }
+    }
+}
+
+/// Hands bytes to the guest the way Envoy does: memory from `proxy_on_memory_allocate`.
+///
+/// # Safety
+/// The return pointers must be valid for writes.
+unsafe fn give(value: &[u8], return_data: *mut *mut u8, return_size: *mut usize) {
+    let memory = crate::runtime::seam::memory::proxy_on_memory_allocate(value.len());
+    // SAFETY: `memory` was just allocated for `value.len()` bytes and does not overlap
+    // `value`; the return pointers are valid for writes (see # Safety).
+    unsafe {
+        if !value.is_empty() {
+            std::ptr::copy_nonoverlapping(value.as_ptr(), memory, value.len());
+        }
+        *return_data = memory;
+        *return_size = value.len();
+    }
+}
+
+fn decode_pairs(data: &[u8]) -> Option<Pairs> {
+    pairs::decode(data).ok().map(|p| {
+        p.into_iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect()
+    })
+}
+
+fn lower(key: &[u8]) -> Vec<u8> {
+    key.to_ascii_lowercase()
+}
+
+impl State {
+    fn stream(&mut self) -> Option<&mut StreamState> {
+        let id = self.effective_context;
+        self.streams.get_mut(&id)
+    }
+
+    /// The map `map_type` of the effective context, if it has one.
+    fn map(&mut self, map_type: u32) -> Option<&mut Pairs> {
+        let is_owner = self.effective_context == self.callout.owner;
+        match MapType::from_raw(map_type)? {
+            MapType::HttpRequestHeaders => self
+                .stream()
+                .filter(|s| s.request_headers_open)
+                .map(|s| &mut s.request_headers),
+            MapType::HttpRequestTrailers => self.stream().map(|s| &mut s.request_trailers),
+            MapType::HttpResponseHeaders => self
+                .stream()
+                .filter(|s| s.response_headers_open)
+                .map(|s| &mut s.response_headers),
+            MapType::HttpResponseTrailers => self.stream().map(|s| &mut s.response_trailers),
+            MapType::GrpcReceiveInitialMetadata | MapType::HttpCallResponseHeaders if is_owner => {
+                Some(&mut self.callout.headers)
+            }
+            MapType::GrpcReceiveTrailingMetadata | MapType::HttpCallResponseTrailers
+                if is_owner =>
+            {
+                Some(&mut self.callout.trailers)
+            }
+            _ => None,
+        }
+    }
+
+    /// The plugin context a context belongs to: Envoy makes callouts on it.
+    pub fn root_of(&self, context: u32) -> u32 {
+        self.stream_roots.get(&context).copied().unwrap_or(context)
+    }
+
+    fn buffer(&mut self, buffer_type: u32) -> Option<&mut Vec<u8>> {
+        let is_owner = self.effective_context == self.callout.owner;
+        match BufferType::from_raw(buffer_type)? {
+            BufferType::HttpRequestBody => self.stream().map(|s| &mut s.request_body),
+            BufferType::HttpResponseBody => self.stream().map(|s| &mut s.response_body),
+            BufferType::HttpCallResponseBody if is_owner => Some(&mut self.callout.body),
+            BufferType::GrpcReceiveBuffer if is_owner => Some(&mut self.grpc_message),
+            BufferType::VmConfiguration => Some(&mut self.vm_configuration),
+            BufferType::PluginConfiguration => Some(&mut self.plugin_configuration),
+            BufferType::ForeignFunctionArguments => Some(&mut self.foreign_arguments),
+            _ => None,
+        }
+    }
+
+    /// Properties Envoy derives from the stream, else the scripted ones.
+    fn property(&mut self, path: &[u8]) -> Option<Vec<u8>> {
+        let header = |state: &mut State, map: MapType, name: &[u8]| -> Option<Vec<u8>> {
+            let map = state.map(map as u32)?;
+            map.iter()
+                .find(|(k, _)| k.as_slice() == name)
+                .map(|(_, v)| v.clone())
+        };
+        match path {
+            b"request\0path" => header(self, MapType::HttpRequestHeaders, b":path"),
+            b"request\0url_path" => header(self, MapType::HttpRequestHeaders, b":path")
+                .map(|p| p.split(|b| *b == b'?').next().unwrap_or_default().to_vec()),
+            b"request\0method" => header(self, MapType::HttpRequestHeaders, b":method"),
+            b"request\0host" => header(self, MapType::HttpRequestHeaders, b":authority"),
+            b"request\0scheme" => header(self, MapType::HttpRequestHeaders, b":scheme"),
+            b"request\0id" => header(self, MapType::HttpRequestHeaders, b"x-request-id"),
+            b"request\0headers" => self
+                .map(MapType::HttpRequestHeaders as u32)
+                .map(|m| pairs::encode(m)),
+            b"response\0code" => header(self, MapType::HttpResponseHeaders, b":status")
+                .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<i64>().ok())
+                .map(|code| code.to_le_bytes().to_vec()),
+            b"response\0headers" => self
+                .map(MapType::HttpResponseHeaders as u32)
+                .map(|m| pairs::encode(m)),
+            // Each context sees its own plugin's name, as in Envoy.
+            b"plugin_name" | b"plugin_root_id" => {
+                let root = self.root_of(self.effective_context);
+                (self.plugin_names.get(&root).cloned())
+                    .or_else(|| self.properties.get(path).cloned())
+            }
+            _ => self
+                .properties
+                .get(path)
+                .cloned()
+                .or_else(|| connection_default(path)),
+        }
+    }
+}
+
+/// What Envoy always knows of a connection, for a test that does not set it: a downstream
+/// peer on loopback and the listener's address.
+fn connection_default(path: &[u8]) -> Option<Vec<u8>> {
+    let port = |port: i64| Some(port.to_le_bytes().to_vec());
+    match path {
+        b"source\0address" => Some(b"127.0.0.1:40000".to_vec()),
+        b"source\0port" => port(40000),
+        b"destination\0address" => Some(b"127.0.0.1:10000".to_vec()),
+        b"destination\0port" => port(10000),
+        _ => None,
+    }
+}
