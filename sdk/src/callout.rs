@@ -319,7 +319,7 @@ type GrpcHandler<F> = Box<
 >;
 
 /// The code that runs when a call's response arrives, typed by the filter that made it.
-enum Handler<F> {
+pub(crate) enum Handler<F> {
     Http(HttpHandler<F>),
     Grpc(GrpcHandler<F>),
 }
@@ -369,54 +369,11 @@ impl<F> Calls<F> {
 }
 
 impl<F: CallRouting> Calls<F> {
-    fn add(&mut self, kind: CallKind, token: u32, context_id: u32, handler: Handler<F>) {
+    /// Keeps `handler` for call `token`, started by stream `context_id`.
+    pub(crate) fn add(&mut self, kind: CallKind, token: u32, context_id: u32, handler: Handler<F>) {
         self.handlers.push((kind, token, handler));
         self.responder = Some(Self::run_handler);
         F::route(kind, token, context_id);
-    }
-
-    /// Starts an HTTP call whose response goes to `on_response`.
-    pub(crate) fn http(
-        &mut self,
-        context_id: u32,
-        request: &HttpRequest,
-        on_response: impl FnOnce(
-            &mut F,
-            Result<HttpResponse, CalloutError>,
-            &mut CalloutOps<'_, F>,
-        ) -> Result<(), Error>
-        + 'static,
-    ) -> HostResult<()> {
-        let token = request.dispatch()?;
-        self.add(
-            CallKind::Http,
-            token,
-            context_id,
-            Handler::Http(Box::new(on_response)),
-        );
-        Ok(())
-    }
-
-    /// Starts a unary gRPC call whose response goes to `on_response`.
-    pub(crate) fn grpc(
-        &mut self,
-        context_id: u32,
-        request: &GrpcRequest,
-        on_response: impl FnOnce(
-            &mut F,
-            Result<Vec<u8>, CalloutError>,
-            &mut CalloutOps<'_, F>,
-        ) -> Result<(), Error>
-        + 'static,
-    ) -> HostResult<()> {
-        let token = request.dispatch()?;
-        self.add(
-            CallKind::Grpc,
-            token,
-            context_id,
-            Handler::Grpc(Box::new(on_response)),
-        );
-        Ok(())
     }
 
     fn run_handler(
@@ -501,7 +458,15 @@ macro_rules! start_calls {
             ) -> Result<(), $crate::Error>
             + 'static,
         ) -> $crate::HostResult<()> {
-            self.calls.http(self.context_id, &request, on_response)
+            let token = request.dispatch()?;
+            let handler = $crate::callout::Handler::Http(Box::new(on_response));
+            self.calls.add(
+                $crate::callout::CallKind::Http,
+                token,
+                self.context_id,
+                handler,
+            );
+            Ok(())
         }
 
         /// Calls a gRPC method (unary); `on_response` runs with this filter and the
@@ -520,7 +485,15 @@ macro_rules! start_calls {
             ) -> Result<(), $crate::Error>
             + 'static,
         ) -> $crate::HostResult<()> {
-            self.calls.grpc(self.context_id, &request, on_response)
+            let token = request.dispatch()?;
+            let handler = $crate::callout::Handler::Grpc(Box::new(on_response));
+            self.calls.add(
+                $crate::callout::CallKind::Grpc,
+                token,
+                self.context_id,
+                handler,
+            );
+            Ok(())
         }
     };
 }

@@ -1,7 +1,7 @@
 //! Requests in, what the upstream and the client receive out.
 
 use super::Emulator;
-use super::host::{Pairs, SentReply};
+use super::host::{Direction, Pairs, SentReply};
 use crate::abi::Action;
 use crate::runtime::seam::stream as exports;
 use std::time::Duration;
@@ -259,7 +259,7 @@ impl Exchange {
 
 /// Where one direction of the stream stands.
 #[derive(Default, Debug)]
-struct Direction {
+struct Flow {
     /// What went past the filter.
     forwarded: Message,
     headers_forwarded: bool,
@@ -284,8 +284,8 @@ struct Direction {
 pub struct HttpStream<'a> {
     emulator: &'a Emulator,
     id: u32,
-    request: Direction,
-    response: Direction,
+    request: Flow,
+    response: Flow,
     actions: Vec<(&'static str, Action)>,
     completed: bool,
 }
@@ -295,8 +295,8 @@ impl<'a> HttpStream<'a> {
         HttpStream {
             emulator,
             id,
-            request: Direction::default(),
-            response: Direction::default(),
+            request: Flow::default(),
+            response: Flow::default(),
             actions: Vec::new(),
             completed: false,
         }
@@ -332,274 +332,224 @@ impl<'a> HttpStream<'a> {
 
     /// Forwards whatever the filter resumed, after any callback.
     fn after_callback(&mut self) {
-        let (resumed_request, resumed_response) = self.emulator.with_stream(self.id, |s| {
-            let flags = (s.resumed_request, s.resumed_response);
-            s.resumed_request = false;
-            s.resumed_response = false;
-            flags
-        });
-        if resumed_request && self.request.stopped {
-            if self.request.held_at_headers {
-                self.release_request_headers();
-            } else {
-                self.forward_request();
-            }
-        }
-        if resumed_response && self.response.stopped {
-            if self.response.held_at_headers {
-                self.release_response_headers();
-            } else {
-                self.forward_response();
+        for direction in [Direction::Request, Direction::Response] {
+            let resumed = self
+                .emulator
+                .with_stream(self.id, |s| std::mem::take(&mut s.side(direction).resumed));
+            if resumed && self.flow(direction).stopped {
+                if self.flow(direction).held_at_headers {
+                    self.release_headers(direction);
+                } else {
+                    self.forward(direction);
+                }
             }
         }
     }
 
-    /// The filter resumed a request it paused at its headers: they go on, then Envoy
+    fn flow(&mut self, direction: Direction) -> &mut Flow {
+        match direction {
+            Direction::Request => &mut self.request,
+            Direction::Response => &mut self.response,
+        }
+    }
+
+    /// The filter resumed a direction it paused at its headers: they go on, then Envoy
     /// delivers the body and trailers it held meanwhile.
-    fn release_request_headers(&mut self) {
-        self.request.held_at_headers = false;
-        self.request.stopped = false;
-        self.request.headers_forwarded = true;
-        self.request.forwarded.headers = self.emulator.with_stream(self.id, |s| {
-            s.request_headers_open = false;
-            s.request_headers.clone()
+    fn release_headers(&mut self, direction: Direction) {
+        let headers = self.emulator.with_stream(self.id, |s| {
+            let side = s.side(direction);
+            side.headers_open = false;
+            side.headers.clone()
         });
-        let body = std::mem::take(&mut self.request.held_body);
-        let trailers = self.request.held_trailers_at_headers.take();
+        let flow = self.flow(direction);
+        flow.held_at_headers = false;
+        flow.stopped = false;
+        flow.headers_forwarded = true;
+        flow.forwarded.headers = headers;
+        let body = std::mem::take(&mut flow.held_body);
+        let trailers = flow.held_trailers_at_headers.take();
+        let end_arrived = flow.end_arrived;
         if !body.is_empty() {
-            self.request_body(&body, self.request.end_arrived && trailers.is_none());
+            self.body(direction, &body, end_arrived && trailers.is_none());
         }
         match trailers {
             Some(trailers) => {
-                self.request_trailers_pairs(trailers);
+                self.trailers(direction, trailers);
             }
-            None if body.is_empty() => self.request.complete = self.request.end_arrived,
+            None if body.is_empty() => self.flow(direction).complete = end_arrived,
             None => {}
         }
     }
 
-    /// Like [`release_request_headers`](Self::release_request_headers), for the response.
-    fn release_response_headers(&mut self) {
-        self.response.held_at_headers = false;
-        self.response.stopped = false;
-        self.response.headers_forwarded = true;
-        self.response.forwarded.headers = self.emulator.with_stream(self.id, |s| {
-            s.response_headers_open = false;
-            s.response_headers.clone()
+    /// Lets everything held in `direction` go on, with the filter's current view of it.
+    fn forward(&mut self, direction: Direction) {
+        let (headers, body, trailers) = self.emulator.with_stream(self.id, |s| {
+            let side = s.side(direction);
+            side.headers_open = false;
+            (
+                side.headers.clone(),
+                std::mem::take(&mut side.body),
+                side.trailers.clone(),
+            )
         });
-        let body = std::mem::take(&mut self.response.held_body);
-        let trailers = self.response.held_trailers_at_headers.take();
-        if !body.is_empty() {
-            self.response_body(&body, self.response.end_arrived && trailers.is_none());
+        let flow = self.flow(direction);
+        if !flow.headers_forwarded {
+            flow.forwarded.headers = headers;
+            flow.headers_forwarded = true;
         }
-        match trailers {
-            Some(trailers) => {
-                self.response_trailers_pairs(trailers);
+        flow.forwarded.body.extend_from_slice(&body);
+        if flow.held_trailers.take().is_some() {
+            flow.forwarded.trailers = trailers;
+        }
+        flow.stopped = false;
+        flow.complete = flow.end_arrived;
+    }
+
+    /// Whether a local reply stops `direction`: the request's path ends at one; the
+    /// response path goes on, the reply replacing what it carries.
+    fn stopped_by_reply(&self, direction: Direction) -> bool {
+        direction == Direction::Request && self.replied()
+    }
+
+    /// Delivers headers in `direction`; `end_of_stream` when no body or trailers follow.
+    fn headers(&mut self, direction: Direction, headers: Pairs, end_of_stream: bool) -> Action {
+        let count = headers.len();
+        self.emulator.with_stream(self.id, |s| {
+            let side = s.side(direction);
+            side.headers = headers;
+            side.headers_open = true;
+        });
+        self.flow(direction).end_arrived = end_of_stream;
+        let id = self.id;
+        let eos = end_of_stream as u32;
+        let action = match direction {
+            Direction::Request => {
+                // Envoy's connection manager picks the route before filters run.
+                self.emulator.host_effective(id);
+                self.emulator.route();
+                self.call("on_request_headers", || {
+                    exports::proxy_on_request_headers(id, count, eos)
+                })
             }
-            None if body.is_empty() => self.response.complete = self.response.end_arrived,
-            None => {}
+            Direction::Response => self.call("on_response_headers", || {
+                exports::proxy_on_response_headers(id, count, eos)
+            }),
+        };
+        if action == Action::Continue && !self.stopped_by_reply(direction) {
+            let headers = self.emulator.with_stream(id, |s| {
+                let side = s.side(direction);
+                side.headers_open = false;
+                side.headers.clone()
+            });
+            let flow = self.flow(direction);
+            flow.headers_forwarded = true;
+            flow.forwarded.headers = headers;
+            flow.complete = end_of_stream;
+        } else {
+            let held = !self.stopped_by_reply(direction);
+            let flow = self.flow(direction);
+            flow.stopped = true;
+            flow.held_at_headers = held;
         }
+        self.settle();
+        action
     }
 
-    fn forward_request(&mut self) {
-        let (headers, body, trailers) = self.emulator.with_stream(self.id, |s| {
-            s.request_headers_open = false;
-            (
-                s.request_headers.clone(),
-                std::mem::take(&mut s.request_body),
-                s.request_trailers.clone(),
-            )
+    /// Delivers a body chunk in `direction`; `Pause` without calling the filter while its
+    /// headers callback holds the direction: Envoy keeps the body until the filter resumes.
+    fn body(&mut self, direction: Direction, chunk: &[u8], end_of_stream: bool) -> Action {
+        let flow = self.flow(direction);
+        flow.end_arrived = end_of_stream;
+        if flow.held_at_headers {
+            flow.held_body.extend_from_slice(chunk);
+            return Action::Pause;
+        }
+        let size = self.emulator.with_stream(self.id, |s| {
+            let body = &mut s.side(direction).body;
+            body.extend_from_slice(chunk);
+            body.len()
         });
-        forward(&mut self.request, headers, body, trailers);
+        let id = self.id;
+        let eos = end_of_stream as u32;
+        let action = match direction {
+            Direction::Request => self.call("on_request_body", || {
+                exports::proxy_on_request_body(id, size, eos)
+            }),
+            Direction::Response => self.call("on_response_body", || {
+                exports::proxy_on_response_body(id, size, eos)
+            }),
+        };
+        if action == Action::Continue && !self.stopped_by_reply(direction) {
+            self.forward(direction);
+        } else {
+            self.flow(direction).stopped = true;
+        }
+        self.settle();
+        action
     }
 
-    fn forward_response(&mut self) {
-        let (headers, body, trailers) = self.emulator.with_stream(self.id, |s| {
-            s.response_headers_open = false;
-            (
-                s.response_headers.clone(),
-                std::mem::take(&mut s.response_body),
-                s.response_trailers.clone(),
-            )
-        });
-        forward(&mut self.response, headers, body, trailers);
+    /// Delivers trailers in `direction` (its end).
+    fn trailers(&mut self, direction: Direction, trailers: Pairs) -> Action {
+        let flow = self.flow(direction);
+        flow.end_arrived = true;
+        if flow.held_at_headers {
+            flow.held_trailers_at_headers = Some(trailers);
+            return Action::Pause;
+        }
+        flow.held_trailers = Some(trailers.clone());
+        let count = trailers.len();
+        self.emulator
+            .with_stream(self.id, |s| s.side(direction).trailers = trailers);
+        let id = self.id;
+        let action = match direction {
+            Direction::Request => self.call("on_request_trailers", || {
+                exports::proxy_on_request_trailers(id, count)
+            }),
+            Direction::Response => self.call("on_response_trailers", || {
+                exports::proxy_on_response_trailers(id, count)
+            }),
+        };
+        if action == Action::Continue && !self.stopped_by_reply(direction) {
+            self.forward(direction);
+        } else {
+            self.flow(direction).stopped = true;
+        }
+        self.settle();
+        action
     }
 
     /// Delivers request headers; `end_of_stream` when no body or trailers follow.
     pub fn request_headers(&mut self, headers: &[(&str, &str)], end_of_stream: bool) -> Action {
-        self.request_headers_pairs(owned(headers), end_of_stream)
-    }
-
-    fn request_headers_pairs(&mut self, headers: Pairs, end_of_stream: bool) -> Action {
-        let count = headers.len();
-        self.emulator.with_stream(self.id, |s| {
-            s.request_headers = headers;
-            s.request_headers_open = true;
-        });
-        self.request.end_arrived = end_of_stream;
-        let id = self.id;
-        // Envoy's connection manager picks the route before filters run.
-        self.emulator.host_effective(id);
-        self.emulator.route();
-        let action = self.call("on_request_headers", || {
-            exports::proxy_on_request_headers(id, count, end_of_stream as u32)
-        });
-        if action == Action::Continue && !self.replied() {
-            self.request.headers_forwarded = true;
-            self.request.forwarded.headers = self.emulator.with_stream(id, |s| {
-                s.request_headers_open = false;
-                s.request_headers.clone()
-            });
-            self.request.complete = end_of_stream;
-        } else {
-            self.request.stopped = true;
-            self.request.held_at_headers = !self.replied();
-        }
-        self.settle();
-        action
+        self.headers(Direction::Request, owned(headers), end_of_stream)
     }
 
     /// Delivers a request body chunk.
     /// Returns `Pause` without calling the filter while its headers callback holds the
     /// request: Envoy keeps the body until the filter resumes.
     pub fn request_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Action {
-        if self.request.held_at_headers {
-            self.request.held_body.extend_from_slice(chunk);
-            self.request.end_arrived = end_of_stream;
-            return Action::Pause;
-        }
-        self.emulator
-            .with_stream(self.id, |s| s.request_body.extend_from_slice(chunk));
-        self.request.end_arrived = end_of_stream;
-        let size = self.emulator.with_stream(self.id, |s| s.request_body.len());
-        let id = self.id;
-        let action = self.call("on_request_body", || {
-            exports::proxy_on_request_body(id, size, end_of_stream as u32)
-        });
-        if action == Action::Continue && !self.replied() {
-            self.forward_request();
-        } else {
-            self.request.stopped = true;
-        }
-        self.settle();
-        action
+        self.body(Direction::Request, chunk, end_of_stream)
     }
 
     /// Delivers request trailers (the end of the request).
     pub fn request_trailers(&mut self, trailers: &[(&str, &str)]) -> Action {
-        self.request_trailers_pairs(owned(trailers))
-    }
-
-    fn request_trailers_pairs(&mut self, trailers: Pairs) -> Action {
-        if self.request.held_at_headers {
-            self.request.held_trailers_at_headers = Some(trailers);
-            self.request.end_arrived = true;
-            return Action::Pause;
-        }
-        let count = trailers.len();
-        self.emulator
-            .with_stream(self.id, |s| s.request_trailers = trailers.clone());
-        self.request.end_arrived = true;
-        self.request.held_trailers = Some(trailers);
-        let id = self.id;
-        let action = self.call("on_request_trailers", || {
-            exports::proxy_on_request_trailers(id, count)
-        });
-        if action == Action::Continue && !self.replied() {
-            self.forward_request();
-        } else {
-            self.request.stopped = true;
-        }
-        self.settle();
-        action
+        self.trailers(Direction::Request, owned(trailers))
     }
 
     /// Delivers response headers.
     pub fn response_headers(&mut self, headers: &[(&str, &str)], end_of_stream: bool) -> Action {
-        self.response_headers_pairs(owned(headers), end_of_stream)
-    }
-
-    fn response_headers_pairs(&mut self, headers: Pairs, end_of_stream: bool) -> Action {
-        let count = headers.len();
-        self.emulator.with_stream(self.id, |s| {
-            s.response_headers = headers;
-            s.response_headers_open = true;
-        });
-        self.response.end_arrived = end_of_stream;
-        let id = self.id;
-        let action = self.call("on_response_headers", || {
-            exports::proxy_on_response_headers(id, count, end_of_stream as u32)
-        });
-        if action == Action::Continue {
-            self.response.headers_forwarded = true;
-            self.response.forwarded.headers = self.emulator.with_stream(id, |s| {
-                s.response_headers_open = false;
-                s.response_headers.clone()
-            });
-            self.response.complete = end_of_stream;
-        } else {
-            self.response.stopped = true;
-            self.response.held_at_headers = true;
-        }
-        self.settle();
-        action
+        self.headers(Direction::Response, owned(headers), end_of_stream)
     }
 
     /// Delivers a response body chunk.
     /// Returns `Pause` without calling the filter while its headers callback holds the
     /// response.
     pub fn response_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Action {
-        if self.response.held_at_headers {
-            self.response.held_body.extend_from_slice(chunk);
-            self.response.end_arrived = end_of_stream;
-            return Action::Pause;
-        }
-        self.emulator
-            .with_stream(self.id, |s| s.response_body.extend_from_slice(chunk));
-        self.response.end_arrived = end_of_stream;
-        let size = self
-            .emulator
-            .with_stream(self.id, |s| s.response_body.len());
-        let id = self.id;
-        let action = self.call("on_response_body", || {
-            exports::proxy_on_response_body(id, size, end_of_stream as u32)
-        });
-        if action == Action::Continue {
-            self.forward_response();
-        } else {
-            self.response.stopped = true;
-        }
-        self.settle();
-        action
+        self.body(Direction::Response, chunk, end_of_stream)
     }
 
     /// Delivers response trailers.
     pub fn response_trailers(&mut self, trailers: &[(&str, &str)]) -> Action {
-        self.response_trailers_pairs(owned(trailers))
-    }
-
-    fn response_trailers_pairs(&mut self, trailers: Pairs) -> Action {
-        if self.response.held_at_headers {
-            self.response.held_trailers_at_headers = Some(trailers);
-            self.response.end_arrived = true;
-            return Action::Pause;
-        }
-        let count = trailers.len();
-        self.emulator
-            .with_stream(self.id, |s| s.response_trailers = trailers.clone());
-        self.response.end_arrived = true;
-        self.response.held_trailers = Some(trailers);
-        let id = self.id;
-        let action = self.call("on_response_trailers", || {
-            exports::proxy_on_response_trailers(id, count)
-        });
-        if action == Action::Continue {
-            self.forward_response();
-        } else {
-            self.response.stopped = true;
-        }
-        self.settle();
-        action
+        self.trailers(Direction::Response, owned(trailers))
     }
 
     /// The local reply the filter sent, if any.
@@ -623,12 +573,6 @@ impl<'a> HttpStream<'a> {
     pub fn downstream_response(&mut self) -> Option<&Message> {
         self.after_callback();
         self.response.complete.then_some(&self.response.forwarded)
-    }
-
-    /// The request headers as the filter left them (also while paused).
-    pub fn request_headers_now(&self) -> Pairs {
-        self.emulator
-            .with_stream(self.id, |s| s.request_headers.clone())
     }
 
     /// Whether the filter reset the stream.
@@ -659,7 +603,7 @@ impl<'a> HttpStream<'a> {
             headers.push((b"content-type".to_vec(), b"text/plain".to_vec()));
         }
         let body_follows = !reply.body.is_empty();
-        self.response_headers_pairs(headers, !body_follows);
+        self.headers(Direction::Response, headers, !body_follows);
         if body_follows {
             self.response_body(&reply.body.clone(), true);
         }
@@ -673,7 +617,7 @@ impl<'a> HttpStream<'a> {
             trailers,
         } = request;
         let no_body = body.is_empty() && trailers.is_empty();
-        self.request_headers_pairs(headers, no_body);
+        self.headers(Direction::Request, headers, no_body);
         let chunks = body.len();
         for (i, chunk) in body.into_iter().enumerate() {
             if self.replied() {
@@ -682,7 +626,7 @@ impl<'a> HttpStream<'a> {
             self.request_body(&chunk, i + 1 == chunks && trailers.is_empty());
         }
         if !trailers.is_empty() && !self.replied() {
-            self.request_trailers_pairs(trailers);
+            self.trailers(Direction::Request, trailers);
         }
         self.wait_for_timers();
 
@@ -696,13 +640,13 @@ impl<'a> HttpStream<'a> {
                     trailers,
                 } = upstream;
                 let no_body = body.is_empty() && trailers.is_empty();
-                self.response_headers_pairs(headers, no_body);
+                self.headers(Direction::Response, headers, no_body);
                 let chunks = body.len();
                 for (i, chunk) in body.into_iter().enumerate() {
                     self.response_body(&chunk, i + 1 == chunks && trailers.is_empty());
                 }
                 if !trailers.is_empty() {
-                    self.response_trailers_pairs(trailers);
+                    self.trailers(Direction::Response, trailers);
                 }
                 // A reply sent from a response callback replaces the upstream's response.
                 if let Some(reply) = self.local_reply() {
@@ -753,8 +697,8 @@ impl<'a> HttpStream<'a> {
         }
         let id = self.id;
         self.emulator.with_stream(id, |s| {
-            s.request_headers_open = true;
-            s.response_headers_open = true;
+            s.request.headers_open = true;
+            s.response.headers_open = true;
         });
         // Only what the module exports: `proxy_on_log` for `on_stream_done`, and
         // `proxy_on_delete` unless the filter is stateless.
@@ -775,18 +719,4 @@ impl Drop for HttpStream<'_> {
     fn drop(&mut self) {
         self.finish();
     }
-}
-
-/// Lets everything held in `direction` go on, with the filter's current view of it.
-fn forward(direction: &mut Direction, headers: Pairs, body: Vec<u8>, trailers: Pairs) {
-    if !direction.headers_forwarded {
-        direction.forwarded.headers = headers;
-        direction.headers_forwarded = true;
-    }
-    direction.forwarded.body.extend_from_slice(&body);
-    if direction.held_trailers.take().is_some() {
-        direction.forwarded.trailers = trailers;
-    }
-    direction.stopped = false;
-    direction.complete = direction.end_arrived;
 }

@@ -140,7 +140,7 @@ fn route(host: &EmulatorHost, router: &Router) {
         state
             .streams
             .get(&state.effective_context)
-            .map(|s| s.request_headers.clone())
+            .map(|s| s.request.headers.clone())
     };
     if let Some(headers) = headers {
         let (route_name, cluster) = router(&headers);
@@ -420,16 +420,6 @@ impl Emulator {
     /// The paths of every property the filter read, dotted (`request.path`).
     pub fn properties_read(&self) -> Vec<String> {
         self.host.state.borrow().properties_read.clone()
-    }
-
-    /// Every property the filter set, with its value.
-    pub fn properties_set(&self) -> Vec<(String, Vec<u8>)> {
-        self.host.state.borrow().properties_set.clone()
-    }
-
-    /// Sets the VM configuration `proxy_on_vm_start` sees.
-    pub fn set_vm_configuration(&self, configuration: impl Into<Vec<u8>>) {
-        self.host.state.borrow_mut().vm_configuration = configuration.into();
     }
 
     /// The level the host logs at (records below it are dropped, as in Envoy).
@@ -782,11 +772,6 @@ impl Emulator {
             .find(|(t, _)| *t == token)
             .map(|(_, context)| context)
             .unwrap_or_else(|| panic!("no callout with token {token}"))
-    }
-
-    /// How many times the filter called `proxy_done`.
-    pub fn done_calls(&self) -> u32 {
-        self.host.state.borrow().done_calls
     }
 }
 

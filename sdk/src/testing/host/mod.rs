@@ -103,23 +103,42 @@ pub struct Metric {
     pub recorded: Vec<u64>,
 }
 
+/// The request or the response: each stream has both, handled alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Request,
+    Response,
+}
+
+/// One direction of a stream as the host sees it.
+#[derive(Default, Debug)]
+pub(crate) struct Side {
+    pub headers: Pairs,
+    pub trailers: Pairs,
+    pub body: Vec<u8>,
+    /// The filter resumed this direction (`proxy_continue_stream`).
+    pub resumed: bool,
+    /// Envoy lets a filter reach these headers only in their own callback, while it holds
+    /// them there, and in `on_log`.
+    pub headers_open: bool,
+}
+
 /// State of one HTTP stream as the host sees it.
 #[derive(Default, Debug)]
 pub(crate) struct StreamState {
-    pub request_headers: Pairs,
-    pub request_trailers: Pairs,
-    pub response_headers: Pairs,
-    pub response_trailers: Pairs,
-    pub request_body: Vec<u8>,
-    pub response_body: Vec<u8>,
+    pub request: Side,
+    pub response: Side,
     pub local_reply: Option<SentReply>,
-    pub resumed_request: bool,
-    pub resumed_response: bool,
     pub reset: bool,
-    /// Envoy lets a filter reach request headers only in `on_request_headers`, while the
-    /// request is held there, and in `on_log`; likewise response headers.
-    pub request_headers_open: bool,
-    pub response_headers_open: bool,
+}
+
+impl StreamState {
+    pub fn side(&mut self, direction: Direction) -> &mut Side {
+        match direction {
+            Direction::Request => &mut self.request,
+            Direction::Response => &mut self.response,
+        }
+    }
 }
 
 /// What a callback delivering a callout answer may read (only on `owner`, the plugin
@@ -157,7 +176,6 @@ pub(crate) struct State {
     pub foreign_arguments: Vec<u8>,
     pub properties: BTreeMap<Vec<u8>, Vec<u8>>,
     pub properties_read: Vec<String>,
-    pub properties_set: Vec<(String, Vec<u8>)>,
     pub now_nanos: u64,
     pub tick_periods: HashMap<u32, u32>,
     pub metrics: Vec<Metric>,
@@ -171,7 +189,6 @@ pub(crate) struct State {
     pub callout: CalloutAnswer,
     pub grpc_message: Vec<u8>,
     pub foreign: HashMap<String, ForeignFunction>,
-    pub done_calls: u32,
 }
 
 impl Default for State {
@@ -189,7 +206,6 @@ impl Default for State {
             foreign_arguments: Vec::new(),
             properties: BTreeMap::new(),
             properties_read: Vec::new(),
-            properties_set: Vec::new(),
             // 2026-01-01T00:00:00Z: a fixed clock makes tests repeatable.
             now_nanos: 1_767_225_600_000_000_000,
             tick_periods: HashMap::new(),
@@ -204,7 +220,6 @@ impl Default for State {
             callout: CalloutAnswer::default(),
             grpc_message: Vec::new(),
             foreign: HashMap::new(),
-            done_calls: 0,
         }
     }
 }
@@ -273,14 +288,14 @@ impl State {
         match MapType::from_raw(map_type)? {
             MapType::HttpRequestHeaders => self
                 .stream()
-                .filter(|s| s.request_headers_open)
-                .map(|s| &mut s.request_headers),
-            MapType::HttpRequestTrailers => self.stream().map(|s| &mut s.request_trailers),
+                .filter(|s| s.request.headers_open)
+                .map(|s| &mut s.request.headers),
+            MapType::HttpRequestTrailers => self.stream().map(|s| &mut s.request.trailers),
             MapType::HttpResponseHeaders => self
                 .stream()
-                .filter(|s| s.response_headers_open)
-                .map(|s| &mut s.response_headers),
-            MapType::HttpResponseTrailers => self.stream().map(|s| &mut s.response_trailers),
+                .filter(|s| s.response.headers_open)
+                .map(|s| &mut s.response.headers),
+            MapType::HttpResponseTrailers => self.stream().map(|s| &mut s.response.trailers),
             MapType::GrpcReceiveInitialMetadata | MapType::HttpCallResponseHeaders if is_owner => {
                 Some(&mut self.callout.headers)
             }
@@ -301,8 +316,8 @@ impl State {
     fn buffer(&mut self, buffer_type: u32) -> Option<&mut Vec<u8>> {
         let is_owner = self.effective_context == self.callout.owner;
         match BufferType::from_raw(buffer_type)? {
-            BufferType::HttpRequestBody => self.stream().map(|s| &mut s.request_body),
-            BufferType::HttpResponseBody => self.stream().map(|s| &mut s.response_body),
+            BufferType::HttpRequestBody => self.stream().map(|s| &mut s.request.body),
+            BufferType::HttpResponseBody => self.stream().map(|s| &mut s.response.body),
             BufferType::HttpCallResponseBody if is_owner => Some(&mut self.callout.body),
             BufferType::GrpcReceiveBuffer if is_owner => Some(&mut self.grpc_message),
             BufferType::VmConfiguration => Some(&mut self.vm_configuration),

@@ -9,8 +9,8 @@ impl StreamHost for EmulatorHost {
             return NOT_FOUND;
         };
         match StreamType::from_raw(stream_type) {
-            Some(StreamType::HttpRequest) => stream.resumed_request = true,
-            Some(StreamType::HttpResponse) => stream.resumed_response = true,
+            Some(StreamType::HttpRequest) => stream.request.resumed = true,
+            Some(StreamType::HttpResponse) => stream.response.resumed = true,
             // As in Envoy for an HTTP filter: the connection's streams are not its to drive.
             Some(_) => return Status::Unimplemented.raw(),
             None => return BAD_ARGUMENT,
