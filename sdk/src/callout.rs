@@ -132,7 +132,7 @@ impl HttpRequest {
     }
 }
 
-/// The answer to an HTTP call.
+/// The response to an HTTP call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HttpResponse {
     /// `:status`.
@@ -154,7 +154,7 @@ impl HttpResponse {
             .and_then(|(_, value)| value.as_str())
     }
 
-    /// Reads the answer being delivered (in `proxy_on_http_call_response`).
+    /// Reads the response being delivered (in `proxy_on_http_call_response`).
     pub(crate) fn read(body_size: usize) -> HostResult<HttpResponse> {
         let text_pairs = |map| -> HostResult<Vec<(String, HeaderValue)>> {
             Ok(host::headers::pairs(map)?
@@ -187,13 +187,13 @@ impl HttpResponse {
     }
 }
 
-/// Why a call brought no answer.
+/// Why a call brought no response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CalloutError {
-    /// No answer came within the call's timeout.
+    /// No response came within the call's timeout.
     Timeout,
-    /// The call failed without an answer from the service: the connection was refused or
+    /// The call failed without a response from the service: the connection was refused or
     /// reset, or no upstream host was available. Envoy's reason, if it gave one.
     Failed(String),
     /// A gRPC call ended with a non-OK status.
@@ -203,7 +203,7 @@ pub enum CalloutError {
         /// The status message.
         message: String,
     },
-    /// The filter's context went away before the answer could be read.
+    /// The filter's context went away before the response could be read.
     Host(HostError),
 }
 

@@ -1,4 +1,4 @@
-//! HTTP and gRPC callouts, raw: they return the host's token; the answer arrives in
+//! HTTP and gRPC callouts, raw: they return the host's token; the response arrives in
 //! `proxy_on_http_call_response` / `proxy_on_grpc_*` for that token.
 
 use super::{HostResult, check};

@@ -3,7 +3,7 @@
 hostcalls! {
     /// Host side of HTTP callouts.
     trait HttpCallHost;
-    /// Sends an HTTP request to cluster `upstream`; the answer arrives in
+    /// Sends an HTTP request to cluster `upstream`; the response arrives in
     /// `proxy_on_http_call_response` with the id written to `return_token`.
     fn proxy_http_call(
         upstream_data: *const u8,
