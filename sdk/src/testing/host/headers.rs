@@ -80,16 +80,12 @@ impl HeaderHost for EmulatorHost {
         value_data: *const u8,
         value_size: usize,
     ) -> u32 {
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let key = lower(unsafe { bytes(key_data, key_size) });
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let value = unsafe { bytes(value_data, value_size) }.to_vec();
-        let mut state = self.state.borrow_mut();
-        let Some(map) = state.map(map_type) else {
-            return BAD_ARGUMENT;
-        };
-        map.push((key, value));
-        OK
+        // SAFETY: the SDK's side of the seam passes live slices' pointers and lengths.
+        let (key, value) = unsafe { pair(key_data, key_size, value_data, value_size) };
+        self.with_map(map_type, |map| {
+            map.push((key, value));
+            OK
+        })
     }
 
     unsafe fn proxy_replace_header_map_value(
@@ -100,27 +96,23 @@ impl HeaderHost for EmulatorHost {
         value_data: *const u8,
         value_size: usize,
     ) -> u32 {
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let key = lower(unsafe { bytes(key_data, key_size) });
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let value = unsafe { bytes(value_data, value_size) }.to_vec();
-        let mut state = self.state.borrow_mut();
-        let Some(map) = state.map(map_type) else {
-            return BAD_ARGUMENT;
-        };
-        // The first occurrence keeps its place and takes the value; the others go.
-        match map.iter().position(|(k, _)| *k == key) {
-            Some(first) => {
-                map[first].1 = value;
-                let mut index = 0;
-                map.retain(|(k, _)| {
-                    index += 1;
-                    index - 1 == first || *k != key
-                });
+        // SAFETY: the SDK's side of the seam passes live slices' pointers and lengths.
+        let (key, value) = unsafe { pair(key_data, key_size, value_data, value_size) };
+        self.with_map(map_type, |map| {
+            // The first occurrence keeps its place and takes the value; the others go.
+            match map.iter().position(|(k, _)| *k == key) {
+                Some(first) => {
+                    map[first].1 = value;
+                    let mut index = 0;
+                    map.retain(|(k, _)| {
+                        index += 1;
+                        index - 1 == first || *k != key
+                    });
+                }
+                None => map.push((key, value)),
             }
-            None => map.push((key, value)),
-        }
-        OK
+            OK
+        })
     }
 
     unsafe fn proxy_remove_header_map_value(
@@ -137,5 +129,35 @@ impl HeaderHost for EmulatorHost {
         };
         map.retain(|(k, _)| *k != key);
         OK
+    }
+}
+
+/// A header name (lower-cased, as Envoy stores it) and value the SDK passed in.
+///
+/// # Safety
+/// Each pointer must be valid for its size (or the size zero).
+unsafe fn pair(
+    key_data: *const u8,
+    key_size: usize,
+    value_data: *const u8,
+    value_size: usize,
+) -> (Vec<u8>, Vec<u8>) {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        (
+            lower(bytes(key_data, key_size)),
+            bytes(value_data, value_size).to_vec(),
+        )
+    }
+}
+
+impl EmulatorHost {
+    /// Runs `change` on map `map_type` of the effective context; `BadArgument` if it has
+    /// none now.
+    fn with_map(&self, map_type: u32, change: impl FnOnce(&mut Pairs) -> u32) -> u32 {
+        match self.state.borrow_mut().map(map_type) {
+            Some(map) => change(map),
+            None => BAD_ARGUMENT,
+        }
     }
 }
