@@ -76,64 +76,46 @@ pub trait FilterExports: HttpFilter {
 /// An HTTP filter: one value per stream, called as the stream goes by.
 ///
 /// Every callback has a default that continues, so a filter implements only what it needs.
-#[allow(unused_variables)]
+///
+/// # Errors
+/// A callback's `Err` is logged and answered with a local reply (see [`Error`]).
+#[allow(unused_variables, clippy::missing_errors_doc)]
 pub trait HttpFilter: Sized + 'static {
     /// Request headers arrived.
-    ///
-    /// # Errors
-    /// An `Err` is logged and answered with a local reply (see [`Error`]).
-    fn on_request_headers(
-        &mut self,
-        req: &mut RequestHeadersOps<'_, Self>,
-    ) -> Result<Action, Error> {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// A request body chunk arrived (or, after `Pause`, the body so far).
-    ///
-    /// # Errors
-    /// An `Err` is logged and answered with a local reply (see [`Error`]).
-    fn on_request_body(&mut self, body: &mut RequestBodyOps<'_, Self>) -> Result<Action, Error> {
+    fn on_request_body(&mut self, body: &mut RequestBodyOps<Self>) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// Request trailers arrived.
-    ///
-    /// # Errors
-    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_request_trailers(
         &mut self,
-        trailers: &mut RequestTrailersOps<'_, Self>,
+        trailers: &mut RequestTrailersOps<Self>,
     ) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// Response headers arrived (also for local replies).
-    ///
-    /// # Errors
-    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_response_headers(
         &mut self,
-        resp: &mut ResponseHeadersOps<'_, Self>,
+        resp: &mut ResponseHeadersOps<Self>,
     ) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// A response body chunk arrived (or, after `Pause`, the body so far).
-    ///
-    /// # Errors
-    /// An `Err` is logged and answered with a local reply (see [`Error`]).
-    fn on_response_body(&mut self, body: &mut ResponseBodyOps<'_, Self>) -> Result<Action, Error> {
+    fn on_response_body(&mut self, body: &mut ResponseBodyOps<Self>) -> Result<Action, Error> {
         Ok(Action::Continue)
     }
 
     /// Response trailers arrived.
-    ///
-    /// # Errors
-    /// An `Err` is logged and answered with a local reply (see [`Error`]).
     fn on_response_trailers(
         &mut self,
-        trailers: &mut ResponseTrailersOps<'_, Self>,
+        trailers: &mut ResponseTrailersOps<Self>,
     ) -> Result<Action, Error> {
         Ok(Action::Continue)
     }

@@ -61,6 +61,12 @@ trait RootContext {
     fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
 }
 
+/// A call: its kind and the host's token for it (Envoy numbers each kind apart).
+type CallId = (CallKind, u32);
+
+/// Whether a handler ran, and what it returned.
+type Ran = Option<Result<(), Error>>;
+
 trait StreamContext {
     fn on_http(
         &mut self,
@@ -70,14 +76,8 @@ trait StreamContext {
         end_of_stream: bool,
     ) -> Action;
     fn on_stream_done(&mut self);
-    /// Runs the handler of this stream's call `token`; `None` if it has no such call.
-    fn on_callout_response(
-        &mut self,
-        context_id: u32,
-        kind: CallKind,
-        token: u32,
-        response: Response,
-    ) -> Option<Result<(), Error>>;
+    /// Runs the handler of this stream's call; `None` if it has no such call.
+    fn on_callout_response(&mut self, context_id: u32, call: CallId, response: Response) -> Ran;
 }
 
 struct Root<P: Plugin> {
@@ -175,26 +175,16 @@ impl<F: HttpFilter> Filter<F> {
 
 impl<F: HttpFilter> StreamContext for Filter<F> {
     fn on_http(&mut self, id: u32, phase: Phase, size: usize, eos: bool) -> Action {
-        let (filter, calls) = (&mut self.filter, &mut self.calls);
+        let (f, c) = (&mut self.filter, &mut self.calls);
         let result = match phase {
-            Phase::RequestHeaders => {
-                filter.on_request_headers(&mut RequestHeadersOps::new(id, eos, calls))
-            }
-            Phase::RequestBody => {
-                filter.on_request_body(&mut RequestBodyOps::new(id, size, eos, calls))
-            }
-            Phase::RequestTrailers => {
-                filter.on_request_trailers(&mut RequestTrailersOps::new(id, calls))
-            }
+            Phase::RequestHeaders => f.on_request_headers(&mut RequestHeadersOps::new(id, eos, c)),
+            Phase::RequestBody => f.on_request_body(&mut RequestBodyOps::new(id, size, eos, c)),
+            Phase::RequestTrailers => f.on_request_trailers(&mut RequestTrailersOps::new(id, c)),
             Phase::ResponseHeaders => {
-                filter.on_response_headers(&mut ResponseHeadersOps::new(id, eos, calls))
+                f.on_response_headers(&mut ResponseHeadersOps::new(id, eos, c))
             }
-            Phase::ResponseBody => {
-                filter.on_response_body(&mut ResponseBodyOps::new(id, size, eos, calls))
-            }
-            Phase::ResponseTrailers => {
-                filter.on_response_trailers(&mut ResponseTrailersOps::new(id, calls))
-            }
+            Phase::ResponseBody => f.on_response_body(&mut ResponseBodyOps::new(id, size, eos, c)),
+            Phase::ResponseTrailers => f.on_response_trailers(&mut ResponseTrailersOps::new(id, c)),
         };
         let direction = match phase {
             Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {
@@ -209,13 +199,8 @@ impl<F: HttpFilter> StreamContext for Filter<F> {
         self.filter.on_stream_done(&mut StreamDoneOps::new());
     }
 
-    fn on_callout_response(
-        &mut self,
-        context_id: u32,
-        kind: CallKind,
-        token: u32,
-        response: Response,
-    ) -> Option<Result<(), Error>> {
+    fn on_callout_response(&mut self, context_id: u32, call: CallId, response: Response) -> Ran {
+        let (kind, token) = call;
         self.calls
             .respond(kind, token, response, &mut self.filter, context_id)
     }
@@ -577,7 +562,7 @@ fn deliver(kind: CallKind, token: u32, read_response: impl FnOnce() -> Option<Re
     }
     let delivered = guarded(|| {
         with_stream(context_id, |stream| {
-            stream.on_callout_response(context_id, kind, token, response)
+            stream.on_callout_response(context_id, (kind, token), response)
         })
     });
     match delivered.flatten() {
