@@ -378,6 +378,30 @@ fn scenarios() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "empty values are empty, not absent: header, property, queue item, shared data",
+            plugin: "probe",
+            config: "",
+            auth_service: false,
+            request: Req {
+                method: "GET",
+                path: "/",
+                headers: &[("x-probe", "empty"), ("x-empty", "")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                upstream: &[
+                    ("x-empty-get", &["some()"]),
+                    ("x-empty-contains", &["true"]),
+                    ("x-empty-property", &["some()"]),
+                    ("x-empty-queue", &["some()|some(x)"]),
+                    ("x-empty-shared", &["some()"]),
+                ],
+                status: 200,
+                ..Expect::default()
+            },
+        },
+        Scenario {
             name: "a request the filter holds is let go by the plugin's timer",
             plugin: "probe",
             config: "",

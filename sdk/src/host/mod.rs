@@ -95,5 +95,7 @@ pub(crate) fn returned_bytes(
     let status = hostcall(&mut data, &mut size);
     // SAFETY: on any status the host either left `data` null or allocated it for `size`.
     let bytes = unsafe { take_returned(data, size) };
-    Ok(check_found(call, status)?.and(bytes))
+    // The status says whether there is a value. An empty one comes as pointer 0 and size
+    // 0 (Envoy allocates nothing for it): empty, not absent.
+    Ok(check_found(call, status)?.map(|()| bytes.unwrap_or_default()))
 }

@@ -247,14 +247,20 @@ unsafe fn bytes<'a>(data: *const u8, size: usize) -> &'a [u8] {
     }
 }
 
-/// Hands bytes to the guest the way Envoy does: memory from `proxy_on_memory_allocate`.
+/// Hands bytes to the guest the way Envoy does: memory from `proxy_on_memory_allocate`, or
+/// none for an empty value.
 ///
 /// # Safety
 /// The return pointers must be valid for writes.
 unsafe fn give(value: &[u8], return_data: *mut *mut u8, return_size: *mut usize) {
-    let memory = crate::runtime::seam::memory::proxy_on_memory_allocate(value.len());
+    // An empty value is pointer 0 and size 0, with nothing allocated, as Envoy does it.
+    let memory = if value.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        crate::runtime::seam::memory::proxy_on_memory_allocate(value.len())
+    };
     // SAFETY: `memory` was just allocated for `value.len()` bytes and does not overlap
-    // `value`; the return pointers are valid for writes (see # Safety).
+    // `value` (or is null for none); the return pointers are valid for writes.
     unsafe {
         if !value.is_empty() {
             std::ptr::copy_nonoverlapping(value.as_ptr(), memory, value.len());

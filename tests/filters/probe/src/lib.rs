@@ -6,10 +6,15 @@
 //!   handler calls it again as `Bearer good`; then lets the request go on with
 //!   `x-chain: <first status>,<second status>` and the second response's `x-user`;
 //! - `timer`: holds the request; the plugin's timer (every 20 ms) lets it go on, with
-//!   `x-held: timer`.
+//!   `x-held: timer`;
+//! - `empty`: reads empty values and reports what it got, as `some(..)` or `none`: the
+//!   request's `x-empty` header (`x-empty-get`, and `x-empty-contains`), a property it set
+//!   to nothing (`x-empty-property`), an empty queue item followed by `x`
+//!   (`x-empty-queue`), and shared data set to nothing (`x-empty-shared`).
 
 use envoy_wasm_sdk::callout::{CalloutError, HttpRequest, HttpResponse};
 use envoy_wasm_sdk::prelude::*;
+use envoy_wasm_sdk::shared::{SharedData, SharedQueue};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -55,6 +60,36 @@ fn status(response: &Result<HttpResponse, CalloutError>) -> String {
     }
 }
 
+/// `some(value)` or `none`.
+fn shown(value: Option<impl AsRef<[u8]>>) -> String {
+    match value {
+        Some(value) => format!("some({})", String::from_utf8_lossy(value.as_ref())),
+        None => "none".to_string(),
+    }
+}
+
+/// The `empty` probe.
+fn read_empty_values<F>(req: &mut RequestHeadersOps<F>) -> Result<(), Error> {
+    let header = req.headers().get("x-empty")?;
+    let contains = req.headers().contains("x-empty")?;
+    let properties = req.properties();
+    properties.set(&["probe_empty"], b"")?;
+    let property = properties.get(&["probe_empty"])?;
+    let queue = SharedQueue::register("probe_empty_queue")?;
+    queue.enqueue(b"")?;
+    queue.enqueue(b"x")?;
+    let items = [queue.dequeue()?, queue.dequeue()?];
+    SharedData::set("probe_empty_data", b"", None)?;
+    let shared = SharedData::get("probe_empty_data")?.map(|(value, _)| value);
+    let mut headers = req.headers();
+    headers.set("x-empty-get", shown(header))?;
+    headers.set("x-empty-contains", contains.to_string())?;
+    headers.set("x-empty-property", shown(property))?;
+    headers.set("x-empty-queue", items.map(shown).join("|"))?;
+    headers.set("x-empty-shared", shown(shared))?;
+    Ok(())
+}
+
 fn check(authorization: &str) -> HttpRequest {
     HttpRequest::get("service", "/check")
         .header("authorization", authorization)
@@ -92,6 +127,10 @@ impl HttpFilter for ProbeFilter {
                     Ok(())
                 })?;
                 Ok(Action::Pause)
+            }
+            Some("empty") => {
+                read_empty_values(req)?;
+                Ok(Action::Continue)
             }
             Some("timer") => {
                 req.headers().set("x-held", "timer")?;
