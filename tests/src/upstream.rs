@@ -152,6 +152,13 @@ impl Upstream {
         Upstream::bind(port, None, Keep::All)
     }
 
+    /// Starts the echo upstream on `port` (0 for a free one) for a long run, such as the
+    /// `echo_upstream` binary: it answers as [`start`](Upstream::start) does but keeps only
+    /// the last request, so its memory stays flat however many requests arrive.
+    pub fn start_echo_on(port: u16) -> std::io::Result<Upstream> {
+        Upstream::bind(port, None, Keep::Last)
+    }
+
     /// Starts a sink for load: it answers `200 ok` and keeps only the last request, so
     /// memory stays flat however many requests arrive.
     pub fn start_sink() -> Upstream {

@@ -8,7 +8,7 @@ fn main() {
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
-    let upstream = Upstream::start_on(port).unwrap_or_else(|e| {
+    let upstream = Upstream::start_echo_on(port).unwrap_or_else(|e| {
         eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
         std::process::exit(1);
     });
