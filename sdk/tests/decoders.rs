@@ -1,0 +1,65 @@
+//! The decoders of what the host hands over take arbitrary bytes: they never panic, and
+//! what the map codec encodes it decodes back unchanged. Property tests under plain
+//! `cargo test` (256 cases each by default; `PROPTEST_CASES=100000` for a longer run).
+
+use envoy_wasm_sdk::abi::pairs;
+use envoy_wasm_sdk::attributes::AttributeValue;
+use proptest::collection::vec;
+use proptest::prelude::*;
+use std::time::{Duration, SystemTime};
+
+/// Every attribute type the SDK decodes.
+fn decode_as_every_type(bytes: &[u8]) {
+    let _ = String::decode(bytes.to_vec());
+    let _ = Vec::<u8>::decode(bytes.to_vec());
+    let _ = i64::decode(bytes.to_vec());
+    let _ = u64::decode(bytes.to_vec());
+    let _ = bool::decode(bytes.to_vec());
+    let _ = Duration::decode(bytes.to_vec());
+    let _ = SystemTime::decode(bytes.to_vec());
+    let _ = Vec::<(String, String)>::decode(bytes.to_vec());
+}
+
+proptest! {
+    #[test]
+    fn the_map_codec_never_panics_on_arbitrary_bytes(bytes in vec(any::<u8>(), 0..2048)) {
+        let _ = pairs::decode(&bytes);
+    }
+
+    #[test]
+    fn the_map_codec_never_panics_on_a_count_and_lengths_it_cannot_hold(
+        count in any::<u32>(),
+        lengths in vec(any::<u32>(), 0..16),
+        tail in vec(any::<u8>(), 0..64),
+    ) {
+        let mut bytes = count.to_le_bytes().to_vec();
+        for length in lengths {
+            bytes.extend_from_slice(&length.to_le_bytes());
+        }
+        bytes.extend_from_slice(&tail);
+        let _ = pairs::decode(&bytes);
+    }
+
+    #[test]
+    fn what_the_map_codec_encodes_it_decodes_unchanged(
+        map in vec((vec(any::<u8>(), 0..40), vec(any::<u8>(), 0..200)), 0..64),
+    ) {
+        let encoded = pairs::encode(&map);
+        let decoded = pairs::decode(&encoded).expect("an encoded map decodes");
+        let decoded: Vec<(Vec<u8>, Vec<u8>)> =
+            decoded.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        prop_assert_eq!(decoded, map);
+    }
+
+    #[test]
+    fn every_attribute_decoder_takes_arbitrary_bytes(bytes in vec(any::<u8>(), 0..64)) {
+        decode_as_every_type(&bytes);
+    }
+}
+
+#[test]
+fn integers_decode_from_exactly_eight_bytes() {
+    assert_eq!(i64::decode(42i64.to_le_bytes().to_vec()), Some(42));
+    assert_eq!(i64::decode(vec![1, 2, 3]), None);
+    assert_eq!(Duration::decode((-1i64).to_le_bytes().to_vec()), None);
+}
