@@ -42,7 +42,7 @@
 
 use crate::abi::{BufferType, MapType, StreamType};
 use crate::error::Error;
-use crate::headers::{HeaderValue, HeadersMut};
+use crate::headers::{HeaderResult, HeaderValue, HeadersMut, check_header};
 use crate::host::{self, HostError, HostResult};
 use crate::properties::Properties;
 use crate::reply::LocalReply;
@@ -120,15 +120,19 @@ impl HttpRequest {
         self
     }
 
-    pub(crate) fn dispatch(&self) -> HostResult<u32> {
+    /// Sends the request; a header that could split it is refused first.
+    pub(crate) fn dispatch(&self) -> HeaderResult<u32> {
+        for (name, value) in &self.headers {
+            check_header(MapType::HttpRequestHeaders, name, value)?;
+        }
         let no_trailers: [(Vec<u8>, Vec<u8>); 0] = [];
-        host::callouts::http_call(
+        Ok(host::callouts::http_call(
             &self.cluster,
             &self.headers,
             &self.body,
             &no_trailers,
             self.timeout,
-        )
+        )?)
     }
 }
 
@@ -162,7 +166,7 @@ impl HttpResponse {
                 .map(|(k, v)| {
                     (
                         String::from_utf8_lossy(&k).into_owned(),
-                        HeaderValue::from(v),
+                        HeaderValue::from_host(v),
                     )
                 })
                 .collect())
@@ -266,15 +270,19 @@ impl GrpcRequest {
         self
     }
 
-    pub(crate) fn dispatch(&self) -> HostResult<u32> {
-        host::callouts::grpc_call(
+    /// Sends the call; metadata that could split the request is refused first.
+    pub(crate) fn dispatch(&self) -> HeaderResult<u32> {
+        for (name, value) in &self.metadata {
+            check_header(MapType::GrpcReceiveInitialMetadata, name, value)?;
+        }
+        Ok(host::callouts::grpc_call(
             &self.cluster,
             &self.service,
             &self.method,
             &self.metadata,
             &self.message,
             self.timeout,
-        )
+        )?)
     }
 }
 
@@ -446,8 +454,9 @@ macro_rules! start_calls {
         /// fails here, at once.
         ///
         /// # Errors
-        /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
-        /// refuses the call (an unknown cluster, say).
+        /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for a request header that
+        /// could split the request (nothing is sent); the host's status when Envoy refuses
+        /// the call (an unknown cluster, say).
         pub fn http_call(
             &mut self,
             request: $crate::callout::HttpRequest,
@@ -457,7 +466,7 @@ macro_rules! start_calls {
                 &mut $crate::callout::CalloutOps<'_, F>,
             ) -> Result<(), $crate::Error>
             + 'static,
-        ) -> $crate::HostResult<()> {
+        ) -> $crate::HeaderResult<()> {
             let token = request.dispatch()?;
             let handler = $crate::callout::Handler::Http(Box::new(on_response));
             self.calls.add(
@@ -473,8 +482,7 @@ macro_rules! start_calls {
         /// serialized response message, or the failure.
         ///
         /// # Errors
-        /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
-        /// refuses the call (an unknown cluster, say).
+        /// As [`http_call`](Self::http_call), for the metadata.
         pub fn grpc_call(
             &mut self,
             request: $crate::callout::GrpcRequest,
@@ -484,7 +492,7 @@ macro_rules! start_calls {
                 &mut $crate::callout::CalloutOps<'_, F>,
             ) -> Result<(), $crate::Error>
             + 'static,
-        ) -> $crate::HostResult<()> {
+        ) -> $crate::HeaderResult<()> {
             let token = request.dispatch()?;
             let handler = $crate::callout::Handler::Grpc(Box::new(on_response));
             self.calls.add(
@@ -549,7 +557,7 @@ impl<'a, F> CalloutOps<'a, F> {
     ///
     /// # Errors
     /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
-    pub fn respond(&mut self, reply: LocalReply) -> HostResult<()> {
+    pub fn respond(&mut self, reply: LocalReply) -> HeaderResult<()> {
         reply.send()
     }
 

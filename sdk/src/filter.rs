@@ -161,8 +161,9 @@ impl Stream {
     /// Answers a paused request with `reply`.
     ///
     /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn send_reply(&self, reply: &LocalReply) -> HostResult<()> {
+    /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for a reply header that could
+    /// split the response (nothing is sent); the host's status when Envoy refuses the call.
+    pub fn send_reply(&self, reply: &LocalReply) -> crate::HeaderResult<()> {
         host::context::set_effective_context(self.context_id)?;
         reply.send()
     }

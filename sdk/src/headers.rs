@@ -1,7 +1,7 @@
 //! Header maps of the current stream: bytes first, `&str` where convenient.
 
 use crate::abi::MapType;
-use crate::host::{self, HostResult};
+use crate::host::{self, HostError, HostResult};
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
@@ -9,13 +9,17 @@ use std::ops::Deref;
 
 /// A header value as the host holds it: bytes, which are usually (not always) UTF-8.
 ///
+/// Made from a filter's own bytes with `try_from`, which refuses what could split an HTTP
+/// message (CR, LF, NUL):
+///
 /// ```
 /// use envoy_wasm_sdk::HeaderValue;
 ///
-/// let value = HeaderValue::from("text/html");
+/// let value = HeaderValue::try_from("text/html").unwrap();
 /// assert_eq!(value, "text/html");
 /// assert_eq!(value.as_str(), Some("text/html"));
-/// assert_eq!(HeaderValue::from(vec![0xff]).as_str(), None);
+/// assert_eq!(HeaderValue::try_from(vec![0xff]).unwrap().as_str(), None);
+/// assert!(HeaderValue::try_from("a\r\nset-cookie: evil=1").is_err());
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HeaderValue(Vec<u8>);
@@ -55,22 +59,206 @@ impl AsRef<[u8]> for HeaderValue {
     }
 }
 
-impl From<Vec<u8>> for HeaderValue {
-    fn from(bytes: Vec<u8>) -> HeaderValue {
+impl HeaderValue {
+    /// A value the host handed over (it is the host's to have checked).
+    pub(crate) fn from_host(bytes: Vec<u8>) -> HeaderValue {
         HeaderValue(bytes)
     }
 }
 
-impl From<&str> for HeaderValue {
-    fn from(text: &str) -> HeaderValue {
-        HeaderValue(text.as_bytes().to_vec())
+impl TryFrom<Vec<u8>> for HeaderValue {
+    type Error = InvalidHeader;
+    fn try_from(bytes: Vec<u8>) -> Result<HeaderValue, InvalidHeader> {
+        check_value(b"", &bytes)?;
+        Ok(HeaderValue(bytes))
     }
 }
 
-impl From<String> for HeaderValue {
-    fn from(text: String) -> HeaderValue {
-        HeaderValue(text.into_bytes())
+impl TryFrom<&[u8]> for HeaderValue {
+    type Error = InvalidHeader;
+    fn try_from(bytes: &[u8]) -> Result<HeaderValue, InvalidHeader> {
+        HeaderValue::try_from(bytes.to_vec())
     }
+}
+
+impl TryFrom<&str> for HeaderValue {
+    type Error = InvalidHeader;
+    fn try_from(text: &str) -> Result<HeaderValue, InvalidHeader> {
+        HeaderValue::try_from(text.as_bytes().to_vec())
+    }
+}
+
+impl TryFrom<String> for HeaderValue {
+    type Error = InvalidHeader;
+    fn try_from(text: String) -> Result<HeaderValue, InvalidHeader> {
+        HeaderValue::try_from(text.into_bytes())
+    }
+}
+
+/// What is wrong with a header a filter tried to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderProblem {
+    /// The name is empty.
+    EmptyName,
+    /// The name holds a byte HTTP does not allow in a token.
+    NameNotAToken(u8),
+    /// The name has upper-case letters: Envoy and HTTP/2 keep names in lower case.
+    UpperCaseName,
+    /// A pseudo-header (`:name`) this map cannot have.
+    PseudoHeaderNotAllowed,
+    /// The value holds CR, LF or NUL, which could split the message.
+    ControlInValue(u8),
+}
+
+impl fmt::Display for HeaderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let byte = |b: &u8| match b {
+            b'\r' => "CR".to_string(),
+            b'\n' => "LF".to_string(),
+            0 => "NUL".to_string(),
+            other => format!("byte 0x{other:02x}"),
+        };
+        match self {
+            HeaderProblem::EmptyName => f.write_str("the name is empty"),
+            HeaderProblem::NameNotAToken(b) => write!(f, "the name holds {}", byte(b)),
+            HeaderProblem::UpperCaseName => f.write_str("the name is not lower case"),
+            HeaderProblem::PseudoHeaderNotAllowed => {
+                f.write_str("this pseudo-header has no place here")
+            }
+            HeaderProblem::ControlInValue(b) => write!(f, "the value holds {}", byte(b)),
+        }
+    }
+}
+
+/// A header name or value refused before it reached Envoy: it could split or corrupt the
+/// HTTP message (a value with CR LF would start a new header line on HTTP/1.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidHeader {
+    name: String,
+    problem: HeaderProblem,
+}
+
+impl InvalidHeader {
+    /// The header's name as the filter gave it (lossy); empty for a bare value.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What is wrong.
+    pub fn problem(&self) -> HeaderProblem {
+        self.problem
+    }
+}
+
+impl fmt::Display for InvalidHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() {
+            write!(f, "header value refused: {}", self.problem)
+        } else {
+            write!(
+                f,
+                "header `{}` refused: {}",
+                self.name.escape_debug(),
+                self.problem
+            )
+        }
+    }
+}
+
+impl std::error::Error for InvalidHeader {}
+
+/// Why writing a header failed: the filter's input was refused, or the host refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// A name or value that could split or corrupt the message; nothing was written.
+    Invalid(InvalidHeader),
+    /// The host refused the call.
+    Host(HostError),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::Invalid(invalid) => invalid.fmt(f),
+            HeaderError::Host(host) => host.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+impl From<InvalidHeader> for HeaderError {
+    fn from(invalid: InvalidHeader) -> HeaderError {
+        HeaderError::Invalid(invalid)
+    }
+}
+
+impl From<HostError> for HeaderError {
+    fn from(host: HostError) -> HeaderError {
+        HeaderError::Host(host)
+    }
+}
+
+/// The result of writing headers.
+pub type HeaderResult<T> = Result<T, HeaderError>;
+
+/// The pseudo-headers a map may carry.
+pub(crate) fn pseudo_headers(map: MapType) -> &'static [&'static [u8]] {
+    match map {
+        MapType::HttpRequestHeaders => &[
+            b":method",
+            b":path",
+            b":authority",
+            b":scheme",
+            b":protocol",
+        ],
+        MapType::HttpResponseHeaders => &[b":status"],
+        _ => &[],
+    }
+}
+
+fn refused(name: &[u8], problem: HeaderProblem) -> InvalidHeader {
+    InvalidHeader {
+        name: String::from_utf8_lossy(name).into_owned(),
+        problem,
+    }
+}
+
+/// Checks a header name: a lower-case HTTP token, or one of `pseudo`.
+pub(crate) fn check_name(name: &[u8], pseudo: &[&[u8]]) -> Result<(), InvalidHeader> {
+    let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    if name.is_empty() {
+        return Err(refused(name, HeaderProblem::EmptyName));
+    }
+    if name.starts_with(b":") {
+        return match pseudo.contains(&name) {
+            true => Ok(()),
+            false => Err(refused(name, HeaderProblem::PseudoHeaderNotAllowed)),
+        };
+    }
+    if let Some(bad) = name.iter().find(|b| !token(b)) {
+        return Err(refused(name, HeaderProblem::NameNotAToken(*bad)));
+    }
+    if name.iter().any(u8::is_ascii_uppercase) {
+        return Err(refused(name, HeaderProblem::UpperCaseName));
+    }
+    Ok(())
+}
+
+/// Checks a header value: no CR, LF or NUL.
+pub(crate) fn check_value(name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
+    match value.iter().find(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        Some(bad) => Err(refused(name, HeaderProblem::ControlInValue(*bad))),
+        None => Ok(()),
+    }
+}
+
+/// Checks a header for map `map` (pseudo-headers as that map allows them).
+pub(crate) fn check_header(map: MapType, name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
+    check_name(name, pseudo_headers(map))?;
+    check_value(name, value)
 }
 
 impl PartialEq<str> for HeaderValue {
@@ -144,7 +332,7 @@ impl Headers<'_> {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get(&self, name: impl AsRef<[u8]>) -> HostResult<Option<HeaderValue>> {
-        Ok(host::headers::get(self.map, name.as_ref())?.map(HeaderValue))
+        Ok(host::headers::get(self.map, name.as_ref())?.map(HeaderValue::from_host))
     }
 
     /// The value of `name` as a `String` (lossy), or `None` if absent.
@@ -163,7 +351,7 @@ impl Headers<'_> {
         Ok(self
             .snapshot()?
             .get_all(name)
-            .map(|value| HeaderValue(value.to_vec()))
+            .map(|value| HeaderValue::from_host(value.to_vec()))
             .collect())
     }
 
@@ -206,7 +394,7 @@ impl Headers<'_> {
         Ok(self
             .snapshot()?
             .iter()
-            .map(|(key, value)| (key.to_vec(), HeaderValue(value.to_vec())))
+            .map(|(key, value)| (key.to_vec(), HeaderValue::from_host(value.to_vec())))
             .collect())
     }
 
@@ -366,17 +554,23 @@ impl HeadersMut<'_> {
     /// Sets `name` to exactly `value`, replacing any values it had.
     ///
     /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HostResult<()> {
-        host::headers::replace(self.headers.map, name.as_ref(), value.as_ref())
+    /// [`HeaderError::Invalid`] for a name that is not a lower-case token (or a
+    /// pseudo-header this map cannot have) or a value with CR, LF or NUL: nothing reaches
+    /// Envoy. [`HeaderError::Host`] when Envoy refuses the call.
+    pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HeaderResult<()> {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        check_header(self.headers.map, name, value)?;
+        Ok(host::headers::replace(self.headers.map, name, value)?)
     }
 
     /// Adds a value for `name`, keeping the values it had.
     ///
     /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HostResult<()> {
-        host::headers::add(self.headers.map, name.as_ref(), value.as_ref())
+    /// As [`set`](HeadersMut::set).
+    pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HeaderResult<()> {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        check_header(self.headers.map, name, value)?;
+        Ok(host::headers::add(self.headers.map, name, value)?)
     }
 
     /// Removes every value of `name`.
@@ -390,12 +584,15 @@ impl HeadersMut<'_> {
     /// Replaces the whole map with `pairs`, with one host call.
     ///
     /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+    /// As [`set`](HeadersMut::set), for any pair; then nothing is written.
     pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         pairs: &[(K, V)],
-    ) -> HostResult<()> {
-        host::headers::set_pairs(self.headers.map, pairs)
+    ) -> HeaderResult<()> {
+        for (name, value) in pairs {
+            check_header(self.headers.map, name.as_ref(), value.as_ref())?;
+        }
+        Ok(host::headers::set_pairs(self.headers.map, pairs)?)
     }
 }
 
@@ -408,7 +605,64 @@ impl<'phase> Deref for HeadersMut<'phase> {
 
 #[cfg(test)]
 mod tests {
-    use super::HeaderSnapshot;
+    use super::{HeaderProblem, HeaderSnapshot, HeaderValue, check_header};
+    use crate::abi::MapType;
+
+    #[test]
+    fn names_must_be_lower_case_tokens_and_pseudo_headers_where_http_has_them() {
+        let problem = |map, name: &str| {
+            check_header(map, name.as_bytes(), b"v")
+                .err()
+                .map(|e| e.problem())
+        };
+        let request = MapType::HttpRequestHeaders;
+        assert_eq!(problem(request, "x-ok_1.a~"), None);
+        assert_eq!(problem(request, ":path"), None);
+        assert_eq!(problem(MapType::HttpResponseHeaders, ":status"), None);
+        assert_eq!(problem(request, ""), Some(HeaderProblem::EmptyName));
+        assert_eq!(
+            problem(request, "X-Upper"),
+            Some(HeaderProblem::UpperCaseName)
+        );
+        assert_eq!(
+            problem(request, "a b"),
+            Some(HeaderProblem::NameNotAToken(b' '))
+        );
+        assert_eq!(
+            problem(request, "a\r\nb"),
+            Some(HeaderProblem::NameNotAToken(b'\r'))
+        );
+        assert_eq!(
+            problem(request, ":status"),
+            Some(HeaderProblem::PseudoHeaderNotAllowed)
+        );
+        assert_eq!(
+            problem(MapType::HttpRequestTrailers, ":path"),
+            Some(HeaderProblem::PseudoHeaderNotAllowed)
+        );
+    }
+
+    #[test]
+    fn values_must_not_hold_cr_lf_or_nul() {
+        let map = MapType::HttpResponseHeaders;
+        assert!(check_header(map, b"x", b"tab\tand \xff bytes").is_ok());
+        for (value, bad) in [
+            (&b"a\r\nset-cookie: x"[..], b'\r'),
+            (b"a\nb", b'\n'),
+            (b"a\0b", 0),
+        ] {
+            let error = check_header(map, b"x-echo", value).unwrap_err();
+            assert_eq!(error.problem(), HeaderProblem::ControlInValue(bad));
+            assert_eq!(error.name(), "x-echo");
+        }
+        let error = check_header(map, b"x-echo", b"a\r\nb").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "header `x-echo` refused: the value holds CR"
+        );
+        assert!(HeaderValue::try_from("a\r\nb").is_err());
+        assert_eq!(HeaderValue::try_from("ok").unwrap(), "ok");
+    }
     use crate::abi::pairs;
 
     #[test]

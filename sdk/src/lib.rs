@@ -113,7 +113,10 @@ pub use filter::{
     HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps, ResponseBodyOps,
     ResponseHeadersOps, ResponseTrailersOps, Stream, StreamDoneOps,
 };
-pub use headers::{HeaderSnapshot, HeaderValue, Headers, HeadersMut};
+pub use headers::{
+    HeaderError, HeaderProblem, HeaderResult, HeaderSnapshot, HeaderValue, Headers, HeadersMut,
+    InvalidHeader,
+};
 pub use host::{HostError, HostResult};
 pub use log;
 pub use plugin::{ConfigureOps, Plugin, PluginOps};
@@ -124,8 +127,8 @@ pub use reply::LocalReply;
 pub mod prelude {
     pub use crate::callout::{CalloutError, CalloutOps, GrpcRequest, HttpRequest, HttpResponse};
     pub use crate::{
-        Action, Body, ConfigError, ConfigureOps, Error, HeaderSnapshot, HeaderValue, Headers,
-        HeadersMut, HttpFilter, LocalReply, Plugin, PluginOps, Properties, RequestBodyOps,
+        Action, Body, ConfigError, ConfigureOps, Error, HeaderError, HeaderSnapshot, HeaderValue,
+        Headers, HeadersMut, HttpFilter, LocalReply, Plugin, PluginOps, Properties, RequestBodyOps,
         RequestHeadersOps, RequestTrailersOps, ResponseBodyOps, ResponseHeadersOps,
         ResponseTrailersOps, Stream, StreamDoneOps, http_filter,
     };

@@ -1,6 +1,7 @@
 //! Local replies: answering a request from the filter instead of the upstream.
 
-use crate::host::{self, HostResult};
+use crate::headers::{HeaderResult, check_name, check_value};
+use crate::host;
 
 /// A response the filter sends itself, built step by step.
 ///
@@ -48,11 +49,17 @@ impl LocalReply {
     }
 
     /// Sets the response code details Envoy logs (`%RESPONSE_CODE_DETAILS%`). Envoy wants
-    /// one token, so white space becomes `_`.
+    /// one token, so white space and control characters (CR, LF, NUL, ...) become `_`.
     pub fn details(mut self, details: &str) -> LocalReply {
         self.details = details
             .chars()
-            .map(|c| if c.is_whitespace() { '_' } else { c })
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
             .collect();
         self
     }
@@ -83,13 +90,18 @@ impl LocalReply {
         &self.details
     }
 
-    pub(crate) fn send(&self) -> HostResult<()> {
-        host::stream::send_local_response(
+    /// Sends the reply; a header that could split the response is refused first.
+    pub(crate) fn send(&self) -> HeaderResult<()> {
+        for (name, value) in &self.headers {
+            check_name(name, &[])?;
+            check_value(name, value)?;
+        }
+        Ok(host::stream::send_local_response(
             u32::from(self.status),
             &self.details,
             &self.body,
             &self.headers,
             self.grpc_status,
-        )
+        )?)
     }
 }

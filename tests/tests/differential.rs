@@ -402,6 +402,24 @@ fn scenarios() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "client input with CR LF echoed into a response header is refused",
+            plugin: "probe",
+            config: "",
+            auth_service: false,
+            request: Req {
+                method: "GET",
+                path: "/echo?v=a%0d%0aset-cookie:%20evil=1",
+                headers: &[("x-probe", "echo-response")],
+                body: "",
+            },
+            expect: Expect {
+                reaches_upstream: true,
+                status: 500,
+                response: &[("set-cookie", &[]), ("x-echo", &[]), ("x-upstream", &[])],
+                ..Expect::default()
+            },
+        },
+        Scenario {
             name: "a request the filter holds is let go by the plugin's timer",
             plugin: "probe",
             config: "",

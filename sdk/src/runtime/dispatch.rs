@@ -13,8 +13,10 @@ use crate::filter::{
     FilterExports, HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps,
     ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
 };
+use crate::headers::HeaderError;
 use crate::host;
 use crate::plugin::{ConfigureOps, Plugin, PluginOps};
+use crate::reply::LocalReply;
 use crate::runtime::logger;
 use crate::shared::SharedQueue;
 use std::cell::RefCell;
@@ -212,7 +214,16 @@ fn answer_error(callback: &dyn fmt::Display, error: Error, direction: StreamType
         "{callback} failed: {error} (answering {})",
         error.status_code()
     );
-    if let Err(send_error) = error.reply().send() {
+    let sent = match error.reply().send() {
+        // The filter's reply carried a header that could split the response: a plain 500
+        // goes instead, without it.
+        Err(HeaderError::Invalid(invalid)) => {
+            log::error!("{callback}: its local reply was refused ({invalid}); answering 500");
+            LocalReply::new(500).send()
+        }
+        other => other,
+    };
+    if let Err(send_error) = sent {
         log::error!("{callback}: cannot send the local reply ({send_error}); resetting the stream");
         let _ = host::stream::close(direction);
     }

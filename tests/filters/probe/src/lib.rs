@@ -10,7 +10,10 @@
 //! - `empty`: reads empty values and reports what it got, as `some(..)` or `none`: the
 //!   request's `x-empty` header (`x-empty-get`, and `x-empty-contains`), a property it set
 //!   to nothing (`x-empty-property`), an empty queue item followed by `x`
-//!   (`x-empty-queue`), and shared data set to nothing (`x-empty-shared`).
+//!   (`x-empty-queue`), and shared data set to nothing (`x-empty-shared`);
+//! - `echo`: copies the query parameter `v` (percent-decoded, as a careless filter would)
+//!   into the request header `x-echo` and the response header `x-echo`; `echo-response`
+//!   into the response header only: a value with CR LF must not split either message.
 
 use envoy_wasm_sdk::callout::{CalloutError, HttpRequest, HttpResponse};
 use envoy_wasm_sdk::prelude::*;
@@ -36,7 +39,10 @@ impl Plugin for Probe {
     }
 
     fn create_filter(self: Rc<Self>) -> ProbeFilter {
-        ProbeFilter { plugin: self }
+        ProbeFilter {
+            plugin: self,
+            echo: None,
+        }
     }
 
     fn on_tick(&self, _ops: &mut PluginOps) {
@@ -51,6 +57,33 @@ impl Plugin for Probe {
 /// One per request.
 pub struct ProbeFilter {
     plugin: Rc<Probe>,
+    echo: Option<Vec<u8>>,
+}
+
+/// The query parameter `v` of `path`, percent-decoded.
+fn query_value(path: &[u8]) -> Option<Vec<u8>> {
+    let query = path.splitn(2, |b| *b == b'?').nth(1)?;
+    let raw = query
+        .split(|b| *b == b'&')
+        .find_map(|pair| pair.strip_prefix(b"v="))?;
+    let mut value = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    while at < raw.len() {
+        let hex = raw
+            .get(at + 1..at + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (raw[at], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                value.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                value.push(byte);
+                at += 1;
+            }
+        }
+    }
+    Some(value)
 }
 
 fn status(response: &Result<HttpResponse, CalloutError>) -> String {
@@ -132,6 +165,14 @@ impl HttpFilter for ProbeFilter {
                 read_empty_values(req)?;
                 Ok(Action::Continue)
             }
+            Some(mode @ ("echo" | "echo-response")) => {
+                let path = req.headers().path()?.unwrap_or_default();
+                self.echo = query_value(&path);
+                if let (Some(value), "echo") = (&self.echo, mode) {
+                    req.headers().set("x-echo", value)?;
+                }
+                Ok(Action::Continue)
+            }
             Some("timer") => {
                 req.headers().set("x-held", "timer")?;
                 self.plugin.held.borrow_mut().push(req.stream());
@@ -139,6 +180,16 @@ impl HttpFilter for ProbeFilter {
             }
             _ => Ok(Action::Continue),
         }
+    }
+
+    fn on_response_headers(
+        &mut self,
+        resp: &mut ResponseHeadersOps<Self>,
+    ) -> Result<Action, Error> {
+        if let Some(value) = &self.echo {
+            resp.headers().set("x-echo", value)?;
+        }
+        Ok(Action::Continue)
     }
 }
 
