@@ -1,10 +1,13 @@
-//! Configurations at the edges users hit, in a real Envoy and on the emulator: a
-//! configuration of several MiB is taken; a deeply nested one is refused with a clear
-//! reason, never a stack overflow or a trap (the typed parser stops at the first level that
-//! does not fit the type, so nesting never recurses far).
+//! The edges users hit, in a real Envoy and on the emulator: a configuration of several
+//! MiB is taken; a deeply nested one is refused with a clear reason, never a stack overflow
+//! or a trap (the typed parser stops at the first level that does not fit the type, so
+//! nesting never recurses far); a body over the buffer limit (1 MiB, Envoy's default) is
+//! answered 413 whether or not it announces its length, and never reaches the upstream
+//! whole.
 
 use envoy_tests::{Envoy, Plugin, Upstream, serve};
 use envoy_wasm_sdk::testing::{Emulator, Request};
+use std::io::Read;
 
 /// http_routing with `rules` never matching plus the default: about 4 MiB of JSON.
 fn large_routing_config() -> String {
@@ -75,4 +78,80 @@ fn a_deeply_nested_configuration_is_refused_with_a_reason() {
         .unwrap_or_else(|| panic!("no rejection logged:\n{}", exited.log));
     assert!(line.contains(reason), "{line}");
     assert!(!exited.log.contains("panicked"), "{}", exited.log);
+}
+
+/// A JSON body of about `size` bytes.
+fn json_body(size: usize) -> String {
+    format!(r#"{{"password": "p", "pad": "{}"}}"#, "x".repeat(size))
+}
+
+/// A body the client streams without announcing its length (chunked on HTTP/1.1).
+struct Unannounced(std::io::Cursor<Vec<u8>>);
+
+impl Read for Unannounced {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(out)
+    }
+}
+
+#[test]
+fn a_body_over_the_buffer_limit_is_answered_413_and_never_reaches_the_upstream() {
+    const LIMITED: &str = r#"{"redact": ["password"], "max_body_bytes": 1048576}"#;
+    let body = json_body(3_000_000);
+
+    let emulator = Emulator::new(http_body::register_plugin);
+    emulator.configure(LIMITED).unwrap();
+    let chunks: Vec<Vec<u8>> = body
+        .as_bytes()
+        .chunks(64 * 1024)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let exchange = emulator.send(
+        Request::post("/", Vec::new())
+            .header("content-type", "application/json")
+            .chunks(chunks),
+    );
+    assert!(!exchange.reached_upstream());
+    assert_eq!(exchange.response().status(), Some(413));
+    drop(emulator);
+
+    let (upstream, envoy) = serve(&Plugin::new("http_body").config(LIMITED));
+    for (client, version) in [(envoy.http1(), "HTTP/1.1"), (envoy.http2(), "HTTP/2")] {
+        let announced = client
+            .post(envoy.url("/"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .unwrap();
+        assert_eq!(announced.status(), 413, "with content-length, {version}");
+        let streamed = client
+            .post(envoy.url("/"))
+            .header("content-type", "application/json")
+            .body(reqwest::blocking::Body::new(Unannounced(
+                std::io::Cursor::new(body.clone().into_bytes()),
+            )))
+            .send();
+        // Envoy may answer and close before the client has sent it all; then the client
+        // sees the connection end, and the filter's 413 is in Envoy's log.
+        match streamed {
+            Ok(response) => assert_eq!(response.status(), 413, "without length, {version}"),
+            Err(error) => assert!(error.is_body() || error.is_request(), "{error}"),
+        }
+    }
+    // Without a length the headers may go on before the body is judged; the body never
+    // arrives whole.
+    assert!(
+        upstream.requests().iter().all(|seen| !seen.complete),
+        "no whole request reached the upstream"
+    );
+    let answered = envoy
+        .log()
+        .matches("body larger than 1048576 bytes (answering 413)")
+        .count();
+    assert_eq!(
+        answered,
+        4,
+        "the filter answered each of the 4 requests:\n{}",
+        envoy.log()
+    );
 }
