@@ -3,7 +3,8 @@
 //! or a trap (the typed parser stops at the first level that does not fit the type, so
 //! nesting never recurses far); a body over the buffer limit (1 MiB, Envoy's default) is
 //! answered 413 whether or not it announces its length, and never reaches the upstream
-//! whole.
+//! whole; request headers over Envoy's 60 KiB limit never reach the filter (431 on
+//! HTTP/1.1, a reset stream on HTTP/2).
 
 use envoy_tests::{Envoy, Plugin, Upstream, serve};
 use envoy_wasm_sdk::testing::{Emulator, Request};
@@ -153,5 +154,39 @@ fn a_body_over_the_buffer_limit_is_answered_413_and_never_reaches_the_upstream()
         4,
         "the filter answered each of the 4 requests:\n{}",
         envoy.log()
+    );
+}
+
+#[test]
+fn request_headers_over_the_limit_never_reach_the_filter() {
+    let big = "v".repeat(1000);
+
+    let emulator = Emulator::new(hello_world::register_plugin);
+    emulator.configure("").unwrap();
+    let request = (0..100).fold(Request::get("/"), |r, i| {
+        r.header(&format!("x-big-{i}"), &big)
+    });
+    let exchange = emulator.send(request);
+    assert!(!exchange.reached_upstream());
+    assert_eq!(exchange.response().status(), Some(431));
+    assert!(exchange.actions().is_empty(), "the filter was not called");
+    drop(emulator);
+
+    let (upstream, envoy) = serve(&Plugin::new("hello_world"));
+    let with_big_headers = |client: &reqwest::blocking::Client| {
+        (0..100).fold(client.get(envoy.url("/")), |r, i| {
+            r.header(format!("x-big-{i}"), &big)
+        })
+    };
+    let http1 = with_big_headers(envoy.http1()).send().unwrap();
+    assert_eq!(http1.status(), 431);
+    assert!(
+        with_big_headers(envoy.http2()).send().is_err(),
+        "HTTP/2 resets the stream"
+    );
+    assert!(upstream.requests().is_empty());
+    assert!(
+        !envoy.log().contains("hello_world: GET /"),
+        "the filter saw nothing"
     );
 }

@@ -616,6 +616,26 @@ impl<'a> HttpStream<'a> {
             body,
             trailers,
         } = request;
+        // Envoy's codec answers headers over `max_request_headers_kb` (60 KiB by default)
+        // itself, before any filter sees the stream.
+        const MAX_REQUEST_HEADERS: usize = 60 * 1024;
+        let size: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > MAX_REQUEST_HEADERS {
+            self.completed = true;
+            self.emulator.forget_stream(self.id);
+            let reason = b"Request Header Fields Too Large".to_vec();
+            return Exchange {
+                upstream: None,
+                response: Some(Message {
+                    headers: vec![(b":status".to_vec(), b"431".to_vec())],
+                    body: reason,
+                    trailers: Vec::new(),
+                }),
+                local_reply: None,
+                actions: Vec::new(),
+                reset: false,
+            };
+        }
         let no_body = body.is_empty() && trailers.is_empty();
         self.headers(Direction::Request, headers, no_body);
         let chunks = body.len();
