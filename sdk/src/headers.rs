@@ -113,20 +113,26 @@ pub enum HeaderProblem {
 
 impl fmt::Display for HeaderProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let byte = |b: &u8| match b {
-            b'\r' => "CR".to_string(),
-            b'\n' => "LF".to_string(),
-            0 => "NUL".to_string(),
-            other => format!("byte 0x{other:02x}"),
+        let byte = |f: &mut fmt::Formatter<'_>, b: u8| match b {
+            b'\r' => f.write_str("CR"),
+            b'\n' => f.write_str("LF"),
+            0 => f.write_str("NUL"),
+            other => write!(f, "byte {other}"),
         };
         match self {
             HeaderProblem::EmptyName => f.write_str("the name is empty"),
-            HeaderProblem::NameNotAToken(b) => write!(f, "the name holds {}", byte(b)),
+            HeaderProblem::NameNotAToken(b) => {
+                f.write_str("the name holds ")?;
+                byte(f, *b)
+            }
             HeaderProblem::UpperCaseName => f.write_str("the name is not lower case"),
             HeaderProblem::PseudoHeaderNotAllowed => {
                 f.write_str("this pseudo-header has no place here")
             }
-            HeaderProblem::ControlInValue(b) => write!(f, "the value holds {}", byte(b)),
+            HeaderProblem::ControlInValue(b) => {
+                f.write_str("the value holds ")?;
+                byte(f, *b)
+            }
         }
     }
 }
@@ -140,7 +146,8 @@ pub struct InvalidHeader {
 }
 
 impl InvalidHeader {
-    /// The header's name as the filter gave it (lossy); empty for a bare value.
+    /// The header's name as the filter gave it (lossy, control characters as `?`); empty
+    /// for a bare value.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -156,12 +163,7 @@ impl fmt::Display for InvalidHeader {
         if self.name.is_empty() {
             write!(f, "header value refused: {}", self.problem)
         } else {
-            write!(
-                f,
-                "header `{}` refused: {}",
-                self.name.escape_debug(),
-                self.problem
-            )
+            write!(f, "header `{}` refused: {}", self.name, self.problem)
         }
     }
 }
@@ -220,10 +222,12 @@ pub(crate) fn pseudo_headers(map: MapType) -> &'static [&'static [u8]] {
 }
 
 fn refused(name: &[u8], problem: HeaderProblem) -> InvalidHeader {
-    InvalidHeader {
-        name: String::from_utf8_lossy(name).into_owned(),
-        problem,
-    }
+    // The name may come from a client and ends up in logs: no control characters there.
+    let name = String::from_utf8_lossy(name)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    InvalidHeader { name, problem }
 }
 
 /// Checks a header name: a lower-case HTTP token, or one of `pseudo`.
