@@ -52,6 +52,10 @@ use std::time::Duration;
 /// How long a call may take when the request does not say: 1 second.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The largest response a call takes when the request does not say: 1 MiB (Envoy's default
+/// buffer limit). A larger one is not read: the handler gets [`CalloutError::TooLarge`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1 << 20;
+
 /// An HTTP request to an Envoy cluster.
 #[derive(Clone, Debug)]
 pub struct HttpRequest {
@@ -59,6 +63,7 @@ pub struct HttpRequest {
     pub(crate) headers: Vec<(Vec<u8>, Vec<u8>)>,
     pub(crate) body: Vec<u8>,
     pub(crate) timeout: Duration,
+    pub(crate) max_response_bytes: usize,
 }
 
 impl HttpRequest {
@@ -74,6 +79,7 @@ impl HttpRequest {
             ],
             body: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -117,6 +123,13 @@ impl HttpRequest {
     /// Sets how long the call may take (default [`DEFAULT_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> HttpRequest {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the largest response body the call takes (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger one is [`CalloutError::TooLarge`].
+    pub fn max_response_bytes(mut self, limit: usize) -> HttpRequest {
+        self.max_response_bytes = limit;
         self
     }
 
@@ -209,6 +222,14 @@ pub enum CalloutError {
     },
     /// The filter's context went away before the response could be read.
     Host(HostError),
+    /// The response body (or gRPC message) is larger than the request allows
+    /// (`max_response_bytes`); it was not read.
+    TooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// What the request allows.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for CalloutError {
@@ -221,6 +242,12 @@ impl fmt::Display for CalloutError {
                 write!(f, "gRPC status {code}: {message}")
             }
             CalloutError::Host(error) => write!(f, "{error}"),
+            CalloutError::TooLarge { size, limit } => {
+                write!(
+                    f,
+                    "the response has {size} bytes, more than the {limit} allowed"
+                )
+            }
         }
     }
 }
@@ -236,6 +263,7 @@ pub struct GrpcRequest {
     pub(crate) metadata: Vec<(Vec<u8>, Vec<u8>)>,
     pub(crate) message: Vec<u8>,
     pub(crate) timeout: Duration,
+    pub(crate) max_response_bytes: usize,
 }
 
 impl GrpcRequest {
@@ -254,6 +282,7 @@ impl GrpcRequest {
             metadata: Vec::new(),
             message: message.into(),
             timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -267,6 +296,13 @@ impl GrpcRequest {
     /// Sets how long the call may take (default [`DEFAULT_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> GrpcRequest {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the largest response message the call takes (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger one is [`CalloutError::TooLarge`].
+    pub fn max_response_bytes(mut self, limit: usize) -> GrpcRequest {
+        self.max_response_bytes = limit;
         self
     }
 
@@ -337,8 +373,9 @@ pub(crate) enum Handler<F> {
 /// out, so a module that never does links none of the code that routes responses.
 #[doc(hidden)]
 pub trait CallRouting: Sized + 'static {
-    /// Call `token` of `kind`, started by stream `context_id`, waits for its response.
-    fn route(kind: CallKind, token: u32, context_id: u32);
+    /// Call `token` of `kind`, started by stream `context_id`, waits for its response (of
+    /// at most `max_response_bytes`).
+    fn route(kind: CallKind, token: u32, context_id: u32, max_response_bytes: usize);
 }
 
 type Responder<F> =
@@ -378,10 +415,17 @@ impl<F> Calls<F> {
 
 impl<F: CallRouting> Calls<F> {
     /// Keeps `handler` for call `token`, started by stream `context_id`.
-    pub(crate) fn add(&mut self, kind: CallKind, token: u32, context_id: u32, handler: Handler<F>) {
+    pub(crate) fn add(
+        &mut self,
+        call: (CallKind, u32),
+        context_id: u32,
+        limit: usize,
+        handler: Handler<F>,
+    ) {
+        let (kind, token) = call;
         self.handlers.push((kind, token, handler));
         self.responder = Some(Self::run_handler);
-        F::route(kind, token, context_id);
+        F::route(kind, token, context_id, limit);
     }
 
     fn run_handler(
@@ -409,8 +453,13 @@ impl<F: CallRouting> Calls<F> {
 
 /// Reads the response to an HTTP call (in `proxy_on_http_call_response`); `headers == 0`
 /// means the call failed without one.
-pub(crate) fn read_http_response(headers: usize, body_size: usize) -> Response {
-    Response::Http(if headers == 0 {
+pub(crate) fn read_http_response(headers: usize, body_size: usize, limit: usize) -> Response {
+    Response::Http(if body_size > limit {
+        Err(CalloutError::TooLarge {
+            size: body_size,
+            limit,
+        })
+    } else if headers == 0 {
         // Envoy delivers a failed call (reset, no upstream) without headers.
         let reason = host::callouts::status()
             .map(|(_, message)| String::from_utf8_lossy(&message).into_owned())
@@ -425,8 +474,11 @@ pub(crate) fn read_http_response(headers: usize, body_size: usize) -> Response {
 
 /// Reads what a gRPC event brings: the response message, or the failure status. Metadata
 /// alone brings no response.
-pub(crate) fn read_grpc_event(event: GrpcEvent) -> Option<Response> {
+pub(crate) fn read_grpc_event(event: GrpcEvent, limit: usize) -> Option<Response> {
     match event {
+        GrpcEvent::Message(size) if size > limit => {
+            Some(Response::Grpc(Err(CalloutError::TooLarge { size, limit })))
+        }
         GrpcEvent::Message(size) => Some(Response::Grpc(
             host::buffers::get(BufferType::GrpcReceiveBuffer, 0, size)
                 .map(Option::unwrap_or_default)
@@ -469,12 +521,9 @@ macro_rules! start_calls {
         ) -> $crate::HeaderResult<()> {
             let token = request.dispatch()?;
             let handler = $crate::callout::Handler::Http(Box::new(on_response));
-            self.calls.add(
-                $crate::callout::CallKind::Http,
-                token,
-                self.context_id,
-                handler,
-            );
+            let call = ($crate::callout::CallKind::Http, token);
+            self.calls
+                .add(call, self.context_id, request.max_response_bytes, handler);
             Ok(())
         }
 
@@ -495,12 +544,9 @@ macro_rules! start_calls {
         ) -> $crate::HeaderResult<()> {
             let token = request.dispatch()?;
             let handler = $crate::callout::Handler::Grpc(Box::new(on_response));
-            self.calls.add(
-                $crate::callout::CallKind::Grpc,
-                token,
-                self.context_id,
-                handler,
-            );
+            let call = ($crate::callout::CallKind::Grpc, token);
+            self.calls
+                .add(call, self.context_id, request.max_response_bytes, handler);
             Ok(())
         }
     };

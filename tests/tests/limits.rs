@@ -4,10 +4,11 @@
 //! nesting never recurses far); a body over the buffer limit (1 MiB, Envoy's default) is
 //! answered 413 whether or not it announces its length, and never reaches the upstream
 //! whole; request headers over Envoy's 60 KiB limit never reach the filter (431 on
-//! HTTP/1.1, a reset stream on HTTP/2).
+//! HTTP/1.1, a reset stream on HTTP/2); a callout response over what the call allows (1
+//! MiB by default) is not read, and the filter fails closed.
 
-use envoy_tests::{Envoy, Plugin, Upstream, serve};
-use envoy_wasm_sdk::testing::{Emulator, Request};
+use envoy_tests::{Envoy, Plugin, Reply, Upstream, serve, serve_with};
+use envoy_wasm_sdk::testing::{Emulator, Request, Response};
 use std::io::Read;
 
 /// http_routing with `rules` never matching plus the default: about 4 MiB of JSON.
@@ -188,5 +189,42 @@ fn request_headers_over_the_limit_never_reach_the_filter() {
     assert!(
         !envoy.log().contains("hello_world: GET /"),
         "the filter saw nothing"
+    );
+}
+
+#[test]
+fn a_callout_response_over_the_limit_is_not_read_and_the_filter_fails_closed() {
+    const CONFIG: &str = r#"{"cluster": "service", "timeout_ms": 2000}"#;
+    let huge = "x".repeat(2 << 20);
+
+    let emulator = Emulator::new(http_auth::register_plugin);
+    emulator.configure(CONFIG).unwrap();
+    let body = huge.clone();
+    emulator.answer_http_calls(move |_| Response::ok().body(body.clone()).into());
+    let exchange = emulator.send(Request::get("/").header("authorization", "Bearer good"));
+    assert!(!exchange.reached_upstream());
+    assert_eq!(exchange.response().status(), Some(503));
+    assert!(
+        emulator.logged("more than the 1048576 allowed"),
+        "{:?}",
+        emulator.logs()
+    );
+    drop(emulator);
+
+    let service = Upstream::start_with(move |_| Reply::status(200).body(huge.clone()));
+    let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(CONFIG), Some(&service));
+    for client in [envoy.http1(), envoy.http2()] {
+        let response = client
+            .get(envoy.url("/"))
+            .header("authorization", "Bearer good")
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 503);
+    }
+    assert!(upstream.requests().is_empty());
+    assert!(
+        envoy.log().contains("more than the 1048576 allowed"),
+        "{}",
+        envoy.log()
     );
 }

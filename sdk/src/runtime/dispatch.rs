@@ -306,7 +306,7 @@ struct Dispatcher {
     streams: Streams,
     /// Calls waiting for a response: each to the stream that made it (which keeps the
     /// handler, typed by its filter).
-    callouts: BTreeMap<(CallKind, u32), u32>,
+    callouts: BTreeMap<(CallKind, u32), (u32, usize)>,
     /// Readers of callout responses, installed by the first call of each kind, so that a
     /// module that never calls out carries none of the code that reads responses.
     http_deliver: Option<fn(u32, usize, usize)>,
@@ -555,15 +555,16 @@ pub(crate) fn on_foreign_function(root_context_id: u32, function_id: u32, _argum
 }
 
 /// Runs the handler waiting for call `token` with the filter that made the call.
-fn deliver(kind: CallKind, token: u32, read_response: impl FnOnce() -> Option<Response>) {
-    let Some(context_id) = DISPATCHER.with(|d| d.borrow().callouts.get(&(kind, token)).copied())
+fn deliver(kind: CallKind, token: u32, read_response: impl FnOnce(usize) -> Option<Response>) {
+    let Some((context_id, limit)) =
+        DISPATCHER.with(|d| d.borrow().callouts.get(&(kind, token)).copied())
     else {
         log::debug!("response to callout {token}, which nobody waits for");
         return;
     };
     // Envoy delivers the response on the plugin's context, which holds it: read it there,
     // then act on the stream that made the call.
-    let Some(response) = read_response() else {
+    let Some(response) = read_response(limit) else {
         return;
     };
     DISPATCHER.with(|d| d.borrow_mut().callouts.remove(&(kind, token)));
@@ -592,10 +593,11 @@ fn deliver(kind: CallKind, token: u32, read_response: impl FnOnce() -> Option<Re
 /// Routing is instantiated only where a filter calls out (see [`CallRouting`]): the code
 /// that delivers responses is linked into modules that make calls, and only those.
 impl<F: HttpFilter> CallRouting for F {
-    fn route(kind: CallKind, token: u32, context_id: u32) {
+    fn route(kind: CallKind, token: u32, context_id: u32, max_response_bytes: usize) {
         DISPATCHER.with(|d| {
             let mut d = d.borrow_mut();
-            d.callouts.insert((kind, token), context_id);
+            d.callouts
+                .insert((kind, token), (context_id, max_response_bytes));
             match kind {
                 CallKind::Http => d.http_deliver = Some(deliver_http_response),
                 CallKind::Grpc => d.grpc_deliver = Some(deliver_grpc_event),
@@ -605,13 +607,13 @@ impl<F: HttpFilter> CallRouting for F {
 }
 
 fn deliver_http_response(token: u32, headers: usize, body_size: usize) {
-    deliver(CallKind::Http, token, || {
-        Some(read_http_response(headers, body_size))
+    deliver(CallKind::Http, token, |limit| {
+        Some(read_http_response(headers, body_size, limit))
     });
 }
 
 fn deliver_grpc_event(token: u32, event: GrpcEvent) {
-    deliver(CallKind::Grpc, token, || read_grpc_event(event));
+    deliver(CallKind::Grpc, token, |limit| read_grpc_event(event, limit));
 }
 
 pub(crate) fn on_http_call_response(
