@@ -132,7 +132,10 @@ fn callout_reply() -> impl Strategy<Value = (u8, u16)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    // Few cases in scripts/test.sh; `PROPTEST_CASES` (scripts/fuzz.sh) asks for more.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(24)
+    ))]
 
     #[test]
     fn any_json_configuration_is_accepted_or_refused_never_a_panic(config in json()) {

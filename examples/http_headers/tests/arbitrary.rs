@@ -43,7 +43,10 @@ fn request() -> impl Strategy<Value = Request> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // Few cases in scripts/test.sh; `PROPTEST_CASES` (scripts/fuzz.sh) asks for more.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64)
+    ))]
 
     #[test]
     fn arbitrary_requests_get_only_the_outcomes_the_filter_defines(request in request()) {
