@@ -7,5 +7,4 @@ cases="${1:-5000}"
 export PROPTEST_CASES="$cases"
 echo "== property tests, $cases cases each"
 cargo test --release -p envoy-wasm-sdk --test decoders
-cargo test --release -p http_headers --test arbitrary
 cargo test --release -p envoy-tests --test arbitrary

@@ -121,6 +121,22 @@ pub struct Exited {
     pub log: String,
 }
 
+impl Exited {
+    /// The line in which the plugin refused its configuration, after checking that Envoy
+    /// exited with an error; panics with the log otherwise.
+    pub fn rejection(&self) -> &str {
+        assert!(
+            self.status.is_some_and(|s| !s.success()),
+            "Envoy should exit with an error: {:?}",
+            self.status
+        );
+        self.log
+            .lines()
+            .find(|line| line.contains("invalid plugin configuration"))
+            .unwrap_or_else(|| panic!("no rejection logged:\n{}", self.log))
+    }
+}
+
 /// A running Envoy; stopped on drop.
 pub struct Envoy {
     child: Child,
