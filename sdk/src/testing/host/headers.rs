@@ -4,13 +4,11 @@ use super::*;
 
 impl HeaderHost for EmulatorHost {
     unsafe fn proxy_get_header_map_size(&self, map_type: u32, return_size: *mut usize) -> u32 {
-        let mut state = self.state.borrow_mut();
-        let Some(map) = state.map(map_type) else {
-            return BAD_ARGUMENT;
-        };
-        // SAFETY: the out-param points to the caller's local, valid for one write.
-        unsafe { *return_size = pairs::encode(map).len() };
-        OK
+        self.with_map(map_type, |map| {
+            // SAFETY: the out-param points to the caller's local, valid for one write.
+            unsafe { *return_size = pairs::encode(map).len() };
+            OK
+        })
     }
 
     unsafe fn proxy_get_header_map_pairs(
@@ -19,15 +17,9 @@ impl HeaderHost for EmulatorHost {
         return_data: *mut *mut u8,
         return_size: *mut usize,
     ) -> u32 {
-        let mut state = self.state.borrow_mut();
-        let Some(map) = state.map(map_type) else {
-            return BAD_ARGUMENT;
-        };
-        let encoded = pairs::encode(map);
-        drop(state);
-        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
-        unsafe { give(&encoded, return_data, return_size) };
-        OK
+        let read = self.read_map(map_type, |map| Some(pairs::encode(map)));
+        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`).
+        unsafe { hand_over(read, return_data, return_size) }
     }
 
     unsafe fn proxy_set_header_map_pairs(
@@ -40,12 +32,10 @@ impl HeaderHost for EmulatorHost {
         let Some(new_pairs) = decode_pairs(unsafe { bytes(data, size) }) else {
             return BAD_ARGUMENT;
         };
-        let mut state = self.state.borrow_mut();
-        let Some(map) = state.map(map_type) else {
-            return BAD_ARGUMENT;
-        };
-        *map = new_pairs.into_iter().map(|(k, v)| (lower(&k), v)).collect();
-        OK
+        self.with_map(map_type, |map| {
+            *map = new_pairs.into_iter().map(|(k, v)| (lower(&k), v)).collect();
+            OK
+        })
     }
 
     unsafe fn proxy_get_header_map_value(
@@ -58,18 +48,12 @@ impl HeaderHost for EmulatorHost {
     ) -> u32 {
         // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let key = lower(unsafe { bytes(key_data, key_size) });
-        let mut state = self.state.borrow_mut();
-        let Some(map) = state.map(map_type) else {
-            return BAD_ARGUMENT;
-        };
         // Envoy answers with the first value of a repeated header.
-        let Some(value) = map.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()) else {
-            return NOT_FOUND;
-        };
-        drop(state);
-        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
-        unsafe { give(&value, return_data, return_size) };
-        OK
+        let read = self.read_map(map_type, |map| {
+            map.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        });
+        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`).
+        unsafe { hand_over(read, return_data, return_size) }
     }
 
     unsafe fn proxy_add_header_map_value(
@@ -123,12 +107,10 @@ impl HeaderHost for EmulatorHost {
     ) -> u32 {
         // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
         let key = lower(unsafe { bytes(key_data, key_size) });
-        let mut state = self.state.borrow_mut();
-        let Some(map) = state.map(map_type) else {
-            return BAD_ARGUMENT;
-        };
-        map.retain(|(k, _)| *k != key);
-        OK
+        self.with_map(map_type, |map| {
+            map.retain(|(k, _)| *k != key);
+            OK
+        })
     }
 }
 
@@ -159,5 +141,39 @@ impl EmulatorHost {
             Some(map) => change(map),
             None => BAD_ARGUMENT,
         }
+    }
+
+    /// Reads from map `map_type` of the effective context: `Err(BadArgument)` if it has
+    /// none now, `Ok(None)` if `read` finds nothing. The state is released before the
+    /// bytes are handed to the guest.
+    fn read_map(
+        &self,
+        map_type: u32,
+        read: impl FnOnce(&Pairs) -> Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, u32> {
+        match self.state.borrow_mut().map(map_type) {
+            Some(map) => Ok(read(map)),
+            None => Err(BAD_ARGUMENT),
+        }
+    }
+}
+
+/// Hands what [`EmulatorHost::read_map`] found to the guest; `NotFound` for nothing.
+///
+/// # Safety
+/// The return pointers must be valid for writes.
+unsafe fn hand_over(
+    read: Result<Option<Vec<u8>>, u32>,
+    return_data: *mut *mut u8,
+    return_size: *mut usize,
+) -> u32 {
+    match read {
+        Ok(Some(value)) => {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { give(&value, return_data, return_size) };
+            OK
+        }
+        Ok(None) => NOT_FOUND,
+        Err(status) => status,
     }
 }
