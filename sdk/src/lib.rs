@@ -182,9 +182,7 @@ pub mod __private {
 
     /// What `#[http_filter]` exports.
     pub mod exports {
-        pub use crate::runtime::exports::lifecycle::{
-            proxy_on_context_create, proxy_on_delete, proxy_on_log,
-        };
+        pub use crate::runtime::exports::lifecycle::{proxy_on_delete, proxy_on_log};
         pub use crate::runtime::exports::stream::*;
     }
 }

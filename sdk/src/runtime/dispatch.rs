@@ -376,17 +376,9 @@ pub(crate) fn unregister() {
     DISPATCHER.with(|d| *d.borrow_mut() = Dispatcher::new());
 }
 
-/// Envoy announces a context; only plugin contexts matter (a module exports this only for
-/// them to be announced early; streams are made at their first callback).
-pub(crate) fn on_context_create(context_id: u32, parent_context_id: u32) {
-    if parent_context_id == 0 {
-        create_root(context_id);
-    }
-}
-
-/// Creates plugin context `context_id`: when Envoy announces it, or (in a module without
-/// `proxy_on_context_create`) when it is first started or configured.
-#[inline(never)] // reached from three exports; once in the module is enough
+/// Creates plugin context `context_id` when Envoy first starts or configures it (modules
+/// do not export `proxy_on_context_create`).
+#[inline(never)] // reached from two exports; once in the module is enough
 fn create_root(context_id: u32) {
     logger::init();
     DISPATCHER.with(|d| {

@@ -1,14 +1,9 @@
-//! Context lifecycle and configuration. `proxy_on_done` is not exported: the SDK defers no
-//! work, and Envoy treats a module without it as done at once.
+//! Context lifecycle and configuration. Neither `proxy_on_context_create` nor
+//! `proxy_on_done` is exported: plugin contexts are made when Envoy first starts or
+//! configures them, stream contexts at their first callback, and the SDK defers no work,
+//! so Envoy treats every context as done at once.
 
 use crate::runtime::dispatch;
-
-/// A context is created. Not exported by [`http_filter`](crate::http_filter): plugin
-/// contexts are created when Envoy first starts or configures them, stream contexts at their
-/// first callback. It still serves a module that exports it by hand.
-pub fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
-    dispatch::on_context_create(context_id, parent_context_id);
-}
 
 /// The VM starts; the SDK sets up logging here.
 #[unsafe(no_mangle)]
