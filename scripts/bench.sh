@@ -3,6 +3,9 @@
 # header_mutation, Lua, the proxy-wasm crate, a hand-written ABI filter and this SDK, and
 # prints Markdown tables (see README "Performance"). Options go to the runner:
 #   scripts/bench.sh [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]
+# or, for the long run (1,000,000 requests per row through http_headers and http_body over
+# HTTP/1.1 and HTTP/2, with errors, latency and memory at 10/50/100 %):
+#   scripts/bench.sh --soak [--requests N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,10 +14,16 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v wasm-opt >/dev/null || missing+=(binaryen)
 command -v taskset >/dev/null || missing+=(util-linux)
+command -v h2load >/dev/null || missing+=(nghttp2-client)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+if [[ " $* " == *" --soak "* ]]; then
+  echo "==> soak (the runner builds the examples; this takes a while)"
+  exec cargo run --quiet --release -p bench -- "$@"
 fi
 
 echo "==> building the benchmark modules"

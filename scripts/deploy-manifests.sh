@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 cargo build --quiet -p cargo-envoy-wasm
 cli=target/debug/cargo-envoy-wasm
 version=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "envoy-wasm-sdk"))')
-for dir in examples/*; do
+for dir in examples/*/; do
+  dir=${dir%/}
   example=$(basename "$dir")
   config=()
   [ -f "$dir/deploy/config.json" ] && config=(--config "$dir/deploy/config.json")

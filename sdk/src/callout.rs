@@ -326,6 +326,8 @@ impl GrpcRequest {
 pub(crate) enum Response {
     Http(Result<HttpResponse, CalloutError>),
     Grpc(Result<Vec<u8>, CalloutError>),
+    /// A stream's timer fired.
+    Timer,
 }
 
 /// Which kind of call a token belongs to: Envoy numbers HTTP and gRPC calls apart.
@@ -336,6 +338,14 @@ pub enum CallKind {
     Http,
     /// `proxy_grpc_call`.
     Grpc,
+    /// A stream's timer (`after`), numbered by the SDK.
+    Timer,
+}
+
+/// The next stream timer's number (unique in this VM).
+pub(crate) fn next_timer_token() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A gRPC callout event, as Envoy delivers it.
@@ -362,10 +372,14 @@ type GrpcHandler<F> = Box<
     dyn FnOnce(&mut F, Result<Vec<u8>, CalloutError>, &mut CalloutOps<'_, F>) -> Result<(), Error>,
 >;
 
-/// The code that runs when a call's response arrives, typed by the filter that made it.
+type TimerHandler<F> = Box<dyn FnOnce(&mut F, &mut CalloutOps<'_, F>) -> Result<(), Error>>;
+
+/// The code that runs when a call's response arrives (or a stream's timer fires), typed by
+/// the filter that made it.
 pub(crate) enum Handler<F> {
     Http(HttpHandler<F>),
     Grpc(GrpcHandler<F>),
+    Timer(TimerHandler<F>),
 }
 
 /// How the runtime learns that a stream started a call, so that the call's response comes
@@ -376,6 +390,12 @@ pub trait CallRouting: Sized + 'static {
     /// Call `token` of `kind`, started by stream `context_id`, waits for its response (of
     /// at most `max_response_bytes`).
     fn route(kind: CallKind, token: u32, context_id: u32, max_response_bytes: usize);
+
+    /// Timer `token` of stream `context_id` fires `delay` from now (on its plugin's timers).
+    ///
+    /// # Errors
+    /// The host's refusal to set the plugin's tick.
+    fn schedule(token: u32, context_id: u32, delay: std::time::Duration) -> HostResult<()>;
 }
 
 type Responder<F> =
@@ -428,6 +448,21 @@ impl<F: CallRouting> Calls<F> {
         F::route(kind, token, context_id, limit);
     }
 
+    /// Keeps `handler` for a timer of stream `context_id`, due `delay` from now.
+    pub(crate) fn add_timer(
+        &mut self,
+        context_id: u32,
+        delay: std::time::Duration,
+        handler: TimerHandler<F>,
+    ) -> HostResult<()> {
+        let token = next_timer_token();
+        F::schedule(token, context_id, delay)?;
+        self.handlers
+            .push((CallKind::Timer, token, Handler::Timer(handler)));
+        self.responder = Some(Self::run_handler);
+        Ok(())
+    }
+
     fn run_handler(
         &mut self,
         filter: &mut F,
@@ -445,6 +480,7 @@ impl<F: CallRouting> Calls<F> {
         Some(match (handler, response) {
             (Handler::Http(handler), Response::Http(result)) => handler(filter, result, &mut ops),
             (Handler::Grpc(handler), Response::Grpc(result)) => handler(filter, result, &mut ops),
+            (Handler::Timer(handler), Response::Timer) => handler(filter, &mut ops),
             // Tokens are kept per kind, so a response meets a handler of its kind.
             _ => Ok(()),
         })
@@ -497,9 +533,30 @@ pub(crate) fn read_grpc_event(event: GrpcEvent, limit: usize) -> Option<Response
     }
 }
 
-/// `http_call` and `grpc_call`, for every phase object that can start calls.
+/// `http_call`, `grpc_call` and `after`, for every phase object that can start calls.
 macro_rules! start_calls {
     () => {
+        /// Runs `on_fire` with this filter once `delay` has passed, with the operations
+        /// of a callout's handler: resume the stream from it, answer it, call out. Return
+        /// `Action::Pause` to hold the stream meanwhile (a delay filter). The timer runs
+        /// among the plugin's [timers](crate::timer), in this stream's VM; if the stream
+        /// is gone by then, nothing runs.
+        ///
+        /// # Errors
+        /// The host's status when Envoy refuses to set the plugin's tick.
+        pub fn after(
+            &mut self,
+            delay: std::time::Duration,
+            on_fire: impl FnOnce(
+                &mut F,
+                &mut $crate::callout::CalloutOps<'_, F>,
+            ) -> Result<(), $crate::Error>
+            + 'static,
+        ) -> $crate::HostResult<()> {
+            self.calls
+                .add_timer(self.context_id, delay, Box::new(on_fire))
+        }
+
         /// Calls another service over HTTP; `on_response` runs with this filter when the
         /// response (or the failure) arrives: a closure, or a method such as `Self::decide`.
         /// Return `Action::Pause` to wait for it. An unknown cluster or a malformed request
@@ -581,6 +638,14 @@ impl<'a, F> CalloutOps<'a, F> {
     /// The response headers, writable while the response is held at its headers.
     pub fn response_headers(&mut self) -> HeadersMut<'_> {
         HeadersMut::new(MapType::HttpResponseHeaders)
+    }
+
+    /// The host's clock.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
+    pub fn now(&self) -> HostResult<std::time::SystemTime> {
+        host::time::now()
     }
 
     /// Lets the paused request go on.

@@ -159,6 +159,14 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let message = error.into_inner().to_string();
+        // serde names a missing field in the message and points at its parent: name the
+        // field itself, like every other error.
+        if let Some(name) = missing_field(&message) {
+            return match path.as_str() {
+                "." => ConfigError::field(name, "missing"),
+                parent => ConfigError::field(format!("{parent}.{name}"), "missing"),
+            };
+        }
         if path == "." {
             ConfigError::new(message)
         } else {
@@ -169,6 +177,12 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
         .end()
         .map_err(|error| ConfigError::new(error.to_string()))?;
     Ok(value)
+}
+
+/// The field named by serde's "missing field `name`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split_once('`').map(|(name, _)| name)
 }
 
 /// The JSON Schema (draft 2020-12) of configuration type `T`; see [Schema](self#schema).
@@ -206,20 +220,19 @@ mod tests {
     }
 
     #[test]
+    fn names_a_missing_field_like_any_other() {
+        let error = parse::<Rules>(br#"{"add": [{"name": "a"}]}"#).unwrap_err();
+        assert_eq!(error.field_path(), Some("add[0].value"));
+        assert_eq!(error.to_string(), "field `add[0].value`: missing");
+        let error = parse::<Header>(br#"{"value": "v"}"#).unwrap_err();
+        assert_eq!(error.to_string(), "field `name`: missing");
+    }
+
+    #[test]
     fn names_an_unknown_field() {
         let error = parse::<Rules>(br#"{"add": [], "limt": 3}"#).unwrap_err();
         assert_eq!(error.field_path(), Some("limt"));
         assert!(error.message().contains("unknown field `limt`"), "{error}");
-    }
-
-    #[test]
-    fn names_a_missing_field() {
-        let error = parse::<Rules>(br#"{"add": [{"name": "a"}]}"#).unwrap_err();
-        assert!(
-            error.to_string().contains("missing field `value`"),
-            "{error}"
-        );
-        assert_eq!(error.field_path(), Some("add[0]"));
     }
 
     #[test]

@@ -195,6 +195,16 @@ macro_rules! live_phase {
                 Properties::new()
             }
 
+            /// The host's clock (Envoy's time source; the emulator's, which
+            /// [`advance`](crate::testing::Emulator::advance) moves). Use it instead of
+            /// `SystemTime::now()`, which tests cannot move.
+            ///
+            /// # Errors
+            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+            pub fn now(&self) -> HostResult<std::time::SystemTime> {
+                host::time::now()
+            }
+
             /// A handle for resuming or answering this stream later.
             pub fn stream(&self) -> Stream {
                 Stream::new(self.context_id)
@@ -438,5 +448,13 @@ impl StreamDoneOps {
     /// Envoy's attributes of the finished stream (`response.code`, durations, ...).
     pub fn properties(&self) -> Properties<'_> {
         Properties::new()
+    }
+
+    /// The host's clock.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+    pub fn now(&self) -> HostResult<std::time::SystemTime> {
+        host::time::now()
     }
 }

@@ -19,7 +19,7 @@
 //!     type Config = ();
 //!     type Filter = HelloFilter;
 //!
-//!     fn configure(_config: (), _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+//!     fn configure(_config: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
 //!         log::info!("hello plugin started");
 //!         Ok(Hello)
 //!     }
@@ -93,6 +93,7 @@ mod properties;
 mod reply;
 pub mod routes;
 pub mod shared;
+pub mod timer;
 
 mod runtime;
 #[cfg(any(

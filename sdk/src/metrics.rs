@@ -1,4 +1,4 @@
-//! Metrics that show in Envoy's stats (`/stats` on the admin port).
+//! Metrics that show in Envoy's stats (`/stats` and `/stats/prometheus` on the admin port).
 //!
 //! Define them once, when the plugin is configured, and keep them in the plugin:
 //!
@@ -19,9 +19,37 @@
 //!     stats.denied.increment(1)
 //! }
 //! ```
+//!
+//! # Labels
+//! A [`CounterVec`] (or [`GaugeVec`], [`HistogramVec`]) is a family of metrics told apart
+//! by label values, as in Prometheus:
+//!
+//! ```
+//! use envoy_wasm_sdk::metrics::CounterVec;
+//! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let requests = CounterVec::define("rate_limit.requests", &["client", "outcome"])?;
+//! requests.with(&["alice", "limited"])?.increment(1)?;
+//! # Ok(()) }
+//! ```
+//!
+//! The proxy-wasm ABI has no labels, so the SDK writes them into the metric's name
+//! (`rate_limit.requests;client=alice;outcome=limited`), and Envoy's tag extraction takes
+//! them out again: add what [`stats_tags`] returns to Envoy's bootstrap `stats_config`,
+//! and `/stats/prometheus` shows
+//! `rate_limit_requests{client="alice",outcome="limited"} 1` (Envoy 1.40 puts a module's
+//! metrics in their own namespace: no `envoy_` prefix). `/stats` keeps showing the full
+//! name, `wasmcustom.rate_limit.requests;client=alice;outcome=limited`. Without the tags
+//! the labels stay in the name, and Prometheus gets one metric per combination. Label values are text; a `;` in one becomes `_`, so it
+//! cannot end the label. Each metric's id is looked up once and kept, in a cache of
+//! [`DEFAULT_CACHE_LIMIT`] entries per family ([`MetricVec::with_cache_limit`]); past
+//! that, ids are looked up again (Envoy keeps every metric either way: keep label values
+//! to a bounded set).
 
 use crate::abi::MetricType;
 use crate::host::{HostResult, metrics};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
 
 /// A monotonic counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,5 +138,242 @@ impl Histogram {
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn record(&self, value: u64) -> HostResult<()> {
         metrics::record(self.0, value)
+    }
+}
+
+/// A kind of metric a [`MetricVec`] holds.
+pub trait Metric: Copy {
+    /// Defines (or finds) the metric `name`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+    fn define(name: &str) -> HostResult<Self>;
+}
+
+impl Metric for Counter {
+    fn define(name: &str) -> HostResult<Self> {
+        Counter::define(name)
+    }
+}
+
+impl Metric for Gauge {
+    fn define(name: &str) -> HostResult<Self> {
+        Gauge::define(name)
+    }
+}
+
+impl Metric for Histogram {
+    fn define(name: &str) -> HostResult<Self> {
+        Histogram::define(name)
+    }
+}
+
+/// Counters with labels; see [Labels](self#labels).
+pub type CounterVec = MetricVec<Counter>;
+/// Gauges with labels; see [Labels](self#labels).
+pub type GaugeVec = MetricVec<Gauge>;
+/// Histograms with labels; see [Labels](self#labels).
+pub type HistogramVec = MetricVec<Histogram>;
+
+/// How many label combinations a [`MetricVec`] keeps ids for by default.
+pub const DEFAULT_CACHE_LIMIT: usize = 1024;
+
+/// A family of metrics of kind `M`, one per combination of label values.
+pub struct MetricVec<M> {
+    name: String,
+    labels: Vec<String>,
+    cache: RefCell<HashMap<Vec<String>, M>>,
+    cache_limit: usize,
+}
+
+impl<M> fmt::Debug for MetricVec<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricVec")
+            .field("name", &self.name)
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A metric family or a use of one that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LabelError {
+    /// A label name is not a Prometheus label name (`[a-zA-Z_][a-zA-Z0-9_]*`), or is
+    /// repeated.
+    BadLabel(String),
+    /// `with` got this many values for a family with a different number of labels.
+    WrongCount {
+        /// Labels of the family.
+        expected: usize,
+        /// Values given.
+        given: usize,
+    },
+    /// The host refused to define the metric.
+    Host(crate::HostError),
+}
+
+impl fmt::Display for LabelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LabelError::BadLabel(label) => write!(
+                f,
+                "label `{label}` is not a distinct Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+            ),
+            LabelError::WrongCount { expected, given } => {
+                write!(f, "{given} label values for {expected} labels")
+            }
+            LabelError::Host(error) => write!(f, "defining the metric: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for LabelError {}
+
+impl From<crate::HostError> for LabelError {
+    fn from(error: crate::HostError) -> LabelError {
+        LabelError::Host(error)
+    }
+}
+
+/// A bad family is a bad configuration: `CounterVec::define(..)?` works in `configure`.
+impl From<LabelError> for crate::ConfigError {
+    fn from(error: LabelError) -> crate::ConfigError {
+        crate::ConfigError::new(error.to_string())
+    }
+}
+
+impl<M: Metric> MetricVec<M> {
+    /// The family `name` with `labels` (Prometheus label names). Nothing is defined in
+    /// Envoy until [`with`](MetricVec::with) names the values.
+    ///
+    /// # Errors
+    /// [`LabelError::BadLabel`] for a label that is not a Prometheus label name, or repeated.
+    pub fn define(name: &str, labels: &[&str]) -> Result<MetricVec<M>, LabelError> {
+        for (i, label) in labels.iter().enumerate() {
+            let mut chars = label.chars();
+            let valid = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !labels[..i].contains(label);
+            if !valid {
+                return Err(LabelError::BadLabel((*label).to_owned()));
+            }
+        }
+        Ok(MetricVec {
+            name: name.to_owned(),
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            cache: RefCell::new(HashMap::new()),
+            cache_limit: DEFAULT_CACHE_LIMIT,
+        })
+    }
+
+    /// Keeps ids for at most `limit` label combinations (at least 1).
+    #[must_use]
+    pub fn with_cache_limit(mut self, limit: usize) -> MetricVec<M> {
+        self.cache_limit = limit.max(1);
+        self
+    }
+
+    /// The metric for these label values, in the order the labels were given.
+    ///
+    /// # Errors
+    /// [`LabelError::WrongCount`] when the number of values is not the number of labels;
+    /// [`LabelError::Host`] when Envoy refuses to define the metric.
+    pub fn with(&self, values: &[&str]) -> Result<M, LabelError> {
+        if values.len() != self.labels.len() {
+            return Err(LabelError::WrongCount {
+                expected: self.labels.len(),
+                given: values.len(),
+            });
+        }
+        let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
+        if let Some(metric) = self.cache.borrow().get(&key) {
+            return Ok(*metric);
+        }
+        let metric = M::define(&self.full_name(values))?;
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() >= self.cache_limit {
+            cache.clear();
+        }
+        cache.insert(key, metric);
+        Ok(metric)
+    }
+
+    /// The name Envoy sees: `name;label=value;label=value`.
+    fn full_name(&self, values: &[&str]) -> String {
+        let mut name = self.name.clone();
+        for (label, value) in self.labels.iter().zip(values) {
+            name.push(';');
+            name.push_str(label);
+            name.push('=');
+            name.push_str(&value.replace(';', "_"));
+        }
+        name
+    }
+
+    /// The label names, in order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+}
+
+/// The `stats_tags` entries of Envoy's bootstrap `stats_config` that turn these labels
+/// back into tags, as YAML (indented for `stats_config:`):
+///
+/// ```yaml
+/// stats_config:
+///   stats_tags:
+///   - tag_name: client
+///     regex: "(;client=([^;]*))"
+/// ```
+///
+/// Each regex removes `;label=value` from the name and keeps `value` as the tag's value.
+pub fn stats_tags(labels: &[&str]) -> String {
+    let mut yaml = String::from("stats_config:\n  stats_tags:\n");
+    for label in labels {
+        yaml.push_str(&format!(
+            "  - tag_name: {label}\n    regex: \"(;{label}=([^;]*))\"\n"
+        ));
+    }
+    yaml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_go_into_the_name_and_back_out_through_tags() {
+        let family = CounterVec::define("rl.requests", &["client", "outcome"]).unwrap();
+        assert_eq!(
+            family.full_name(&["alice", "a;b"]),
+            "rl.requests;client=alice;outcome=a_b"
+        );
+        assert_eq!(
+            stats_tags(&["client"]),
+            "stats_config:\n  stats_tags:\n  - tag_name: client\n    regex: \"(;client=([^;]*))\"\n"
+        );
+    }
+
+    #[test]
+    fn bad_labels_and_counts_are_refused() {
+        assert_eq!(
+            CounterVec::define("x", &["ok", "9bad"]).unwrap_err(),
+            LabelError::BadLabel("9bad".into())
+        );
+        assert_eq!(
+            CounterVec::define("x", &["a", "a"]).unwrap_err(),
+            LabelError::BadLabel("a".into())
+        );
+        let family = GaugeVec::define("x", &["a"]).unwrap();
+        assert_eq!(
+            family.with(&["1", "2"]).unwrap_err(),
+            LabelError::WrongCount {
+                expected: 1,
+                given: 2
+            }
+        );
     }
 }

@@ -26,7 +26,7 @@
 //!     type Config = Config;
 //!     type Filter = StampFilter;
 //!
-//!     fn configure(config: Config, _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+//!     fn configure(config: Config, _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
 //!         if config.header.is_empty() {
 //!             return Err(ConfigError::field("header", "must not be empty"));
 //!         }
@@ -59,9 +59,12 @@ use crate::filter::HttpFilter;
 use crate::host::{self, HostResult};
 use crate::properties::Properties;
 use crate::shared::SharedQueue;
+use crate::timer::{Timers, timer_ops};
 use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::fmt;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// A plugin: parses its configuration and creates a filter per stream.
 pub trait Plugin: Sized + 'static {
@@ -71,93 +74,77 @@ pub trait Plugin: Sized + 'static {
     type Filter: HttpFilter;
 
     /// Builds the plugin from its parsed configuration. An `Err` rejects the configuration:
-    /// Envoy refuses the plugin and the log names the field.
+    /// Envoy refuses the plugin and the log names the field. Timers set here (see
+    /// [`timer`](crate::timer)) start running once it returns `Ok`.
     ///
     /// # Errors
     /// A [`ConfigError`] naming what is wrong (and the field, when it is one).
-    fn configure(config: Self::Config, ctx: &mut ConfigureOps) -> Result<Self, ConfigError>;
+    fn configure(config: Self::Config, ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError>;
 
     /// Creates the filter for a new HTTP stream. For a filter marked
     /// [`#[http_filter(stateless)]`](crate::http_filter), which keeps nothing per stream,
     /// it is called once, when the plugin is configured.
     fn create_filter(self: Rc<Self>) -> Self::Filter;
 
-    /// The timer set with [`ConfigureOps::set_tick_period`] fired.
-    fn on_tick(&self, ops: &mut PluginOps) {
-        let _ = ops;
-    }
-
     /// Items arrived on `queue`, which this plugin registered.
-    fn on_queue_ready(&self, queue: SharedQueue, ops: &mut PluginOps) {
+    fn on_queue_ready(&self, queue: SharedQueue, ops: &mut PluginOps<Self>) {
         let _ = (queue, ops);
     }
 }
 
 /// Operations valid while a plugin is configured.
-#[derive(Debug)]
-pub struct ConfigureOps {
+pub struct ConfigureOps<'a, P> {
     root_context_id: u32,
+    timers: &'a RefCell<Timers<P>>,
 }
 
-impl ConfigureOps {
-    pub(crate) const fn new(root_context_id: u32) -> Self {
-        Self { root_context_id }
-    }
-
-    /// The host's id of this plugin's context.
-    pub fn root_context_id(&self) -> u32 {
-        self.root_context_id
-    }
-
-    /// Envoy's attributes (`plugin_name`, `plugin_root_id`, `node`, ...).
-    pub fn properties(&self) -> Properties<'_> {
-        Properties::new()
-    }
-
-    /// Calls [`Plugin::on_tick`] every `period` (whole milliseconds; zero stops it).
-    ///
-    /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn set_tick_period(&mut self, period: Duration) -> HostResult<()> {
-        host::time::set_tick_period(period)
-    }
-}
-
-/// Operations valid in the plugin's own callbacks ([`Plugin::on_tick`],
-/// [`Plugin::on_queue_ready`]).
-#[derive(Debug)]
-pub struct PluginOps {
+/// Operations valid in the plugin's own callbacks (timers, [`Plugin::on_queue_ready`]).
+pub struct PluginOps<'a, P> {
     root_context_id: u32,
+    timers: &'a RefCell<Timers<P>>,
 }
 
-impl PluginOps {
-    pub(crate) const fn new(root_context_id: u32) -> Self {
-        Self { root_context_id }
-    }
+/// What both plugin-level phases offer.
+macro_rules! plugin_phase {
+    ($ops:ident) => {
+        impl<'a, P> $ops<'a, P> {
+            pub(crate) const fn new(root_context_id: u32, timers: &'a RefCell<Timers<P>>) -> Self {
+                Self {
+                    root_context_id,
+                    timers,
+                }
+            }
 
-    /// The host's id of this plugin's context.
-    pub fn root_context_id(&self) -> u32 {
-        self.root_context_id
-    }
+            /// The host's id of this plugin's context.
+            pub fn root_context_id(&self) -> u32 {
+                self.root_context_id
+            }
 
-    /// Envoy's attributes.
-    pub fn properties(&self) -> Properties<'_> {
-        Properties::new()
-    }
+            /// Envoy's attributes (`plugin_name`, `plugin_root_id`, `node`, ...).
+            pub fn properties(&self) -> Properties<'_> {
+                Properties::new()
+            }
 
-    /// The host's clock.
-    ///
-    /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn now(&self) -> HostResult<SystemTime> {
-        host::time::now()
-    }
+            /// The host's clock.
+            ///
+            /// # Errors
+            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+            pub fn now(&self) -> HostResult<SystemTime> {
+                host::time::now()
+            }
+        }
 
-    /// Changes the timer period (zero stops it).
-    ///
-    /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn set_tick_period(&mut self, period: Duration) -> HostResult<()> {
-        host::time::set_tick_period(period)
-    }
+        impl<P> fmt::Debug for $ops<'_, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($ops))
+                    .field("root_context_id", &self.root_context_id)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        timer_ops!($ops);
+    };
 }
+
+plugin_phase!(ConfigureOps);
+plugin_phase!(PluginOps);

@@ -3,6 +3,7 @@
 use crate::attributes::{Attribute, AttributeValue};
 use crate::host::{self, HostResult};
 use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
 
 /// Read (and set) Envoy's attributes.
 ///
@@ -109,6 +110,33 @@ impl Properties<'_> {
         self.get_string(&["source", "address"])
     }
 
+    /// The downstream peer's IP address (IPv4 or IPv6), from `source.address` without its
+    /// port (and, for IPv6, its brackets). `None` when Envoy has no address, or one that
+    /// is not IP (a Unix socket).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+    pub fn source_ip(&self) -> HostResult<Option<IpAddr>> {
+        Ok(self.source_address()?.as_deref().and_then(ip_of))
+    }
+
+    /// `destination.address`: the address the downstream connected to, as `ip:port`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+    pub fn destination_address(&self) -> HostResult<Option<String>> {
+        self.get_string(&["destination", "address"])
+    }
+
+    /// The IP address the downstream connected to, from `destination.address` (see
+    /// [`source_ip`](Properties::source_ip)).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+    pub fn destination_ip(&self) -> HostResult<Option<IpAddr>> {
+        Ok(self.destination_address()?.as_deref().and_then(ip_of))
+    }
+
     /// `xds.route_name`: the name of the route this request matched.
     ///
     /// # Errors
@@ -133,5 +161,31 @@ impl Properties<'_> {
         Ok(self
             .get_i64(&["response", "code"])?
             .and_then(|code| u16::try_from(code).ok()))
+    }
+}
+
+/// The IP of an Envoy address: `1.2.3.4:80`, `[::1]:80`, or a bare IP.
+fn ip_of(address: &str) -> Option<IpAddr> {
+    address
+        .parse::<SocketAddr>()
+        .map(|socket| socket.ip())
+        .or_else(|_| address.parse::<IpAddr>())
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_of;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn an_address_loses_its_port_and_brackets() {
+        let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
+        assert_eq!(ip_of("10.0.0.7:443"), Some(v4));
+        assert_eq!(ip_of("10.0.0.7"), Some(v4));
+        assert_eq!(ip_of("[::1]:8080"), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert_eq!(ip_of("::1"), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert_eq!(ip_of("/run/envoy.sock"), None);
+        assert_eq!(ip_of(""), None);
     }
 }

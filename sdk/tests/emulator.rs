@@ -14,7 +14,7 @@ mod echo {
     impl Plugin for Echo {
         type Config = ();
         type Filter = EchoFilter;
-        fn configure(_: (), _: &mut ConfigureOps) -> Result<Self, ConfigError> {
+        fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             Ok(Echo)
         }
         fn create_filter(self: Rc<Self>) -> EchoFilter {
@@ -278,11 +278,15 @@ mod gate {
     impl Plugin for Gate {
         type Config = Config;
         type Filter = GateFilter;
-        fn configure(config: Config, ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+        fn configure(config: Config, ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             if config.label.is_empty() {
                 return Err(ConfigError::field("label", "must not be empty"));
             }
-            ctx.set_tick_period(Duration::from_millis(config.tick_ms))?;
+            ctx.every(
+                "resume",
+                Duration::from_millis(config.tick_ms),
+                Self::resume_waiting,
+            )?;
             Ok(Gate {
                 requests: Counter::define(&format!("{}.requests", config.label))?,
                 in_flight: Gauge::define(&format!("{}.in_flight", config.label))?,
@@ -295,17 +299,20 @@ mod gate {
         fn create_filter(self: Rc<Self>) -> GateFilter {
             GateFilter { plugin: self }
         }
-        fn on_tick(&self, _ops: &mut PluginOps) {
+        fn on_queue_ready(&self, queue: SharedQueue, _ops: &mut PluginOps<Self>) {
+            while let Ok(Some(item)) = queue.dequeue() {
+                log::info!("{} event: {}", self.label, String::from_utf8_lossy(&item));
+            }
+        }
+    }
+
+    impl Gate {
+        fn resume_waiting(&self, _ops: &mut PluginOps<Self>) {
             for stream in self.waiting.borrow_mut().drain(..) {
                 if let Err(error) = stream.resume_request() {
                     log::error!("cannot resume: {error}");
                 }
                 let _ = self.in_flight.add(-1);
-            }
-        }
-        fn on_queue_ready(&self, queue: SharedQueue, _ops: &mut PluginOps) {
-            while let Ok(Some(item)) = queue.dequeue() {
-                log::info!("{} event: {}", self.label, String::from_utf8_lossy(&item));
             }
         }
     }
@@ -503,7 +510,7 @@ mod caller {
     impl Plugin for Caller {
         type Config = ();
         type Filter = CallerFilter;
-        fn configure(_: (), _: &mut ConfigureOps) -> Result<Self, ConfigError> {
+        fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             Ok(Caller)
         }
         fn create_filter(self: Rc<Self>) -> CallerFilter {
@@ -621,7 +628,7 @@ mod stateless {
     impl Plugin for Stamp {
         type Config = ();
         type Filter = StampFilter;
-        fn configure(_: (), _: &mut ConfigureOps) -> Result<Self, ConfigError> {
+        fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             Ok(Stamp)
         }
         fn create_filter(self: Rc<Self>) -> StampFilter {

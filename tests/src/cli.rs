@@ -67,3 +67,28 @@ pub fn cargo_envoy_wasm_ok(args: &[&str]) -> CliRun {
     );
     run
 }
+
+/// Where crates made by tests (scaffolded, or copied from the README) are built: shared
+/// between them, so a second one compiles only itself.
+pub fn scratch_target() -> std::path::PathBuf {
+    project_root().join("target/scaffold")
+}
+
+/// Runs `cargo test` in the crate at `dir` (built in [`scratch_target`]) and returns its
+/// standard output; panics with both outputs if it fails.
+pub fn cargo_test_crate(dir: &Path) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tested = Command::new(cargo)
+        .arg("test")
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", scratch_target())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+    let stdout = String::from_utf8_lossy(&tested.stdout).into_owned();
+    assert!(
+        tested.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    stdout
+}

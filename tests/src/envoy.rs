@@ -74,6 +74,8 @@ pub struct Plugin {
     pub config: String,
     /// What Envoy does when the VM fails (`FAIL_CLOSED`, `FAIL_OPEN`, `FAIL_RELOAD`).
     pub failure_policy: String,
+    /// A top-level `stats_config:` for the bootstrap (empty for none).
+    pub stats_config: String,
 }
 
 impl Plugin {
@@ -84,7 +86,15 @@ impl Plugin {
             name: crate_name.into(),
             config: String::new(),
             failure_policy: "FAIL_CLOSED".into(),
+            stats_config: String::new(),
         }
+    }
+
+    /// Adds a top-level `stats_config:` to Envoy's bootstrap (such as
+    /// `envoy_wasm_sdk::metrics::stats_tags`' output).
+    pub fn stats_config(mut self, yaml: impl Into<String>) -> Plugin {
+        self.stats_config = yaml.into();
+        self
     }
 
     /// Sets the JSON configuration.
@@ -162,9 +172,29 @@ impl Envoy {
         upstream: &Upstream,
         service: Option<&Upstream>,
     ) -> Result<Envoy, Exited> {
+        Envoy::start_plugin(plugin, upstream, service, &[])
+    }
+
+    /// Like [`start`](Envoy::start), with `workers` worker threads (`--concurrency`)
+    /// instead of one: each worker runs its own copy of the plugin's VM.
+    pub fn start_with_workers(
+        plugin: &Plugin,
+        upstream: &Upstream,
+        workers: u32,
+    ) -> Result<Envoy, Exited> {
+        let workers = workers.to_string();
+        Envoy::start_plugin(plugin, upstream, None, &["--concurrency", &workers])
+    }
+
+    fn start_plugin(
+        plugin: &Plugin,
+        upstream: &Upstream,
+        service: Option<&Upstream>,
+        args: &[&str],
+    ) -> Result<Envoy, Exited> {
         let service_port = service.map_or_else(closed_port, Upstream::port);
         let wasm = wasm_path(&plugin.crate_name);
-        Envoy::start_fixture(
+        Envoy::start_fixture_with_args(
             "http_filter.yaml",
             &[
                 ("PLUGIN_NAME", plugin.name.clone()),
@@ -173,13 +203,23 @@ impl Envoy {
                 ("WASM_PATH", yaml_string(&wasm.to_string_lossy())),
                 ("UPSTREAM_PORT", upstream.port().to_string()),
                 ("SERVICE_PORT", service_port.to_string()),
+                ("STATS_CONFIG", plugin.stats_config.clone()),
             ],
+            args,
         )
     }
 
     /// Starts Envoy from a fixture in `envoy/`, replacing each `${NAME}` with its value,
     /// and waits until it is ready. `Err` if Envoy exits (or hangs) first.
     pub fn start_fixture(fixture: &str, vars: &[(&str, String)]) -> Result<Envoy, Exited> {
+        Envoy::start_fixture_with_args(fixture, vars, &[])
+    }
+
+    fn start_fixture_with_args(
+        fixture: &str,
+        vars: &[(&str, String)],
+        args: &[&str],
+    ) -> Result<Envoy, Exited> {
         let template_path = project_root().join("envoy").join(fixture);
         let mut config = std::fs::read_to_string(&template_path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", template_path.display()));
@@ -190,7 +230,7 @@ impl Envoy {
             !config.contains("${"),
             "unfilled placeholder in {fixture}:\n{config}"
         );
-        Envoy::start_config(&config, &project_root())
+        Envoy::start_config_with_args(&config, &project_root(), args)
     }
 
     /// Starts Envoy from an example's own `envoy.yaml`, run from the example's folder as
@@ -227,7 +267,8 @@ impl Envoy {
     }
 
     /// Like [`start_config`](Envoy::start_config), with more command-line arguments
-    /// (`--component-log-level config:debug`, say).
+    /// (`--component-log-level config:debug`, say). Envoy runs one worker
+    /// (`--concurrency 1`) unless `args` names another `--concurrency`.
     pub fn start_config_with_args(
         config: &str,
         cwd: &Path,
@@ -243,7 +284,13 @@ impl Envoy {
         cmd.args(&command.prefix)
             .arg("-c")
             .arg(&config_path)
-            .args(["--concurrency", "1", "--disable-hot-restart", "-l", "info"])
+            .args(["--disable-hot-restart", "-l", "info"])
+            .args(
+                (!args.contains(&"--concurrency"))
+                    .then_some(["--concurrency", "1"])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(args)
             .arg("--admin-address-path")
             .arg(&admin_path)
@@ -387,6 +434,11 @@ impl Envoy {
     /// The admin `/stats` text.
     pub fn stats(&self) -> String {
         self.admin_get("/stats").unwrap_or_default()
+    }
+
+    /// The admin `/stats/prometheus` text.
+    pub fn prometheus(&self) -> String {
+        self.admin_get("/stats/prometheus").unwrap_or_default()
     }
 
     /// One stat's value from the admin API.

@@ -19,7 +19,9 @@ mod registry;
 mod upstream;
 mod wasm;
 
-pub use cli::{CliRun, cargo_envoy_wasm, cargo_envoy_wasm_ok, cli_binary};
+pub use cli::{
+    CliRun, cargo_envoy_wasm, cargo_envoy_wasm_ok, cargo_test_crate, cli_binary, scratch_target,
+};
 pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with, with_free_ports};
 pub use registry::{Registry, free_port};
 pub use upstream::{Reply, SeenRequest, Upstream, grpc_message};

@@ -9,6 +9,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -173,6 +174,7 @@ impl Upstream {
         let seen = Arc::new(Recorder {
             keep,
             seen: Mutex::new(Vec::new()),
+            count: AtomicU64::new(0),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let recorder = seen.clone();
@@ -205,6 +207,11 @@ impl Upstream {
             .clone()
     }
 
+    /// How many requests it has received, including those it no longer keeps.
+    pub fn request_count(&self) -> u64 {
+        self.seen.count.load(Ordering::Relaxed)
+    }
+
     /// The last request received.
     pub fn last_request(&self) -> Option<SeenRequest> {
         self.requests().pop()
@@ -232,10 +239,12 @@ enum Keep {
 struct Recorder {
     keep: Keep,
     seen: Mutex<Vec<SeenRequest>>,
+    count: AtomicU64,
 }
 
 impl Recorder {
     fn record(&self, request: SeenRequest) {
+        self.count.fetch_add(1, Ordering::Relaxed);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if let Keep::Last = self.keep {
             seen.clear();

@@ -5,7 +5,7 @@
 
 use envoy_tests::{
     Envoy, Registry, Reply, SeenRequest, Upstream, cargo_envoy_wasm, cargo_envoy_wasm_ok,
-    cli_binary, project_root, with_free_ports,
+    cargo_test_crate, cli_binary, project_root, scratch_target, with_free_ports,
 };
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -769,21 +769,8 @@ fn a_scaffolded_crate_passes_its_tests_and_serves_traffic_in_envoy() {
     let crate_dir = dir.path().join("my_filter");
     let run = cargo_envoy_wasm(dir.path(), &["new", path(&crate_dir)]);
     assert!(run.success, "{}", run.stderr);
-    // Shared between runs so a second run compiles only the new crate.
-    let target = project_root().join("target/scaffold");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let tested = Command::new(&cargo)
-        .arg("test")
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&tested.stdout);
-    assert!(
-        tested.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&tested.stderr)
-    );
+    let target = scratch_target();
+    let stdout = cargo_test_crate(&crate_dir);
     assert!(stdout.contains("test result: ok. 3 passed"), "{stdout}");
 
     let built = Command::new(cli_binary())

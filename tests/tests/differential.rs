@@ -14,6 +14,18 @@ struct Req {
     body: &'static str,
 }
 
+impl Req {
+    /// A `GET` with no body.
+    const fn get(path: &'static str, headers: &'static [(&'static str, &'static str)]) -> Req {
+        Req {
+            method: "GET",
+            path,
+            headers,
+            body: "",
+        }
+    }
+}
+
 /// What must hold afterwards, on either backend.
 #[derive(Default)]
 struct Expect {
@@ -104,12 +116,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "hello_world",
             config: "",
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/greet?x=1",
-                headers: &[("x-client", "t")],
-                body: "",
-            },
+            request: Req::get("/greet?x=1", &[("x-client", "t")]),
             expect: Expect {
                 reaches_upstream: true,
                 upstream: &[("x-client", &["t"]), ("x-hello", &[])],
@@ -142,17 +149,15 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "http_headers",
             config: RULES,
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/api",
-                headers: &[
+            request: Req::get(
+                "/api",
+                &[
                     ("x-api-key", "k"),
                     ("x-internal", "1"),
                     ("x-env", "dev"),
                     ("x-tag", "from-client"),
                 ],
-                body: "",
-            },
+            ),
             expect: Expect {
                 reaches_upstream: true,
                 upstream: &[
@@ -170,12 +175,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "http_headers",
             config: RULES,
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("x-api-key", "k")],
-                body: "",
-            },
+            request: Req::get("/", &[("x-api-key", "k")]),
             expect: Expect {
                 reaches_upstream: true,
                 status: 200,
@@ -192,12 +192,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "http_headers",
             config: RULES,
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/api",
-                headers: &[],
-                body: "",
-            },
+            request: Req::get("/api", &[]),
             expect: Expect {
                 reaches_upstream: false,
                 status: 400,
@@ -215,12 +210,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "http_headers",
             config: "",
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("x-keep", "1")],
-                body: "",
-            },
+            request: Req::get("/", &[("x-keep", "1")]),
             expect: Expect {
                 reaches_upstream: true,
                 upstream: &[("x-keep", &["1"])],
@@ -234,12 +224,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "faulty",
             config: "",
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("x-fault", "error")],
-                body: "",
-            },
+            request: Req::get("/", &[("x-fault", "error")]),
             expect: Expect {
                 reaches_upstream: false,
                 status: 500,
@@ -252,12 +237,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "faulty",
             config: "",
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("x-fault", "status")],
-                body: "",
-            },
+            request: Req::get("/", &[("x-fault", "status")]),
             expect: Expect {
                 reaches_upstream: false,
                 status: 418,
@@ -270,12 +250,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "faulty",
             config: "",
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("x-fault", "response-error")],
-                body: "",
-            },
+            request: Req::get("/", &[("x-fault", "response-error")]),
             expect: Expect {
                 reaches_upstream: true,
                 status: 500,
@@ -288,12 +263,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "http_auth",
             config: AUTH,
             auth_service: true,
-            request: Req {
-                method: "GET",
-                path: "/orders",
-                headers: &[("authorization", "Bearer good")],
-                body: "",
-            },
+            request: Req::get("/orders", &[("authorization", "Bearer good")]),
             expect: Expect {
                 reaches_upstream: true,
                 upstream: &[("x-user", &["alice"]), ("authorization", &["Bearer good"])],
@@ -306,12 +276,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "http_auth",
             config: AUTH,
             auth_service: true,
-            request: Req {
-                method: "GET",
-                path: "/orders",
-                headers: &[("authorization", "Bearer bad")],
-                body: "",
-            },
+            request: Req::get("/orders", &[("authorization", "Bearer bad")]),
             expect: Expect {
                 reaches_upstream: false,
                 status: 403,
@@ -324,12 +289,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "http_auth",
             config: AUTH,
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("authorization", "Bearer good")],
-                body: "",
-            },
+            request: Req::get("/", &[("authorization", "Bearer good")]),
             expect: Expect {
                 reaches_upstream: false,
                 status: 503,
@@ -342,12 +302,10 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "probe",
             config: "",
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("x-probe", "repeated"), ("x-rep", "a"), ("x-rep", "b")],
-                body: "",
-            },
+            request: Req::get(
+                "/",
+                &[("x-probe", "repeated"), ("x-rep", "a"), ("x-rep", "b")],
+            ),
             expect: Expect {
                 reaches_upstream: true,
                 upstream: &[
@@ -364,12 +322,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "probe",
             config: "",
             auth_service: true,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("x-probe", "chain")],
-                body: "",
-            },
+            request: Req::get("/", &[("x-probe", "chain")]),
             expect: Expect {
                 reaches_upstream: true,
                 upstream: &[("x-chain", &["403,200"]), ("x-user", &["alice"])],
@@ -382,12 +335,7 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "probe",
             config: "",
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/",
-                headers: &[("x-probe", "empty"), ("x-empty", "")],
-                body: "",
-            },
+            request: Req::get("/", &[("x-probe", "empty"), ("x-empty", "")]),
             expect: Expect {
                 reaches_upstream: true,
                 upstream: &[
@@ -406,12 +354,10 @@ fn scenarios() -> Vec<Scenario> {
             plugin: "probe",
             config: "",
             auth_service: false,
-            request: Req {
-                method: "GET",
-                path: "/echo?v=a%0d%0aset-cookie:%20evil=1",
-                headers: &[("x-probe", "echo-response")],
-                body: "",
-            },
+            request: Req::get(
+                "/echo?v=a%0d%0aset-cookie:%20evil=1",
+                &[("x-probe", "echo-response")],
+            ),
             expect: Expect {
                 reaches_upstream: true,
                 status: 500,

@@ -4,10 +4,13 @@
 //! started Envoy, and prints medians as Markdown tables: Envoy CPU per request,
 //! requests/second, p99 latency, `.wasm` sizes and linear memory after the load.
 //!
-//! Usage: `bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]`
+//! Usage: `bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]`,
+//! or `bench --soak [--requests N]` for the long run in [`soak`].
 
 mod configs;
 mod load;
+mod memory;
+mod soak;
 
 use configs::{Config, FLOOR, NO_FILTER, PEER, Workload};
 use envoy_tests::{Envoy, Upstream};
@@ -23,6 +26,8 @@ const BODY_SIZES: [(&str, usize); 2] = [("64 KiB", 64 * 1024), ("1 MiB", 1024 * 
 const MEMORY_AFTER_REQUESTS: u64 = 100_000;
 
 struct Options {
+    /// `Some(requests)`: the soak instead of the comparison.
+    soak: Option<u64>,
     rounds: usize,
     seconds: u64,
     connections: u32,
@@ -34,12 +39,16 @@ fn main() {
         Ok(options) => options,
         Err(message) => {
             eprintln!(
-                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]"
+                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]\n       bench --soak [--requests N]"
             );
             std::process::exit(2);
         }
     };
-    if let Err(message) = run(&options) {
+    let result = match options.soak {
+        Some(requests) => soak::run(requests),
+        None => run(&options),
+    };
+    if let Err(message) = result {
         eprintln!("bench: {message}");
         std::process::exit(1);
     }
@@ -47,13 +56,20 @@ fn main() {
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
+        soak: None,
         rounds: 15,
         seconds: 2,
         connections: 8,
         workloads: vec![Workload::Header, Workload::Multi, Workload::Body],
     };
     let mut args = std::env::args().skip(1);
+    let mut requests = 1_000_000;
+    let mut soak = false;
     while let Some(flag) = args.next() {
+        if flag == "--soak" {
+            soak = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = || {
             value
@@ -64,6 +80,7 @@ fn parse_options() -> Result<Options, String> {
             "--rounds" => options.rounds = number()?.max(1) as usize,
             "--seconds" => options.seconds = number()?.max(1),
             "--connections" => options.connections = number()?.max(1) as u32,
+            "--requests" => requests = number()?,
             "--only" => {
                 options.workloads = value
                     .split(',')
@@ -78,6 +95,7 @@ fn parse_options() -> Result<Options, String> {
             _ => return Err(format!("unknown option {flag}")),
         }
     }
+    options.soak = soak.then_some(requests);
     Ok(options)
 }
 
@@ -291,7 +309,7 @@ fn check_body(subject: &Subject, sink: &Upstream, body: &str) -> Result<(), Stri
     Ok(())
 }
 
-/// A JSON object of about `size` bytes with the two fields the filters redact.
+/// A JSON object of `size` bytes (at least ~100) with the two fields the filters redact.
 fn json_body(size: usize) -> String {
     let mut body =
         String::from(r#"{"user":"ada","password":"hunter2","card":"4111111111111111","items":["#);
@@ -308,6 +326,9 @@ fn json_body(size: usize) -> String {
         i += 1;
     }
     body.push_str("]}");
+    // Trailing whitespace is valid JSON and makes the size exact.
+    let padding = size.saturating_sub(body.len());
+    body.extend(std::iter::repeat_n(' ', padding));
     body
 }
 

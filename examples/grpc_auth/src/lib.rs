@@ -42,7 +42,7 @@ impl Plugin for GrpcAuth {
     type Config = Config;
     type Filter = GrpcAuthFilter;
 
-    fn configure(config: Config, _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+    fn configure(config: Config, _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
         if config.cluster.is_empty() {
             return Err(ConfigError::field("cluster", "must name an Envoy cluster"));
         }

@@ -11,7 +11,7 @@ impl Plugin for HelloWorld {
     type Config = ();
     type Filter = HelloFilter;
 
-    fn configure(_config: (), ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+    fn configure(_config: (), ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
         let name = ctx
             .properties()
             .plugin_name()

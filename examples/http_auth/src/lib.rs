@@ -87,7 +87,7 @@ impl Plugin for HttpAuth {
     type Config = Config;
     type Filter = AuthFilter;
 
-    fn configure(config: Config, _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+    fn configure(config: Config, _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(HttpAuth {
             allowed: Counter::define("http_auth.allowed")?,

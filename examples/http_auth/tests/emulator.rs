@@ -113,17 +113,17 @@ fn the_request_waits_for_the_answer() {
 #[test]
 fn bad_configurations_are_refused_naming_the_field() {
     for (config, field) in [
-        (r#"{}"#, "missing field `cluster`"),
-        (r#"{"cluster": ""}"#, "field `cluster`"),
-        (r#"{"cluster": "a", "path": "check"}"#, "field `path`"),
-        (r#"{"cluster": "a", "timeout_ms": 0}"#, "field `timeout_ms`"),
+        (r#"{}"#, "cluster"),
+        (r#"{"cluster": ""}"#, "cluster"),
+        (r#"{"cluster": "a", "path": "check"}"#, "path"),
+        (r#"{"cluster": "a", "timeout_ms": 0}"#, "timeout_ms"),
         (
             r#"{"cluster": "a", "copy_headers": ["X-User"]}"#,
-            "field `copy_headers[0]`",
+            "copy_headers[0]",
         ),
     ] {
         let envoy = Emulator::new(register_plugin);
         let failed = envoy.configure(config).expect_err(config);
-        assert!(failed.to_string().contains(field), "{config}: {failed}");
+        assert_eq!(failed.field_path(), Some(field), "{config}: {failed}");
     }
 }

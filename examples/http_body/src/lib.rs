@@ -46,7 +46,7 @@ impl Plugin for HttpBody {
     type Config = Config;
     type Filter = BodyFilter;
 
-    fn configure(config: Config, _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+    fn configure(config: Config, _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
         if config.redact.is_empty() {
             return Err(ConfigError::field("redact", "name at least one field"));
         }

@@ -119,7 +119,7 @@ impl Plugin for HeaderRules {
     type Config = Config;
     type Filter = HeaderFilter;
 
-    fn configure(config: Config, _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+    fn configure(config: Config, _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
         config.request.validate("request")?;
         config.response.validate("response")?;
         log::info!(

@@ -82,6 +82,7 @@ fn an_empty_configuration_changes_nothing() {
 fn refused(config: &str, field: &str, reason: &str) {
     let envoy = Emulator::new(register_plugin);
     let failed = envoy.configure(config).expect_err("must be refused");
+    assert_eq!(failed.field_path(), Some(field), "{failed}");
     let text = failed.to_string();
     assert!(text.contains(&format!("field `{field}`")), "{text}");
     assert!(text.contains(reason), "{text}");
@@ -97,8 +98,8 @@ fn bad_configurations_are_refused_naming_the_field() {
     );
     refused(
         r#"{"request": {"add": [{"name": "x"}]}}"#,
-        "request.add[0]",
-        "missing field `value`",
+        "request.add[0].value",
+        "missing",
     );
     refused(
         r#"{"response": {"add": [{"name": "X Bad", "value": "v"}]}}"#,

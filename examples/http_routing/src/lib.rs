@@ -22,7 +22,6 @@ use envoy_wasm_sdk::routes::PerRoute;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::rc::Rc;
-use std::time::SystemTime;
 
 /// What a route gets.
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
@@ -47,7 +46,7 @@ impl Plugin for HttpRouting {
 
     fn configure(
         routes: PerRoute<RouteConfig>,
-        _ctx: &mut ConfigureOps,
+        _ctx: &mut ConfigureOps<Self>,
     ) -> Result<Self, ConfigError> {
         routes.validate(|config, field| {
             if config.tag.is_empty() {
@@ -110,6 +109,7 @@ impl HttpFilter for RoutingFilter {
         };
         resp.headers().set("x-routing-rule", &config.tag)?;
         if config.expose {
+            let now = resp.now()?;
             let props = resp.properties();
             let route = props.attribute(XDS_ROUTE_NAME)?.unwrap_or_default();
             let cluster = props.attribute(XDS_CLUSTER_NAME)?.unwrap_or_default();
@@ -118,7 +118,7 @@ impl HttpFilter for RoutingFilter {
             let code = props.attribute(RESPONSE_CODE)?.unwrap_or(0);
             let age = props
                 .attribute(REQUEST_TIME)?
-                .and_then(|at| SystemTime::now().duration_since(at).ok())
+                .and_then(|at| now.duration_since(at).ok())
                 .map_or(-1, |age| age.as_millis() as i64);
             let state = props
                 .get_string(&["filter_state", "envoy.string"])?

@@ -92,3 +92,23 @@ fn bad_rules_are_refused_naming_the_field() {
         assert!(failed.to_string().contains(field), "{config}: {failed}");
     }
 }
+
+#[test]
+fn the_request_age_is_read_from_the_hosts_clock() {
+    let envoy = routing();
+    let mut stream = envoy.stream();
+    stream.request_headers(
+        &[
+            (":method", "GET"),
+            (":path", "/v2/a"),
+            (":authority", "shop"),
+        ],
+        true,
+    );
+    // The emulator's clock moves only when told; a filter reading the std clock would see
+    // (almost) no time pass here.
+    envoy.advance(std::time::Duration::from_millis(250));
+    stream.response_headers(&[(":status", "200")], true);
+    let response = stream.downstream_response().expect("response sent");
+    assert_eq!(response.header("x-routing-request-age-ms"), Some("250"));
+}

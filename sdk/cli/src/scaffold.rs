@@ -24,7 +24,7 @@ pub fn default_sdk() -> SdkSource<'static> {
     }
 }
 
-const FILES: [(&str, &str); 7] = [
+const FILES: [(&str, &str); 8] = [
     ("Cargo.toml", include_str!("templates/Cargo.toml.txt")),
     ("src/lib.rs", include_str!("templates/lib.rs.txt")),
     (
@@ -35,6 +35,7 @@ const FILES: [(&str, &str); 7] = [
     ("config.json", include_str!("templates/config.json.txt")),
     ("README.md", include_str!("templates/README.md.txt")),
     (".gitignore", include_str!("templates/gitignore.txt")),
+    ("clippy.toml", include_str!("templates/clippy.toml.txt")),
 ];
 
 /// Creates the crate at `dir`, named after its last component.

@@ -92,7 +92,7 @@ const CALLBACKS: [(&str, &str, &str); 7] = [
 /// impl Plugin for Quiet {
 ///     type Config = ();
 ///     type Filter = QuietFilter;
-///     fn configure(_: (), _: &mut ConfigureOps) -> Result<Self, ConfigError> {
+///     fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
 ///         Ok(Quiet)
 ///     }
 ///     fn create_filter(self: Rc<Self>) -> QuietFilter {

@@ -14,15 +14,17 @@ use crate::filter::{
     ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
 };
 use crate::headers::HeaderError;
-use crate::host;
+use crate::host::{self, HostError, HostResult};
 use crate::plugin::{ConfigureOps, Plugin, PluginOps};
 use crate::reply::LocalReply;
 use crate::runtime::logger;
 use crate::shared::SharedQueue;
+use crate::timer::Timers;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// The HTTP callback being delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +63,8 @@ trait RootContext {
     fn create_stream(&self) -> Option<Box<dyn StreamContext>>;
     fn on_tick(&self, root_context_id: u32);
     fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
+    /// Runs `fire` once, `delay` from now, among this plugin's timers.
+    fn schedule(&self, delay: Duration, fire: Box<dyn FnOnce()>) -> HostResult<()>;
 }
 
 /// A call: its kind and the host's token for it (Envoy numbers each kind apart).
@@ -84,6 +88,7 @@ trait StreamContext {
 
 struct Root<P: Plugin> {
     plugin: RefCell<Option<Rc<P>>>,
+    timers: RefCell<Timers<P>>,
 }
 
 impl<P: Plugin> RootContext for Root<P>
@@ -112,8 +117,12 @@ where
                 }
             });
         }
-        let plugin = config::parse::<P::Config>(&bytes)
-            .and_then(|config| P::configure(config, &mut ConfigureOps::new(root_context_id)));
+        let plugin = config::parse::<P::Config>(&bytes).and_then(|config| {
+            P::configure(
+                config,
+                &mut ConfigureOps::new(root_context_id, &self.timers),
+            )
+        });
         match plugin {
             Ok(plugin) => {
                 let plugin = Rc::new(plugin);
@@ -129,6 +138,8 @@ where
             }
             Err(error) => {
                 log::error!("invalid plugin configuration: {error}");
+                #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+                REFUSED_CONFIG.with(|slot| *slot.borrow_mut() = Some(error));
                 false
             }
         }
@@ -146,7 +157,7 @@ where
 
     fn on_tick(&self, root_context_id: u32) {
         if let Some(plugin) = self.plugin.borrow().clone() {
-            plugin.on_tick(&mut PluginOps::new(root_context_id));
+            Timers::fire(&self.timers, &plugin, root_context_id);
         }
     }
 
@@ -154,9 +165,19 @@ where
         if let Some(plugin) = self.plugin.borrow().clone() {
             plugin.on_queue_ready(
                 SharedQueue::from_id(queue_id),
-                &mut PluginOps::new(root_context_id),
+                &mut PluginOps::new(root_context_id, &self.timers),
             );
         }
+    }
+
+    fn schedule(&self, delay: Duration, fire: Box<dyn FnOnce()>) -> HostResult<()> {
+        let mut fire = Some(fire);
+        let run = move |_: &P, _: &mut PluginOps<'_, P>| {
+            if let Some(fire) = fire.take() {
+                fire();
+            }
+        };
+        Timers::add(&self.timers, "stream timer", delay, None, Box::new(run)).map(|_| ())
     }
 }
 
@@ -253,6 +274,17 @@ thread_local! {
     static GUEST_PANIC: RefCell<Option<Box<dyn std::any::Any + Send>>> = const { RefCell::new(None) };
 }
 
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+thread_local! {
+    static REFUSED_CONFIG: RefCell<Option<config::ConfigError>> = const { RefCell::new(None) };
+}
+
+/// Why the last configuration was refused, if it was (for the emulator's `ConfigureFailed`).
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub(crate) fn take_refused_config() -> Option<config::ConfigError> {
+    REFUSED_CONFIG.with(|slot| slot.borrow_mut().take())
+}
+
 /// The panic the last guest callback raised, if any (off wasm).
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
@@ -339,6 +371,7 @@ where
 {
     Rc::new(Root::<P> {
         plugin: RefCell::new(None),
+        timers: RefCell::new(Timers::default()),
     })
 }
 
@@ -593,8 +626,22 @@ impl<F: HttpFilter> CallRouting for F {
             match kind {
                 CallKind::Http => d.http_deliver = Some(deliver_http_response),
                 CallKind::Grpc => d.grpc_deliver = Some(deliver_grpc_event),
+                CallKind::Timer => {}
             }
         });
+    }
+
+    fn schedule(token: u32, context_id: u32, delay: Duration) -> HostResult<()> {
+        let Some(root) = root_of_stream() else {
+            return Err(HostError {
+                call: "proxy_set_tick_period_milliseconds",
+                status: crate::abi::Status::NotFound,
+            });
+        };
+        let call = (CallKind::Timer, token);
+        DISPATCHER.with(|d| d.borrow_mut().callouts.insert(call, (context_id, 0)));
+        let fire = move || deliver(CallKind::Timer, token, |_| Some(Response::Timer));
+        root.schedule(delay, Box::new(fire))
     }
 }
 

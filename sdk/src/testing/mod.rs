@@ -21,7 +21,7 @@
 //! impl Plugin for Tagger {
 //!     type Config = String;
 //!     type Filter = TagFilter;
-//!     fn configure(tag: String, _: &mut ConfigureOps) -> Result<Self, ConfigError> {
+//!     fn configure(tag: String, _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
 //!         if tag.is_empty() {
 //!             return Err(ConfigError::new("the tag must not be empty"));
 //!         }
@@ -81,19 +81,32 @@ pub use http::{Exchange, HttpStream, Message, Request, Response};
 
 use crate::abi::native::install_host;
 use crate::abi::{LogLevel, Status};
+use crate::config::ConfigError;
 use crate::runtime::seam::{callouts, lifecycle, root};
 use host::{EmulatorHost, StreamState};
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-/// A plugin's configuration was refused; carries what the plugin logged while refusing it.
+/// A plugin's configuration was refused; carries why, and what the plugin logged while
+/// refusing it.
 #[derive(Clone, Debug)]
 pub struct ConfigureFailed {
     /// Log lines written during configuration.
     pub logs: Vec<LogRecord>,
+    /// The error the configuration was refused with (`None` if the plugin was not reached,
+    /// e.g. no `entry!`).
+    pub error: Option<ConfigError>,
+}
+
+impl ConfigureFailed {
+    /// The path of the field the configuration was refused for (`rules[2].name`), if one
+    /// was named: match on it rather than on the message.
+    pub fn field_path(&self) -> Option<&str> {
+        self.error.as_ref()?.field_path()
+    }
 }
 
 impl fmt::Display for ConfigureFailed {
@@ -118,7 +131,8 @@ pub struct Emulator {
     host: Rc<EmulatorHost>,
     default_plugin: Cell<Option<u32>>,
     next_context: Cell<u32>,
-    next_tick: RefCell<Vec<(u32, u64)>>,
+    /// When each plugin's tick last ran.
+    last_tick: RefCell<HashMap<u32, u64>>,
     answered: RefCell<HashSet<u32>>,
     http_responder: RefCell<Option<HttpResponder>>,
     grpc_responder: RefCell<Option<GrpcResponder>>,
@@ -224,7 +238,7 @@ impl Emulator {
             host,
             default_plugin: Cell::new(None),
             next_context: Cell::new(1),
-            next_tick: RefCell::new(Vec::new()),
+            last_tick: RefCell::new(HashMap::new()),
             answered: RefCell::new(HashSet::new()),
             http_responder: RefCell::new(None),
             grpc_responder: RefCell::new(None),
@@ -300,7 +314,11 @@ impl Emulator {
 
     pub(crate) fn with_stream<R>(&self, id: u32, f: impl FnOnce(&mut StreamState) -> R) -> R {
         let mut state = self.host.state.borrow_mut();
-        f(state.streams.entry(id).or_default())
+        let now = state.now_nanos;
+        f(state.streams.entry(id).or_insert_with(|| StreamState {
+            started_nanos: now,
+            ..StreamState::default()
+        }))
     }
 
     pub(crate) fn forget_stream(&self, id: u32) {
@@ -359,7 +377,8 @@ impl Emulator {
         });
         if accepted == 0 {
             let logs = self.host.state.borrow().logs[logs_before..].to_vec();
-            return Err(ConfigureFailed { logs });
+            let error = crate::runtime::seam::take_refused_config();
+            return Err(ConfigureFailed { logs, error });
         }
         Ok(PluginId(root))
     }
@@ -448,41 +467,28 @@ impl Emulator {
     }
 
     /// Moves the clock forward, calling `proxy_on_tick` for every tick period that elapses.
+    /// As in Envoy, a tick comes one period after the later of the last tick and the
+    /// moment the period was set (a plugin that changes its period starts a new timer).
     pub fn advance(&self, by: Duration) {
         let target = self.host.state.borrow().now_nanos + by.as_nanos() as u64;
         loop {
-            let periods: Vec<(u32, u32)> = self
-                .host
-                .state
-                .borrow()
-                .tick_periods
-                .iter()
-                .map(|(k, v)| (*k, *v))
-                .collect();
-            let now = self.host.state.borrow().now_nanos;
-            let mut next = self.next_tick.borrow_mut();
-            next.retain(|(root, _)| periods.iter().any(|(r, _)| r == root));
-            for (root, period) in &periods {
-                if !next.iter().any(|(r, _)| r == root) {
-                    next.push((*root, now + u64::from(*period) * 1_000_000));
-                }
-            }
-            let due = next
-                .iter_mut()
-                .filter(|(_, at)| *at <= target)
-                .min_by_key(|(_, at)| *at);
-            let Some((root, at)) = due.map(|(root, at)| (*root, *at)) else {
+            let due = {
+                let state = self.host.state.borrow();
+                let last = self.last_tick.borrow();
+                state
+                    .tick_periods
+                    .iter()
+                    .map(|(root, (period, set_at))| {
+                        let from = last.get(root).copied().unwrap_or(0).max(*set_at);
+                        (*root, from + u64::from(*period) * 1_000_000)
+                    })
+                    .filter(|(_, at)| *at <= target)
+                    .min_by_key(|(root, at)| (*at, *root))
+            };
+            let Some((root, at)) = due else {
                 break;
             };
-            let period = periods
-                .iter()
-                .find(|(r, _)| *r == root)
-                .map(|(_, p)| *p)
-                .unwrap_or(0);
-            if let Some(entry) = next.iter_mut().find(|(r, _)| *r == root) {
-                entry.1 = at + u64::from(period) * 1_000_000;
-            }
-            drop(next);
+            self.last_tick.borrow_mut().insert(root, at);
             self.host.state.borrow_mut().now_nanos = at;
             self.call_into(root, || {
                 root::proxy_on_tick(root);
@@ -495,8 +501,13 @@ impl Emulator {
     /// The shortest tick period any plugin asked for.
     pub(crate) fn shortest_tick_period(&self) -> Option<Duration> {
         let state = self.host.state.borrow();
-        let shortest = state.tick_periods.values().filter(|ms| **ms > 0).min()?;
-        Some(Duration::from_millis(u64::from(*shortest)))
+        let shortest = state
+            .tick_periods
+            .values()
+            .map(|(ms, _)| *ms)
+            .filter(|ms| *ms > 0)
+            .min()?;
+        Some(Duration::from_millis(u64::from(shortest)))
     }
 
     /// The tick period the plugin asked for, if any.
@@ -504,7 +515,7 @@ impl Emulator {
         let periods = &self.host.state.borrow().tick_periods;
         periods
             .get(&plugin.0)
-            .map(|ms| Duration::from_millis(u64::from(*ms)))
+            .map(|(ms, _)| Duration::from_millis(u64::from(*ms)))
     }
 
     /// Offers a foreign function the filter can call by name.
@@ -557,14 +568,28 @@ impl Emulator {
             .cloned()
     }
 
-    /// Sets shared data `key`, as another VM would (bumps its version).
+    /// Sets shared data `key`, as another VM would (a new version).
     pub fn set_shared_data(&self, key: &str, value: impl Into<Vec<u8>>) {
         let mut state = self.host.state.borrow_mut();
-        let entry = state
-            .shared_data
-            .entry(key.as_bytes().to_vec())
-            .or_insert((Vec::new(), 0));
-        *entry = (value.into(), entry.1.wrapping_add(1).max(1));
+        state.write_shared(key.as_bytes(), value.into());
+    }
+
+    /// Scripts another worker that writes `value` to shared data `key` right after each of
+    /// the filter's next `reads` reads of it: between the filter's read and its write, as
+    /// two workers racing in Envoy can. A compare-and-swap write based on such a read
+    /// fails, so the filter's retry path runs
+    /// ([`SharedMap::update`](crate::shared::SharedMap::update) reads again and sees
+    /// `value`).
+    pub fn interfere_with_shared_data(&self, key: &str, value: impl Into<Vec<u8>>, reads: u32) {
+        let mut state = self.host.state.borrow_mut();
+        if reads == 0 {
+            state.interfering_writes.remove(key.as_bytes());
+        } else {
+            let write = (value.into(), reads);
+            state
+                .interfering_writes
+                .insert(key.as_bytes().to_vec(), write);
+        }
     }
 
     /// Enqueues `item` on queue `name` of this VM, as another VM would; the owner is told.

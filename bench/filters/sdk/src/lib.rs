@@ -19,19 +19,18 @@ impl<F: HttpFilter + Default> Plugin for Bench<F> {
     type Config = ();
     type Filter = F;
 
-    fn configure(_config: (), ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+    fn configure(_config: (), ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
+        ctx.every("memory", Duration::from_secs(1), |bench, _| {
+            bench.memory.update();
+        })?;
         Ok(Bench {
-            memory: MemoryGauge::start(ctx)?,
+            memory: MemoryGauge::define()?,
             filter: PhantomData,
         })
     }
 
     fn create_filter(self: Rc<Self>) -> F {
         F::default()
-    }
-
-    fn on_tick(&self, _ops: &mut PluginOps) {
-        self.memory.update();
     }
 }
 
@@ -115,12 +114,10 @@ macro_rules! stateful_module {
 pub struct MemoryGauge(Gauge);
 
 impl MemoryGauge {
-    /// Defines the gauge and starts the ticks that update it.
-    pub fn start(ctx: &mut ConfigureOps) -> Result<MemoryGauge, ConfigError> {
+    /// Defines the gauge (a timer of the plugin keeps it up to date).
+    pub fn define() -> Result<MemoryGauge, ConfigError> {
         let gauge = Gauge::define("bench_memory_bytes")
             .map_err(|e| ConfigError::field("bench_memory_bytes", e.to_string()))?;
-        ctx.set_tick_period(Duration::from_secs(1))
-            .map_err(|e| ConfigError::field("tick", e.to_string()))?;
         Ok(MemoryGauge(gauge))
     }
 

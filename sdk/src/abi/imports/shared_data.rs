@@ -4,19 +4,7 @@ hostcalls! {
     /// Host side of shared data.
     trait SharedDataHost;
     /// Returns the value of `key` and its compare-and-swap version.
-    fn proxy_get_shared_data(
-        key_data: *const u8,
-        key_size: usize,
-        return_value_data: *mut *mut u8,
-        return_value_size: *mut usize,
-        return_cas: *mut u32,
-    );
+    fn proxy_get_shared_data(key: &[u8], return_value: &mut Vec<u8>, return_cas: &mut u32);
     /// Sets `key`; a non-zero `cas` must match the stored version.
-    fn proxy_set_shared_data(
-        key_data: *const u8,
-        key_size: usize,
-        value_data: *const u8,
-        value_size: usize,
-        cas: u32,
-    );
+    fn proxy_set_shared_data(key: &[u8], value: &[u8], cas: u32);
 }

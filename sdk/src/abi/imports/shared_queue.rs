@@ -4,21 +4,11 @@ hostcalls! {
     /// Host side of shared queues.
     trait SharedQueueHost;
     /// Creates (or opens) the queue `name` owned by this VM.
-    fn proxy_register_shared_queue(name_data: *const u8, name_size: usize, return_id: *mut u32);
+    fn proxy_register_shared_queue(name: &[u8], return_id: &mut u32);
     /// Finds the queue `name` of VM `vm_id`.
-    fn proxy_resolve_shared_queue(
-        vm_id_data: *const u8,
-        vm_id_size: usize,
-        name_data: *const u8,
-        name_size: usize,
-        return_id: *mut u32,
-    );
+    fn proxy_resolve_shared_queue(vm_id: &[u8], name: &[u8], return_id: &mut u32);
     /// Appends an item.
-    fn proxy_enqueue_shared_queue(queue_id: u32, value_data: *const u8, value_size: usize);
+    fn proxy_enqueue_shared_queue(queue_id: u32, value: &[u8]);
     /// Takes the first item.
-    fn proxy_dequeue_shared_queue(
-        queue_id: u32,
-        return_value_data: *mut *mut u8,
-        return_value_size: *mut usize,
-    );
+    fn proxy_dequeue_shared_queue(queue_id: u32, return_value: &mut Vec<u8>);
 }

@@ -8,20 +8,7 @@ hostcalls! {
     /// Closes (resets) a stream direction.
     fn proxy_close_stream(stream_type: u32);
     /// Answers the request from the proxy instead of the upstream.
-    fn proxy_send_local_response(
-        status_code: u32,
-        details_data: *const u8,
-        details_size: usize,
-        body_data: *const u8,
-        body_size: usize,
-        headers_data: *const u8,
-        headers_size: usize,
-        grpc_status: i32,
-    );
+    fn proxy_send_local_response(status_code: u32, details: &[u8], body: &[u8], headers: &[u8], grpc_status: i32);
     /// Returns the status code and message of the callout being delivered.
-    fn proxy_get_status(
-        return_code: *mut u32,
-        return_message_data: *mut *mut u8,
-        return_message_size: *mut usize,
-    );
+    fn proxy_get_status(return_code: &mut u32, return_message: &mut Vec<u8>);
 }

@@ -9,6 +9,5 @@
 pub mod callouts;
 pub mod lifecycle;
 pub mod memory;
-pub mod network;
 pub mod root;
 pub mod stream;

@@ -3,13 +3,14 @@
 use super::*;
 
 impl ContextHost for EmulatorHost {
-    unsafe fn proxy_done(&self) -> u32 {
+    fn proxy_done(&self, _: proxy_done::Args<'_>) -> u32 {
         // The SDK defers no work, so it never has anything to report done.
         OK
     }
 
-    unsafe fn proxy_set_effective_context(&self, context_id: u32) -> u32 {
+    fn proxy_set_effective_context(&self, call: proxy_set_effective_context::Args<'_>) -> u32 {
         let mut state = self.state.borrow_mut();
+        let context_id = call.context_id;
         if !state.streams.contains_key(&context_id) && !state.roots.contains(&context_id) {
             return BAD_ARGUMENT;
         }

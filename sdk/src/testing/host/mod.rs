@@ -13,10 +13,8 @@ mod shared;
 mod stream;
 mod time;
 
-use crate::abi::imports::{
-    BufferHost, ContextHost, ForeignHost, GrpcHost, HeaderHost, HttpCallHost, LogHost, MetricsHost,
-    PropertyHost, SharedDataHost, SharedQueueHost, StreamHost, TimeHost,
-};
+// The host traits and, per call, the module with its `Args`.
+use crate::abi::imports::*;
 use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, pairs};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -130,6 +128,8 @@ pub(crate) struct StreamState {
     pub response: Side,
     pub local_reply: Option<SentReply>,
     pub reset: bool,
+    /// The clock when the stream began (`request.time`).
+    pub started_nanos: u64,
 }
 
 impl StreamState {
@@ -177,9 +177,16 @@ pub(crate) struct State {
     pub properties: BTreeMap<Vec<u8>, Vec<u8>>,
     pub properties_read: Vec<String>,
     pub now_nanos: u64,
-    pub tick_periods: HashMap<u32, u32>,
+    /// Each plugin's tick: its period in milliseconds and when it was set (Envoy starts
+    /// a new timer then).
+    pub tick_periods: HashMap<u32, (u32, u64)>,
     pub metrics: Vec<Metric>,
     pub shared_data: HashMap<Vec<u8>, (Vec<u8>, u32)>,
+    /// The last shared-data version given out (Envoy numbers versions across all keys).
+    pub shared_version: u32,
+    /// Another worker's writes, each made right after a read of its key: value and how
+    /// many reads are still to be followed by one.
+    pub interfering_writes: HashMap<Vec<u8>, (Vec<u8>, u32)>,
     pub queues: Vec<Queue>,
     pub ready_queues: Vec<(u32, u32)>,
     pub vm_id: String,
@@ -211,6 +218,8 @@ impl Default for State {
             tick_periods: HashMap::new(),
             metrics: Vec::new(),
             shared_data: HashMap::new(),
+            shared_version: 0,
+            interfering_writes: HashMap::new(),
             queues: Vec::new(),
             ready_queues: Vec::new(),
             vm_id: String::new(),
@@ -233,42 +242,6 @@ pub(crate) struct EmulatorHost {
 const OK: u32 = Status::Ok.raw();
 const NOT_FOUND: u32 = Status::NotFound.raw();
 const BAD_ARGUMENT: u32 = Status::BadArgument.raw();
-
-/// Reads guest memory the SDK passed in.
-///
-/// # Safety
-/// `data` must be valid for `size` bytes (or `size` zero).
-unsafe fn bytes<'a>(data: *const u8, size: usize) -> &'a [u8] {
-    if size == 0 || data.is_null() {
-        &[]
-    } else {
-        // SAFETY: the caller guarantees `data` is valid for `size` bytes (see # Safety).
-        unsafe { std::slice::from_raw_parts(data, size) }
-    }
-}
-
-/// Hands bytes to the guest the way Envoy does: memory from `proxy_on_memory_allocate`, or
-/// none for an empty value.
-///
-/// # Safety
-/// The return pointers must be valid for writes.
-unsafe fn give(value: &[u8], return_data: *mut *mut u8, return_size: *mut usize) {
-    // An empty value is pointer 0 and size 0, with nothing allocated, as Envoy does it.
-    let memory = if value.is_empty() {
-        std::ptr::null_mut()
-    } else {
-        crate::runtime::seam::memory::proxy_on_memory_allocate(value.len())
-    };
-    // SAFETY: `memory` was just allocated for `value.len()` bytes and does not overlap
-    // `value` (or is null for none); the return pointers are valid for writes.
-    unsafe {
-        if !value.is_empty() {
-            std::ptr::copy_nonoverlapping(value.as_ptr(), memory, value.len());
-        }
-        *return_data = memory;
-        *return_size = value.len();
-    }
-}
 
 fn decode_pairs(data: &[u8]) -> Option<Pairs> {
     pairs::decode(data).ok().map(|p| {
@@ -349,6 +322,10 @@ impl State {
             b"request\0host" => header(self, MapType::HttpRequestHeaders, b":authority"),
             b"request\0scheme" => header(self, MapType::HttpRequestHeaders, b":scheme"),
             b"request\0id" => header(self, MapType::HttpRequestHeaders, b"x-request-id"),
+            b"request\0time" => {
+                let started = self.streams.get(&self.effective_context)?.started_nanos;
+                Some(i64::try_from(started).ok()?.to_le_bytes().to_vec())
+            }
             b"request\0headers" => self
                 .map(MapType::HttpRequestHeaders as u32)
                 .map(|m| pairs::encode(m)),

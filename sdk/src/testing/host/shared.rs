@@ -3,59 +3,58 @@
 use super::*;
 
 impl SharedDataHost for EmulatorHost {
-    unsafe fn proxy_get_shared_data(
-        &self,
-        key_data: *const u8,
-        key_size: usize,
-        return_value_data: *mut *mut u8,
-        return_value_size: *mut usize,
-        return_cas: *mut u32,
-    ) -> u32 {
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let key = unsafe { bytes(key_data, key_size) };
-        let Some((value, cas)) = self.state.borrow().shared_data.get(key).cloned() else {
+    fn proxy_get_shared_data(&self, call: proxy_get_shared_data::Args<'_>) -> u32 {
+        let mut state = self.state.borrow_mut();
+        let read = state.shared_data.get(call.key).cloned();
+        state.interfere_after_read(call.key);
+        let Some((value, cas)) = read else {
             return NOT_FOUND;
         };
-        // SAFETY: the out-params point to the caller's locals, valid for writes.
-        unsafe {
-            give(&value, return_value_data, return_value_size);
-            *return_cas = cas;
-        }
+        *call.return_value = value;
+        *call.return_cas = cas;
         OK
     }
 
-    unsafe fn proxy_set_shared_data(
-        &self,
-        key_data: *const u8,
-        key_size: usize,
-        value_data: *const u8,
-        value_size: usize,
-        cas: u32,
-    ) -> u32 {
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let key = unsafe { bytes(key_data, key_size) }.to_vec();
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let value = unsafe { bytes(value_data, value_size) }.to_vec();
+    fn proxy_set_shared_data(&self, call: proxy_set_shared_data::Args<'_>) -> u32 {
         let mut state = self.state.borrow_mut();
-        let entry = state.shared_data.entry(key).or_insert((Vec::new(), 0));
-        // A non-zero cas must match the version last read; every write bumps the version.
-        if cas != 0 && cas != entry.1 {
+        // As Envoy: a non-zero cas must match the key's version, if the key exists; a key
+        // that does not exist takes any write.
+        if let Some((_, version)) = state.shared_data.get(call.key)
+            && call.cas != 0
+            && call.cas != *version
+        {
             return Status::CasMismatch.raw();
         }
-        *entry = (value, entry.1.wrapping_add(1).max(1));
+        state.write_shared(call.key, call.value.to_vec());
         OK
     }
 }
 
+impl State {
+    /// Writes shared data `key` with a new version.
+    pub(crate) fn write_shared(&mut self, key: &[u8], value: Vec<u8>) {
+        self.shared_version = self.shared_version.wrapping_add(1).max(1);
+        let version = self.shared_version;
+        self.shared_data.insert(key.to_vec(), (value, version));
+    }
+
+    /// Makes the write another worker is scripted to make right after a read of `key`.
+    fn interfere_after_read(&mut self, key: &[u8]) {
+        let Some((value, remaining)) = self.interfering_writes.get_mut(key) else {
+            return;
+        };
+        let value = value.clone();
+        *remaining -= 1;
+        if *remaining == 0 {
+            self.interfering_writes.remove(key);
+        }
+        self.write_shared(key, value);
+    }
+}
+
 impl SharedQueueHost for EmulatorHost {
-    unsafe fn proxy_register_shared_queue(
-        &self,
-        name_data: *const u8,
-        name_size: usize,
-        return_id: *mut u32,
-    ) -> u32 {
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let name = String::from_utf8_lossy(unsafe { bytes(name_data, name_size) }).into_owned();
+    fn proxy_register_shared_queue(&self, call: proxy_register_shared_queue::Args<'_>) -> u32 {
+        let name = String::from_utf8_lossy(call.name).into_owned();
         let mut state = self.state.borrow_mut();
         let owner = state.effective_context;
         let vm_id = state.vm_id.clone();
@@ -78,72 +77,52 @@ impl SharedQueueHost for EmulatorHost {
                 state.queues.len() - 1
             }
         };
-        // SAFETY: the out-param points to the caller's local, valid for one write.
-        unsafe { *return_id = id as u32 + 1 };
+        *call.return_id = id as u32 + 1;
         OK
     }
 
-    unsafe fn proxy_resolve_shared_queue(
-        &self,
-        vm_id_data: *const u8,
-        vm_id_size: usize,
-        name_data: *const u8,
-        name_size: usize,
-        return_id: *mut u32,
-    ) -> u32 {
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let vm_id = unsafe { bytes(vm_id_data, vm_id_size) };
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let name = unsafe { bytes(name_data, name_size) };
+    fn proxy_resolve_shared_queue(&self, call: proxy_resolve_shared_queue::Args<'_>) -> u32 {
         let state = self.state.borrow();
-        match state
+        let found = state
             .queues
             .iter()
-            .position(|q| q.vm_id.as_bytes() == vm_id && q.name.as_bytes() == name)
-        {
+            .position(|q| q.vm_id.as_bytes() == call.vm_id && q.name.as_bytes() == call.name);
+        match found {
             Some(index) => {
-                // SAFETY: the out-param points to the caller's local, valid for one write.
-                unsafe { *return_id = index as u32 + 1 };
+                *call.return_id = index as u32 + 1;
                 OK
             }
             None => NOT_FOUND,
         }
     }
 
-    unsafe fn proxy_enqueue_shared_queue(
-        &self,
-        queue_id: u32,
-        value_data: *const u8,
-        value_size: usize,
-    ) -> u32 {
-        // SAFETY: the SDK's side of the seam passes a live slice's pointer and length (see `host/`).
-        let value = unsafe { bytes(value_data, value_size) }.to_vec();
+    fn proxy_enqueue_shared_queue(&self, call: proxy_enqueue_shared_queue::Args<'_>) -> u32 {
         let mut state = self.state.borrow_mut();
-        let Some(queue) = state.queues.get_mut((queue_id as usize).wrapping_sub(1)) else {
+        let Some(queue) = state.queue(call.queue_id) else {
             return NOT_FOUND;
         };
-        queue.items.push_back(value);
+        queue.items.push_back(call.value.to_vec());
         let owner = queue.owner;
-        state.ready_queues.push((owner, queue_id));
+        state.ready_queues.push((owner, call.queue_id));
         OK
     }
 
-    unsafe fn proxy_dequeue_shared_queue(
-        &self,
-        queue_id: u32,
-        return_value_data: *mut *mut u8,
-        return_value_size: *mut usize,
-    ) -> u32 {
+    fn proxy_dequeue_shared_queue(&self, call: proxy_dequeue_shared_queue::Args<'_>) -> u32 {
         let mut state = self.state.borrow_mut();
-        let Some(queue) = state.queues.get_mut((queue_id as usize).wrapping_sub(1)) else {
+        let Some(queue) = state.queue(call.queue_id) else {
             return NOT_FOUND;
         };
         let Some(item) = queue.items.pop_front() else {
             return Status::Empty.raw();
         };
-        drop(state);
-        // SAFETY: the out-params point to the caller's locals (see `host::returned_bytes`), valid for writes.
-        unsafe { give(&item, return_value_data, return_value_size) };
+        *call.return_value = item;
         OK
+    }
+}
+
+impl State {
+    /// Queue ids are 1-based positions in the list.
+    fn queue(&mut self, id: u32) -> Option<&mut Queue> {
+        self.queues.get_mut((id as usize).wrapping_sub(1))
     }
 }

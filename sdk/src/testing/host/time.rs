@@ -3,19 +3,26 @@
 use super::*;
 
 impl TimeHost for EmulatorHost {
-    unsafe fn proxy_get_current_time_nanoseconds(&self, return_time: *mut u64) -> u32 {
-        // SAFETY: the out-param points to the caller's local, valid for one write.
-        unsafe { *return_time = self.state.borrow().now_nanos };
+    fn proxy_get_current_time_nanoseconds(
+        &self,
+        call: proxy_get_current_time_nanoseconds::Args<'_>,
+    ) -> u32 {
+        *call.return_time = self.state.borrow().now_nanos;
         OK
     }
 
-    unsafe fn proxy_set_tick_period_milliseconds(&self, period: u32) -> u32 {
+    fn proxy_set_tick_period_milliseconds(
+        &self,
+        call: proxy_set_tick_period_milliseconds::Args<'_>,
+    ) -> u32 {
         let mut state = self.state.borrow_mut();
-        let context = state.effective_context;
-        if period == 0 {
+        // As in Envoy, the tick belongs to the plugin, whichever of its streams sets it.
+        let context = state.root_of(state.effective_context);
+        if call.period == 0 {
             state.tick_periods.remove(&context);
         } else {
-            state.tick_periods.insert(context, period);
+            let now = state.now_nanos;
+            state.tick_periods.insert(context, (call.period, now));
         }
         OK
     }

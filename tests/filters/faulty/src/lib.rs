@@ -15,7 +15,7 @@ impl Plugin for Faulty {
     type Config = ();
     type Filter = FaultyFilter;
 
-    fn configure(_config: (), _ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
+    fn configure(_config: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
         Ok(Faulty)
     }
 

@@ -5,36 +5,43 @@
 //! - `chain`: calls the `service` cluster as `Bearer bad`, and from that response's
 //!   handler calls it again as `Bearer good`; then lets the request go on with
 //!   `x-chain: <first status>,<second status>` and the second response's `x-user`;
-//! - `timer`: holds the request; the plugin's timer (every 20 ms) lets it go on, with
-//!   `x-held: timer`;
+//! - `timer`: holds the request; a timer of the stream (`after`, 20 ms) lets it go on,
+//!   with `x-held: timer`;
 //! - `empty`: reads empty values and reports what it got, as `some(..)` or `none`: the
 //!   request's `x-empty` header (`x-empty-get`, and `x-empty-contains`), a property it set
 //!   to nothing (`x-empty-property`), an empty queue item followed by `x`
 //!   (`x-empty-queue`), and shared data set to nothing (`x-empty-shared`);
+//! - `labels`: counts the request in `probe.requests` with the labels `client` (the
+//!   `x-client` header) and `outcome` (`seen`);
 //! - `echo`: copies the query parameter `v` (percent-decoded, as a careless filter would)
 //!   into the request header `x-echo` and the response header `x-echo`; `echo-response`
 //!   into the response header only: a value with CR LF must not split either message.
 
 use envoy_wasm_sdk::callout::{CalloutError, HttpRequest, HttpResponse};
+use envoy_wasm_sdk::metrics::{Counter, CounterVec};
 use envoy_wasm_sdk::prelude::*;
 use envoy_wasm_sdk::shared::{SharedData, SharedQueue};
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// The plugin: it keeps the streams its timer will resume.
+/// The plugin. Each VM that configures it counts itself once, from a one-shot timer, in
+/// the counter `probe.timer_vms`.
 pub struct Probe {
-    held: RefCell<Vec<Stream>>,
+    requests: CounterVec,
 }
 
 impl Plugin for Probe {
     type Config = ();
     type Filter = ProbeFilter;
 
-    fn configure(_config: (), ctx: &mut ConfigureOps) -> Result<Self, ConfigError> {
-        ctx.set_tick_period(Duration::from_millis(20))?;
+    fn configure(_config: (), ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
+        ctx.once("count this VM", Duration::from_millis(1), |_probe, _ops| {
+            if let Err(error) = Counter::define("probe.timer_vms").and_then(|c| c.increment(1)) {
+                log::error!("cannot count this VM: {error}");
+            }
+        })?;
         Ok(Probe {
-            held: RefCell::new(Vec::new()),
+            requests: CounterVec::define("probe.requests", &["client", "outcome"])?,
         })
     }
 
@@ -42,14 +49,6 @@ impl Plugin for Probe {
         ProbeFilter {
             plugin: self,
             echo: None,
-        }
-    }
-
-    fn on_tick(&self, _ops: &mut PluginOps) {
-        for stream in self.held.borrow_mut().drain(..) {
-            if let Err(error) = stream.resume_request() {
-                log::error!("cannot resume a held request: {error}");
-            }
         }
     }
 }
@@ -165,6 +164,12 @@ impl HttpFilter for ProbeFilter {
                 read_empty_values(req)?;
                 Ok(Action::Continue)
             }
+            Some("labels") => {
+                let client = req.headers().get_str("x-client")?.unwrap_or_default();
+                let requests = &self.plugin.requests;
+                requests.with(&[&client, "seen"])?.increment(1)?;
+                Ok(Action::Continue)
+            }
             Some(mode @ ("echo" | "echo-response")) => {
                 let path = req.headers().path()?.unwrap_or_default();
                 self.echo = query_value(&path);
@@ -175,7 +180,10 @@ impl HttpFilter for ProbeFilter {
             }
             Some("timer") => {
                 req.headers().set("x-held", "timer")?;
-                self.plugin.held.borrow_mut().push(req.stream());
+                req.after(Duration::from_millis(20), |_probe, ops| {
+                    ops.resume_request()?;
+                    Ok(())
+                })?;
                 Ok(Action::Pause)
             }
             _ => Ok(Action::Continue),
