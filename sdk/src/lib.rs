@@ -92,6 +92,7 @@ pub mod plugin;
 mod properties;
 mod reply;
 pub mod routes;
+pub mod service;
 pub mod shared;
 pub mod timer;
 
@@ -179,7 +180,7 @@ pub mod __private {
     }
 
     pub use crate::filter::FilterExports;
-    pub use crate::runtime::dispatch::register;
+    pub use crate::runtime::dispatch::{register, root_of};
 
     /// What `#[http_filter]` exports.
     pub mod exports {
@@ -201,27 +202,28 @@ pub use schemars;
 /// A crate with its own `#[global_allocator]` writes `entry!(MyPlugin, own_allocator)`.
 /// Elsewhere it defines `register_plugin()`, which an in-process host calls to load the
 /// plugin on the current thread.
+///
+/// One module can hold more plugins, told apart by the `root_id` Envoy configures them
+/// with: `entry!(MyPlugin, "my_collector" => Collector)` runs `Collector` for the plugin
+/// whose `root_id` is `my_collector` (a singleton service, say; see
+/// [`service`]) and `MyPlugin` for every other.
 #[macro_export]
 macro_rules! entry {
-    ($plugin:ty) => {
-        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-        #[global_allocator]
-        static __ENVOY_WASM_SDK_ALLOCATOR: $crate::allocator::PoolAllocator =
-            $crate::allocator::PoolAllocator::new();
-
-        $crate::entry!($plugin, own_allocator);
-    };
-    ($plugin:ty, own_allocator) => {
+    ($plugin:ty, own_allocator $(, $root_id:literal => $other:ty)* $(,)?) => {
         #[cfg(target_arch = "wasm32")]
         #[unsafe(export_name = "_initialize")]
         pub extern "C" fn __envoy_wasm_sdk_initialize() {
-            $crate::__private::register::<$plugin>();
+            $crate::__private::register::<$plugin>(::std::vec![
+                $(($root_id, $crate::__private::root_of::<$other>())),*
+            ]);
         }
 
         /// Loads this crate's plugin into the current thread's dispatcher.
         #[cfg(not(target_arch = "wasm32"))]
         pub fn register_plugin() {
-            $crate::__private::register::<$plugin>();
+            $crate::__private::register::<$plugin>(::std::vec![
+                $(($root_id, $crate::__private::root_of::<$other>())),*
+            ]);
         }
 
         /// The JSON Schema of the plugin's configuration, when it has one (read by
@@ -234,5 +236,13 @@ macro_rules! entry {
             (&&$crate::__private::schema::Probe::<<$plugin as $crate::Plugin>::Config>::default())
                 .config_schema()
         }
+    };
+    ($plugin:ty $(, $root_id:literal => $other:ty)* $(,)?) => {
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+        #[global_allocator]
+        static __ENVOY_WASM_SDK_ALLOCATOR: $crate::allocator::PoolAllocator =
+            $crate::allocator::PoolAllocator::new();
+
+        $crate::entry!($plugin, own_allocator $(, $root_id => $other)*);
     };
 }

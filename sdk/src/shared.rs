@@ -133,6 +133,14 @@ impl fmt::Display for SharedError {
 
 impl std::error::Error for SharedError {}
 
+/// A failure while configuring (registering a queue, say) rejects the configuration:
+/// `?` works in [`Plugin::configure`](crate::Plugin::configure).
+impl From<SharedError> for crate::ConfigError {
+    fn from(error: SharedError) -> crate::ConfigError {
+        crate::ConfigError::new(error.to_string())
+    }
+}
+
 impl From<HostError> for SharedError {
     fn from(error: HostError) -> SharedError {
         SharedError::Host(error)

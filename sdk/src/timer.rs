@@ -89,18 +89,25 @@ struct Entry<P> {
     name: String,
     /// `None` for a one-shot timer.
     every: Option<Duration>,
-    /// Deadline on the host's clock, in nanoseconds since the epoch.
-    due: u128,
+    /// Deadline on the host's clock, in nanoseconds since the epoch (64 bits last until
+    /// the year 2554, and keep 128-bit division out of the module).
+    due: u64,
     /// Out while it runs.
     callback: Option<Callback<P>>,
 }
+
+/// Runs a plugin's due timers: the set, the plugin, its context id.
+type Runner<P> = fn(&RefCell<Timers<P>>, &P, u32);
 
 /// A plugin's timers (one set per plugin context, owned by the runtime).
 pub struct Timers<P> {
     entries: Vec<Entry<P>>,
     next_id: u64,
-    /// The tick period last set with the host, in milliseconds (0: none).
-    armed_ms: u32,
+    /// Runs the due timers: installed by the first timer, so a module that sets none links
+    /// none of the code.
+    runner: Option<Runner<P>>,
+    /// The plugin's one ABI tick, which its streams' timers share.
+    pub(crate) tick: Tick,
 }
 
 impl<P> fmt::Debug for Timers<P> {
@@ -116,108 +123,44 @@ impl<P> Default for Timers<P> {
         Timers {
             entries: Vec::new(),
             next_id: 1,
-            armed_ms: 0,
+            runner: None,
+            tick: Tick::default(),
         }
     }
 }
 
-fn nanos(at: SystemTime) -> u128 {
-    at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos())
+/// The host's clock in nanoseconds since the epoch (64 bits last until the year 2554, and
+/// keep 128-bit division out of the module).
+pub(crate) fn now_nanos() -> HostResult<u64> {
+    Ok(host::time::now()?
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, duration_nanos))
 }
 
-impl<P: 'static> Timers<P> {
-    /// Adds a timer due `delay` from now, repeating `every` (`None`: once), and sets the
-    /// host's tick for it.
-    pub(crate) fn add(
-        cell: &RefCell<Timers<P>>,
-        name: &str,
-        delay: Duration,
-        every: Option<Duration>,
-        callback: Callback<P>,
-    ) -> HostResult<TimerId> {
-        let now = nanos(host::time::now()?);
-        let mut timers = cell.borrow_mut();
-        let id = TimerId(timers.next_id);
-        timers.next_id += 1;
-        timers.entries.push(Entry {
-            id,
-            name: name.to_owned(),
-            // A zero period would run on every tick, forever: one millisecond is the least.
-            every: every.map(|period| period.max(Duration::from_millis(1))),
-            due: now + delay.as_nanos(),
-            callback: Some(callback),
-        });
-        timers.arm(now)?;
-        Ok(id)
-    }
+pub(crate) fn duration_nanos(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(duration.subsec_nanos()))
+}
 
-    /// Stops timer `id`; `false` if it had already run (one-shot) or was cancelled.
-    pub(crate) fn cancel(cell: &RefCell<Timers<P>>, id: TimerId) -> HostResult<bool> {
-        let now = nanos(host::time::now()?);
-        let mut timers = cell.borrow_mut();
-        let before = timers.entries.len();
-        timers.entries.retain(|entry| entry.id != id);
-        let cancelled = timers.entries.len() < before;
-        timers.arm(now)?;
-        Ok(cancelled)
-    }
+/// A plugin's one ABI tick (`proxy_set_tick_period_milliseconds`), set to the nearest of
+/// its timers' and its streams' deadlines.
+#[derive(Debug, Default)]
+pub(crate) struct Tick {
+    plugin_next: Option<u64>,
+    pub(crate) streams_next: Option<u64>,
+    /// The period last set with the host, in milliseconds (0: none).
+    armed_ms: u32,
+}
 
-    /// Runs every timer that is due (the host's tick), each with `plugin`, then sets the
-    /// tick for the next deadline. The set is not borrowed while a callback runs, so
-    /// callbacks may add and cancel timers.
-    pub(crate) fn fire(cell: &RefCell<Timers<P>>, plugin: &P, root_context_id: u32) {
-        let Ok(now) = host::time::now().map(nanos) else {
-            return;
+impl Tick {
+    /// Sets the host's tick to the nearest deadline (or stops it without one).
+    pub(crate) fn arm(&mut self, now: u64) -> HostResult<()> {
+        let next = match (self.plugin_next, self.streams_next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
-        loop {
-            // Its own statement: the set must not stay borrowed while the callback runs.
-            let due = cell.borrow_mut().take_due(now);
-            let Some((id, mut callback)) = due else {
-                break;
-            };
-            callback(plugin, &mut PluginOps::new(root_context_id, cell));
-            cell.borrow_mut().put_back(id, callback, now);
-        }
-        if let Err(error) = cell.borrow_mut().arm(now) {
-            log::error!("cannot set the timers' tick: {error}");
-        }
-    }
-
-    fn take_due(&mut self, now: u128) -> Option<(TimerId, Callback<P>)> {
-        let entry = self
-            .entries
-            .iter_mut()
-            .filter(|entry| entry.due <= now && entry.callback.is_some())
-            .min_by_key(|entry| entry.due)?;
-        Some((entry.id, entry.callback.take()?))
-    }
-
-    /// After a run: a periodic timer's next deadline (skipping periods it missed), a
-    /// one-shot timer's end. A timer cancelled while it ran stays gone.
-    fn put_back(&mut self, id: TimerId, callback: Callback<P>, now: u128) {
-        let Some(at) = self.entries.iter().position(|entry| entry.id == id) else {
-            return;
-        };
-        let entry = &mut self.entries[at];
-        match entry.every {
-            Some(period) => {
-                let period = period.as_nanos();
-                entry.due += period;
-                if entry.due <= now {
-                    entry.due = now + period;
-                }
-                entry.callback = Some(callback);
-            }
-            None => {
-                self.entries.swap_remove(at);
-            }
-        }
-    }
-
-    /// Sets the host's one tick to the nearest deadline (or stops it without timers).
-    fn arm(&mut self, now: u128) -> HostResult<()> {
-        let next = self.entries.iter().map(|entry| entry.due).min();
         let period_ms = match next {
             None => 0,
             Some(due) => {
@@ -230,6 +173,110 @@ impl<P: 'static> Timers<P> {
             self.armed_ms = period_ms;
         }
         Ok(())
+    }
+}
+
+impl<P: 'static> Timers<P> {
+    /// Adds a timer due `delay` from now, repeating `every` (`None`: once), and sets the
+    /// host's tick for it.
+    pub(crate) fn add(
+        cell: &RefCell<Timers<P>>,
+        name: &str,
+        delay: Duration,
+        every: Option<Duration>,
+        callback: Callback<P>,
+    ) -> HostResult<TimerId> {
+        let now = now_nanos()?;
+        let mut timers = cell.borrow_mut();
+        let id = TimerId(timers.next_id);
+        timers.next_id += 1;
+        timers.entries.push(Entry {
+            id,
+            name: name.to_owned(),
+            // A zero period would run on every tick, forever: one millisecond is the least.
+            every: every.map(|period| period.max(Duration::from_millis(1))),
+            due: now.saturating_add(duration_nanos(delay)),
+            callback: Some(callback),
+        });
+        timers.runner = Some(Self::fire);
+        timers.rearm(now)?;
+        Ok(id)
+    }
+
+    /// Stops timer `id`; `false` if it had already run (one-shot) or was cancelled.
+    pub(crate) fn cancel(cell: &RefCell<Timers<P>>, id: TimerId) -> HostResult<bool> {
+        let now = now_nanos()?;
+        let mut timers = cell.borrow_mut();
+        let before = timers.entries.len();
+        timers.entries.retain(|entry| entry.id != id);
+        let cancelled = timers.entries.len() < before;
+        timers.rearm(now)?;
+        Ok(cancelled)
+    }
+
+    /// The host's tick: runs every due timer, if the plugin has any.
+    pub(crate) fn run_due(cell: &RefCell<Timers<P>>, plugin: &P, root_context_id: u32) {
+        let runner = cell.borrow().runner;
+        if let Some(run) = runner {
+            run(cell, plugin, root_context_id);
+        }
+    }
+
+    /// Runs every timer that is due, each with `plugin`, then sets the tick for the next
+    /// deadline. The set is not borrowed while a callback runs, so callbacks may add and
+    /// cancel timers.
+    fn fire(cell: &RefCell<Timers<P>>, plugin: &P, root_context_id: u32) {
+        let Ok(now) = now_nanos() else {
+            return;
+        };
+        loop {
+            // Its own statement: the set must not stay borrowed while the callback runs.
+            let due = cell.borrow_mut().take_due(now);
+            let Some((id, mut callback)) = due else {
+                break;
+            };
+            callback(plugin, &mut PluginOps::new(root_context_id, cell));
+            cell.borrow_mut().put_back(id, callback, now);
+        }
+        if let Err(error) = cell.borrow_mut().rearm(now) {
+            log::error!("cannot set the timers' tick: {error}");
+        }
+    }
+
+    fn take_due(&mut self, now: u64) -> Option<(TimerId, Callback<P>)> {
+        let entry = self
+            .entries
+            .iter_mut()
+            .filter(|entry| entry.due <= now && entry.callback.is_some())
+            .min_by_key(|entry| entry.due)?;
+        Some((entry.id, entry.callback.take()?))
+    }
+
+    /// After a run: a periodic timer's next deadline (skipping periods it missed), a
+    /// one-shot timer's end. A timer cancelled while it ran stays gone.
+    fn put_back(&mut self, id: TimerId, callback: Callback<P>, now: u64) {
+        let Some(at) = self.entries.iter().position(|entry| entry.id == id) else {
+            return;
+        };
+        let entry = &mut self.entries[at];
+        match entry.every {
+            Some(period) => {
+                let period = duration_nanos(period);
+                entry.due = entry.due.saturating_add(period);
+                if entry.due <= now {
+                    entry.due = now.saturating_add(period);
+                }
+                entry.callback = Some(callback);
+            }
+            None => {
+                self.entries.swap_remove(at);
+            }
+        }
+    }
+
+    fn rearm(&mut self, now: u64) -> HostResult<()> {
+        self.tick.plugin_next = self.entries.iter().map(|entry| entry.due).min();
+        self.tick.arm(now)
     }
 }
 

@@ -240,6 +240,22 @@ impl Envoy {
         Envoy::start_example_with_service(example, upstream, None)
     }
 
+    /// Like [`start_example`](Envoy::start_example), with `workers` worker threads
+    /// (`--concurrency`).
+    pub fn start_example_with_workers(
+        example: &str,
+        upstream: &Upstream,
+        workers: u32,
+    ) -> Result<Envoy, Exited> {
+        wasm_path(example);
+        let dir = project_root().join("examples").join(example);
+        let config = std::fs::read_to_string(dir.join("envoy.yaml"))
+            .unwrap_or_else(|e| panic!("cannot read {example}/envoy.yaml: {e}"));
+        let workers = workers.to_string();
+        let args = ["--concurrency", workers.as_str()];
+        Envoy::start_config_with_args(&with_free_ports(&config, upstream), &dir, &args)
+    }
+
     /// Like [`start_example`](Envoy::start_example); the example's service port (8081)
     /// becomes `service`'s.
     pub fn start_example_with_service(
@@ -439,6 +455,23 @@ impl Envoy {
     /// The admin `/stats/prometheus` text.
     pub fn prometheus(&self) -> String {
         self.admin_get("/stats/prometheus").unwrap_or_default()
+    }
+
+    /// Panics unless `/stats/prometheus` has each of `lines` exactly, showing the lines
+    /// that start with `prefix` if not.
+    pub fn assert_prometheus(&self, prefix: &str, lines: &[&str]) {
+        let prometheus = self.prometheus();
+        for line in lines {
+            assert!(
+                prometheus.lines().any(|l| l == *line),
+                "no `{line}` in /stats/prometheus:\n{}",
+                prometheus
+                    .lines()
+                    .filter(|l| l.starts_with(prefix))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
     }
 
     /// One stat's value from the admin API.

@@ -19,7 +19,7 @@ struct Example {
     statuses: &'static [u16],
 }
 
-const EXAMPLES: [Example; 6] = [
+const EXAMPLES: [Example; 7] = [
     Example {
         name: "hello_world",
         register: hello_world::register_plugin,
@@ -49,6 +49,11 @@ const EXAMPLES: [Example; 6] = [
         name: "http_routing",
         register: http_routing::register_plugin,
         statuses: &[200],
+    },
+    Example {
+        name: "rate_limit",
+        register: rate_limit::register_plugin,
+        statuses: &[200, 429],
     },
 ];
 

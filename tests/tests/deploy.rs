@@ -13,13 +13,14 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXAMPLES: [&str; 6] = [
+const EXAMPLES: [&str; 7] = [
     "grpc_auth",
     "hello_world",
     "http_auth",
     "http_body",
     "http_headers",
     "http_routing",
+    "rate_limit",
 ];
 
 fn temp() -> tempfile::TempDir {

@@ -71,20 +71,12 @@ fn labelled_counters_show_as_prometheus_labels() {
             .expect("answered");
         assert_eq!(response.status(), 200);
     }
-    let prometheus = envoy.prometheus();
-    for line in [
-        // Envoy gives a module's metrics their own namespace: no `envoy_`, no `wasmcustom`.
-        r#"probe_requests{client="alice",outcome="seen"} 2"#,
-        r#"probe_requests{client="bob",outcome="seen"} 1"#,
-    ] {
-        assert!(
-            prometheus.lines().any(|l| l == line),
-            "no `{line}` in /stats/prometheus:\n{}",
-            prometheus
-                .lines()
-                .filter(|l| l.contains("probe"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-    }
+    // Envoy gives a module's metrics their own namespace: no `envoy_`, no `wasmcustom`.
+    envoy.assert_prometheus(
+        "probe",
+        &[
+            r#"probe_requests{client="alice",outcome="seen"} 2"#,
+            r#"probe_requests{client="bob",outcome="seen"} 1"#,
+        ],
+    );
 }

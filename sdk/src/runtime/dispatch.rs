@@ -19,7 +19,7 @@ use crate::plugin::{ConfigureOps, Plugin, PluginOps};
 use crate::reply::LocalReply;
 use crate::runtime::logger;
 use crate::shared::SharedQueue;
-use crate::timer::Timers;
+use crate::timer::{self, Timers};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -63,8 +63,9 @@ trait RootContext {
     fn create_stream(&self) -> Option<Box<dyn StreamContext>>;
     fn on_tick(&self, root_context_id: u32);
     fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
-    /// Runs `fire` once, `delay` from now, among this plugin's timers.
-    fn schedule(&self, delay: Duration, fire: Box<dyn FnOnce()>) -> HostResult<()>;
+    /// Sets the plugin's tick for its streams' nearest timer, `next` (nanoseconds on the
+    /// host's clock; `None` when they have none).
+    fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()>;
 }
 
 /// A call: its kind and the host's token for it (Envoy numbers each kind apart).
@@ -107,7 +108,7 @@ where
                 }
             }
         };
-        if !<P::Filter as FilterExports>::STATELESS {
+        if !<P::Filter as FilterExports>::EXPORTS.is_empty() {
             // Several plugins may share this VM; streams find theirs by this name.
             let root_id = host::properties::get(&["plugin_root_id"]).ok().flatten();
             DISPATCHER.with(|d| {
@@ -126,7 +127,8 @@ where
         match plugin {
             Ok(plugin) => {
                 let plugin = Rc::new(plugin);
-                if <P::Filter as FilterExports>::STATELESS {
+                let filters = !<P::Filter as FilterExports>::EXPORTS.is_empty();
+                if filters && <P::Filter as FilterExports>::STATELESS {
                     // Envoy does not announce streams to a stateless filter's module: its
                     // one value is made here, once, and serves every stream.
                     let filter: Box<dyn StreamContext> =
@@ -157,7 +159,11 @@ where
 
     fn on_tick(&self, root_context_id: u32) {
         if let Some(plugin) = self.plugin.borrow().clone() {
-            Timers::fire(&self.timers, &plugin, root_context_id);
+            Timers::run_due(&self.timers, &plugin, root_context_id);
+        }
+        let streams = DISPATCHER.with(|d| d.borrow().stream_tick);
+        if let Some(run) = streams {
+            run(root_context_id);
         }
     }
 
@@ -170,14 +176,10 @@ where
         }
     }
 
-    fn schedule(&self, delay: Duration, fire: Box<dyn FnOnce()>) -> HostResult<()> {
-        let mut fire = Some(fire);
-        let run = move |_: &P, _: &mut PluginOps<'_, P>| {
-            if let Some(fire) = fire.take() {
-                fire();
-            }
-        };
-        Timers::add(&self.timers, "stream timer", delay, None, Box::new(run)).map(|_| ())
+    fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()> {
+        let mut timers = self.timers.borrow_mut();
+        timers.tick.streams_next = next;
+        timers.tick.arm(now)
     }
 }
 
@@ -324,7 +326,9 @@ struct RootEntry {
 }
 
 struct Dispatcher {
-    new_root: Option<fn() -> Rc<dyn RootContext>>,
+    new_root: Option<NewRoot>,
+    /// Other plugins of the module, by the `root_id` they run under.
+    other_roots: Vec<(&'static str, NewRoot)>,
     /// Makes a stream's filter at its first callback; `None` for a stateless filter.
     new_stream: Option<NewStream>,
     /// A stateless filter's one value (made when the plugin is configured), which serves
@@ -343,12 +347,18 @@ struct Dispatcher {
     /// module that never calls out carries none of the code that reads responses.
     http_deliver: Option<fn(u32, usize, usize)>,
     grpc_deliver: Option<fn(u32, GrpcEvent)>,
+    /// Streams' timers (`after`): plugin context, deadline, token.
+    stream_timers: Vec<(u32, u64, u32)>,
+    /// Runs a plugin's due stream timers on its tick; installed by the first stream timer,
+    /// so a module without any links none of it.
+    stream_tick: Option<fn(u32)>,
 }
 
 impl Dispatcher {
     const fn new() -> Self {
         Dispatcher {
             new_root: None,
+            other_roots: Vec::new(),
             new_stream: None,
             stateless: None,
             roots: Vec::new(),
@@ -356,6 +366,8 @@ impl Dispatcher {
             callouts: BTreeMap::new(),
             http_deliver: None,
             grpc_deliver: None,
+            stream_timers: Vec::new(),
+            stream_tick: None,
         }
     }
 }
@@ -364,6 +376,11 @@ thread_local! {
     // Built at compile time: no lazy initialisation to check on each callback.
     static DISPATCHER: RefCell<Dispatcher> = const { RefCell::new(Dispatcher::new()) };
 }
+
+/// Makes a plugin context of one plugin type.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct NewRoot(fn() -> Rc<dyn RootContext>);
 
 fn new_root<P: Plugin>() -> Rc<dyn RootContext>
 where
@@ -375,15 +392,25 @@ where
     })
 }
 
-/// Makes `P` the plugin of this module (of this thread, off wasm), dropping any contexts.
-pub fn register<P: Plugin>()
+/// How [`register`] makes contexts of plugin `P` (one of a module's other plugins).
+pub fn root_of<P: Plugin>() -> NewRoot
+where
+    P::Filter: FilterExports,
+{
+    NewRoot(new_root::<P>)
+}
+
+/// Makes `P` the plugin of this module (of this thread, off wasm), with `others` for the
+/// plugins configured under those `root_id`s, dropping any contexts.
+pub fn register<P: Plugin>(others: Vec<(&'static str, NewRoot)>)
 where
     P::Filter: FilterExports,
 {
     let stateless = <P::Filter as FilterExports>::STATELESS;
     DISPATCHER.with(|d| {
         *d.borrow_mut() = Dispatcher {
-            new_root: Some(new_root::<P>),
+            new_root: Some(NewRoot(new_root::<P>)),
+            other_roots: others,
             new_stream: if stateless { None } else { Some(new_stream) },
             ..Dispatcher::new()
         }
@@ -414,10 +441,20 @@ pub(crate) fn unregister() {
 #[inline(never)] // reached from two exports; once in the module is enough
 fn create_root(context_id: u32) {
     logger::init();
+    // Which plugin: another of the module's, if its `root_id` is this context's.
+    let others = DISPATCHER.with(|d| !d.borrow().other_roots.is_empty());
+    let root_id = others
+        .then(|| host::properties::get(&["plugin_root_id"]).ok().flatten())
+        .flatten();
     DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
-        match d.new_root {
-            Some(new_root) => {
+        let other = d
+            .other_roots
+            .iter()
+            .find(|(id, _)| root_id.as_deref() == Some(id.as_bytes()))
+            .map(|(_, new_root)| *new_root);
+        match other.or(d.new_root) {
+            Some(NewRoot(new_root)) => {
                 let root = new_root();
                 d.roots.retain(|entry| entry.context_id != context_id);
                 d.roots.push(RootEntry {
@@ -506,10 +543,15 @@ fn new_stream(context_id: u32) -> Option<Box<dyn StreamContext>> {
 /// The plugin of the stream whose callback is running: the only one, or (when several
 /// plugins share this VM) the one whose `root_id` the stream's `plugin_root_id` names.
 fn root_of_stream() -> Option<Rc<dyn RootContext>> {
+    root_entry_of_stream().map(|(_, root)| root)
+}
+
+/// [`root_of_stream`], with the plugin context's id.
+fn root_entry_of_stream() -> Option<(u32, Rc<dyn RootContext>)> {
     let single = DISPATCHER.with(|d| {
         let d = d.borrow();
         match d.roots.as_slice() {
-            [only] => Some(Some(only.root.clone())),
+            [only] => Some(Some((only.context_id, only.root.clone()))),
             [] => Some(None),
             _ => None,
         }
@@ -524,7 +566,7 @@ fn root_of_stream() -> Option<Rc<dyn RootContext>> {
             .iter()
             .find(|entry| name.is_some() && entry.root_id == name)
             .or(d.roots.first())
-            .map(|entry| entry.root.clone())
+            .map(|entry| (entry.context_id, entry.root.clone()))
     })
 }
 
@@ -632,16 +674,63 @@ impl<F: HttpFilter> CallRouting for F {
     }
 
     fn schedule(token: u32, context_id: u32, delay: Duration) -> HostResult<()> {
-        let Some(root) = root_of_stream() else {
+        let Some((root_context_id, root)) = root_entry_of_stream() else {
             return Err(HostError {
                 call: "proxy_set_tick_period_milliseconds",
                 status: crate::abi::Status::NotFound,
             });
         };
-        let call = (CallKind::Timer, token);
-        DISPATCHER.with(|d| d.borrow_mut().callouts.insert(call, (context_id, 0)));
-        let fire = move || deliver(CallKind::Timer, token, |_| Some(Response::Timer));
-        root.schedule(delay, Box::new(fire))
+        let now = timer::now_nanos()?;
+        let due = now.saturating_add(timer::duration_nanos(delay));
+        let next = DISPATCHER.with(|d| {
+            let mut d = d.borrow_mut();
+            d.callouts.insert((CallKind::Timer, token), (context_id, 0));
+            d.stream_timers.push((root_context_id, due, token));
+            d.stream_tick = Some(run_stream_timers);
+            next_stream_timer(&d, root_context_id)
+        });
+        root.set_streams_next(next, now)
+    }
+}
+
+/// The nearest stream timer of plugin context `root_context_id`.
+fn next_stream_timer(d: &Dispatcher, root_context_id: u32) -> Option<u64> {
+    d.stream_timers
+        .iter()
+        .filter(|(root, _, _)| *root == root_context_id)
+        .map(|(_, due, _)| *due)
+        .min()
+}
+
+/// A plugin's tick: runs its streams' due timers (each with its filter, as a callout
+/// response), then sets the tick for the next.
+fn run_stream_timers(root_context_id: u32) {
+    let Ok(now) = timer::now_nanos() else {
+        return;
+    };
+    let due: Vec<u32> = DISPATCHER.with(|d| {
+        let mut d = d.borrow_mut();
+        let mut due = Vec::new();
+        d.stream_timers.retain(|(root, at, token)| {
+            let fire = *root == root_context_id && *at <= now;
+            if fire {
+                due.push(*token);
+            }
+            !fire
+        });
+        due
+    });
+    for token in due {
+        deliver(CallKind::Timer, token, |_| Some(Response::Timer));
+    }
+    let next = DISPATCHER.with(|d| next_stream_timer(&d.borrow(), root_context_id));
+    if let Some(root) = root(root_context_id) {
+        // The tick belongs to the plugin: back on its context before setting it.
+        let set = host::context::set_effective_context(root_context_id)
+            .and_then(|()| root.set_streams_next(next, now));
+        if let Err(error) = set {
+            log::error!("cannot set the tick for stream timers: {error}");
+        }
     }
 }
 

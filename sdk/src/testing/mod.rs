@@ -228,6 +228,10 @@ impl Emulator {
         let host = Rc::new(EmulatorHost::default());
         host.state.borrow_mut().log_level = LogLevel::Info;
         host.state.borrow_mut().vm_id = "emulator".into();
+        host.state
+            .borrow_mut()
+            .properties
+            .insert(b"plugin_vm_id".to_vec(), b"emulator".to_vec());
         let previous = install_host(Some(host.clone()));
         assert!(
             previous.is_none(),
@@ -338,8 +342,22 @@ impl Emulator {
         Ok(id)
     }
 
-    /// Adds another plugin (root context) of the same module with its own name and
-    /// configuration; streams of it come from [`stream_of`](Emulator::stream_of).
+    /// Names the emulated VM (`vm_id` in Envoy's `vm_config`; `emulator` by default): the
+    /// VM queues are registered in and resolved by. The emulator runs every plugin in one
+    /// VM, so to test a filter that feeds a [service](crate::service) in another VM, give
+    /// this VM the service's `vm_id` and add the service with
+    /// [`add_plugin`](Emulator::add_plugin).
+    pub fn set_vm_id(&self, vm_id: &str) {
+        let mut state = self.host.state.borrow_mut();
+        state.vm_id = vm_id.to_owned();
+        state
+            .properties
+            .insert(b"plugin_vm_id".to_vec(), vm_id.as_bytes().to_vec());
+    }
+
+    /// Adds another plugin (root context) of the same module with its own name (its
+    /// `root_id` too) and configuration; streams of it come from
+    /// [`stream_of`](Emulator::stream_of).
     ///
     /// # Errors
     /// [`ConfigureFailed`] when the plugin refuses its configuration (its log says why).
@@ -353,11 +371,7 @@ impl Emulator {
             let mut state = self.host.state.borrow_mut();
             state.roots.push(root);
             state.plugin_names.insert(root, name.as_bytes().to_vec());
-            for (key, value) in [
-                ("plugin_name", name),
-                ("plugin_root_id", name),
-                ("plugin_vm_id", "emulator"),
-            ] {
+            for (key, value) in [("plugin_name", name), ("plugin_root_id", name)] {
                 state
                     .properties
                     .insert(key.as_bytes().to_vec(), value.as_bytes().to_vec());
