@@ -158,25 +158,69 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let message = error.into_inner().to_string();
-        // serde names a missing field in the message and points at its parent: name the
-        // field itself, like every other error.
-        if let Some(name) = missing_field(&message) {
-            return match path.as_str() {
-                "." => ConfigError::field(name, "missing"),
-                parent => ConfigError::field(format!("{parent}.{name}"), "missing"),
-            };
-        }
-        if path == "." {
-            ConfigError::new(message)
-        } else {
-            ConfigError::field(path, message)
-        }
+        field_error(None, &path, error.into_inner().to_string())
     })?;
     deserializer
         .end()
         .map_err(|error| ConfigError::new(error.to_string()))?;
     Ok(value)
+}
+
+/// Parses a part of a configuration (a [`serde_json::Value`] already read, such as one
+/// rule of a list) into `T`, naming fields from `prefix`: an error in field `name` of the
+/// value parsed with prefix `rules[2]` names `rules[2].name`.
+///
+/// ```
+/// use envoy_wasm_sdk::config::parse_value;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct Rule {
+///     allow: Vec<String>,
+/// }
+///
+/// let rules: serde_json::Value = serde_json::json!([{"allow": ["a"]}, {"allow": "b"}]);
+/// let error = parse_value::<Rule>(&rules[1], "_rules_[1]").err().unwrap();
+/// assert_eq!(error.field_path(), Some("_rules_[1].allow"));
+/// ```
+///
+/// # Errors
+/// A [`ConfigError`] naming the field (under `prefix`) and what is wrong.
+pub fn parse_value<T: DeserializeOwned>(
+    value: &serde_json::Value,
+    prefix: &str,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        field_error(Some(prefix), &path, error.into_inner().to_string())
+    })
+}
+
+/// The error for `message` at serde's `path` (`.` for the top), under `prefix`.
+fn field_error(prefix: Option<&str>, path: &str, message: String) -> ConfigError {
+    let join = |prefix: Option<&str>, path: &str| -> Option<String> {
+        match (prefix.filter(|p| !p.is_empty()), path) {
+            (None, ".") => None,
+            (None, path) => Some(path.to_owned()),
+            (Some(prefix), ".") => Some(prefix.to_owned()),
+            (Some(prefix), path) if path.starts_with('[') => Some(format!("{prefix}{path}")),
+            (Some(prefix), path) => Some(format!("{prefix}.{path}")),
+        }
+    };
+    // serde names a missing field in the message and points at its parent: name the field
+    // itself, like every other error.
+    if let Some(name) = missing_field(&message) {
+        let parent = join(prefix, path);
+        let field = match parent {
+            Some(parent) => format!("{parent}.{name}"),
+            None => name.to_owned(),
+        };
+        return ConfigError::field(field, "missing");
+    }
+    match join(prefix, path) {
+        Some(field) => ConfigError::field(field, message),
+        None => ConfigError::new(message),
+    }
 }
 
 /// The field named by serde's "missing field `name`" message.
@@ -226,6 +270,27 @@ mod tests {
         assert_eq!(error.to_string(), "field `add[0].value`: missing");
         let error = parse::<Header>(br#"{"value": "v"}"#).unwrap_err();
         assert_eq!(error.to_string(), "field `name`: missing");
+    }
+
+    #[test]
+    fn a_sub_tree_names_its_fields_under_a_prefix() {
+        let rules = serde_json::json!([{"add": [], "limit": 1}, {"add": [{"name": "a"}]}]);
+        let error = parse_value::<Rules>(&rules[1], "_rules_[1]").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "field `_rules_[1].add[0].value`: missing"
+        );
+        let error = parse_value::<Rules>(&serde_json::json!({"limit": "x"}), "r").unwrap_err();
+        assert_eq!(error.field_path(), Some("r.limit"));
+        let error = parse_value::<Header>(&serde_json::json!(3), "one").unwrap_err();
+        assert_eq!(error.field_path(), Some("one"));
+        assert_eq!(
+            parse_value::<Rules>(&rules[0], "x").unwrap(),
+            Rules {
+                add: vec![],
+                limit: 1
+            }
+        );
     }
 
     #[test]

@@ -158,7 +158,12 @@ impl Stream {
         host::stream::resume(StreamType::HttpResponse)
     }
 
-    /// Answers a paused request with `reply`.
+    /// Answers the request with `reply`, whether or not the filter paused it: from a
+    /// callout's handler or a timer for a paused stream, or at once from a callback. In a
+    /// callback, "deny then continue" (`stream.send_reply(&reply)?; Ok(Action::Continue)`,
+    /// as Go plugins write it) does what `return ops.respond(reply)` does: the request
+    /// goes no further and the client gets the reply (checked in Envoy 1.40 by the
+    /// differential tests).
     ///
     /// # Errors
     /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for a reply header that could
@@ -211,7 +216,8 @@ macro_rules! live_phase {
             }
 
             /// Answers the request with `reply` instead of going on, and returns the action
-            /// that stops this phase: `return ops.respond(LocalReply::new(403));`
+            /// that stops this phase: `return ops.respond(LocalReply::new(403));` (For
+            /// "deny then continue", see [`Stream::send_reply`].)
             ///
             /// # Errors
             /// The host's failure to send the reply, as an [`Error`] (answered with a 500).
@@ -251,6 +257,16 @@ impl<'a, F> RequestHeadersOps<'a, F> {
     /// Whether the request has no body or trailers.
     pub fn end_of_stream(&self) -> bool {
         self.end_of_stream
+    }
+
+    /// The query parameters of `:path`, decoded (see [`query`](crate::query)).
+    ///
+    /// # Errors
+    /// [`QueryError`](crate::query::QueryError) (a 400 through `?`) for a bad `%` escape in
+    /// the query; the host's status when Envoy refuses the call.
+    pub fn query(&mut self) -> Result<crate::query::QueryParams, Error> {
+        let path = self.headers().path()?.unwrap_or_default();
+        Ok(crate::query::QueryParams::from_path(&path)?)
     }
 }
 live_phase!(RequestHeadersOps);

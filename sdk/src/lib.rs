@@ -90,6 +90,7 @@ mod headers;
 pub mod metrics;
 pub mod plugin;
 mod properties;
+pub mod query;
 mod reply;
 pub mod routes;
 pub mod service;
@@ -128,6 +129,7 @@ pub use reply::LocalReply;
 /// Everything a filter crate usually needs: `use envoy_wasm_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::callout::{CalloutError, CalloutOps, GrpcRequest, HttpRequest, HttpResponse};
+    pub use crate::query::QueryParams;
     pub use crate::{
         Action, Body, ConfigError, ConfigureOps, Error, HeaderError, HeaderSnapshot, HeaderValue,
         Headers, HeadersMut, HttpFilter, LocalReply, Plugin, PluginOps, Properties, RequestBodyOps,

@@ -4,6 +4,7 @@
 
 use envoy_wasm_sdk::abi::pairs;
 use envoy_wasm_sdk::attributes::AttributeValue;
+use envoy_wasm_sdk::query::QueryParams;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use std::time::{Duration, SystemTime};
@@ -55,6 +56,31 @@ proptest! {
     fn every_attribute_decoder_takes_arbitrary_bytes(bytes in vec(any::<u8>(), 0..64)) {
         decode_as_every_type(&bytes);
     }
+
+    #[test]
+    fn the_query_parser_never_panics_on_arbitrary_bytes(bytes in vec(any::<u8>(), 0..256)) {
+        let _ = QueryParams::parse(&bytes);
+        let _ = QueryParams::from_path(&bytes);
+    }
+
+    #[test]
+    fn an_encoded_query_decodes_to_its_pairs_in_order(
+        pairs in vec((vec(any::<u8>(), 0..12), vec(any::<u8>(), 0..12)), 0..12),
+    ) {
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent(k), percent(v)))
+            .collect();
+        let query = QueryParams::parse(encoded.join("&").as_bytes()).expect("decodes");
+        let decoded: Vec<(Vec<u8>, Vec<u8>)> =
+            query.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        prop_assert_eq!(decoded, pairs);
+    }
+}
+
+/// Every byte as `%XX`: what any encoder may send.
+fn percent(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("%{b:02X}")).collect()
 }
 
 #[test]

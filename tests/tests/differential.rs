@@ -318,6 +318,19 @@ fn scenarios() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "deny then continue: a reply sent through the stream handle, then Continue",
+            plugin: "probe",
+            config: "",
+            auth_service: false,
+            request: Req::get("/", &[("x-probe", "reply-continue")]),
+            expect: Expect {
+                reaches_upstream: false,
+                status: 403,
+                response_body: Some("denied\n"),
+                ..Expect::default()
+            },
+        },
+        Scenario {
             name: "a callout started from inside a callout's response",
             plugin: "probe",
             config: "",

@@ -30,30 +30,41 @@ fn adds_the_response_header_over_http1_and_http2() {
 }
 
 #[test]
-fn logs_the_plugin_start_and_each_request() {
+fn logs_the_plugin_start_and_each_request_with_its_request_id() {
     let (_upstream, envoy) = start();
+    // Envoy names the plugin; the line itself does not repeat it.
     assert!(
-        envoy.wait_for_log("hello_world: plugin hello_world started"),
+        envoy.wait_for_log("wasm log hello_world hello_world: plugin hello_world started"),
         "{}",
         envoy.log()
     );
     envoy
         .http1()
         .post(envoy.url("/first"))
+        .header("x-request-id", "req-first")
         .body("x")
         .send()
         .unwrap();
     envoy.http2().delete(envoy.url("/second")).send().unwrap();
+    // A line logged for a stream starts with its request id: the client's, or Envoy's own.
     assert!(
-        envoy.wait_for_log("hello_world: POST /first"),
+        envoy.wait_for_log("hello_world hello_world: [req-first] POST /first"),
         "{}",
         envoy.log()
     );
-    assert!(
-        envoy.wait_for_log("hello_world: DELETE /second"),
-        "{}",
-        envoy.log()
-    );
+    assert!(envoy.wait_for_log("] DELETE /second"), "{}", envoy.log());
+    let line = envoy
+        .log()
+        .lines()
+        .find(|l| l.contains("] DELETE /second"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let id = line
+        .split_once("hello_world hello_world: [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_default();
+    assert_eq!(id.len(), 36, "Envoy's generated id (a UUID): {line}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ impl Plugin for HelloWorld {
             .ok()
             .flatten()
             .unwrap_or_default();
-        log::info!("hello_world: plugin {name} started");
+        log::info!("plugin {name} started");
         Ok(HelloWorld)
     }
 
@@ -36,7 +36,7 @@ impl HttpFilter for HelloFilter {
         let headers = req.headers();
         let method = headers.method()?.unwrap_or_default();
         let path = headers.path()?.unwrap_or_default();
-        log::info!("hello_world: {method} {path}");
+        log::info!("{method} {path}");
         Ok(Action::Continue)
     }
 

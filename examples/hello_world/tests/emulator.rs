@@ -15,7 +15,7 @@ fn hello() -> Emulator {
 fn logs_when_the_plugin_starts() {
     let envoy = hello();
     assert!(
-        envoy.logged("hello_world: plugin test_plugin started"),
+        envoy.logged("plugin test_plugin started"),
         "{:?}",
         envoy.logs()
     );
@@ -46,8 +46,8 @@ fn logs_each_request() {
     let envoy = hello();
     envoy.send(Request::get("/a"));
     envoy.send(Request::new("DELETE", "/b"));
-    assert!(envoy.logged("hello_world: GET /a"));
-    assert!(envoy.logged("hello_world: DELETE /b"));
+    assert!(envoy.logged("GET /a"));
+    assert!(envoy.logged("DELETE /b"));
 }
 
 #[test]
@@ -57,7 +57,7 @@ fn a_request_without_method_or_path_still_passes() {
     stream.request_headers(&[("x-only", "1")], true);
     assert!(stream.upstream_request().is_some());
     assert!(
-        envoy.logged("hello_world:  "),
+        envoy.logs().iter().any(|record| record.message == " "),
         "empty method and path are logged as such"
     );
 }
@@ -69,5 +69,19 @@ fn any_configuration_other_than_none_is_refused() {
     assert!(
         failed.to_string().contains("invalid plugin configuration"),
         "{failed}"
+    );
+}
+
+#[test]
+fn a_line_logged_for_a_stream_starts_with_its_request_id() {
+    let envoy = hello();
+    envoy.send(Request::get("/traced").header("x-request-id", "abc-1"));
+    assert!(envoy.logged("[abc-1] GET /traced"), "{:?}", envoy.logs());
+    assert!(
+        envoy
+            .logs()
+            .iter()
+            .any(|r| r.message == "plugin test_plugin started"),
+        "plugin-level lines carry no id"
     );
 }

@@ -159,7 +159,7 @@ impl HttpFilter for BodyFilter {
         if redacted > 0 {
             let rewritten = serde_json::to_vec(&json).map_err(|e| Error::new(e.to_string()))?;
             body.body().replace(&rewritten)?;
-            log::debug!("http_body: redacted {redacted} fields");
+            log::debug!("redacted {redacted} fields");
         }
         Ok(Action::Continue)
     }

@@ -123,7 +123,7 @@ impl Plugin for HeaderRules {
         config.request.validate("request")?;
         config.response.validate("response")?;
         log::info!(
-            "http_headers: {} request and {} response rules",
+            "{} request and {} response rules",
             config.request.len(),
             config.response.len()
         );
@@ -132,6 +132,13 @@ impl Plugin for HeaderRules {
 
     fn create_filter(self: Rc<Self>) -> HeaderFilter {
         HeaderFilter { plugin: self }
+    }
+}
+
+impl HeaderRules {
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 }
 

@@ -137,3 +137,12 @@ fn malformed_json_is_refused() {
         "{failed}"
     );
 }
+
+#[test]
+fn the_test_sees_the_plugin_as_configure_made_it() {
+    let envoy = with(RULES);
+    let plugin = envoy
+        .plugin::<http_headers::HeaderRules>()
+        .expect("configured");
+    assert_eq!(plugin.config().request.require, ["x-api-key"]);
+}

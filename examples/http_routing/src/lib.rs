@@ -92,7 +92,7 @@ impl HttpFilter for RoutingFilter {
                 if let Err(error) =
                     foreign::set_filter_state("envoy.string", "v2", LifeSpan::DownstreamRequest)
                 {
-                    log::warn!("http_routing: cannot set filter state: {error}");
+                    log::warn!("cannot set filter state: {error}");
                 }
             }
         }

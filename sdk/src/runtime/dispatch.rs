@@ -63,6 +63,9 @@ trait RootContext {
     fn create_stream(&self) -> Option<Box<dyn StreamContext>>;
     fn on_tick(&self, root_context_id: u32);
     fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
+    /// The configured plugin, for the emulator to hand to a test.
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    fn plugin(&self) -> Option<Rc<dyn std::any::Any>>;
     /// Sets the plugin's tick for its streams' nearest timer, `next` (nanoseconds on the
     /// host's clock; `None` when they have none).
     fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()>;
@@ -176,6 +179,12 @@ where
         }
     }
 
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    fn plugin(&self) -> Option<Rc<dyn std::any::Any>> {
+        let plugin = self.plugin.borrow().clone()?;
+        Some(plugin)
+    }
+
     fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()> {
         let mut timers = self.timers.borrow_mut();
         timers.tick.streams_next = next;
@@ -285,6 +294,12 @@ thread_local! {
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub(crate) fn take_refused_config() -> Option<config::ConfigError> {
     REFUSED_CONFIG.with(|slot| slot.borrow_mut().take())
+}
+
+/// The configured plugin of context `root_context_id`, if it is a `P`.
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub(crate) fn configured_plugin<P: 'static>(root_context_id: u32) -> Option<Rc<P>> {
+    root(root_context_id)?.plugin()?.downcast::<P>().ok()
 }
 
 /// The panic the last guest callback raised, if any (off wasm).
@@ -517,7 +532,7 @@ fn with_stream<R>(context_id: u32, call: impl FnOnce(&mut dyn StreamContext) -> 
             (make(context_id)?, Taken::Stream)
         }
     };
-    let result = call(&mut *filter);
+    let result = logger::for_stream(|| call(&mut *filter));
     DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
         match taken {

@@ -1,7 +1,35 @@
 //! The `log` crate, bridged to the host's log, and a panic hook that logs.
+//!
+//! A line logged while a stream's callback runs (or a callout's or timer's handler for a
+//! stream) starts with the stream's request id, `[<x-request-id>] `, so it can be found
+//! beside Envoy's access log; plugin-level lines do not. Envoy itself puts the plugin's
+//! name first.
 
 use crate::abi::LogLevel;
 use crate::host;
+use std::cell::Cell;
+
+thread_local! {
+    /// Whether a stream's code is running (so lines carry its request id).
+    static IN_STREAM: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs a stream's code: lines it logs carry the stream's request id.
+pub(crate) fn for_stream<R>(code: impl FnOnce() -> R) -> R {
+    let outer = IN_STREAM.with(|flag| flag.replace(true));
+    let result = code();
+    IN_STREAM.with(|flag| flag.set(outer));
+    result
+}
+
+/// `[<request id>] ` while a stream's code runs and the stream has an id; else nothing.
+fn request_prefix() -> Option<String> {
+    if !IN_STREAM.with(Cell::get) {
+        return None;
+    }
+    let id = host::properties::get(&["request", "id"]).ok().flatten()?;
+    Some(format!("[{}] ", String::from_utf8_lossy(&id)))
+}
 
 struct HostLogger;
 
@@ -18,9 +46,10 @@ impl log::Log for HostLogger {
         }
         let level = host_level(record.level());
         // A log line that fails to reach the host has nowhere else to go.
-        let _ = match record.args().as_str() {
-            Some(text) => host::log::log(level, text),
-            None => host::log::log(level, &record.args().to_string()),
+        let _ = match (request_prefix(), record.args().as_str()) {
+            (None, Some(text)) => host::log::log(level, text),
+            (None, None) => host::log::log(level, &record.args().to_string()),
+            (Some(prefix), _) => host::log::log(level, &format!("{prefix}{}", record.args())),
         };
     }
 

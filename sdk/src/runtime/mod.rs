@@ -24,10 +24,12 @@ pub(crate) mod logger;
 
 /// What the emulator may reach of the runtime: the guest exports Envoy calls, which of the
 /// stream callbacks the filter's module exports, and hooks to re-raise a guest panic on
-/// the test's thread, to read why a configuration was refused and to drop every context
-/// at teardown.
+/// the test's thread, to read why a configuration was refused, to hand a test the
+/// configured plugin and to drop every context at teardown.
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub(crate) mod seam {
-    pub(crate) use super::dispatch::{exports, take_guest_panic, take_refused_config, unregister};
+    pub(crate) use super::dispatch::{
+        configured_plugin, exports, take_guest_panic, take_refused_config, unregister,
+    };
     pub(crate) use super::exports::{callouts, lifecycle, root, stream};
 }

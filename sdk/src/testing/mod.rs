@@ -397,6 +397,18 @@ impl Emulator {
         Ok(PluginId(root))
     }
 
+    /// The default plugin as `configure` made it (the value of the entry's plugin type
+    /// `P`), to check what it parsed; `None` before `configure`, or for another type.
+    pub fn plugin<P: crate::Plugin>(&self) -> Option<Rc<P>> {
+        crate::runtime::seam::configured_plugin::<P>(self.default_plugin.get()?)
+    }
+
+    /// Like [`plugin`](Emulator::plugin), for a plugin added with
+    /// [`add_plugin`](Emulator::add_plugin).
+    pub fn plugin_of<P: crate::Plugin>(&self, plugin: PluginId) -> Option<Rc<P>> {
+        crate::runtime::seam::configured_plugin::<P>(plugin.0)
+    }
+
     fn default_plugin(&self) -> u32 {
         self.default_plugin
             .get()

@@ -11,6 +11,8 @@
 //!   request's `x-empty` header (`x-empty-get`, and `x-empty-contains`), a property it set
 //!   to nothing (`x-empty-property`), an empty queue item followed by `x`
 //!   (`x-empty-queue`), and shared data set to nothing (`x-empty-shared`);
+//! - `reply-continue`: answers 403 `denied` through the stream handle, then returns
+//!   `Continue` (deny then continue, as Go plugins do);
 //! - `labels`: counts the request in `probe.requests` with the labels `client` (the
 //!   `x-client` header) and `outcome` (`seen`);
 //! - `echo`: copies the query parameter `v` (percent-decoded, as a careless filter would)
@@ -162,6 +164,12 @@ impl HttpFilter for ProbeFilter {
             }
             Some("empty") => {
                 read_empty_values(req)?;
+                Ok(Action::Continue)
+            }
+            Some("reply-continue") => {
+                // The Go-plugin pattern: send the reply, then return Continue.
+                req.stream()
+                    .send_reply(&LocalReply::new(403).body("denied\n"))?;
                 Ok(Action::Continue)
             }
             Some("labels") => {
