@@ -342,6 +342,21 @@ impl Emulator {
         Ok(id)
     }
 
+    /// Declares that the emulated host has attribute `path`, which upstream Envoy 1.40
+    /// does not (`route_name` and `cluster_name`, which Higress's Envoy sets): from now on
+    /// the value a test sets there is served. Without it the emulator answers such paths as
+    /// Envoy does, with nothing, so a filter that relies on them fails here as it would in
+    /// Envoy. (Likewise the request line's attributes, `request.path` and its kin, are
+    /// there only until the response begins, and `response.code` and `upstream.*` only
+    /// after.)
+    pub fn declare_host_attribute(&self, path: &[&str]) {
+        self.host
+            .state
+            .borrow_mut()
+            .host_attributes
+            .push(path.join("\0").into_bytes());
+    }
+
     /// Names the emulated VM (`vm_id` in Envoy's `vm_config`; `emulator` by default): the
     /// VM queues are registered in and resolved by. The emulator runs every plugin in one
     /// VM, so to test a filter that feeds a [service](crate::service) in another VM, give

@@ -187,6 +187,8 @@ pub(crate) struct State {
     /// Another worker's writes, each made right after a read of its key: value and how
     /// many reads are still to be followed by one.
     pub interfering_writes: HashMap<Vec<u8>, (Vec<u8>, u32)>,
+    /// Attributes Envoy lacks that the test declared its host has (`route_name`, ...).
+    pub host_attributes: Vec<Vec<u8>>,
     pub queues: Vec<Queue>,
     pub ready_queues: Vec<(u32, u32)>,
     pub vm_id: String,
@@ -220,6 +222,7 @@ impl Default for State {
             shared_data: HashMap::new(),
             shared_version: 0,
             interfering_writes: HashMap::new(),
+            host_attributes: Vec::new(),
             queues: Vec::new(),
             ready_queues: Vec::new(),
             vm_id: String::new(),
@@ -306,6 +309,25 @@ impl State {
         }
     }
 
+    /// What Envoy 1.40 answers for `path` now: nothing where Envoy has no such attribute
+    /// at this point of the stream (see [`ENVOY_LACKS`], [`REQUEST_LINE`], [`AFTER_RESPONSE`];
+    /// `tests/tests/attributes.rs` checks these facts in Envoy), else [`State::property`].
+    pub(crate) fn attribute(&mut self, path: &[u8]) -> Option<Vec<u8>> {
+        let named = |list: &[&str]| list.iter().any(|p| p.as_bytes() == path);
+        if named(ENVOY_LACKS) && !self.host_attributes.iter().any(|p| p == path) {
+            return None;
+        }
+        // The response has begun once its headers are there.
+        let responding = self
+            .streams
+            .get(&self.effective_context)
+            .is_some_and(|s| !s.response.headers.is_empty());
+        if (responding && named(REQUEST_LINE)) || (!responding && named(AFTER_RESPONSE)) {
+            return None;
+        }
+        self.property(path)
+    }
+
     /// Properties Envoy derives from the stream, else the scripted ones.
     fn property(&mut self, path: &[u8]) -> Option<Vec<u8>> {
         let header = |state: &mut State, map: MapType, name: &[u8]| -> Option<Vec<u8>> {
@@ -349,6 +371,36 @@ impl State {
         }
     }
 }
+
+/// Attributes upstream Envoy 1.40 does not have at all (Higress's Envoy sets the first
+/// two); a test that emulates such a host declares them
+/// ([`Emulator::declare_host_attribute`](crate::testing::Emulator::declare_host_attribute)).
+/// Paths are `\0`-separated, as the host receives them.
+const ENVOY_LACKS: &[&str] = &["route_name", "cluster_name", "listener_direction"];
+
+/// Attributes of the request line: Envoy answers them at request time only.
+const REQUEST_LINE: &[&str] = &[
+    "request\0path",
+    "request\0url_path",
+    "request\0host",
+    "request\0scheme",
+    "request\0method",
+    "request\0referer",
+    "request\0useragent",
+    "request\0id",
+    "request\0query",
+];
+
+/// Attributes Envoy has only once the response has begun.
+const AFTER_RESPONSE: &[&str] = &[
+    "response\0code",
+    "response\0code_details",
+    "response\0grpc_status",
+    "upstream\0address",
+    "upstream\0port",
+    "upstream\0local_address",
+    "upstream\0transport_failure_reason",
+];
 
 /// What Envoy always knows of a connection, for a test that does not set it: a downstream
 /// peer on loopback and the listener's address.

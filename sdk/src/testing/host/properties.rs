@@ -8,7 +8,7 @@ impl PropertyHost for EmulatorHost {
         state
             .properties_read
             .push(String::from_utf8_lossy(call.path).replace('\0', "."));
-        let Some(value) = state.property(call.path) else {
+        let Some(value) = state.attribute(call.path) else {
             return NOT_FOUND;
         };
         *call.return_value = value;

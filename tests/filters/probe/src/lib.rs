@@ -13,6 +13,9 @@
 //!   (`x-empty-queue`), and shared data set to nothing (`x-empty-shared`);
 //! - `reply-continue`: answers 403 `denied` through the stream handle, then returns
 //!   `Continue` (deny then continue, as Go plugins do);
+//! - `attrs`: lists the attributes that have a value (of the SDK's table and a few other
+//!   hosts set), in request header `x-attrs` at request headers and in response header
+//!   `x-attrs` at response headers;
 //! - `labels`: counts the request in `probe.requests` with the labels `client` (the
 //!   `x-client` header) and `outcome` (`seen`);
 //! - `echo`: copies the query parameter `v` (percent-decoded, as a careless filter would)
@@ -51,6 +54,7 @@ impl Plugin for Probe {
         ProbeFilter {
             plugin: self,
             echo: None,
+            attrs: false,
         }
     }
 }
@@ -59,6 +63,8 @@ impl Plugin for Probe {
 pub struct ProbeFilter {
     plugin: Rc<Probe>,
     echo: Option<Vec<u8>>,
+    /// `attrs` mode: report the attributes present at response headers too.
+    attrs: bool,
 }
 
 /// The query parameter `v` of `path`, percent-decoded.
@@ -172,6 +178,12 @@ impl HttpFilter for ProbeFilter {
                     .send_reply(&LocalReply::new(403).body("denied\n"))?;
                 Ok(Action::Continue)
             }
+            Some("attrs") => {
+                let present = present_attributes(&req.properties())?;
+                req.headers().set("x-attrs", present)?;
+                self.attrs = true;
+                Ok(Action::Continue)
+            }
             Some("labels") => {
                 let client = req.headers().get_str("x-client")?.unwrap_or_default();
                 let requests = &self.plugin.requests;
@@ -205,8 +217,35 @@ impl HttpFilter for ProbeFilter {
         if let Some(value) = &self.echo {
             resp.headers().set("x-echo", value)?;
         }
+        if self.attrs {
+            let present = present_attributes(&resp.properties())?;
+            resp.headers().set("x-attrs", present)?;
+        }
         Ok(Action::Continue)
     }
+}
+
+/// Attributes a filter might read beyond the SDK's table: ones other hosts (Higress) set.
+const OTHER_ATTRIBUTES: &[&[&str]] = &[
+    &["route_name"],
+    &["cluster_name"],
+    &["listener_direction"],
+    &["node", "id"],
+];
+
+/// Every attribute of the SDK's table, and [`OTHER_ATTRIBUTES`], that has a value now, as
+/// `a.b,c.d`.
+fn present_attributes(props: &Properties<'_>) -> Result<String, Error> {
+    let mut present = Vec::new();
+    for path in envoy_wasm_sdk::attributes::ALL
+        .iter()
+        .chain(OTHER_ATTRIBUTES)
+    {
+        if props.get(path)?.is_some() {
+            present.push(path.join("."));
+        }
+    }
+    Ok(present.join(","))
 }
 
 envoy_wasm_sdk::entry!(Probe);
