@@ -87,6 +87,7 @@ mod error;
 pub mod filter;
 pub mod foreign;
 mod headers;
+pub mod higress;
 pub mod metrics;
 pub mod plugin;
 mod properties;

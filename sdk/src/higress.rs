@@ -1,0 +1,475 @@
+//! Higress's rule convention, as a typed layer over a plugin's configuration: configs
+//! written for Higress (and by its console) run unchanged.
+//!
+//! ```json
+//! {
+//!   "allow": ["consumer1"],
+//!   "_rules_": [
+//!     {"_match_route_": ["route-a"], "allow": ["consumer2"]},
+//!     {"_match_domain_": ["*.example.com", "api.test*"], "allow": []},
+//!     {"_match_service_": ["orders.shop.svc.cluster.local:8080"], "allow": ["ops"]}
+//!   ]
+//! }
+//! ```
+//!
+//! - The fields beside `_rules_` are the global configuration. A rule inherits them and
+//!   overrides the ones it sets; each rule's result is parsed into your type, and errors
+//!   name `_rules_[i].field`.
+//! - A rule matches by route name (`_match_route_`, exact), route-name prefix
+//!   (`_match_route_prefix_`), domain (`_match_domain_`: the request's host without its
+//!   port, case-sensitive, exact, `*suffix` or `prefix*`) or service (`_match_service_`:
+//!   `name` or `name:port`, against the Istio cluster name `outbound|port|subset|name`).
+//! - Route rules take precedence over domain rules, which take precedence over service
+//!   rules; within each, the first rule in the list wins. Then the global configuration,
+//!   if there is one. With none, [`Matched::Nothing`]: the plugin should do nothing.
+//! - In Envoy the route and cluster come from `xds.route_name` and `xds.cluster_name`
+//!   (upstream Envoy has no `route_name`; where the host has it, as Higress's Envoy does,
+//!   it is used first).
+//!
+//! ```
+//! use envoy_wasm_sdk::higress::{HigressRules, Matched, RequestFacts};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize, Debug, PartialEq)]
+//! struct Auth {
+//!     allow: Vec<String>,
+//! }
+//!
+//! let config = serde_json::json!({
+//!     "allow": ["c1"],
+//!     "_rules_": [{"_match_route_": ["r1"], "allow": ["c2"]}]
+//! });
+//! let rules = HigressRules::<Auth>::parse(&config).unwrap();
+//! let on = |route: &str| RequestFacts { route: Some(route.into()), ..RequestFacts::default() };
+//! match rules.matching(&on("r1")) {
+//!     Matched::Rule { config, .. } => assert_eq!(config.allow, ["c2"]),
+//!     other => panic!("{other:?}"),
+//! }
+//! assert!(matches!(rules.matching(&on("r2")), Matched::Global(_)));
+//! ```
+
+use crate::config::{ConfigError, parse_value};
+use crate::{Error, RequestHeadersOps};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::rc::Rc;
+
+const RULES: &str = "_rules_";
+const MATCH_ROUTE: &str = "_match_route_";
+const MATCH_ROUTE_PREFIX: &str = "_match_route_prefix_";
+const MATCH_DOMAIN: &str = "_match_domain_";
+const MATCH_SERVICE: &str = "_match_service_";
+
+/// What a request is matched on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// The route's name.
+    pub route: Option<String>,
+    /// The host (`:authority`), with or without a port.
+    pub host: Option<String>,
+    /// The upstream cluster's name (`outbound|8080||orders.shop.svc.cluster.local` in Istio).
+    pub cluster: Option<String>,
+}
+
+impl RequestFacts {
+    /// Reads them from Envoy at request headers: the route from `route_name` where the
+    /// host has it, else `xds.route_name`; the cluster likewise from `cluster_name` or
+    /// `xds.cluster_name`; the host from `:authority`.
+    ///
+    /// # Errors
+    /// The host's status when Envoy refuses a read.
+    pub fn read<F>(req: &mut RequestHeadersOps<'_, F>) -> Result<RequestFacts, Error> {
+        let host = req.headers().get_str(":authority")?;
+        let props = req.properties();
+        let either = |own: &str, xds: &str| -> Result<Option<String>, Error> {
+            match props.get_string(&[own])? {
+                Some(value) => Ok(Some(value)),
+                None => Ok(props.get_string(&["xds", xds])?),
+            }
+        };
+        Ok(RequestFacts {
+            route: either("route_name", "route_name")?,
+            cluster: either("cluster_name", "cluster_name")?,
+            host,
+        })
+    }
+}
+
+/// Which configuration applies to a request.
+#[derive(Debug)]
+pub enum Matched<'a, T> {
+    /// Rule `index` of `_rules_` matched; `config` is the global fields overridden by it.
+    Rule {
+        /// Its position in `_rules_`.
+        index: usize,
+        /// Its configuration.
+        config: &'a Rc<T>,
+    },
+    /// No rule matched; the global configuration applies.
+    Global(&'a Rc<T>),
+    /// No rule matched and there is no global configuration: do nothing.
+    Nothing,
+}
+
+/// A domain pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Domain {
+    Exact(String),
+    /// `*suffix`
+    Suffix(String),
+    /// `prefix*`
+    Prefix(String),
+}
+
+impl Domain {
+    fn parse(pattern: &str) -> Domain {
+        if let Some(suffix) = pattern.strip_prefix('*') {
+            Domain::Suffix(suffix.to_owned())
+        } else if let Some(prefix) = pattern.strip_suffix('*') {
+            Domain::Prefix(prefix.to_owned())
+        } else {
+            Domain::Exact(pattern.to_owned())
+        }
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            Domain::Exact(exact) => host == exact,
+            Domain::Suffix(suffix) => host.ends_with(suffix.as_str()),
+            Domain::Prefix(prefix) => host.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Rule<T> {
+    routes: Vec<String>,
+    route_prefixes: Vec<String>,
+    domains: Vec<Domain>,
+    /// `(name, port)`; no port matches any.
+    services: Vec<(String, Option<u16>)>,
+    config: Rc<T>,
+}
+
+/// Whether a rule matches the request at hand.
+type RuleTest<'a, T> = dyn Fn(&Rule<T>) -> bool + 'a;
+
+/// A plugin's global configuration and its `_rules_`, parsed into `T`.
+#[derive(Debug)]
+pub struct HigressRules<T> {
+    global: Option<Rc<T>>,
+    rules: Vec<Rule<T>>,
+}
+
+impl<T: DeserializeOwned> HigressRules<T> {
+    /// Parses a Higress-shaped configuration.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the field: `_rules_[2]._match_domain_[0]`, or a field of
+    /// `T` under `_rules_[i]` (or at the top, for the global fields).
+    pub fn parse(config: &Value) -> Result<HigressRules<T>, ConfigError> {
+        let empty = Map::new();
+        let top = match config {
+            Value::Object(top) => top,
+            Value::Null => &empty,
+            _ => return Err(ConfigError::new("the configuration must be a JSON object")),
+        };
+        let mut global: Map<String, Value> = top.clone();
+        let rules = match global.remove(RULES) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(rules)) => rules,
+            Some(_) => return Err(ConfigError::field(RULES, "must be a list")),
+        };
+        let mut parsed = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            let at = format!("{RULES}[{i}]");
+            let Value::Object(rule) = rule else {
+                return Err(ConfigError::field(at, "must be an object"));
+            };
+            let list = |key: &str| -> Result<Vec<String>, ConfigError> {
+                match rule.get(key) {
+                    None | Some(Value::Null) => Ok(Vec::new()),
+                    Some(value) => parse_value(value, &format!("{at}.{key}")),
+                }
+            };
+            let routes = list(MATCH_ROUTE)?;
+            let route_prefixes = list(MATCH_ROUTE_PREFIX)?;
+            let domains: Vec<Domain> = list(MATCH_DOMAIN)?
+                .iter()
+                .map(|d| Domain::parse(d))
+                .collect();
+            let services = list(MATCH_SERVICE)?
+                .iter()
+                .enumerate()
+                .map(|(j, service)| service_pattern(service, &format!("{at}.{MATCH_SERVICE}[{j}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            if routes.is_empty()
+                && route_prefixes.is_empty()
+                && domains.is_empty()
+                && services.is_empty()
+            {
+                return Err(ConfigError::field(
+                    at,
+                    "matches nothing: give _match_route_, _match_route_prefix_, _match_domain_ or _match_service_",
+                ));
+            }
+            let mut merged = global.clone();
+            for (key, value) in rule {
+                if !key.starts_with("_match_") {
+                    merged.insert(key.clone(), value.clone());
+                }
+            }
+            let config = parse_value(&Value::Object(merged), &at)?;
+            parsed.push(Rule {
+                routes,
+                route_prefixes,
+                domains,
+                services,
+                config: Rc::new(config),
+            });
+        }
+        let global = if global.is_empty() {
+            None
+        } else {
+            Some(Rc::new(parse_value(&Value::Object(global), "")?))
+        };
+        Ok(HigressRules {
+            global,
+            rules: parsed,
+        })
+    }
+}
+
+impl<T> HigressRules<T> {
+    /// The configuration for a request with these facts.
+    pub fn matching(&self, facts: &RequestFacts) -> Matched<'_, T> {
+        let host = facts.host.as_deref().map(strip_port);
+        let service = facts.cluster.as_deref().and_then(istio_service);
+        let by_route = |rule: &Rule<T>| {
+            facts.route.as_deref().is_some_and(|route| {
+                rule.routes.iter().any(|r| r == route)
+                    || rule
+                        .route_prefixes
+                        .iter()
+                        .any(|p| route.starts_with(p.as_str()))
+            })
+        };
+        let by_domain =
+            |rule: &Rule<T>| host.is_some_and(|host| rule.domains.iter().any(|d| d.matches(host)));
+        let by_service = |rule: &Rule<T>| {
+            service.as_ref().is_some_and(|(name, port)| {
+                rule.services.iter().any(|(want, want_port)| {
+                    want == name && want_port.is_none_or(|p| Some(p) == *port)
+                })
+            })
+        };
+        // Route rules first, then domain rules, then service rules.
+        let tests: [&RuleTest<'_, T>; 3] = [&by_route, &by_domain, &by_service];
+        for test in tests {
+            if let Some((index, rule)) = self.rules.iter().enumerate().find(|(_, rule)| test(rule))
+            {
+                return Matched::Rule {
+                    index,
+                    config: &rule.config,
+                };
+            }
+        }
+        match &self.global {
+            Some(global) => Matched::Global(global),
+            None => Matched::Nothing,
+        }
+    }
+
+    /// How many rules there are.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+/// `host:port` → `host`; `[v6]:port` → `[v6]`.
+fn strip_port(host: &str) -> &str {
+    match host.rfind(':') {
+        Some(colon)
+            if !host[colon..].contains(']')
+                && host[colon + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            &host[..colon]
+        }
+        _ => host,
+    }
+}
+
+/// `outbound|8080|subset|orders.shop.svc.cluster.local` → (`orders.shop.svc.cluster.local`, 8080).
+fn istio_service(cluster: &str) -> Option<(String, Option<u16>)> {
+    let mut parts = cluster.split('|');
+    let (_direction, port, _subset, name) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    Some((name.to_owned(), port.parse().ok()))
+}
+
+/// `name` or `name:port` from `_match_service_`.
+fn service_pattern(service: &str, at: &str) -> Result<(String, Option<u16>), ConfigError> {
+    match service.rsplit_once(':') {
+        Some((name, port)) => match port.parse::<u16>() {
+            Ok(port) if !name.is_empty() => Ok((name.to_owned(), Some(port))),
+            _ => Err(ConfigError::field(
+                at,
+                format!("{service:?} is not `name` or `name:port`"),
+            )),
+        },
+        None if !service.is_empty() => Ok((service.to_owned(), None)),
+        None => Err(ConfigError::field(at, "empty service name")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Cfg {
+        allow: Vec<String>,
+        #[serde(default)]
+        tag: String,
+    }
+
+    fn facts(route: Option<&str>, host: Option<&str>, cluster: Option<&str>) -> RequestFacts {
+        RequestFacts {
+            route: route.map(Into::into),
+            host: host.map(Into::into),
+            cluster: cluster.map(Into::into),
+        }
+    }
+
+    fn which(rules: &HigressRules<Cfg>, f: &RequestFacts) -> String {
+        match rules.matching(f) {
+            Matched::Rule { index, config } => {
+                format!("rule {index} {:?} {}", config.allow, config.tag)
+            }
+            Matched::Global(config) => format!("global {:?} {}", config.allow, config.tag),
+            Matched::Nothing => "nothing".into(),
+        }
+    }
+
+    #[test]
+    fn rules_inherit_and_match_with_higress_precedence() {
+        let config = json!({
+            "allow": ["g"], "tag": "global",
+            "_rules_": [
+                {"_match_domain_": ["*.example.com"], "allow": ["domain"]},
+                {"_match_service_": ["orders.shop.svc.cluster.local:8080"], "allow": ["svc"]},
+                {"_match_route_": ["r1"], "allow": ["route"]},
+                {"_match_route_prefix_": ["api-"], "allow": ["prefix"], "tag": "p"},
+                {"_match_domain_": ["shop.test*"], "allow": ["prefix-domain"]}
+            ]
+        });
+        let rules = HigressRules::<Cfg>::parse(&config).unwrap();
+        let svc = "outbound|8080||orders.shop.svc.cluster.local";
+        // Route over domain over service, whatever the order in the list.
+        assert_eq!(
+            which(&rules, &facts(Some("r1"), Some("a.example.com"), Some(svc))),
+            "rule 2 [\"route\"] global"
+        );
+        assert_eq!(
+            which(&rules, &facts(Some("api-v1"), None, None)),
+            "rule 3 [\"prefix\"] p"
+        );
+        assert_eq!(
+            which(
+                &rules,
+                &facts(Some("x"), Some("a.example.com:8443"), Some(svc))
+            ),
+            "rule 0 [\"domain\"] global"
+        );
+        assert_eq!(
+            which(&rules, &facts(Some("x"), Some("shop.test.io"), None)),
+            "rule 4 [\"prefix-domain\"] global"
+        );
+        assert_eq!(
+            which(&rules, &facts(None, Some("A.EXAMPLE.COM.other"), Some(svc))),
+            "rule 1 [\"svc\"] global"
+        );
+        // The service's port must match when the rule names one.
+        let other_port = "outbound|9090||orders.shop.svc.cluster.local";
+        assert_eq!(
+            which(&rules, &facts(None, None, Some(other_port))),
+            "global [\"g\"] global"
+        );
+        // Domains are case-sensitive.
+        assert_eq!(
+            which(&rules, &facts(None, Some("a.EXAMPLE.COM"), None)),
+            "global [\"g\"] global"
+        );
+    }
+
+    #[test]
+    fn without_a_global_config_an_unmatched_request_gets_nothing() {
+        let config = json!({"_rules_": [{"_match_route_": ["r1"], "allow": ["a"]}]});
+        let rules = HigressRules::<Cfg>::parse(&config).unwrap();
+        assert_eq!(which(&rules, &facts(Some("r2"), None, None)), "nothing");
+        assert_eq!(
+            which(&rules, &facts(Some("r1"), None, None)),
+            "rule 0 [\"a\"] "
+        );
+    }
+
+    #[test]
+    fn errors_name_the_rule_and_field() {
+        let error = |config: Value| {
+            HigressRules::<Cfg>::parse(&config)
+                .unwrap_err()
+                .field_path()
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            error(json!({"allow": [], "_rules_": [{"_match_route_": ["r"], "allow": 3}]}))
+                .as_deref(),
+            Some("_rules_[0].allow")
+        );
+        assert_eq!(
+            error(json!({"allow": [], "_rules_": [{"_match_route_": "r"}]})).as_deref(),
+            Some("_rules_[0]._match_route_")
+        );
+        assert_eq!(
+            error(json!({"allow": [], "_rules_": [{"allow": []}]})).as_deref(),
+            Some("_rules_[0]")
+        );
+        assert_eq!(
+            error(json!({"allow": [], "_rules_": [{}, {"_match_service_": ["s:x"]}]})).as_deref(),
+            Some("_rules_[0]")
+        );
+        assert_eq!(
+            error(json!({"allow": [], "_rules_": [{"_match_service_": ["s:x"]}]})).as_deref(),
+            Some("_rules_[0]._match_service_[0]")
+        );
+        assert_eq!(
+            error(json!({"allow": [], "bogus": 1})).as_deref(),
+            Some("bogus")
+        );
+        assert_eq!(
+            error(json!({"_rules_": [{"_match_route_": ["r"]}]})).as_deref(),
+            Some("_rules_[0].allow")
+        );
+    }
+
+    #[test]
+    fn ports_and_istio_cluster_names() {
+        assert_eq!(strip_port("a.b:80"), "a.b");
+        assert_eq!(strip_port("a.b"), "a.b");
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(
+            istio_service("outbound|80|v1|x.ns.svc"),
+            Some(("x.ns.svc".into(), Some(80)))
+        );
+        assert_eq!(istio_service("plain"), None);
+    }
+}
