@@ -77,26 +77,19 @@ fn a_higress_config_picks_its_rule_from_what_envoy_knows() {
     let envoy = Emulator::new(tagger::register_plugin);
     envoy.configure(CONFIG).expect("configures");
     // As Envoy routes: /checkout by route name, /orders to an Istio-named cluster.
-    envoy.set_router(|headers| {
-        let path = headers
-            .iter()
-            .find(|(k, _)| k == b":path")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        match path.as_slice() {
-            b"/checkout" => (
-                "checkout".into(),
-                "outbound|80||web.shop.svc.cluster.local".into(),
-            ),
-            b"/orders" => (
-                "orders".into(),
-                "outbound|8080||orders.shop.svc.cluster.local".into(),
-            ),
-            _ => (
-                "other".into(),
-                "outbound|80||web.shop.svc.cluster.local".into(),
-            ),
-        }
+    envoy.set_path_router(|path| match path {
+        b"/checkout" => (
+            "checkout".into(),
+            "outbound|80||web.shop.svc.cluster.local".into(),
+        ),
+        b"/orders" => (
+            "orders".into(),
+            "outbound|8080||orders.shop.svc.cluster.local".into(),
+        ),
+        _ => (
+            "other".into(),
+            "outbound|80||web.shop.svc.cluster.local".into(),
+        ),
     });
     assert_eq!(
         tag(&envoy, "a.example.com", "/checkout").as_deref(),

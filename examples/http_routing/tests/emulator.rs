@@ -15,12 +15,7 @@ fn routing() -> Emulator {
     let envoy = Emulator::new(register_plugin);
     envoy.configure(CONFIG).unwrap_or_else(|e| panic!("{e}"));
     // Like envoy/http_filter.yaml: /v2/ goes to `service`, the rest to `upstream`.
-    envoy.set_router(|headers| {
-        let path = headers
-            .iter()
-            .find(|(k, _)| k == b":path")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+    envoy.set_path_router(|path| {
         if path.starts_with(b"/v2/") {
             ("to_v2".into(), "service".into())
         } else {

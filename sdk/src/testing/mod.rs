@@ -284,6 +284,14 @@ impl Emulator {
         *self.router.borrow_mut() = Some(Box::new(router));
     }
 
+    /// [`set_router`](Emulator::set_router) for a route table that looks at `:path` only.
+    pub fn set_path_router(&self, router: impl Fn(&[u8]) -> (String, String) + 'static) {
+        self.set_router(move |headers| {
+            let path = headers.iter().find(|(k, _)| k == b":path");
+            router(path.map_or(&[][..], |(_, v)| v.as_slice()))
+        });
+    }
+
     /// How many times the filter asked Envoy to route again.
     pub fn route_cache_clears(&self) -> u32 {
         self.route_cache_clears.get()
