@@ -18,9 +18,10 @@
 //!   `x-attrs` at response headers;
 //! - `labels`: counts the request in `probe.requests` with the labels `client` (the
 //!   `x-client` header) and `outcome` (`seen`);
-//! - `echo`: copies the query parameter `v` (percent-decoded, as a careless filter would)
-//!   into the request header `x-echo` and the response header `x-echo`; `echo-response`
-//!   into the response header only: a value with CR LF must not split either message.
+//! - `echo`: copies the query parameter `v` (decoded by `QueryParams`, then written as
+//!   is, as a careless filter would) into the request header `x-echo` and the response
+//!   header `x-echo`; `echo-response` into the response header only: a value with CR LF
+//!   must not split either message.
 
 use envoy_wasm_sdk::callout::{CalloutError, HttpRequest, HttpResponse};
 use envoy_wasm_sdk::metrics::{Counter, CounterVec};
@@ -65,32 +66,6 @@ pub struct ProbeFilter {
     echo: Option<Vec<u8>>,
     /// `attrs` mode: report the attributes present at response headers too.
     attrs: bool,
-}
-
-/// The query parameter `v` of `path`, percent-decoded.
-fn query_value(path: &[u8]) -> Option<Vec<u8>> {
-    let query = path.splitn(2, |b| *b == b'?').nth(1)?;
-    let raw = query
-        .split(|b| *b == b'&')
-        .find_map(|pair| pair.strip_prefix(b"v="))?;
-    let mut value = Vec::with_capacity(raw.len());
-    let mut at = 0;
-    while at < raw.len() {
-        let hex = raw
-            .get(at + 1..at + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (raw[at], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                value.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                value.push(byte);
-                at += 1;
-            }
-        }
-    }
-    Some(value)
 }
 
 fn status(response: &Result<HttpResponse, CalloutError>) -> String {
@@ -192,7 +167,8 @@ impl HttpFilter for ProbeFilter {
             }
             Some(mode @ ("echo" | "echo-response")) => {
                 let path = req.headers().path()?.unwrap_or_default();
-                self.echo = query_value(&path);
+                let query = envoy_wasm_sdk::query::QueryParams::from_path(&path)?;
+                self.echo = query.get("v").map(<[u8]>::to_vec);
                 if let (Some(value), "echo") = (&self.echo, mode) {
                     req.headers().set("x-echo", value)?;
                 }
