@@ -89,6 +89,42 @@ impl ConfigError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// The same problem, seen from a configuration that holds this part under `prefix`:
+    /// field `allow` under `_rules_[2]` becomes `_rules_[2].allow` (an empty prefix changes
+    /// nothing).
+    ///
+    /// ```
+    /// use envoy_wasm_sdk::ConfigError;
+    ///
+    /// let error = ConfigError::field("allow", "must not be empty").under("_rules_[2]");
+    /// assert_eq!(error.field_path(), Some("_rules_[2].allow"));
+    /// ```
+    #[must_use]
+    pub fn under(self, prefix: &str) -> ConfigError {
+        ConfigError {
+            field: join_path(prefix, self.field.as_deref()),
+            message: self.message,
+        }
+    }
+
+    /// A `ConfigError` that travelled as text (a `Deserialize` impl can only raise
+    /// messages): `field `x`: y` is the problem `y` in field `x` again.
+    fn from_text(text: &str) -> Option<ConfigError> {
+        let rest = text.strip_prefix("field `")?;
+        let (field, message) = rest.split_once("`: ")?;
+        Some(ConfigError::field(field, message))
+    }
+}
+
+/// `prefix.field`, `prefix[0]`, or either alone when the other is empty.
+fn join_path(prefix: &str, field: Option<&str>) -> Option<String> {
+    match (prefix, field) {
+        ("", field) => field.map(str::to_owned),
+        (prefix, None) => Some(prefix.to_owned()),
+        (prefix, Some(field)) if field.starts_with('[') => Some(format!("{prefix}{field}")),
+        (prefix, Some(field)) => Some(format!("{prefix}.{field}")),
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -198,29 +234,21 @@ pub fn parse_value<T: DeserializeOwned>(
 
 /// The error for `message` at serde's `path` (`.` for the top), under `prefix`.
 fn field_error(prefix: Option<&str>, path: &str, message: String) -> ConfigError {
-    let join = |prefix: Option<&str>, path: &str| -> Option<String> {
-        match (prefix.filter(|p| !p.is_empty()), path) {
-            (None, ".") => None,
-            (None, path) => Some(path.to_owned()),
-            (Some(prefix), ".") => Some(prefix.to_owned()),
-            (Some(prefix), path) if path.starts_with('[') => Some(format!("{prefix}{path}")),
-            (Some(prefix), path) => Some(format!("{prefix}.{path}")),
-        }
-    };
+    let at = join_path(
+        prefix.unwrap_or_default(),
+        Some(path).filter(|path| *path != "."),
+    )
+    .unwrap_or_default();
     // serde names a missing field in the message and points at its parent: name the field
     // itself, like every other error.
     if let Some(name) = missing_field(&message) {
-        let parent = join(prefix, path);
-        let field = match parent {
-            Some(parent) => format!("{parent}.{name}"),
-            None => name.to_owned(),
-        };
-        return ConfigError::field(field, "missing");
+        return ConfigError::field(name, "missing").under(&at);
     }
-    match join(prefix, path) {
-        Some(field) => ConfigError::field(field, message),
-        None => ConfigError::new(message),
+    // A part that parses itself (`HigressRules`) raised a field error of its own.
+    if let Some(inner) = ConfigError::from_text(&message) {
+        return inner.under(&at);
     }
+    ConfigError::new(message).under(&at)
 }
 
 /// The field named by serde's "missing field `name`" message.

@@ -26,6 +26,16 @@
 //!   (upstream Envoy has no `route_name`; where the host has it, as Higress's Envoy does,
 //!   it is used first).
 //!
+//! A plugin takes such a configuration as it is: `type Config = HigressRules<MyConfig>;`
+//! parses it at configure time (an error names `_rules_[i].field`), [`validate`]
+//! checks each configuration with the plugin's own rules, and [`select`] picks the one for
+//! a request, reading from Envoy only what the rules look at. With the `schema` feature its
+//! JSON Schema is `MyConfig`'s, with `_rules_` beside the fields (the fields are not
+//! required there, since a rule inherits the global ones; `configure` checks them).
+//!
+//! [`validate`]: HigressRules::validate
+//! [`select`]: HigressRules::select
+//!
 //! ```
 //! use envoy_wasm_sdk::higress::{HigressRules, Matched, RequestFacts};
 //! use serde::Deserialize;
@@ -48,9 +58,11 @@
 //! assert!(matches!(rules.matching(&on("r2")), Matched::Global(_)));
 //! ```
 
+use crate::attributes::{Attribute, XDS_CLUSTER_NAME, XDS_ROUTE_NAME};
 use crate::config::{ConfigError, parse_value};
 use crate::{Error, RequestHeadersOps};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -79,20 +91,51 @@ impl RequestFacts {
     /// # Errors
     /// The host's status when Envoy refuses a read.
     pub fn read<F>(req: &mut RequestHeadersOps<'_, F>) -> Result<RequestFacts, Error> {
-        let host = req.headers().get_str(":authority")?;
-        let props = req.properties();
-        let either = |own: &str, xds: &str| -> Result<Option<String>, Error> {
-            match props.get_string(&[own])? {
-                Some(value) => Ok(Some(value)),
-                None => Ok(props.get_string(&["xds", xds])?),
-            }
+        RequestFacts::read_only(req, Wanted::ALL)
+    }
+
+    /// Reads the facts `wanted` asks for; the others stay `None`.
+    fn read_only<F>(
+        req: &mut RequestHeadersOps<'_, F>,
+        wanted: Wanted,
+    ) -> Result<RequestFacts, Error> {
+        let host = match wanted.host {
+            true => req.headers().get_str(":authority")?,
+            false => None,
         };
+        let props = req.properties();
+        let either =
+            |want: bool, own: &str, xds: Attribute<String>| -> Result<Option<String>, Error> {
+                if !want {
+                    return Ok(None);
+                }
+                match props.get_string(&[own])? {
+                    Some(value) => Ok(Some(value)),
+                    None => Ok(props.attribute(xds)?),
+                }
+            };
         Ok(RequestFacts {
-            route: either("route_name", "route_name")?,
-            cluster: either("cluster_name", "cluster_name")?,
+            route: either(wanted.route, "route_name", XDS_ROUTE_NAME)?,
+            cluster: either(wanted.cluster, "cluster_name", XDS_CLUSTER_NAME)?,
             host,
         })
     }
+}
+
+/// Which facts the rules look at.
+#[derive(Clone, Copy)]
+struct Wanted {
+    route: bool,
+    host: bool,
+    cluster: bool,
+}
+
+impl Wanted {
+    const ALL: Wanted = Wanted {
+        route: true,
+        host: true,
+        cluster: true,
+    };
 }
 
 /// Which configuration applies to a request.
@@ -180,6 +223,13 @@ impl<T: DeserializeOwned> HigressRules<T> {
             Some(Value::Array(rules)) => rules,
             Some(_) => return Err(ConfigError::field(RULES, "must be a list")),
         };
+        // The global fields first: an error in one of them names it at the top, not in the
+        // first rule that inherits it.
+        let parsed_global = if global.is_empty() {
+            None
+        } else {
+            Some(Rc::new(parse_value(&Value::Object(global.clone()), "")?))
+        };
         let mut parsed = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let at = format!("{RULES}[{i}]");
@@ -228,13 +278,8 @@ impl<T: DeserializeOwned> HigressRules<T> {
                 config: Rc::new(config),
             });
         }
-        let global = if global.is_empty() {
-            None
-        } else {
-            Some(Rc::new(parse_value(&Value::Object(global), "")?))
-        };
         Ok(HigressRules {
-            global,
+            global: parsed_global,
             rules: parsed,
         })
     }
@@ -288,6 +333,116 @@ impl<T> HigressRules<T> {
     /// Whether there are no rules.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Checks the global configuration and each rule's with `check(config, is_rule)`.
+    /// `check` names fields as they are in one configuration (`allow`); the error names
+    /// where that configuration is (`_rules_[2].allow`).
+    ///
+    /// ```
+    /// use envoy_wasm_sdk::ConfigError;
+    /// use envoy_wasm_sdk::higress::HigressRules;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Auth {
+    ///     allow: Option<Vec<String>>,
+    /// }
+    ///
+    /// let config = serde_json::json!({"_rules_": [{"_match_route_": ["r"], "allow": []}]});
+    /// let rules = HigressRules::<Auth>::parse(&config).unwrap();
+    /// let error = rules
+    ///     .validate(|auth, is_rule| match &auth.allow {
+    ///         Some(allow) if is_rule && allow.is_empty() => {
+    ///             Err(ConfigError::field("allow", "must not be empty"))
+    ///         }
+    ///         _ => Ok(()),
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(error.field_path(), Some("_rules_[0].allow"));
+    /// ```
+    ///
+    /// # Errors
+    /// The first error `check` returns, under the configuration's place.
+    pub fn validate(
+        &self,
+        check: impl Fn(&T, bool) -> Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
+        if let Some(global) = &self.global {
+            check(global, false)?;
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            check(&rule.config, true).map_err(|error| error.under(&format!("{RULES}[{i}]")))?;
+        }
+        Ok(())
+    }
+
+    /// The configuration for the request in `req` ([`matching`](Self::matching) the facts
+    /// Envoy has), reading only what the rules look at: nothing when there are no rules.
+    ///
+    /// # Errors
+    /// The host's status when Envoy refuses a read.
+    pub fn select<F>(&self, req: &mut RequestHeadersOps<'_, F>) -> Result<Matched<'_, T>, Error> {
+        if self.rules.is_empty() {
+            return Ok(self.matching(&RequestFacts::default()));
+        }
+        let any = |test: fn(&Rule<T>) -> bool| self.rules.iter().any(test);
+        let wanted = Wanted {
+            route: any(|rule| !rule.routes.is_empty() || !rule.route_prefixes.is_empty()),
+            host: any(|rule| !rule.domains.is_empty()),
+            cluster: any(|rule| !rule.services.is_empty()),
+        };
+        Ok(self.matching(&RequestFacts::read_only(req, wanted)?))
+    }
+}
+
+/// A Higress-shaped configuration is a plugin's [`Config`](crate::Plugin::Config) as it
+/// is: `type Config = HigressRules<MyConfig>;`. Errors keep their field paths.
+impl<'de, T: DeserializeOwned> Deserialize<'de> for HigressRules<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        HigressRules::parse(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The schema of `T`, with `_rules_` beside its fields: each rule has `T`'s fields and the
+/// `_match_*_` lists. No field is required, as a rule inherits the global fields (the
+/// parse at configure time checks that each configuration is whole).
+#[cfg(feature = "schema")]
+impl<T: schemars::JsonSchema> schemars::JsonSchema for HigressRules<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("HigressRules_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut top = T::json_schema(generator);
+        let Some(fields) = top.as_object_mut() else {
+            return schemars::json_schema!({"type": "object"});
+        };
+        fields.remove("required");
+        let list = serde_json::json!({"type": "array", "items": {"type": "string"}});
+        let mut rule = fields.clone();
+        rule.remove("title");
+        rule.remove("description");
+        let rule_properties = rule
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(properties) = rule_properties {
+            for key in [MATCH_ROUTE, MATCH_ROUTE_PREFIX, MATCH_DOMAIN, MATCH_SERVICE] {
+                properties.insert(key.to_owned(), list.clone());
+            }
+        }
+        let rules = serde_json::json!({
+            "description": "Rules by route, route prefix, domain or service; each inherits the fields above and overrides those it sets.",
+            "type": "array",
+            "items": Value::Object(rule),
+        });
+        let top_properties = fields
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(properties) = top_properties {
+            properties.insert(RULES.to_owned(), rules);
+        }
+        top
     }
 }
 

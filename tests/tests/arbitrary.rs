@@ -19,7 +19,7 @@ struct Example {
     statuses: &'static [u16],
 }
 
-const EXAMPLES: [Example; 7] = [
+const EXAMPLES: [Example; 8] = [
     Example {
         name: "hello_world",
         register: hello_world::register_plugin,
@@ -54,6 +54,11 @@ const EXAMPLES: [Example; 7] = [
         name: "rate_limit",
         register: rate_limit::register_plugin,
         statuses: &[200, 429],
+    },
+    Example {
+        name: "key_auth",
+        register: key_auth::register_plugin,
+        statuses: &[200, 400, 401, 403],
     },
 ];
 
