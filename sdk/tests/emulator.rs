@@ -415,7 +415,9 @@ fn metrics_shared_data_queues_properties_and_foreign_calls() {
         .into_iter()
         .find(|m| m.name == "m.sizes")
         .unwrap();
-    assert_eq!(sizes.recorded, [4, 4], "one histogram value per request");
+    // `:method`, `:path`, `:authority`, `:scheme`, and the `x-forwarded-proto` and
+    // `x-request-id` Envoy adds.
+    assert_eq!(sizes.recorded, [6, 6], "one histogram value per request");
     assert_eq!(envoy.shared_data("seen").map(|(v, _)| v), Some(vec![2]));
     assert!(
         envoy.logged("m event: /one") && envoy.logged("m event: /two"),

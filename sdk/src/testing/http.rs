@@ -275,6 +275,20 @@ struct Flow {
     held_trailers_at_headers: Option<Pairs>,
 }
 
+/// The request headers as Envoy's connection manager hands them to filters: with the
+/// `x-forwarded-proto` and `x-request-id` it adds when the client sent none.
+fn with_envoys_request_headers(mut headers: Pairs, stream: u32) -> Pairs {
+    let has = |headers: &Pairs, name: &[u8]| headers.iter().any(|(k, _)| k == name);
+    if !has(&headers, b"x-forwarded-proto") {
+        headers.push((b"x-forwarded-proto".to_vec(), b"http".to_vec()));
+    }
+    if !has(&headers, b"x-request-id") {
+        let id = format!("00000000-0000-4000-8000-{stream:012}");
+        headers.push((b"x-request-id".to_vec(), id.into_bytes()));
+    }
+    headers
+}
+
 /// One HTTP stream, driven a callback at a time; see [`Emulator::stream`].
 ///
 /// Flow follows Envoy: a `Pause` from a headers callback holds the headers and keeps the
@@ -413,6 +427,10 @@ impl<'a> HttpStream<'a> {
 
     /// Delivers headers in `direction`; `end_of_stream` when no body or trailers follow.
     fn headers(&mut self, direction: Direction, headers: Pairs, end_of_stream: bool) -> Action {
+        let headers = match direction {
+            Direction::Request => with_envoys_request_headers(headers, self.id),
+            Direction::Response => headers,
+        };
         let count = headers.len();
         self.emulator.with_stream(self.id, |s| {
             let side = s.side(direction);

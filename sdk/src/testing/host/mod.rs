@@ -328,47 +328,96 @@ impl State {
         self.property(path)
     }
 
-    /// Properties Envoy derives from the stream, else the scripted ones.
+    /// Properties Envoy derives from the stream, else the scripted ones, else what Envoy
+    /// always has (`tests/tests/attributes.rs` compares the whole set with Envoy's).
     fn property(&mut self, path: &[u8]) -> Option<Vec<u8>> {
-        let header = |state: &mut State, map: MapType, name: &[u8]| -> Option<Vec<u8>> {
-            let map = state.map(map as u32)?;
-            map.iter()
-                .find(|(k, _)| k.as_slice() == name)
+        if let Some(scripted) = self.scripted_property(path) {
+            return Some(scripted);
+        }
+        let int = |value: i64| Some(value.to_le_bytes().to_vec());
+        let stream = self.streams.get(&self.effective_context);
+        let request_header = |name: &[u8]| -> Option<Vec<u8>> {
+            let headers = &stream?.request.headers;
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
+        let path_header = || request_header(b":path");
+        let size = |bytes: usize| int(i64::try_from(bytes).unwrap_or(i64::MAX));
+        let headers_size =
+            |headers: &Pairs| -> usize { headers.iter().map(|(k, v)| k.len() + v.len()).sum() };
         match path {
-            b"request\0path" => header(self, MapType::HttpRequestHeaders, b":path"),
-            b"request\0url_path" => header(self, MapType::HttpRequestHeaders, b":path")
-                .map(|p| p.split(|b| *b == b'?').next().unwrap_or_default().to_vec()),
-            b"request\0method" => header(self, MapType::HttpRequestHeaders, b":method"),
-            b"request\0host" => header(self, MapType::HttpRequestHeaders, b":authority"),
-            b"request\0scheme" => header(self, MapType::HttpRequestHeaders, b":scheme"),
-            b"request\0id" => header(self, MapType::HttpRequestHeaders, b"x-request-id"),
-            b"request\0time" => {
-                let started = self.streams.get(&self.effective_context)?.started_nanos;
-                Some(i64::try_from(started).ok()?.to_le_bytes().to_vec())
+            b"request\0path" => path_header(),
+            b"request\0url_path" => {
+                path_header().map(|p| p.split(|b| *b == b'?').next().unwrap_or_default().to_vec())
             }
-            b"request\0headers" => self
-                .map(MapType::HttpRequestHeaders as u32)
-                .map(|m| pairs::encode(m)),
-            b"response\0code" => header(self, MapType::HttpResponseHeaders, b":status")
-                .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<i64>().ok())
-                .map(|code| code.to_le_bytes().to_vec()),
-            b"response\0headers" => self
-                .map(MapType::HttpResponseHeaders as u32)
-                .map(|m| pairs::encode(m)),
+            b"request\0query" => {
+                let path = path_header()?;
+                let at = path.iter().position(|b| *b == b'?')?;
+                Some(path[at + 1..].to_vec())
+            }
+            b"request\0method" => request_header(b":method"),
+            b"request\0host" => request_header(b":authority"),
+            b"request\0scheme" => request_header(b":scheme"),
+            b"request\0id" => request_header(b"x-request-id"),
+            b"request\0referer" => request_header(b"referer"),
+            b"request\0useragent" => request_header(b"user-agent"),
+            b"request\0protocol" => stream.map(|_| b"HTTP/1.1".to_vec()),
+            b"request\0time" => int(i64::try_from(stream?.started_nanos).ok()?),
+            b"request\0headers" => stream.map(|s| pairs::encode(&s.request.headers)),
+            b"request\0size" => size(stream?.request.body.len()),
+            b"request\0total_size" => {
+                let request = &stream?.request;
+                size(headers_size(&request.headers) + request.body.len())
+            }
+            b"response\0code" => {
+                let status = stream?
+                    .response
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k == b":status")?;
+                int(std::str::from_utf8(&status.1).ok()?.parse().ok()?)
+            }
+            b"response\0code_details" => {
+                let stream = stream?;
+                let details = stream.local_reply.as_ref().map(|r| r.details.as_str());
+                Some(details.unwrap_or("via_upstream").as_bytes().to_vec())
+            }
+            // What Envoy derives for a plain HTTP response (no `grpc-status`): OK.
+            b"response\0grpc_status" => stream.and(int(0)),
+            b"response\0headers" => stream.map(|s| pairs::encode(&s.response.headers)),
+            b"response\0trailers" => stream.map(|s| pairs::encode(&s.response.trailers)),
+            b"response\0flags" => stream.and(int(0)),
+            b"response\0size" => size(stream?.response.body.len()),
+            b"response\0total_size" => {
+                let response = &stream?.response;
+                size(headers_size(&response.headers) + response.body.len())
+            }
+            b"upstream\0address" => stream.map(|_| b"127.0.0.1:8080".to_vec()),
+            b"upstream\0port" => stream.and(int(8080)),
+            b"upstream\0local_address" => stream.map(|_| b"127.0.0.1:50000".to_vec()),
+            b"upstream\0transport_failure_reason" => stream.map(|_| Vec::new()),
+            b"upstream\0request_attempt_count" => stream.and(int(1)),
             // Each context sees its own plugin's name, as in Envoy.
             b"plugin_name" | b"plugin_root_id" => {
                 let root = self.root_of(self.effective_context);
-                (self.plugin_names.get(&root).cloned())
-                    .or_else(|| self.properties.get(path).cloned())
+                self.plugin_names.get(&root).cloned()
             }
-            _ => self
-                .properties
-                .get(path)
-                .cloned()
-                .or_else(|| connection_default(path)),
+            _ => connection_default(path),
         }
+    }
+
+    /// What the test set at `path` (the router's `xds.*` included).
+    fn scripted_property(&self, path: &[u8]) -> Option<Vec<u8>> {
+        let own_name = matches!(path, b"plugin_name" | b"plugin_root_id")
+            && self
+                .plugin_names
+                .contains_key(&self.root_of(self.effective_context));
+        if own_name {
+            return None;
+        }
+        self.properties.get(path).cloned()
     }
 }
 
@@ -402,15 +451,24 @@ const AFTER_RESPONSE: &[&str] = &[
     "upstream\0transport_failure_reason",
 ];
 
-/// What Envoy always knows of a connection, for a test that does not set it: a downstream
-/// peer on loopback and the listener's address.
+/// What Envoy always knows of a connection and its route, for a test that does not set
+/// it: a downstream peer on loopback, the listener's address, plain text, unnamed xDS
+/// resources.
 fn connection_default(path: &[u8]) -> Option<Vec<u8>> {
-    let port = |port: i64| Some(port.to_le_bytes().to_vec());
+    let int = |value: i64| Some(value.to_le_bytes().to_vec());
     match path {
         b"source\0address" => Some(b"127.0.0.1:40000".to_vec()),
-        b"source\0port" => port(40000),
+        b"source\0port" => int(40000),
         b"destination\0address" => Some(b"127.0.0.1:10000".to_vec()),
-        b"destination\0port" => port(10000),
+        b"destination\0port" => int(10000),
+        b"connection\0id" => Some(1u64.to_le_bytes().to_vec()),
+        b"connection\0mtls" => Some(vec![0]),
+        b"connection\0requested_server_name" => Some(Vec::new()),
+        b"xds\0route_name"
+        | b"xds\0cluster_name"
+        | b"xds\0virtual_host_name"
+        | b"xds\0filter_chain_name" => Some(Vec::new()),
+        b"xds\0listener_direction" => int(0),
         _ => None,
     }
 }
