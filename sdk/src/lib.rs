@@ -1,5 +1,5 @@
-//! Write Envoy HTTP filters in Rust, compiled to `wasm32-wasip1`, loaded by Envoy's Wasm
-//! filter (proxy-wasm ABI 0.2.1).
+//! Write Envoy HTTP and network filters in Rust, compiled to `wasm32-wasip1`, loaded by
+//! Envoy's Wasm filters (proxy-wasm ABI 0.2.1).
 //!
 //! A filter crate implements two traits and registers the plugin:
 //!
@@ -8,6 +8,8 @@
 //!   configuration, and the log names the field. It creates one filter per stream.
 //! - [`HttpFilter`]: one value per HTTP stream. Each callback receives only the operations
 //!   valid in its phase and returns `Result<Action, Error>`; an `Err` becomes a local reply.
+//!
+//! A plugin can offer a network (TCP) filter too, or instead: see [`network`].
 //!
 //! ```
 //! use envoy_wasm_sdk::prelude::*;
@@ -55,7 +57,8 @@
 //! abi        the raw ABI: imports, wire types, map encoding, and the native seam that
 //!            links them to Envoy on wasm and to an in-process host in `cargo test`
 //! host       safe calls returning `Result`; the SDK never panics on a host status
-//! user API   plugin (Plugin, config), filter (HttpFilter, phase objects), headers, body,
+//! user API   plugin (Plugin, config), filter (HttpFilter, phase objects), network
+//!            (NetworkFilter, connection phases), headers, body,
 //!            callout, properties/attributes, metrics, shared (data, queues), routes,
 //!            foreign, reply/error
 //! runtime    private: the guest exports Envoy calls, the dispatcher (contexts, calls in
@@ -89,6 +92,7 @@ pub mod foreign;
 mod headers;
 pub mod higress;
 pub mod metrics;
+pub mod network;
 pub mod plugin;
 mod properties;
 pub mod query;
@@ -183,11 +187,15 @@ pub mod __private {
     }
 
     pub use crate::filter::FilterExports;
+    pub use crate::network::ConnectionExports;
+    pub use crate::runtime::connections::probe::{HasNetwork, LacksNetwork, NetworkProbe};
+    pub use crate::runtime::connections::{Connections, NoConnections, WithConnections};
     pub use crate::runtime::dispatch::{register, root_of};
 
-    /// What `#[http_filter]` exports.
+    /// What `#[http_filter]` and `#[network_filter]` export.
     pub mod exports {
         pub use crate::runtime::exports::lifecycle::{proxy_on_delete, proxy_on_log};
+        pub use crate::runtime::exports::network::*;
         pub use crate::runtime::exports::stream::*;
     }
 }
@@ -209,24 +217,31 @@ pub use schemars;
 /// One module can hold more plugins, told apart by the `root_id` Envoy configures them
 /// with: `entry!(MyPlugin, "my_collector" => Collector)` runs `Collector` for the plugin
 /// whose `root_id` is `my_collector` (a singleton service, say; see
-/// [`service`]) and `MyPlugin` for every other.
+/// [`service`]) and `MyPlugin` for every other. A plugin that implements
+/// [`network::NetworkPlugin`] has its network filter registered too.
 #[macro_export]
 macro_rules! entry {
     ($plugin:ty, own_allocator $(, $root_id:literal => $other:ty)* $(,)?) => {
         #[cfg(target_arch = "wasm32")]
         #[unsafe(export_name = "_initialize")]
         pub extern "C" fn __envoy_wasm_sdk_initialize() {
-            $crate::__private::register::<$plugin>(::std::vec![
-                $(($root_id, $crate::__private::root_of::<$other>())),*
-            ]);
+            $crate::__private::register::<$plugin, _>(
+                $crate::__connections_of!($plugin),
+                ::std::vec![
+                    $(($root_id, $crate::__private::root_of::<$other, _>($crate::__connections_of!($other)))),*
+                ],
+            );
         }
 
         /// Loads this crate's plugin into the current thread's dispatcher.
         #[cfg(not(target_arch = "wasm32"))]
         pub fn register_plugin() {
-            $crate::__private::register::<$plugin>(::std::vec![
-                $(($root_id, $crate::__private::root_of::<$other>())),*
-            ]);
+            $crate::__private::register::<$plugin, _>(
+                $crate::__connections_of!($plugin),
+                ::std::vec![
+                    $(($root_id, $crate::__private::root_of::<$other, _>($crate::__connections_of!($other)))),*
+                ],
+            );
         }
 
         /// The JSON Schema of the plugin's configuration, when it has one (read by
@@ -248,4 +263,16 @@ macro_rules! entry {
 
         $crate::entry!($plugin, own_allocator $(, $root_id => $other)*);
     };
+}
+
+/// Whether plugin type `$plugin` has a network filter (`entry!`'s probe; see
+/// [`network::NetworkPlugin`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __connections_of {
+    ($plugin:ty) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{HasNetwork as _, LacksNetwork as _};
+        (&&$crate::__private::NetworkProbe::<$plugin>::default()).connections()
+    }};
 }

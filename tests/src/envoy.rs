@@ -113,13 +113,17 @@ impl Plugin {
 /// A hand-run `envoy.yaml` (listener :10000, admin :9901, upstream 127.0.0.1:8080, as the
 /// examples and scaffolded crates have it) with free ports and its upstream at `upstream`.
 pub fn with_free_ports(config: &str, upstream: &Upstream) -> String {
+    with_free_listener(config).replace(
+        "port_value: 8080",
+        &format!("port_value: {}", upstream.port()),
+    )
+}
+
+/// A hand-run `envoy.yaml` with its listener (:10000) and admin (:9901) on free ports.
+pub fn with_free_listener(config: &str) -> String {
     config
         .replace("port_value: 10000", "port_value: 0")
         .replace("port_value: 9901", "port_value: 0")
-        .replace(
-            "port_value: 8080",
-            &format!("port_value: {}", upstream.port()),
-        )
 }
 
 /// Envoy exited before it was ready.
@@ -206,6 +210,24 @@ impl Envoy {
                 ("STATS_CONFIG", plugin.stats_config.clone()),
             ],
             args,
+        )
+    }
+
+    /// Starts Envoy from `envoy/tcp_filter.yaml`: `plugin` as a network filter before
+    /// `tcp_proxy`, in front of the TCP upstream on `upstream_port`. Connect to
+    /// [`port`](Envoy::port).
+    pub fn start_tcp(plugin: &Plugin, upstream_port: u16) -> Result<Envoy, Exited> {
+        let wasm = wasm_path(&plugin.crate_name);
+        Envoy::start_fixture(
+            "tcp_filter.yaml",
+            &[
+                ("PLUGIN_NAME", plugin.name.clone()),
+                ("PLUGIN_CONFIG", yaml_string(&plugin.config)),
+                ("FAILURE_POLICY", plugin.failure_policy.clone()),
+                ("WASM_PATH", yaml_string(&wasm.to_string_lossy())),
+                ("UPSTREAM_PORT", upstream_port.to_string()),
+                ("STATS_CONFIG", plugin.stats_config.clone()),
+            ],
         )
     }
 
@@ -409,6 +431,11 @@ impl Envoy {
     /// How Envoy was started: through a wrapper such as func-e, or directly.
     pub fn is_wrapped() -> bool {
         EnvoyCommand::resolve().is_ok_and(|command| !command.prefix.is_empty())
+    }
+
+    /// The port of its (first) listener.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `http://127.0.0.1:<listener port><path>`.

@@ -1,5 +1,6 @@
 //! Test harness: a real Envoy started from the bundled YAML in `envoy/`, a real upstream
-//! that echoes what it received, and HTTP/1.1 and HTTP/2 clients.
+//! that echoes what it received, HTTP/1.1 and HTTP/2 clients, and for network filters a TCP
+//! echo upstream and client.
 //!
 //! ```no_run
 //! use envoy_tests::{Envoy, Plugin, Upstream};
@@ -16,13 +17,17 @@
 mod cli;
 mod envoy;
 mod registry;
+mod tcp;
 mod upstream;
 mod wasm;
 
 pub use cli::{
     CliRun, cargo_envoy_wasm, cargo_envoy_wasm_ok, cargo_test_crate, cli_binary, scratch_target,
 };
-pub use envoy::{Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with, with_free_ports};
+pub use envoy::{
+    Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with, with_free_listener, with_free_ports,
+};
 pub use registry::{Registry, free_port};
+pub use tcp::{TcpClient, TcpEcho};
 pub use upstream::{Reply, SeenRequest, Upstream, grpc_message};
 pub use wasm::{project_root, wasm_path};

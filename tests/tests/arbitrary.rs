@@ -1,7 +1,8 @@
 //! Every example on the emulator with arbitrary input: configurations (any JSON, and JSON
 //! shaped like the example's schema with arbitrary values) and requests (odd header bytes,
 //! repeats, hundreds of headers, bodies in arbitrary chunks, trailers, callouts answered
-//! any way). Never a panic or a trap (the emulator re-raises a guest panic), a rejected
+//! any way), and for the network filter arbitrary bytes in arbitrary chunks both ways.
+//! Never a panic or a trap (the emulator re-raises a guest panic), a rejected
 //! configuration names what is wrong, and a request gets only the outcomes the filter
 //! defines. Small case counts keep `scripts/test.sh` quick; `PROPTEST_CASES=5000 cargo test
 //! -p envoy-tests --test arbitrary` runs longer.
@@ -19,7 +20,7 @@ struct Example {
     statuses: &'static [u16],
 }
 
-const EXAMPLES: [Example; 8] = [
+const EXAMPLES: [Example; 9] = [
     Example {
         name: "hello_world",
         register: hello_world::register_plugin,
@@ -59,6 +60,12 @@ const EXAMPLES: [Example; 8] = [
         name: "key_auth",
         register: key_auth::register_plugin,
         statuses: &[200, 400, 401, 403],
+    },
+    // A network filter: HTTP streams do not reach it.
+    Example {
+        name: "tcp_guard",
+        register: tcp_guard::register_plugin,
+        statuses: &[200],
     },
 ];
 
@@ -199,6 +206,47 @@ proptest! {
                 example.statuses.contains(&answered),
                 "{} answered {answered}", example.name
             );
+        }
+    }
+
+    #[test]
+    fn arbitrary_connections_are_refused_whole_or_pass_whole(
+        opening in prop_oneof![Just(&b""[..]), Just(&b"GET "[..]), Just(&b"PO"[..]), Just(&b"SSH-2.0"[..])],
+        chunks in vec((any::<bool>(), vec(any::<u8>(), 0..80)), 0..8),
+        finish in any::<bool>(),
+    ) {
+        let envoy = Emulator::new(tcp_guard::register_plugin);
+        envoy.configure(config_of(&EXAMPLES[8])).unwrap();
+        let mut connection = envoy.connect();
+        let (mut sent, mut returned) = (Vec::new(), Vec::new());
+        connection.send(opening);
+        sent.extend_from_slice(opening);
+        for (from_client, bytes) in &chunks {
+            if *from_client {
+                connection.send(bytes);
+                sent.extend_from_slice(bytes);
+            } else {
+                connection.receive(bytes);
+                returned.extend_from_slice(bytes);
+            }
+        }
+        if finish {
+            connection.finish();
+        }
+        let denied = envoy.metrics().iter().any(|m| m.name.starts_with("tcp_guard.denied;") && m.value > 0);
+        if denied {
+            // Refused: closed, and not one byte of the client's reached the service.
+            prop_assert!(connection.closed().is_some());
+            prop_assert!(connection.upstream_received().is_empty());
+        } else if connection.upstream_received() != sent.as_slice() {
+            // Allowed: everything goes on, but for first bytes still too few to decide.
+            prop_assert!(connection.upstream_received().is_empty() && sent.len() < tcp_guard::MAX_PREFIX);
+            prop_assert!(!finish);
+        }
+        // What the service sent reaches the client until the connection closes.
+        prop_assert!(returned.starts_with(connection.client_received()));
+        if connection.closed().is_none() {
+            prop_assert_eq!(connection.client_received(), returned.as_slice());
         }
     }
 }

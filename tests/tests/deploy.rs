@@ -4,8 +4,9 @@
 //! and through Envoy's own remote fetch.
 
 use envoy_tests::{
-    Envoy, Registry, Reply, SeenRequest, Upstream, cargo_envoy_wasm, cargo_envoy_wasm_ok,
-    cargo_test_crate, cli_binary, project_root, scratch_target, with_free_ports,
+    Envoy, Registry, Reply, SeenRequest, TcpClient, TcpEcho, Upstream, cargo_envoy_wasm,
+    cargo_envoy_wasm_ok, cargo_test_crate, cli_binary, project_root, scratch_target,
+    with_free_listener, with_free_ports,
 };
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -470,6 +471,56 @@ fn generated_manifests_validate_against_istios_crd_schemas() {
     let mut filter = read_yaml(&out.join("envoyfilter.yaml"));
     filter["spec"]["configPatches"][0]["applyTo"] = json!("SOMEWHERE");
     assert!(!crd_errors(&filter).is_empty());
+}
+
+#[test]
+fn a_network_filter_gets_network_manifests_that_run_in_envoy() {
+    let dir = temp();
+    let out = dir.path();
+    let plugin = manifests(
+        "tcp_guard",
+        "oci://registry.example.com/filters/tcp_guard:0.1.0",
+        Some(&deploy_config("tcp_guard")),
+        out,
+    );
+    // The module exports connection callbacks and no HTTP ones: a network filter.
+    assert_eq!(plugin["spec"]["type"], "NETWORK");
+    let filter = read_yaml(&out.join("envoyfilter.yaml"));
+    let patches = &filter["spec"]["configPatches"];
+    assert_eq!(
+        patches[0]["patch"]["value"]["typed_config"]["@type"],
+        "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"
+    );
+    assert_eq!(patches[1]["applyTo"], "NETWORK_FILTER");
+    assert_eq!(
+        patches[1]["match"]["listener"]["filterChain"]["filter"]["name"],
+        "envoy.filters.network.tcp_proxy"
+    );
+    for file in [
+        "wasmplugin.yaml",
+        "trafficextension.yaml",
+        "envoyfilter.yaml",
+    ] {
+        let resource = read_yaml(&out.join(file));
+        assert_eq!(crd_errors(&resource), Vec::<String>::new(), "{file}");
+    }
+    // The plain Envoy bootstrap runs it before tcp_proxy.
+    let service = TcpEcho::start();
+    let config = std::fs::read_to_string(out.join("envoy.yaml"))
+        .unwrap()
+        .replace(
+            "port_value: 8080",
+            &format!("port_value: {}", service.port()),
+        );
+    let envoy = Envoy::start_config(&with_free_listener(&config), out)
+        .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+    let mut refused = TcpClient::connect(envoy.port());
+    refused.send(b"GET / HTTP/1.1\r\n\r\n");
+    assert!(refused.read(usize::MAX).is_empty());
+    assert!(refused.is_closed_by_peer());
+    let mut allowed = TcpClient::connect(envoy.port());
+    allowed.send(b"hello\n");
+    assert_eq!(allowed.read(6), b"hello\n");
 }
 
 /// The module of image `oci://REGISTRY/REPO:TAG`, fetched the way Istio's agent does: the

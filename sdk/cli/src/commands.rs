@@ -133,6 +133,7 @@ pub fn manifests(
         sha256: image.digest_hex(),
         config: plugin_config.as_ref(),
         local_module: &local_module,
+        kind: module.kind()?,
     })?;
     write_all_or_nothing(&out, &files)?;
     println!("{} (sha256 {})", out.display(), image.digest_hex());

@@ -11,11 +11,15 @@
 //! In each, `sha256` is the image's manifest digest, which Istio checks the pulled image
 //! against, and the plugin configuration is the same JSON.
 
+use crate::wasm::FilterKind;
 use crate::{Error, Result};
 use serde_yaml::{Mapping, Value};
 
 /// The Envoy type of a Wasm HTTP filter's config.
 pub const WASM_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+/// The Envoy type of a Wasm network filter's config.
+pub const WASM_NETWORK_FILTER_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
 const STRING_VALUE_TYPE: &str = "type.googleapis.com/google.protobuf.StringValue";
 
 /// What the manifests describe.
@@ -31,6 +35,8 @@ pub struct Plugin<'a> {
     pub config: Option<&'a Value>,
     /// The module's path as the local `envoy.yaml` should name it.
     pub local_module: &'a str,
+    /// An HTTP filter or a network filter.
+    pub kind: FilterKind,
 }
 
 fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
@@ -65,7 +71,13 @@ impl Plugin<'_> {
             ("imagePullPolicy", text("IfNotPresent")),
             ("pluginName", text(self.name)),
             ("failStrategy", text("FAIL_CLOSE")),
-            ("type", text("HTTP")),
+            (
+                "type",
+                text(match self.kind {
+                    FilterKind::Http => "HTTP",
+                    FilterKind::Network => "NETWORK",
+                }),
+            ),
         ]);
         if let (Some(config), Value::Mapping(spec)) = (self.config, &mut spec) {
             spec.insert(text("pluginConfig"), config.clone());
@@ -82,7 +94,15 @@ impl Plugin<'_> {
         ])
     }
 
-    /// The Envoy Wasm filter config (`envoy.extensions.filters.http.wasm.v3.Wasm`).
+    /// The type of the Envoy Wasm filter config.
+    fn filter_type(&self) -> &'static str {
+        match self.kind {
+            FilterKind::Http => WASM_FILTER_TYPE,
+            FilterKind::Network => WASM_NETWORK_FILTER_TYPE,
+        }
+    }
+
+    /// The Envoy Wasm filter config (`envoy.extensions.filters.{http,network}.wasm.v3.Wasm`).
     fn wasm_filter(&self, code: Value) -> Result<Value> {
         let mut config = map([
             ("name", text(self.name)),
@@ -100,7 +120,10 @@ impl Plugin<'_> {
                 map([("@type", text(STRING_VALUE_TYPE)), ("value", text(&json))]),
             );
         }
-        Ok(map([("@type", text(WASM_FILTER_TYPE)), ("config", config)]))
+        Ok(map([
+            ("@type", text(self.filter_type())),
+            ("config", config),
+        ]))
     }
 
     fn envoy_filter(&self) -> Result<Value> {
@@ -129,68 +152,67 @@ impl Plugin<'_> {
                     ]),
                 ),
             ]),
-            map([
-                ("applyTo", text("HTTP_FILTER")),
-                (
-                    "match",
-                    map([
-                        ("context", text("SIDECAR_INBOUND")),
-                        (
-                            "listener",
-                            map([(
-                                "filterChain",
-                                map([(
-                                    "filter",
-                                    map([
-                                        (
-                                            "name",
-                                            text("envoy.filters.network.http_connection_manager"),
-                                        ),
-                                        (
-                                            "subFilter",
-                                            map([("name", text("envoy.filters.http.router"))]),
-                                        ),
-                                    ]),
-                                )]),
-                            )]),
-                        ),
-                    ]),
-                ),
-                (
-                    "patch",
-                    map([
-                        ("operation", text("INSERT_BEFORE")),
-                        (
-                            "value",
-                            map([
-                                ("name", text(self.name)),
-                                (
-                                    "config_discovery",
-                                    map([
-                                        (
-                                            "config_source",
-                                            map([
-                                                ("ads", map([])),
-                                                ("initial_fetch_timeout", text("0s")),
-                                            ]),
-                                        ),
-                                        (
-                                            "type_urls",
-                                            Value::Sequence(vec![text(WASM_FILTER_TYPE)]),
-                                        ),
-                                    ]),
-                                ),
-                            ]),
-                        ),
-                    ]),
-                ),
-            ]),
+            self.insert_patch(),
         ];
         Ok(self.resource(
             "networking.istio.io/v1alpha3",
             "EnvoyFilter",
             map([("configPatches", Value::Sequence(patches))]),
         ))
+    }
+
+    /// The patch that puts the filter in the listener through ECDS: before the router for
+    /// an HTTP filter, before `tcp_proxy` for a network filter.
+    fn insert_patch(&self) -> Value {
+        let (apply_to, filter) = match self.kind {
+            FilterKind::Http => (
+                "HTTP_FILTER",
+                map([
+                    (
+                        "name",
+                        text("envoy.filters.network.http_connection_manager"),
+                    ),
+                    (
+                        "subFilter",
+                        map([("name", text("envoy.filters.http.router"))]),
+                    ),
+                ]),
+            ),
+            FilterKind::Network => (
+                "NETWORK_FILTER",
+                map([("name", text("envoy.filters.network.tcp_proxy"))]),
+            ),
+        };
+        let discovery = map([
+            (
+                "config_source",
+                map([("ads", map([])), ("initial_fetch_timeout", text("0s"))]),
+            ),
+            ("type_urls", Value::Sequence(vec![text(self.filter_type())])),
+        ]);
+        map([
+            ("applyTo", text(apply_to)),
+            (
+                "match",
+                map([
+                    ("context", text("SIDECAR_INBOUND")),
+                    (
+                        "listener",
+                        map([("filterChain", map([("filter", filter)]))]),
+                    ),
+                ]),
+            ),
+            (
+                "patch",
+                map([
+                    ("operation", text("INSERT_BEFORE")),
+                    (
+                        "value",
+                        map([("name", text(self.name)), ("config_discovery", discovery)]),
+                    ),
+                ]),
+            ),
+        ])
     }
 
     fn envoy_bootstrap(&self) -> Result<Value> {
@@ -204,6 +226,78 @@ impl Plugin<'_> {
             )])
         };
         let code = map([("local", map([("filename", text(self.local_module))]))]);
+        let filters = match self.kind {
+            FilterKind::Http => self.http_filters(code)?,
+            FilterKind::Network => self.network_filters(code)?,
+        };
+        let listener = map([
+            ("name", text("main")),
+            ("address", socket(10000)),
+            (
+                "filter_chains",
+                Value::Sequence(vec![map([("filters", filters)])]),
+            ),
+        ]);
+        let cluster = map([
+            ("name", text("upstream")),
+            ("type", text("STATIC")),
+            ("connect_timeout", text("1s")),
+            (
+                "load_assignment",
+                map([
+                    ("cluster_name", text("upstream")),
+                    (
+                        "endpoints",
+                        Value::Sequence(vec![map([(
+                            "lb_endpoints",
+                            Value::Sequence(vec![map([(
+                                "endpoint",
+                                map([("address", socket(8080))]),
+                            )])]),
+                        )])]),
+                    ),
+                ]),
+            ),
+        ]);
+        Ok(map([
+            (
+                "static_resources",
+                map([
+                    ("listeners", Value::Sequence(vec![listener])),
+                    ("clusters", Value::Sequence(vec![cluster])),
+                ]),
+            ),
+            ("admin", map([("address", socket(9901))])),
+        ]))
+    }
+
+    /// A network filter, then `tcp_proxy` to the `upstream` cluster.
+    fn network_filters(&self, code: Value) -> Result<Value> {
+        let wasm = map([
+            ("name", text("envoy.filters.network.wasm")),
+            ("typed_config", self.wasm_filter(code)?),
+        ]);
+        let proxy = map([
+            ("name", text("envoy.filters.network.tcp_proxy")),
+            (
+                "typed_config",
+                map([
+                    (
+                        "@type",
+                        text(
+                            "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                        ),
+                    ),
+                    ("stat_prefix", text("tcp")),
+                    ("cluster", text("upstream")),
+                ]),
+            ),
+        ]);
+        Ok(Value::Sequence(vec![wasm, proxy]))
+    }
+
+    /// The connection manager with the Wasm filter before the router, all to `upstream`.
+    fn http_filters(&self, code: Value) -> Result<Value> {
         let wasm = map([
             ("name", text("envoy.filters.http.wasm")),
             ("typed_config", self.wasm_filter(code)?),
@@ -256,45 +350,7 @@ impl Plugin<'_> {
                 ]),
             ),
         ]);
-        let listener = map([
-            ("name", text("main")),
-            ("address", socket(10000)),
-            (
-                "filter_chains",
-                Value::Sequence(vec![map([("filters", Value::Sequence(vec![manager]))])]),
-            ),
-        ]);
-        let cluster = map([
-            ("name", text("upstream")),
-            ("type", text("STATIC")),
-            ("connect_timeout", text("1s")),
-            (
-                "load_assignment",
-                map([
-                    ("cluster_name", text("upstream")),
-                    (
-                        "endpoints",
-                        Value::Sequence(vec![map([(
-                            "lb_endpoints",
-                            Value::Sequence(vec![map([(
-                                "endpoint",
-                                map([("address", socket(8080))]),
-                            )])]),
-                        )])]),
-                    ),
-                ]),
-            ),
-        ]);
-        Ok(map([
-            (
-                "static_resources",
-                map([
-                    ("listeners", Value::Sequence(vec![listener])),
-                    ("clusters", Value::Sequence(vec![cluster])),
-                ]),
-            ),
-            ("admin", map([("address", socket(9901))])),
-        ]))
+        Ok(Value::Sequence(vec![manager]))
     }
 }
 
@@ -348,7 +404,11 @@ pub fn render(plugin: &Plugin<'_>) -> Result<Vec<(String, Vec<u8>)>> {
             yaml(
                 &format!(
                     "{generated}# Plain Envoy: run from this folder, `envoy -c envoy.yaml --disable-hot-restart`.\n\
-                     # Listener 127.0.0.1:10000 forwards to an HTTP server on 127.0.0.1:8080; admin on :9901.\n"
+                     # Listener 127.0.0.1:10000 forwards to {} on 127.0.0.1:8080; admin on :9901.\n",
+                    match plugin.kind {
+                        FilterKind::Http => "an HTTP server",
+                        FilterKind::Network => "a TCP server",
+                    }
                 ),
                 &plugin.envoy_bootstrap()?,
             )?,

@@ -80,6 +80,83 @@ pub fn read(path: &Path) -> Result<Module> {
     })
 }
 
+/// What kind of filter a module is, from what it exports to Envoy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    /// An HTTP filter (`envoy.filters.http.wasm`).
+    Http,
+    /// A network filter only (`envoy.filters.network.wasm`): it exports the connection
+    /// callbacks and none of the HTTP stream ones.
+    Network,
+}
+
+impl Module {
+    /// The module's exported function names.
+    pub fn exports(&self) -> Result<Vec<String>> {
+        exported_names(&self.bytes).ok_or_else(|| {
+            Error::new(format!(
+                "{} is not a well-formed WebAssembly module",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// [`FilterKind`]: a module with network callbacks and no HTTP ones is a network filter.
+    pub fn kind(&self) -> Result<FilterKind> {
+        let exports = self.exports()?;
+        let has = |prefixes: &[&str]| {
+            exports
+                .iter()
+                .any(|name| prefixes.iter().any(|p| name.starts_with(p)))
+        };
+        let http = has(&["proxy_on_request_", "proxy_on_response_"]);
+        let network = has(&["proxy_on_new_connection", "proxy_on_downstream_"]);
+        Ok(if network && !http {
+            FilterKind::Network
+        } else {
+            FilterKind::Http
+        })
+    }
+}
+
+/// The names in a module's export section (section 7); `None` if the bytes are not a
+/// well-formed module.
+fn exported_names(bytes: &[u8]) -> Option<Vec<String>> {
+    let mut at = bytes.strip_prefix(b"\0asm")?.get(4..)?;
+    while let Some((&id, rest)) = at.split_first() {
+        let (size, rest) = leb128(rest)?;
+        let (section, next) = (rest.get(..size)?, rest.get(size..)?);
+        at = next;
+        if id != 7 {
+            continue;
+        }
+        let (count, mut entries) = leb128(section)?;
+        let mut names = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (length, rest) = leb128(entries)?;
+            let name = std::str::from_utf8(rest.get(..length)?).ok()?;
+            let (_kind, rest) = rest.get(length..)?.split_first()?;
+            let (_index, rest) = leb128(rest)?;
+            names.push(name.to_owned());
+            entries = rest;
+        }
+        return Some(names);
+    }
+    Some(Vec::new())
+}
+
+/// An unsigned LEB128 number (at most 32 bits, as the module format's), and what follows.
+fn leb128(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let mut value = 0usize;
+    for (i, byte) in bytes.iter().enumerate().take(5) {
+        value |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
 fn ensure_target() -> Result<()> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])

@@ -39,6 +39,32 @@ const CALLBACKS: [(&str, &str, &str); 7] = [
     ("on_stream_done", "proxy_on_log", "context_id: u32)"),
 ];
 
+/// Network filter methods and their exports; `None` for a method: exported whether or
+/// not the filter implements it (it begins or ends the connection's filter).
+const NETWORK_CALLBACKS: [(Option<&str>, &str, &str); 5] = [
+    (None, "proxy_on_new_connection", "context_id: u32) -> u32"),
+    (
+        Some("on_downstream_data"),
+        "proxy_on_downstream_data",
+        "context_id: u32, data_size: usize, end_of_stream: u32) -> u32",
+    ),
+    (
+        Some("on_upstream_data"),
+        "proxy_on_upstream_data",
+        "context_id: u32, data_size: usize, end_of_stream: u32) -> u32",
+    ),
+    (
+        None,
+        "proxy_on_downstream_connection_close",
+        "context_id: u32, peer_type: u32)",
+    ),
+    (
+        Some("on_upstream_close"),
+        "proxy_on_upstream_connection_close",
+        "context_id: u32, peer_type: u32)",
+    ),
+];
+
 /// Exports a filter to Envoy: put it on `impl HttpFilter for YourFilter`.
 ///
 /// Envoy calls a stream callback only if the module exports it, and each call is a VM
@@ -108,7 +134,30 @@ const CALLBACKS: [(&str, &str, &str); 7] = [
 /// ```
 #[proc_macro_attribute]
 pub fn http_filter(args: TokenStream, item: TokenStream) -> TokenStream {
-    match expand(args, item.clone()) {
+    with_exports(item.clone(), expand(args, item))
+}
+
+/// Exports a network filter to Envoy: put it on `impl NetworkFilter for YourFilter`
+/// (re-exported as `envoy_wasm_sdk::network::network_filter`; see the `network` module).
+///
+/// It exports the data callbacks and `proxy_on_upstream_connection_close` the filter
+/// implements, and always `proxy_on_new_connection` and
+/// `proxy_on_downstream_connection_close`, which begin and end the connection's filter.
+#[proc_macro_attribute]
+pub fn network_filter(args: TokenStream, item: TokenStream) -> TokenStream {
+    let generated = if args.is_empty() {
+        expand_network(item.clone())
+    } else {
+        Err(format!(
+            "#[network_filter]: takes no arguments (found `{args}`)"
+        ))
+    };
+    with_exports(item, generated)
+}
+
+/// The impl block as it is, followed by what was generated (or the error).
+fn with_exports(item: TokenStream, generated: Result<TokenStream, String>) -> TokenStream {
+    match generated {
         Ok(generated) => {
             let mut out = item;
             out.extend(generated);
@@ -120,33 +169,28 @@ pub fn http_filter(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
-    let stateless = match args.to_string().trim() {
-        "" => false,
-        "stateless" => true,
-        other => {
-            return Err(format!(
-                "#[http_filter]: unknown argument `{other}` (expected nothing or `stateless`)"
-            ));
-        }
-    };
+/// The implementing type and the methods an `impl Trait for Type { ... }` block defines.
+fn impl_block(
+    item: TokenStream,
+    attribute: &str,
+    trait_name: &str,
+) -> Result<(String, Vec<String>), String> {
     let tokens: Vec<TokenTree> = item.into_iter().collect();
-    let usage = "#[http_filter] goes on `impl HttpFilter for YourFilter { ... }`";
+    let usage = format!("#[{attribute}] goes on `impl {trait_name} for YourFilter {{ ... }}`");
     let is_ident =
         |t: &TokenTree, word: &str| matches!(t, TokenTree::Ident(i) if i.to_string() == word);
     if !tokens.first().is_some_and(|t| is_ident(t, "impl")) {
-        return Err(usage.into());
+        return Err(usage);
     }
     if matches!(tokens.get(1), Some(TokenTree::Punct(p)) if p.as_char() == '<') {
-        return Err(
-            "#[http_filter]: a filter exported to Envoy must be a concrete type, not generic"
-                .into(),
-        );
+        return Err(format!(
+            "#[{attribute}]: a filter exported to Envoy must be a concrete type, not generic"
+        ));
     }
     let for_at = tokens
         .iter()
         .position(|t| is_ident(t, "for"))
-        .ok_or(usage)?;
+        .ok_or(usage.clone())?;
     let (body_at, body) = tokens
         .iter()
         .enumerate()
@@ -167,30 +211,77 @@ fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
         .filter(|pair| is_ident(&pair[0], "fn"))
         .map(|pair| pair[1].to_string())
         .collect();
+    Ok((self_type, implemented))
+}
 
-    let sdk = "::envoy_wasm_sdk::__private";
+const SDK: &str = "::envoy_wasm_sdk::__private";
+
+/// `#[unsafe(export_name = "...")] extern "C" fn ...` forwarding to the SDK's export.
+fn export(export: &str, signature: &str) -> String {
+    let args: Vec<&str> = signature
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(|arg| arg.split(':').next().unwrap_or_default().trim())
+        .collect();
+    format!(
+        "#[unsafe(export_name = \"{export}\")] extern \"C\" fn {export}({signature} {{ {SDK}::exports::{export}({}) }}\n",
+        args.join(", ")
+    )
+}
+
+/// The exported names, for an in-process host to call only what Envoy would.
+fn exported_names(exports: &str) -> String {
+    exports
+        .match_indices("export_name = \"")
+        .map(|(at, _)| {
+            let rest = &exports[at + 15..];
+            format!("{:?}", &rest[..rest.find('"').unwrap_or(0)])
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn expand_network(item: TokenStream) -> Result<TokenStream, String> {
+    let (self_type, implemented) = impl_block(item, "network_filter", "NetworkFilter")?;
     let mut exports = String::new();
-    for (method, export, signature) in CALLBACKS {
-        if implemented.iter().any(|name| name == method) {
-            let args: Vec<&str> = signature
-                .split(')')
-                .next()
-                .unwrap_or_default()
-                .split(',')
-                .map(|arg| arg.split(':').next().unwrap_or_default().trim())
-                .collect();
-            exports.push_str(&format!(
-                "#[unsafe(export_name = \"{export}\")] extern \"C\" fn {export}({signature} {{ {sdk}::exports::{export}({}) }}\n",
-                args.join(", ")
+    for (method, name, signature) in NETWORK_CALLBACKS {
+        if method.is_none_or(|method| implemented.iter().any(|name| name == method)) {
+            exports.push_str(&export(name, signature));
+        }
+    }
+    let exported = exported_names(&exports);
+    format!(
+        "impl {SDK}::ConnectionExports for {self_type} {{ const EXPORTS: &'static [&'static str] = &[{exported}]; }}
+        #[cfg(target_arch = \"wasm32\")]
+        const _: () = {{ {exports} }};"
+    )
+    .parse()
+    .map_err(|e| format!("#[network_filter]: {e:?}"))
+}
+
+fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
+    let stateless = match args.to_string().trim() {
+        "" => false,
+        "stateless" => true,
+        other => {
+            return Err(format!(
+                "#[http_filter]: unknown argument `{other}` (expected nothing or `stateless`)"
             ));
+        }
+    };
+    let (self_type, implemented) = impl_block(item, "http_filter", "HttpFilter")?;
+    let mut exports = String::new();
+    for (method, name, signature) in CALLBACKS {
+        if implemented.iter().any(|name| name == method) {
+            exports.push_str(&export(name, signature));
         }
     }
     // A filter with state per stream is made at the stream's first callback, so Envoy need
     // not announce streams (`proxy_on_context_create`); it is freed in `proxy_on_delete`.
     if !stateless {
-        exports.push_str(&format!(
-            "#[unsafe(export_name = \"proxy_on_delete\")] extern \"C\" fn proxy_on_delete(context_id: u32) {{ {sdk}::exports::proxy_on_delete(context_id) }}\n"
-        ));
+        exports.push_str(&export("proxy_on_delete", "context_id: u32)"));
     }
     let check = if stateless {
         format!(
@@ -199,17 +290,9 @@ fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
     } else {
         String::new()
     };
-    // The exported names, for an in-process host to call only what Envoy would.
-    let exported: Vec<String> = exports
-        .match_indices("export_name = \"")
-        .map(|(at, _)| {
-            let rest = &exports[at + 15..];
-            format!("{:?}", &rest[..rest.find('"').unwrap_or(0)])
-        })
-        .collect();
-    let exported = exported.join(", ");
+    let exported = exported_names(&exports);
     format!(
-        "impl {sdk}::FilterExports for {self_type} {{ const STATELESS: bool = {stateless}; const EXPORTS: &'static [&'static str] = &[{exported}]; }}
+        "impl {SDK}::FilterExports for {self_type} {{ const STATELESS: bool = {stateless}; const EXPORTS: &'static [&'static str] = &[{exported}]; }}
         {check}
         #[cfg(target_arch = \"wasm32\")]
         const _: () = {{ {exports} }};"

@@ -17,6 +17,7 @@ use crate::headers::HeaderError;
 use crate::host::{self, HostError, HostResult};
 use crate::plugin::{ConfigureOps, Plugin, PluginOps};
 use crate::reply::LocalReply;
+use crate::runtime::connections::{ConnectionContext, Connections};
 use crate::runtime::logger;
 use crate::shared::SharedQueue;
 use crate::timer::{self, Timers};
@@ -56,11 +57,14 @@ impl fmt::Display for Phase {
     }
 }
 
-trait RootContext {
+pub(crate) trait RootContext {
     fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool;
     /// Creates the filter of a new stream (`None` for a stateless filter, or before the
     /// plugin is configured).
     fn create_stream(&self) -> Option<Box<dyn StreamContext>>;
+    /// Creates the filter of a new connection (`None` when the plugin has no network
+    /// filter, or before it is configured).
+    fn create_connection(&self) -> Option<Box<dyn ConnectionContext>>;
     fn on_tick(&self, root_context_id: u32);
     fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
     /// The configured plugin, for the emulator to hand to a test.
@@ -77,7 +81,7 @@ type CallId = (CallKind, u32);
 /// Whether a handler ran, and what it returned.
 type Ran = Option<Result<(), Error>>;
 
-trait StreamContext {
+pub(crate) trait StreamContext {
     fn on_http(
         &mut self,
         context_id: u32,
@@ -90,12 +94,13 @@ trait StreamContext {
     fn on_callout_response(&mut self, context_id: u32, call: CallId, response: Response) -> Ran;
 }
 
-struct Root<P: Plugin> {
+struct Root<P: Plugin, C> {
     plugin: RefCell<Option<Rc<P>>>,
     timers: RefCell<Timers<P>>,
+    connections: std::marker::PhantomData<C>,
 }
 
-impl<P: Plugin> RootContext for Root<P>
+impl<P: Plugin, C: Connections<P>> RootContext for Root<P, C>
 where
     P::Filter: FilterExports,
 {
@@ -158,6 +163,10 @@ where
         }
         let plugin = self.plugin.borrow().clone()?;
         Some(Box::new(Filter::new(plugin.create_filter())))
+    }
+
+    fn create_connection(&self) -> Option<Box<dyn ConnectionContext>> {
+        C::create(self.plugin.borrow().clone()?)
     }
 
     fn on_tick(&self, root_context_id: u32) {
@@ -265,7 +274,7 @@ fn answer_error(callback: &dyn fmt::Display, error: Error, direction: StreamType
 /// Runs user code. Off wasm, a panic must not cross the `extern "C"` exports (that aborts
 /// the whole test process): it is caught here and kept for the in-process host to re-raise.
 #[cfg(not(target_arch = "wasm32"))]
-fn guarded<R: Default>(user_code: impl FnOnce() -> R) -> R {
+pub(crate) fn guarded<R: Default>(user_code: impl FnOnce() -> R) -> R {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(user_code)) {
         Ok(result) => result,
         Err(payload) => {
@@ -276,7 +285,7 @@ fn guarded<R: Default>(user_code: impl FnOnce() -> R) -> R {
 }
 
 #[cfg(target_arch = "wasm32")]
-fn guarded<R>(user_code: impl FnOnce() -> R) -> R {
+pub(crate) fn guarded<R>(user_code: impl FnOnce() -> R) -> R {
     user_code()
 }
 
@@ -311,22 +320,28 @@ pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
 /// Makes the filter of stream `context_id`.
 type NewStream = fn(u32) -> Option<Box<dyn StreamContext>>;
 
-/// The filters of live streams, by context id.
-struct Streams(Vec<(u32, Option<Box<dyn StreamContext>>)>);
+/// Live contexts' filters, by context id (`None` while one runs). A list: a worker has a
+/// few dozen at most, and a list that keeps its capacity allocates nothing per context,
+/// unlike a tree.
+pub(crate) struct Slots<C: ?Sized>(Vec<(u32, Option<Box<C>>)>);
 
-impl Streams {
-    fn get_mut(&mut self, context_id: &u32) -> Option<&mut Option<Box<dyn StreamContext>>> {
+impl<C: ?Sized> Slots<C> {
+    const fn new() -> Self {
+        Slots(Vec::new())
+    }
+
+    pub(crate) fn get_mut(&mut self, context_id: &u32) -> Option<&mut Option<Box<C>>> {
         self.0
             .iter_mut()
             .find(|(id, _)| id == context_id)
             .map(|(_, slot)| slot)
     }
 
-    fn insert(&mut self, context_id: u32, slot: Option<Box<dyn StreamContext>>) {
+    pub(crate) fn insert(&mut self, context_id: u32, slot: Option<Box<C>>) {
         self.0.push((context_id, slot));
     }
 
-    fn remove(&mut self, context_id: &u32) -> Option<Option<Box<dyn StreamContext>>> {
+    pub(crate) fn remove(&mut self, context_id: &u32) -> Option<Option<Box<C>>> {
         let at = self.0.iter().position(|(id, _)| id == context_id)?;
         Some(self.0.swap_remove(at).1)
     }
@@ -340,7 +355,7 @@ struct RootEntry {
     root: Rc<dyn RootContext>,
 }
 
-struct Dispatcher {
+pub(crate) struct Dispatcher {
     new_root: Option<NewRoot>,
     /// Other plugins of the module, by the `root_id` they run under.
     other_roots: Vec<(&'static str, NewRoot)>,
@@ -351,10 +366,13 @@ struct Dispatcher {
     stateless: Option<Box<dyn StreamContext>>,
     /// Plugin contexts: a handful per VM, so a list is enough (and smaller than a map).
     roots: Vec<RootEntry>,
-    /// Live streams and their filters (`None` while one runs). A list: a worker has a few
-    /// dozen streams at most, and a list that keeps its capacity allocates nothing per
-    /// stream, unlike a tree.
-    streams: Streams,
+    /// Live streams and their filters.
+    streams: Slots<dyn StreamContext>,
+    /// Live connections and their network filters.
+    pub(crate) connections: Slots<dyn ConnectionContext>,
+    /// Whether the module exports `proxy_on_delete` (a stateful HTTP filter): then Envoy
+    /// also announces a connection's deletion, and its slot is freed there.
+    pub(crate) deletes_exported: bool,
     /// Calls waiting for a response: each to the stream that made it (which keeps the
     /// handler, typed by its filter).
     callouts: BTreeMap<(CallKind, u32), (u32, usize)>,
@@ -377,7 +395,9 @@ impl Dispatcher {
             new_stream: None,
             stateless: None,
             roots: Vec::new(),
-            streams: Streams(Vec::new()),
+            streams: Slots::new(),
+            connections: Slots::new(),
+            deletes_exported: false,
             callouts: BTreeMap::new(),
             http_deliver: None,
             grpc_deliver: None,
@@ -389,7 +409,7 @@ impl Dispatcher {
 
 thread_local! {
     // Built at compile time: no lazy initialisation to check on each callback.
-    static DISPATCHER: RefCell<Dispatcher> = const { RefCell::new(Dispatcher::new()) };
+    pub(crate) static DISPATCHER: RefCell<Dispatcher> = const { RefCell::new(Dispatcher::new()) };
 }
 
 /// Makes a plugin context of one plugin type.
@@ -397,52 +417,64 @@ thread_local! {
 #[derive(Clone, Copy)]
 pub struct NewRoot(fn() -> Rc<dyn RootContext>);
 
-fn new_root<P: Plugin>() -> Rc<dyn RootContext>
+fn new_root<P: Plugin, C: Connections<P>>() -> Rc<dyn RootContext>
 where
     P::Filter: FilterExports,
 {
-    Rc::new(Root::<P> {
+    Rc::new(Root::<P, C> {
         plugin: RefCell::new(None),
         timers: RefCell::new(Timers::default()),
+        connections: std::marker::PhantomData,
     })
 }
 
-/// How [`register`] makes contexts of plugin `P` (one of a module's other plugins).
-pub fn root_of<P: Plugin>() -> NewRoot
+/// How [`register`] makes contexts of plugin `P` (one of a module's other plugins), with
+/// its network filter when `connections` says it has one.
+pub fn root_of<P: Plugin, C: Connections<P>>(connections: C) -> NewRoot
 where
     P::Filter: FilterExports,
 {
-    NewRoot(new_root::<P>)
+    let _ = connections;
+    NewRoot(new_root::<P, C>)
 }
 
-/// Makes `P` the plugin of this module (of this thread, off wasm), with `others` for the
-/// plugins configured under those `root_id`s, dropping any contexts.
-pub fn register<P: Plugin>(others: Vec<(&'static str, NewRoot)>)
+/// Makes `P` the plugin of this module (of this thread, off wasm), with its network filter
+/// when `connections` says it has one, and `others` for the plugins configured under
+/// those `root_id`s, dropping any contexts.
+pub fn register<P: Plugin, C: Connections<P>>(connections: C, others: Vec<(&'static str, NewRoot)>)
 where
     P::Filter: FilterExports,
 {
+    let _ = connections;
     let stateless = <P::Filter as FilterExports>::STATELESS;
+    let filters = !<P::Filter as FilterExports>::EXPORTS.is_empty();
     DISPATCHER.with(|d| {
         *d.borrow_mut() = Dispatcher {
-            new_root: Some(NewRoot(new_root::<P>)),
+            new_root: Some(NewRoot(new_root::<P, C>)),
             other_roots: others,
             new_stream: if stateless { None } else { Some(new_stream) },
+            deletes_exported: filters && !stateless,
             ..Dispatcher::new()
         }
     });
     #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
-    EXPORTED.with(|exported| exported.set(<P::Filter as FilterExports>::EXPORTS));
+    EXPORTED.with(|exported| {
+        let mut exported = exported.borrow_mut();
+        exported.clear();
+        exported.extend_from_slice(<P::Filter as FilterExports>::EXPORTS);
+        exported.extend_from_slice(C::exports());
+    });
 }
 
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 thread_local! {
-    static EXPORTED: std::cell::Cell<&'static [&'static str]> = const { std::cell::Cell::new(&[]) };
+    static EXPORTED: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether the registered filter's module exports stream callback `name` (off wasm).
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub(crate) fn exports(name: &str) -> bool {
-    EXPORTED.with(|exported| exported.get().contains(&name))
+    EXPORTED.with(|exported| exported.borrow().contains(&name))
 }
 
 /// Drops the registered plugin and every context (the emulator's teardown).
@@ -557,7 +589,7 @@ fn new_stream(context_id: u32) -> Option<Box<dyn StreamContext>> {
 
 /// The plugin of the stream whose callback is running: the only one, or (when several
 /// plugins share this VM) the one whose `root_id` the stream's `plugin_root_id` names.
-fn root_of_stream() -> Option<Rc<dyn RootContext>> {
+pub(crate) fn root_of_stream() -> Option<Rc<dyn RootContext>> {
     root_entry_of_stream().map(|(_, root)| root)
 }
 
@@ -594,6 +626,10 @@ pub(crate) fn on_http(context_id: u32, phase: Phase, size: usize, end_of_stream:
 }
 
 pub(crate) fn on_log(context_id: u32) {
+    // A connection's last look came with its close (see `connections`).
+    if DISPATCHER.with(|d| d.borrow_mut().connections.get_mut(&context_id).is_some()) {
+        return;
+    }
     guarded(|| with_stream(context_id, |filter| filter.on_stream_done()));
 }
 
@@ -602,10 +638,11 @@ pub(crate) fn on_delete(context_id: u32) {
     let gone = DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
         let stream = d.streams.remove(&context_id);
-        if stream.is_none() {
+        let connection = d.connections.remove(&context_id);
+        if stream.is_none() && connection.is_none() {
             d.roots.retain(|entry| entry.context_id != context_id);
         }
-        stream
+        (stream, connection)
     });
     drop(gone);
 }

@@ -5,6 +5,7 @@
 //! - [`exports`]: the guest functions (`proxy_on_*`), one file per ABI area;
 //! - [`dispatch`]: the contexts (plugins, streams, each stream's calls in flight) and the
 //!   routing of every export to them;
+//! - [`connections`]: network filters' connections;
 //! - [`logger`]: the `log` crate's backend, writing to Envoy's log;
 //! - [`allocator`]: the module's global allocator (public as
 //!   [`envoy_wasm_sdk::allocator`](crate::allocator)).
@@ -18,6 +19,7 @@
     all(target_arch = "wasm32", not(target_feature = "atomics"))
 ))]
 pub mod allocator;
+pub(crate) mod connections;
 pub(crate) mod dispatch;
 pub mod exports;
 pub(crate) mod logger;
@@ -31,5 +33,5 @@ pub(crate) mod seam {
     pub(crate) use super::dispatch::{
         configured_plugin, exports, take_guest_panic, take_refused_config, unregister,
     };
-    pub(crate) use super::exports::{callouts, lifecycle, root, stream};
+    pub(crate) use super::exports::{callouts, lifecycle, network, root, stream};
 }

@@ -75,15 +75,17 @@
 
 mod host;
 mod http;
+mod tcp;
 
 pub use host::{ForeignFunction, GrpcCall, HttpCall, LogRecord, Metric, SentReply};
 pub use http::{Exchange, HttpStream, Message, Request, Response};
+pub use tcp::TcpConnection;
 
 use crate::abi::native::install_host;
 use crate::abi::{LogLevel, Status};
 use crate::config::ConfigError;
 use crate::runtime::seam::{callouts, lifecycle, root};
-use host::{EmulatorHost, StreamState};
+use host::{ConnectionState, EmulatorHost, StreamState};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -455,6 +457,33 @@ impl Emulator {
         // No `proxy_on_context_create`: modules do not export it, and the filter is made at
         // the stream's first callback.
         HttpStream::new(self, id)
+    }
+
+    /// A client connects through the default plugin's network filter (its
+    /// [`NetworkPlugin`](crate::network::NetworkPlugin)); drive the connection from the
+    /// [`TcpConnection`].
+    pub fn connect(&self) -> TcpConnection<'_> {
+        self.connect_to(PluginId(self.default_plugin()))
+    }
+
+    /// A client connects through `plugin`'s network filter.
+    pub fn connect_to(&self, plugin: PluginId) -> TcpConnection<'_> {
+        let id = self.new_context_id();
+        {
+            let mut state = self.host.state.borrow_mut();
+            state.connections.insert(id, ConnectionState::default());
+            state.stream_roots.insert(id, plugin.0);
+        }
+        TcpConnection::open(self, id)
+    }
+
+    pub(crate) fn with_connection<R>(
+        &self,
+        id: u32,
+        f: impl FnOnce(&mut ConnectionState) -> R,
+    ) -> R {
+        let mut state = self.host.state.borrow_mut();
+        f(state.connections.entry(id).or_default())
     }
 
     /// Sends `request` through the filter; the upstream answers `200` with no body.

@@ -17,11 +17,16 @@ impl BufferHost for EmulatorHost {
     }
 
     fn proxy_set_buffer_bytes(&self, call: proxy_set_buffer_bytes::Args<'_>) -> u32 {
-        // Only bodies can be written.
+        // Only bodies and connection data can be written.
         let kind = BufferType::from_raw(call.buffer_type);
         if !matches!(
             kind,
-            Some(BufferType::HttpRequestBody | BufferType::HttpResponseBody)
+            Some(
+                BufferType::HttpRequestBody
+                    | BufferType::HttpResponseBody
+                    | BufferType::DownstreamData
+                    | BufferType::UpstreamData
+            )
         ) {
             return BAD_ARGUMENT;
         }
@@ -29,9 +34,16 @@ impl BufferHost for EmulatorHost {
         let Some(buffer) = state.buffer(call.buffer_type) else {
             return NOT_FOUND;
         };
-        let start = call.start.min(buffer.len());
-        let end = start.saturating_add(call.size).min(buffer.len());
-        buffer.splice(start..end, call.data.iter().copied());
+        // As Envoy: from the start, the first `size` bytes are replaced (`size` 0
+        // prepends); from the end or past it, the data is appended; anything else is refused.
+        if call.start == 0 {
+            let end = call.size.min(buffer.len());
+            buffer.splice(..end, call.data.iter().copied());
+        } else if call.start >= buffer.len() {
+            buffer.extend_from_slice(call.data);
+        } else {
+            return BAD_ARGUMENT;
+        }
         OK
     }
 

@@ -11,7 +11,10 @@ impl ContextHost for EmulatorHost {
     fn proxy_set_effective_context(&self, call: proxy_set_effective_context::Args<'_>) -> u32 {
         let mut state = self.state.borrow_mut();
         let context_id = call.context_id;
-        if !state.streams.contains_key(&context_id) && !state.roots.contains(&context_id) {
+        let known = state.streams.contains_key(&context_id)
+            || state.connections.contains_key(&context_id)
+            || state.roots.contains(&context_id);
+        if !known {
             return BAD_ARGUMENT;
         }
         state.effective_context = context_id;

@@ -141,6 +141,18 @@ impl StreamState {
     }
 }
 
+/// One TCP connection as the host sees it: the bytes each direction holds for the filter
+/// (what arrived and was not let through yet), and what the filter asked for.
+#[derive(Default, Debug)]
+pub(crate) struct ConnectionState {
+    pub downstream: Vec<u8>,
+    pub upstream: Vec<u8>,
+    /// The filter resumed the client's bytes (`proxy_continue_stream(Downstream)`).
+    pub resumed: bool,
+    /// The filter closed the connection (`proxy_close_stream`, either side).
+    pub close_requested: bool,
+}
+
 /// What a callback delivering a callout answer may read (only on `owner`, the plugin
 /// context that made the call, as in Envoy).
 #[derive(Default, Debug)]
@@ -167,6 +179,7 @@ pub(crate) struct State {
     pub logs: Vec<LogRecord>,
     pub effective_context: u32,
     pub streams: HashMap<u32, StreamState>,
+    pub connections: HashMap<u32, ConnectionState>,
     pub stream_roots: HashMap<u32, u32>,
     pub roots: Vec<u32>,
     /// Each plugin's name (its `plugin_name` and `plugin_root_id`), by root context.
@@ -207,6 +220,7 @@ impl Default for State {
             logs: Vec::new(),
             effective_context: 0,
             streams: HashMap::new(),
+            connections: HashMap::new(),
             stream_roots: HashMap::new(),
             roots: Vec::new(),
             plugin_names: HashMap::new(),
@@ -264,6 +278,11 @@ impl State {
         self.streams.get_mut(&id)
     }
 
+    fn connection(&mut self) -> Option<&mut ConnectionState> {
+        let id = self.effective_context;
+        self.connections.get_mut(&id)
+    }
+
     /// The map `map_type` of the effective context, if it has one.
     fn map(&mut self, map_type: u32) -> Option<&mut Pairs> {
         let is_owner = self.effective_context == self.callout.owner;
@@ -300,6 +319,8 @@ impl State {
         match BufferType::from_raw(buffer_type)? {
             BufferType::HttpRequestBody => self.stream().map(|s| &mut s.request.body),
             BufferType::HttpResponseBody => self.stream().map(|s| &mut s.response.body),
+            BufferType::DownstreamData => self.connection().map(|c| &mut c.downstream),
+            BufferType::UpstreamData => self.connection().map(|c| &mut c.upstream),
             BufferType::HttpCallResponseBody if is_owner => Some(&mut self.callout.body),
             BufferType::GrpcReceiveBuffer if is_owner => Some(&mut self.grpc_message),
             BufferType::VmConfiguration => Some(&mut self.vm_configuration),

@@ -5,6 +5,19 @@ use super::*;
 impl StreamHost for EmulatorHost {
     fn proxy_continue_stream(&self, call: proxy_continue_stream::Args<'_>) -> u32 {
         let mut state = self.state.borrow_mut();
+        if let Some(connection) = state.connection() {
+            // As Envoy for a network filter: the client's side resumes; the upstream's
+            // cannot be; the HTTP directions are not there (a no-op).
+            return match StreamType::from_raw(call.stream_type) {
+                Some(StreamType::Downstream) => {
+                    connection.resumed = true;
+                    OK
+                }
+                Some(StreamType::Upstream) => Status::Unimplemented.raw(),
+                Some(_) => OK,
+                None => BAD_ARGUMENT,
+            };
+        }
         let Some(stream) = state.stream() else {
             return NOT_FOUND;
         };
@@ -23,6 +36,17 @@ impl StreamHost for EmulatorHost {
             return BAD_ARGUMENT;
         }
         let mut state = self.state.borrow_mut();
+        if let Some(connection) = state.connection() {
+            // Either side closes the one downstream connection a network filter sits on.
+            let stream_type = StreamType::from_raw(call.stream_type);
+            if matches!(
+                stream_type,
+                Some(StreamType::Downstream | StreamType::Upstream)
+            ) {
+                connection.close_requested = true;
+            }
+            return OK;
+        }
         let Some(stream) = state.stream() else {
             return NOT_FOUND;
         };

@@ -22,6 +22,10 @@
 //!   is, as a careless filter would) into the request header `x-echo` and the response
 //!   header `x-echo`; `echo-response` into the response header only: a value with CR LF
 //!   must not split either message.
+//!
+//! The same plugin offers a network filter too (see `tcp`), so one module has both.
+
+mod tcp;
 
 use envoy_wasm_sdk::callout::{CalloutError, HttpRequest, HttpResponse};
 use envoy_wasm_sdk::metrics::{Counter, CounterVec};
