@@ -31,7 +31,16 @@ for example in examples/*/; do
 done
 
 echo "== publish dry run (SDK, macros, CLI)"
+# Cargo takes a registry crate's name and version for its content: the sources it once
+# extracted from the dry run's local registry, and what it built from them, would stand in
+# for a crate changed since. The dry run builds in a folder of its own, where ours are
+# cleaned first (their dependencies stay built), and the extracted sources are dropped.
+find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -mindepth 2 -maxdepth 2 -path '*/-*/*' \
+  \( -name 'envoy-wasm-sdk*' -o -name 'cargo-envoy-wasm-*' \) -exec rm -rf {} + 2>/dev/null || true
+export CARGO_TARGET_DIR=target/publish-check
+cargo clean --quiet -p envoy-wasm-sdk-macros -p envoy-wasm-sdk -p cargo-envoy-wasm 2>/dev/null || true
 cargo publish --dry-run --quiet --allow-dirty -p envoy-wasm-sdk-macros -p envoy-wasm-sdk -p cargo-envoy-wasm
+unset CARGO_TARGET_DIR
 
 echo "== integration tests (real Envoy, registry, skopeo, umoci)"
 cargo test -p envoy-tests
