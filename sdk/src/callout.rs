@@ -42,6 +42,7 @@
 
 use crate::abi::{BufferType, MapType, StreamType};
 use crate::error::Error;
+use crate::grpc::{GrpcStatus, GrpcStream, GrpcStreamEvent};
 use crate::headers::{HeaderResult, HeaderValue, HeadersMut, check_header};
 use crate::host::{self, HostError, HostResult};
 use crate::properties::Properties;
@@ -173,18 +174,7 @@ impl HttpResponse {
 
     /// Reads the response being delivered (in `proxy_on_http_call_response`).
     pub(crate) fn read(body_size: usize) -> HostResult<HttpResponse> {
-        let text_pairs = |map| -> HostResult<Vec<(String, HeaderValue)>> {
-            Ok(host::headers::pairs(map)?
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        String::from_utf8_lossy(&k).into_owned(),
-                        HeaderValue::from_host(v),
-                    )
-                })
-                .collect())
-        };
-        let headers = text_pairs(MapType::HttpCallResponseHeaders)?;
+        let headers = header_pairs(MapType::HttpCallResponseHeaders)?;
         let status = headers
             .iter()
             .find(|(k, _)| k == ":status")
@@ -199,9 +189,22 @@ impl HttpResponse {
             status,
             headers,
             body,
-            trailers: text_pairs(MapType::HttpCallResponseTrailers)?,
+            trailers: header_pairs(MapType::HttpCallResponseTrailers)?,
         })
     }
+}
+
+/// The pairs of header map `map`, names as text.
+pub(crate) fn header_pairs(map: MapType) -> HostResult<Vec<(String, HeaderValue)>> {
+    Ok(host::headers::pairs(map)?
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(&k).into_owned(),
+                HeaderValue::from_host(v),
+            )
+        })
+        .collect())
 }
 
 /// Why a call brought no response.
@@ -213,10 +216,10 @@ pub enum CalloutError {
     /// The call failed without a response from the service: the connection was refused or
     /// reset, or no upstream host was available. Envoy's reason, if it gave one.
     Failed(String),
-    /// A gRPC call ended with a non-OK status.
-    GrpcStatus {
-        /// The gRPC status code (e.g. 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED).
-        code: u32,
+    /// A gRPC call ended with a status other than `Ok`.
+    Grpc {
+        /// The status (`Unavailable`, `DeadlineExceeded`, ...).
+        status: GrpcStatus,
         /// The status message.
         message: String,
     },
@@ -238,8 +241,8 @@ impl fmt::Display for CalloutError {
             CalloutError::Timeout => f.write_str("the call timed out"),
             CalloutError::Failed(reason) if reason.is_empty() => f.write_str("the call failed"),
             CalloutError::Failed(reason) => write!(f, "the call failed: {reason}"),
-            CalloutError::GrpcStatus { code, message } => {
-                write!(f, "gRPC status {code}: {message}")
+            CalloutError::Grpc { status, message } => {
+                write!(f, "gRPC status {status}: {message}")
             }
             CalloutError::Host(error) => write!(f, "{error}"),
             CalloutError::TooLarge { size, limit } => {
@@ -286,6 +289,17 @@ impl GrpcRequest {
         }
     }
 
+    /// Calls `service/method` on `cluster` with `message`, serialized with `prost`.
+    #[cfg(feature = "prost")]
+    pub fn message<M: prost::Message>(
+        cluster: &str,
+        service: &str,
+        method: &str,
+        message: &M,
+    ) -> GrpcRequest {
+        GrpcRequest::new(cluster, service, method, message.encode_to_vec())
+    }
+
     /// Adds initial metadata.
     pub fn metadata(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> GrpcRequest {
         self.metadata
@@ -326,6 +340,8 @@ impl GrpcRequest {
 pub(crate) enum Response {
     Http(Result<HttpResponse, CalloutError>),
     Grpc(Result<Vec<u8>, CalloutError>),
+    /// An event of a gRPC stream.
+    Stream(GrpcStreamEvent),
     /// A stream's timer fired.
     Timer,
 }
@@ -338,6 +354,8 @@ pub enum CallKind {
     Http,
     /// `proxy_grpc_call`.
     Grpc,
+    /// `proxy_grpc_stream`.
+    GrpcStream,
     /// A stream's timer (`after`), numbered by the SDK.
     Timer,
 }
@@ -374,11 +392,16 @@ type GrpcHandler<F> = Box<
 
 type TimerHandler<F> = Box<dyn FnOnce(&mut F, &mut CalloutOps<'_, F>) -> Result<(), Error>>;
 
+type StreamHandler<F> =
+    Box<dyn FnMut(&mut F, GrpcStreamEvent, &mut CalloutOps<'_, F>) -> Result<(), Error>>;
+
 /// The code that runs when a call's response arrives (or a stream's timer fires), typed by
 /// the filter that made it.
 pub(crate) enum Handler<F> {
     Http(HttpHandler<F>),
     Grpc(GrpcHandler<F>),
+    /// Runs for every event of a gRPC stream, until its close.
+    Stream(StreamHandler<F>),
     Timer(TimerHandler<F>),
 }
 
@@ -396,6 +419,12 @@ pub trait CallRouting: Sized + 'static {
     /// # Errors
     /// The host's refusal to set the plugin's tick.
     fn schedule(token: u32, context_id: u32, delay: std::time::Duration) -> HostResult<()>;
+
+    /// Whether call `token` of `kind` still waits for responses (a stream not cancelled).
+    fn routed(kind: CallKind, token: u32) -> bool;
+
+    /// Stops waiting for call `token` of `kind`.
+    fn forget(kind: CallKind, token: u32);
 }
 
 type Responder<F> =
@@ -408,6 +437,25 @@ pub(crate) struct Calls<F> {
     /// Runs a handler; set by the first call, so a filter that never calls out links no
     /// handler code.
     responder: Option<Responder<F>>,
+    /// Stops the routing of a stream's events; set by the first stream, whose handler
+    /// goes when the filter does (its streams are cancelled then).
+    forget_stream: Option<fn(CallKind, u32)>,
+}
+
+/// A filter's gRPC streams end with its HTTP stream: Envoy keeps them on the plugin's
+/// context, so the SDK cancels them.
+impl<F> Drop for Calls<F> {
+    fn drop(&mut self) {
+        let Some(forget) = self.forget_stream else {
+            return;
+        };
+        for (kind, token, _) in &self.handlers {
+            if *kind == CallKind::GrpcStream {
+                let _ = host::callouts::grpc_cancel(*token);
+                forget(*kind, *token);
+            }
+        }
+    }
 }
 
 impl<F> Calls<F> {
@@ -415,6 +463,7 @@ impl<F> Calls<F> {
         Calls {
             handlers: Vec::new(),
             responder: None,
+            forget_stream: None,
         }
     }
 
@@ -480,10 +529,37 @@ impl<F: CallRouting> Calls<F> {
         Some(match (handler, response) {
             (Handler::Http(handler), Response::Http(result)) => handler(filter, result, &mut ops),
             (Handler::Grpc(handler), Response::Grpc(result)) => handler(filter, result, &mut ops),
+            (Handler::Stream(mut handler), Response::Stream(event)) => {
+                let last = matches!(event, GrpcStreamEvent::Closed { .. });
+                let result = handler(filter, event, &mut ops);
+                // Kept for the next event, unless this was the last or the handler
+                // cancelled the stream.
+                if !last && F::routed(kind, token) {
+                    self.handlers.push((kind, token, Handler::Stream(handler)));
+                }
+                result
+            }
             (Handler::Timer(handler), Response::Timer) => handler(filter, &mut ops),
             // Tokens are kept per kind, so a response meets a handler of its kind.
             _ => Ok(()),
         })
+    }
+
+    /// Keeps `handler` for every event of `stream`, started by stream `context_id`.
+    pub(crate) fn add_stream(
+        &mut self,
+        stream: GrpcStream,
+        context_id: u32,
+        limit: usize,
+        handler: StreamHandler<F>,
+    ) {
+        self.forget_stream = Some(F::forget);
+        self.add(
+            (CallKind::GrpcStream, stream.token()),
+            context_id,
+            limit,
+            Handler::Stream(handler),
+        );
     }
 }
 
@@ -524,8 +600,8 @@ pub(crate) fn read_grpc_event(event: GrpcEvent, limit: usize) -> Option<Response
             let message = host::callouts::status()
                 .map(|(_, message)| String::from_utf8_lossy(&message).into_owned())
                 .unwrap_or_default();
-            Some(Response::Grpc(Err(CalloutError::GrpcStatus {
-                code,
+            Some(Response::Grpc(Err(CalloutError::Grpc {
+                status: GrpcStatus::from_code(code),
                 message,
             })))
         }
@@ -605,6 +681,32 @@ macro_rules! start_calls {
             self.calls
                 .add(call, self.context_id, request.max_response_bytes, handler);
             Ok(())
+        }
+
+        /// Opens a gRPC stream for this HTTP stream (see [`grpc`](crate::grpc)):
+        /// `on_event` runs with this filter for each of its events, until it closes. The
+        /// stream is cancelled when this HTTP stream ends.
+        ///
+        /// # Errors
+        /// As [`http_call`](Self::http_call), for the metadata.
+        pub fn grpc_stream(
+            &mut self,
+            request: $crate::grpc::GrpcStreamRequest,
+            on_event: impl FnMut(
+                &mut F,
+                $crate::grpc::GrpcStreamEvent,
+                &mut $crate::callout::CalloutOps<'_, F>,
+            ) -> Result<(), $crate::Error>
+            + 'static,
+        ) -> $crate::HeaderResult<$crate::grpc::GrpcStream> {
+            let stream = request.open()?;
+            self.calls.add_stream(
+                stream,
+                self.context_id,
+                request.max_message_bytes,
+                Box::new(on_event),
+            );
+            Ok(stream)
         }
     };
 }

@@ -89,6 +89,7 @@ pub mod config;
 mod error;
 pub mod filter;
 pub mod foreign;
+pub mod grpc;
 mod headers;
 pub mod higress;
 pub mod metrics;

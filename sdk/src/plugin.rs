@@ -56,6 +56,8 @@
 
 use crate::config::ConfigError;
 use crate::filter::HttpFilter;
+use crate::grpc::{GrpcStream, GrpcStreamEvent, GrpcStreamRequest, PluginStreams};
+use crate::headers::HeaderResult;
 use crate::host::{self, HostResult};
 use crate::properties::Properties;
 use crate::shared::SharedQueue;
@@ -92,26 +94,53 @@ pub trait Plugin: Sized + 'static {
     }
 }
 
+/// What the runtime keeps for a plugin context besides the plugin: its timers and its
+/// gRPC streams' handlers.
+pub(crate) struct PluginServices<P> {
+    pub(crate) timers: RefCell<Timers<P>>,
+    pub(crate) streams: RefCell<PluginStreams<P>>,
+}
+
+impl<P> Default for PluginServices<P> {
+    fn default() -> Self {
+        PluginServices {
+            timers: RefCell::new(Timers::default()),
+            streams: RefCell::new(PluginStreams::default()),
+        }
+    }
+}
+
+/// How a plugin's gRPC stream's events come back to it. Implemented by the runtime for
+/// every plugin; called only where a plugin opens a stream, so a module that never does
+/// links none of the code that routes stream events.
+#[doc(hidden)]
+pub trait StreamRouting: Sized + 'static {
+    /// Stream `token`, opened by plugin context `root_context_id`, sends its events there
+    /// (messages of at most `max_message_bytes`).
+    fn route_stream(token: u32, root_context_id: u32, max_message_bytes: usize);
+}
+
 /// Operations valid while a plugin is configured.
 pub struct ConfigureOps<'a, P> {
     root_context_id: u32,
-    timers: &'a RefCell<Timers<P>>,
+    services: &'a PluginServices<P>,
 }
 
-/// Operations valid in the plugin's own callbacks (timers, [`Plugin::on_queue_ready`]).
+/// Operations valid in the plugin's own callbacks (timers, [`Plugin::on_queue_ready`],
+/// gRPC stream events).
 pub struct PluginOps<'a, P> {
     root_context_id: u32,
-    timers: &'a RefCell<Timers<P>>,
+    services: &'a PluginServices<P>,
 }
 
 /// What both plugin-level phases offer.
 macro_rules! plugin_phase {
     ($ops:ident) => {
         impl<'a, P> $ops<'a, P> {
-            pub(crate) const fn new(root_context_id: u32, timers: &'a RefCell<Timers<P>>) -> Self {
+            pub(crate) const fn new(root_context_id: u32, services: &'a PluginServices<P>) -> Self {
                 Self {
                     root_context_id,
-                    timers,
+                    services,
                 }
             }
 
@@ -143,6 +172,34 @@ macro_rules! plugin_phase {
         }
 
         timer_ops!($ops);
+
+        impl<P: StreamRouting> $ops<'_, P> {
+            /// Opens a gRPC stream owned by the plugin (see [`grpc`](crate::grpc)):
+            /// `on_event` runs with the plugin for each of its events, until it closes; a
+            /// method such as `Self::on_event` fits as it is.
+            ///
+            /// # Errors
+            /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for metadata that could
+            /// split the request (nothing is sent); the host's status when Envoy refuses to
+            /// open the stream (a cluster it does not know, say).
+            pub fn grpc_stream(
+                &mut self,
+                request: GrpcStreamRequest,
+                on_event: impl FnMut(&P, GrpcStreamEvent, &mut PluginOps<'_, P>) + 'static,
+            ) -> HeaderResult<GrpcStream> {
+                let stream = request.open()?;
+                self.services
+                    .streams
+                    .borrow_mut()
+                    .add(stream.token(), Box::new(on_event));
+                P::route_stream(
+                    stream.token(),
+                    self.root_context_id,
+                    request.max_message_bytes,
+                );
+                Ok(stream)
+            }
+        }
     };
 }
 

@@ -72,7 +72,7 @@
 //! response would (resume the stream from it: a delay filter).
 
 use crate::host::{self, HostResult};
-use crate::plugin::PluginOps;
+use crate::plugin::{PluginOps, PluginServices};
 use std::cell::RefCell;
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -96,8 +96,9 @@ struct Entry<P> {
     callback: Option<Callback<P>>,
 }
 
-/// Runs a plugin's due timers: the set, the plugin, its context id.
-type Runner<P> = fn(&RefCell<Timers<P>>, &P, u32);
+/// Runs a plugin's due timers: its services (the set among them), the plugin, its context
+/// id.
+type Runner<P> = fn(&PluginServices<P>, &P, u32);
 
 /// A plugin's timers (one set per plugin context, owned by the runtime).
 pub struct Timers<P> {
@@ -215,17 +216,18 @@ impl<P: 'static> Timers<P> {
     }
 
     /// The host's tick: runs every due timer, if the plugin has any.
-    pub(crate) fn run_due(cell: &RefCell<Timers<P>>, plugin: &P, root_context_id: u32) {
-        let runner = cell.borrow().runner;
+    pub(crate) fn run_due(services: &PluginServices<P>, plugin: &P, root_context_id: u32) {
+        let runner = services.timers.borrow().runner;
         if let Some(run) = runner {
-            run(cell, plugin, root_context_id);
+            run(services, plugin, root_context_id);
         }
     }
 
     /// Runs every timer that is due, each with `plugin`, then sets the tick for the next
     /// deadline. The set is not borrowed while a callback runs, so callbacks may add and
     /// cancel timers.
-    fn fire(cell: &RefCell<Timers<P>>, plugin: &P, root_context_id: u32) {
+    fn fire(services: &PluginServices<P>, plugin: &P, root_context_id: u32) {
+        let cell = &services.timers;
         let Ok(now) = now_nanos() else {
             return;
         };
@@ -235,7 +237,7 @@ impl<P: 'static> Timers<P> {
             let Some((id, mut callback)) = due else {
                 break;
             };
-            callback(plugin, &mut PluginOps::new(root_context_id, cell));
+            callback(plugin, &mut PluginOps::new(root_context_id, services));
             cell.borrow_mut().put_back(id, callback, now);
         }
         if let Err(error) = cell.borrow_mut().rearm(now) {
@@ -297,7 +299,7 @@ macro_rules! timer_ops {
                 callback: impl FnMut(&P, &mut PluginOps<'_, P>) + 'static,
             ) -> crate::HostResult<crate::timer::TimerId> {
                 crate::timer::Timers::add(
-                    self.timers,
+                    &self.services.timers,
                     name,
                     period,
                     Some(period),
@@ -322,7 +324,7 @@ macro_rules! timer_ops {
                         callback(plugin, ops);
                     }
                 };
-                crate::timer::Timers::add(self.timers, name, delay, None, Box::new(run))
+                crate::timer::Timers::add(&self.services.timers, name, delay, None, Box::new(run))
             }
 
             /// Stops timer `id`; `Ok(false)` if it had already run or was cancelled.
@@ -331,7 +333,7 @@ macro_rules! timer_ops {
             /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
             /// refuses to change the tick.
             pub fn cancel(&mut self, id: crate::timer::TimerId) -> crate::HostResult<bool> {
-                crate::timer::Timers::cancel(self.timers, id)
+                crate::timer::Timers::cancel(&self.services.timers, id)
             }
         }
     };

@@ -8,6 +8,7 @@
 //! -p envoy-tests --test arbitrary` runs longer.
 
 use envoy_tests::project_root;
+use envoy_wasm_sdk::grpc::GrpcStatus;
 use envoy_wasm_sdk::testing::{CalloutReply, Emulator, GrpcReply, Request, Response};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -196,8 +197,8 @@ proptest! {
                 _ => Response::new(status).header("x-user", "u").into(),
             });
             envoy.answer_grpc_calls(move |_| match kind {
-                0 => GrpcReply::Status(14, "unavailable".into()),
-                1 => GrpcReply::Status(7, "denied".into()),
+                0 => GrpcReply::Status(GrpcStatus::Unavailable, "unavailable".into()),
+                1 => GrpcReply::Status(GrpcStatus::PermissionDenied, "denied".into()),
                 _ => GrpcReply::Message(Vec::new()),
             });
             let exchange = envoy.send_with(request.clone(), Response::ok());

@@ -3,6 +3,7 @@
 
 use envoy_tests::{Plugin, Reply, Upstream, grpc_message, serve_with};
 use grpc_auth::proto::{CheckRequest, CheckResponse};
+use prost::Message as _;
 use std::time::{Duration, Instant};
 
 const CONFIG: &str = r#"{"cluster": "grpc_service", "timeout_ms": 300}"#;
@@ -10,28 +11,28 @@ const CONFIG: &str = r#"{"cluster": "grpc_service", "timeout_ms": 300}"#;
 fn authorizer() -> Upstream {
     Upstream::start_with(|request| {
         assert_eq!(request.path, "/auth.v1.Authorizer/Check");
-        let check = CheckRequest::decode(&grpc_message(request)).unwrap_or_default();
+        let check = CheckRequest::decode(grpc_message(request).as_slice()).unwrap_or_default();
         match check.token.as_str() {
             "Bearer good" => Reply::grpc(
                 &CheckResponse {
                     allowed: true,
                     user: format!("alice@{}", check.path),
                 }
-                .encode(),
+                .encode_to_vec(),
             ),
             "Bearer bad" => Reply::grpc(
                 &CheckResponse {
                     allowed: false,
                     user: String::new(),
                 }
-                .encode(),
+                .encode_to_vec(),
             ),
             "Bearer slow" => Reply::grpc(
                 &CheckResponse {
                     allowed: true,
                     user: "late".into(),
                 }
-                .encode(),
+                .encode_to_vec(),
             )
             .delay(Duration::from_secs(2)),
             _ => Reply::grpc_status(16, "no token"),

@@ -1,22 +1,19 @@
 //! `grpc_auth`: asks a gRPC authorization service (`auth.v1.Authorizer/Check`, a unary call)
 //! about every request. Allowed: the request goes on with `x-user`. Denied, or the service
 //! answers `UNAUTHENTICATED`/`PERMISSION_DENIED`: `403`. Any other failure or no answer within
-//! `timeout_ms`: `503` (fail closed).
+//! `timeout_ms`: `503` (fail closed). The messages are `prost` types (see [`proto`]).
 
 pub mod proto;
 
 use envoy_wasm_sdk::callout::{CalloutError, CalloutOps, GrpcRequest};
+use envoy_wasm_sdk::grpc::GrpcStatus;
 use envoy_wasm_sdk::prelude::*;
+use prost::Message as _;
 use proto::{CheckRequest, CheckResponse};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::rc::Rc;
 use std::time::Duration;
-
-/// gRPC `UNAUTHENTICATED`.
-const UNAUTHENTICATED: u32 = 16;
-/// gRPC `PERMISSION_DENIED`.
-const PERMISSION_DENIED: u32 = 7;
 
 /// The plugin configuration.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -90,19 +87,19 @@ impl GrpcAuthFilter {
         ops: &mut CalloutOps<Self>,
     ) -> Result<(), Error> {
         match response {
-            Ok(bytes) => match CheckResponse::decode(&bytes) {
-                Some(response) if response.allowed => {
+            Ok(bytes) => match CheckResponse::decode(bytes.as_slice()) {
+                Ok(response) if response.allowed => {
                     ops.request_headers().set("x-user", &response.user)?;
                     ops.resume_request()?;
                     Ok(())
                 }
-                Some(_) => forbidden(ops),
-                None => Err(unavailable(
-                    "the auth service sent a malformed CheckResponse".into(),
-                )),
+                Ok(_) => forbidden(ops),
+                Err(error) => Err(unavailable(format!(
+                    "the auth service sent a malformed CheckResponse: {error}"
+                ))),
             },
-            Err(CalloutError::GrpcStatus {
-                code: UNAUTHENTICATED | PERMISSION_DENIED,
+            Err(CalloutError::Grpc {
+                status: GrpcStatus::Unauthenticated | GrpcStatus::PermissionDenied,
                 ..
             }) => forbidden(ops),
             Err(failure) => Err(unavailable(format!("auth service: {failure}"))),
@@ -118,13 +115,8 @@ impl HttpFilter for GrpcAuthFilter {
             token: req.headers().get_str("authorization")?.unwrap_or_default(),
             path: req.headers().get_str(":path")?.unwrap_or_default(),
         };
-        let call = GrpcRequest::new(
-            &config.cluster,
-            "auth.v1.Authorizer",
-            "Check",
-            check.encode(),
-        )
-        .timeout(Duration::from_millis(config.timeout_ms));
+        let call = GrpcRequest::message(&config.cluster, "auth.v1.Authorizer", "Check", &check)
+            .timeout(Duration::from_millis(config.timeout_ms));
         req.grpc_call(call, GrpcAuthFilter::decide)
             .map_err(|e| unavailable(format!("cannot call the auth service: {e}")))?;
         Ok(Action::Pause)

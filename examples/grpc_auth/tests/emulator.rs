@@ -1,8 +1,10 @@
 //! grpc_auth on the emulator, with the service's answers scripted.
 
+use envoy_wasm_sdk::grpc::GrpcStatus;
 use envoy_wasm_sdk::testing::{Emulator, GrpcReply, Request};
 use grpc_auth::proto::{CheckRequest, CheckResponse};
 use grpc_auth::register_plugin;
+use prost::Message as _;
 
 fn with_service(
     service: impl FnMut(&envoy_wasm_sdk::testing::GrpcCall) -> GrpcReply + 'static,
@@ -18,14 +20,14 @@ fn with_service(
 #[test]
 fn an_allowed_request_goes_on_with_the_user() {
     let envoy = with_service(|call| {
-        let request = CheckRequest::decode(&call.messages[0]).unwrap();
+        let request = CheckRequest::decode(call.messages[0].as_slice()).unwrap();
         let allowed = request.token == "Bearer good" && request.path == "/orders";
         GrpcReply::Message(
             CheckResponse {
                 allowed,
                 user: "alice".into(),
             }
-            .encode(),
+            .encode_to_vec(),
         )
     });
     let exchange = envoy.send(Request::get("/orders").header("authorization", "Bearer good"));
@@ -51,14 +53,26 @@ fn denials_are_403_and_failures_503() {
                     allowed: false,
                     user: String::new(),
                 }
-                .encode(),
+                .encode_to_vec(),
             ),
             403,
         ),
-        (GrpcReply::Status(16, "no token".into()), 403),
-        (GrpcReply::Status(7, "not yours".into()), 403),
-        (GrpcReply::Status(14, "unavailable".into()), 503),
-        (GrpcReply::Status(4, "deadline exceeded".into()), 503),
+        (
+            GrpcReply::Status(GrpcStatus::Unauthenticated, "no token".into()),
+            403,
+        ),
+        (
+            GrpcReply::Status(GrpcStatus::PermissionDenied, "not yours".into()),
+            403,
+        ),
+        (
+            GrpcReply::Status(GrpcStatus::Unavailable, "unavailable".into()),
+            503,
+        ),
+        (
+            GrpcReply::Status(GrpcStatus::DeadlineExceeded, "deadline exceeded".into()),
+            503,
+        ),
         (GrpcReply::Message(vec![0x12, 9]), 503),
     ];
     for (reply, status) in cases {

@@ -76,6 +76,61 @@ pub fn grpc_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     Ok(token)
 }
 
+/// Opens a gRPC stream to `service/method` on `upstream` with initial `metadata`.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+pub fn grpc_stream<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    upstream: &str,
+    service: &str,
+    method: &str,
+    metadata: &[(K, V)],
+) -> HostResult<u32> {
+    let metadata = pairs::encode(metadata);
+    let mut token = 0u32;
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
+    check("proxy_grpc_stream", unsafe {
+        abi::proxy_grpc_stream(
+            upstream.as_ptr(),
+            upstream.len(),
+            service.as_ptr(),
+            service.len(),
+            method.as_ptr(),
+            method.len(),
+            metadata.as_ptr(),
+            metadata.len(),
+            &mut token,
+        )
+    })?;
+    Ok(token)
+}
+
+/// Sends `message` on gRPC stream `token`; `end_stream` half-closes it after the message.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call
+/// (`NotFound` once the stream is gone).
+pub fn grpc_send(token: u32, message: &[u8], end_stream: bool) -> HostResult<()> {
+    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
+    check("proxy_grpc_send", unsafe {
+        abi::proxy_grpc_send(
+            token,
+            message.as_ptr(),
+            message.len(),
+            u32::from(end_stream),
+        )
+    })
+}
+
+/// Closes gRPC stream `token` from this side (a half-close; the peer may still answer).
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+pub fn grpc_close(token: u32) -> HostResult<()> {
+    // SAFETY: the import takes integers only: no memory is shared.
+    check("proxy_grpc_close", unsafe { abi::proxy_grpc_close(token) })
+}
+
 /// Cancels a gRPC call.
 ///
 /// # Errors

@@ -13,12 +13,13 @@ use crate::filter::{
     FilterExports, HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps,
     ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
 };
+use crate::grpc::GrpcStreamEvent;
 use crate::headers::HeaderError;
 use crate::host::{self, HostError, HostResult};
-use crate::plugin::{ConfigureOps, Plugin, PluginOps};
+use crate::plugin::{ConfigureOps, Plugin, PluginOps, PluginServices};
 use crate::reply::LocalReply;
 use crate::runtime::connections::{ConnectionContext, Connections};
-use crate::runtime::logger;
+use crate::runtime::{logger, streams};
 use crate::shared::SharedQueue;
 use crate::timer::{self, Timers};
 use std::cell::RefCell;
@@ -73,6 +74,10 @@ pub(crate) trait RootContext {
     /// Sets the plugin's tick for its streams' nearest timer, `next` (nanoseconds on the
     /// host's clock; `None` when they have none).
     fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()>;
+    /// Runs the plugin's handler of its gRPC stream `token` with `event`.
+    fn on_grpc_stream(&self, root_context_id: u32, token: u32, event: GrpcStreamEvent);
+    /// Drops the handler of the plugin's cancelled stream `token`.
+    fn forget_stream(&self, token: u32);
 }
 
 /// A call: its kind and the host's token for it (Envoy numbers each kind apart).
@@ -96,7 +101,7 @@ pub(crate) trait StreamContext {
 
 struct Root<P: Plugin, C> {
     plugin: RefCell<Option<Rc<P>>>,
-    timers: RefCell<Timers<P>>,
+    services: PluginServices<P>,
     connections: std::marker::PhantomData<C>,
 }
 
@@ -129,7 +134,7 @@ where
         let plugin = config::parse::<P::Config>(&bytes).and_then(|config| {
             P::configure(
                 config,
-                &mut ConfigureOps::new(root_context_id, &self.timers),
+                &mut ConfigureOps::new(root_context_id, &self.services),
             )
         });
         match plugin {
@@ -171,7 +176,7 @@ where
 
     fn on_tick(&self, root_context_id: u32) {
         if let Some(plugin) = self.plugin.borrow().clone() {
-            Timers::run_due(&self.timers, &plugin, root_context_id);
+            Timers::run_due(&self.services, &plugin, root_context_id);
         }
         let streams = DISPATCHER.with(|d| d.borrow().stream_tick);
         if let Some(run) = streams {
@@ -183,7 +188,7 @@ where
         if let Some(plugin) = self.plugin.borrow().clone() {
             plugin.on_queue_ready(
                 SharedQueue::from_id(queue_id),
-                &mut PluginOps::new(root_context_id, &self.timers),
+                &mut PluginOps::new(root_context_id, &self.services),
             );
         }
     }
@@ -195,9 +200,38 @@ where
     }
 
     fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()> {
-        let mut timers = self.timers.borrow_mut();
+        let mut timers = self.services.timers.borrow_mut();
         timers.tick.streams_next = next;
         timers.tick.arm(now)
+    }
+
+    fn on_grpc_stream(&self, root_context_id: u32, token: u32, event: GrpcStreamEvent) {
+        let Some(plugin) = self.plugin.borrow().clone() else {
+            return;
+        };
+        let last = matches!(event, GrpcStreamEvent::Closed { .. });
+        // Its own statement: the handlers must not stay borrowed while one runs.
+        let handler = self.services.streams.borrow_mut().take(token);
+        let Some(mut handler) = handler else {
+            return;
+        };
+        handler(
+            &plugin,
+            event,
+            &mut PluginOps::new(root_context_id, &self.services),
+        );
+        let mut streams = self.services.streams.borrow_mut();
+        if last || !streams::routed(token) {
+            streams.remove(token);
+        } else {
+            streams.put_back(token, handler);
+        }
+    }
+
+    fn forget_stream(&self, token: u32) {
+        if let Ok(mut streams) = self.services.streams.try_borrow_mut() {
+            streams.remove(token);
+        }
     }
 }
 
@@ -250,7 +284,11 @@ impl<F: HttpFilter> StreamContext for Filter<F> {
 }
 
 /// Turns a callback's `Err` into a local reply; if even that fails, resets the stream.
-fn answer_error(callback: &dyn fmt::Display, error: Error, direction: StreamType) -> Action {
+pub(crate) fn answer_error(
+    callback: &dyn fmt::Display,
+    error: Error,
+    direction: StreamType,
+) -> Action {
     log::error!(
         "{callback} failed: {error} (answering {})",
         error.status_code()
@@ -375,11 +413,11 @@ pub(crate) struct Dispatcher {
     pub(crate) deletes_exported: bool,
     /// Calls waiting for a response: each to the stream that made it (which keeps the
     /// handler, typed by its filter).
-    callouts: BTreeMap<(CallKind, u32), (u32, usize)>,
+    pub(crate) callouts: BTreeMap<(CallKind, u32), (u32, usize)>,
     /// Readers of callout responses, installed by the first call of each kind, so that a
     /// module that never calls out carries none of the code that reads responses.
     http_deliver: Option<fn(u32, usize, usize)>,
-    grpc_deliver: Option<fn(u32, GrpcEvent)>,
+    pub(crate) grpc_deliver: Option<fn(u32, GrpcEvent)>,
     /// Streams' timers (`after`): plugin context, deadline, token.
     stream_timers: Vec<(u32, u64, u32)>,
     /// Runs a plugin's due stream timers on its tick; installed by the first stream timer,
@@ -423,7 +461,7 @@ where
 {
     Rc::new(Root::<P, C> {
         plugin: RefCell::new(None),
-        timers: RefCell::new(Timers::default()),
+        services: PluginServices::default(),
         connections: std::marker::PhantomData,
     })
 }
@@ -546,7 +584,10 @@ enum Taken {
 /// Runs `call` on the stream's filter, taken out of its slot while it runs. A stream's
 /// filter is made at the stream's first callback: Envoy need not announce streams
 /// (`proxy_on_context_create` is not exported), which saves a VM crossing per request.
-fn with_stream<R>(context_id: u32, call: impl FnOnce(&mut dyn StreamContext) -> R) -> Option<R> {
+pub(crate) fn with_stream<R>(
+    context_id: u32,
+    call: impl FnOnce(&mut dyn StreamContext) -> R,
+) -> Option<R> {
     let found = DISPATCHER.with(|d| {
         let mut d = d.borrow_mut();
         if let Some(slot) = d.streams.get_mut(&context_id) {
@@ -647,7 +688,7 @@ pub(crate) fn on_delete(context_id: u32) {
     drop(gone);
 }
 
-fn root(root_context_id: u32) -> Option<Rc<dyn RootContext>> {
+pub(crate) fn root(root_context_id: u32) -> Option<Rc<dyn RootContext>> {
     DISPATCHER.with(|d| {
         d.borrow()
             .roots
@@ -719,8 +760,24 @@ impl<F: HttpFilter> CallRouting for F {
                 .insert((kind, token), (context_id, max_response_bytes));
             match kind {
                 CallKind::Http => d.http_deliver = Some(deliver_http_response),
-                CallKind::Grpc => d.grpc_deliver = Some(deliver_grpc_event),
+                CallKind::Grpc | CallKind::GrpcStream => d.grpc_deliver = Some(deliver_grpc_event),
                 CallKind::Timer => {}
+            }
+        });
+        if kind == CallKind::GrpcStream {
+            crate::grpc::on_cancel(streams::forget);
+        }
+    }
+
+    fn routed(kind: CallKind, token: u32) -> bool {
+        DISPATCHER.with(|d| d.borrow().callouts.contains_key(&(kind, token)))
+    }
+
+    fn forget(kind: CallKind, token: u32) {
+        // A filter dropped as the dispatcher is torn down finds it borrowed: all goes.
+        DISPATCHER.with(|d| {
+            if let Ok(mut d) = d.try_borrow_mut() {
+                d.callouts.remove(&(kind, token));
             }
         });
     }
@@ -792,8 +849,14 @@ fn deliver_http_response(token: u32, headers: usize, body_size: usize) {
     });
 }
 
-fn deliver_grpc_event(token: u32, event: GrpcEvent) {
-    deliver(CallKind::Grpc, token, |limit| read_grpc_event(event, limit));
+/// A gRPC event: for a unary call, or for a stream.
+pub(crate) fn deliver_grpc_event(token: u32, event: GrpcEvent) {
+    let unary = DISPATCHER.with(|d| d.borrow().callouts.contains_key(&(CallKind::Grpc, token)));
+    if unary {
+        deliver(CallKind::Grpc, token, |limit| read_grpc_event(event, limit));
+    } else {
+        streams::deliver(token, event);
+    }
 }
 
 pub(crate) fn on_http_call_response(

@@ -6,6 +6,7 @@
 //! - [`dispatch`]: the contexts (plugins, streams, each stream's calls in flight) and the
 //!   routing of every export to them;
 //! - [`connections`]: network filters' connections;
+//! - [`streams`]: gRPC streams' events, to the plugin or filter that opened them;
 //! - [`logger`]: the `log` crate's backend, writing to Envoy's log;
 //! - [`allocator`]: the module's global allocator (public as
 //!   [`envoy_wasm_sdk::allocator`](crate::allocator)).
@@ -23,6 +24,7 @@ pub(crate) mod connections;
 pub(crate) mod dispatch;
 pub mod exports;
 pub(crate) mod logger;
+pub(crate) mod streams;
 
 /// What the emulator may reach of the runtime: the guest exports Envoy calls, which of the
 /// stream callbacks the filter's module exports, and hooks to re-raise a guest panic on

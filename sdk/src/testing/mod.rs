@@ -84,6 +84,7 @@ pub use tcp::TcpConnection;
 use crate::abi::native::install_host;
 use crate::abi::{LogLevel, Status};
 use crate::config::ConfigError;
+use crate::grpc::GrpcStatus;
 use crate::runtime::seam::{callouts, lifecycle, root};
 use host::{ConnectionState, EmulatorHost, StreamState};
 use std::cell::{Cell, RefCell};
@@ -219,8 +220,8 @@ impl From<Response> for CalloutReply {
 pub enum GrpcReply {
     /// The service answers with this serialized message (status OK).
     Message(Vec<u8>),
-    /// The call ends with this gRPC status code and message.
-    Status(u32, String),
+    /// The call ends with this gRPC status and message.
+    Status(GrpcStatus, String),
 }
 
 impl Emulator {
@@ -755,10 +756,11 @@ impl Emulator {
             let next_grpc = {
                 let state = self.host.state.borrow();
                 let answered = self.answered.borrow();
+                // Unary calls only: a stream's events are the test's to send.
                 state
                     .grpc_calls
                     .iter()
-                    .find(|c| !answered.contains(&c.token))
+                    .find(|c| !c.stream && !answered.contains(&c.token))
                     .cloned()
             };
             let Some(call) = next_grpc else { break };
@@ -767,8 +769,8 @@ impl Emulator {
             };
             match reply {
                 GrpcReply::Message(message) => self.respond_grpc_call(call.token, message),
-                GrpcReply::Status(code, message) => {
-                    self.close_grpc_call(call.token, code, &message)
+                GrpcReply::Status(status, message) => {
+                    self.close_grpc_call(call.token, status, &message)
                 }
             }
         }
@@ -830,42 +832,91 @@ impl Emulator {
         self.host.state.borrow().grpc_calls.clone()
     }
 
-    /// Answers gRPC call `token`: initial metadata, one message, then status 0 (OK).
+    /// Answers gRPC call `token`: initial metadata, one message, then status OK.
     pub fn respond_grpc_call(&self, token: u32, message: impl Into<Vec<u8>>) {
-        self.answered.borrow_mut().insert(token);
-        let context = self.callout_context(&self.host.state.borrow().grpc_calls, token, |c| {
-            (c.token, c.context_id)
-        });
-        self.host.state.borrow_mut().callout.owner = context;
-        self.host.state.borrow_mut().callout.headers = Vec::new();
+        self.send_grpc_initial_metadata(token, &[]);
+        self.send_grpc_message(token, message);
+        self.close_grpc_call(token, GrpcStatus::Ok, "");
+    }
+
+    /// The service sends its initial metadata on gRPC call or stream `token`.
+    pub fn send_grpc_initial_metadata(&self, token: u32, metadata: &[(&str, &str)]) {
+        let Some(context) = self.grpc_event_context(token) else {
+            return;
+        };
+        let count = metadata.len();
+        {
+            let mut state = self.host.state.borrow_mut();
+            state.callout.owner = context;
+            state.callout.headers = to_pairs(metadata);
+        }
         self.call_into(context, || {
-            callouts::proxy_on_grpc_receive_initial_metadata(context, token, 0);
+            callouts::proxy_on_grpc_receive_initial_metadata(context, token, count);
             0
         });
+    }
+
+    /// The service sends one message on gRPC call or stream `token`.
+    pub fn send_grpc_message(&self, token: u32, message: impl Into<Vec<u8>>) {
+        let Some(context) = self.grpc_event_context(token) else {
+            return;
+        };
         let message = message.into();
         let size = message.len();
-        self.host.state.borrow_mut().grpc_message = message;
+        {
+            let mut state = self.host.state.borrow_mut();
+            state.callout.owner = context;
+            state.grpc_message = message;
+        }
         self.call_into(context, || {
             callouts::proxy_on_grpc_receive(context, token, size);
             0
         });
-        self.close_grpc_call(token, 0, "");
     }
 
-    /// Closes gRPC call `token` with `status` (e.g. 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED).
-    pub fn close_grpc_call(&self, token: u32, status: u32, message: &str) {
-        self.answered.borrow_mut().insert(token);
-        let context = self.callout_context(&self.host.state.borrow().grpc_calls, token, |c| {
-            (c.token, c.context_id)
-        });
-        let mut state = self.host.state.borrow_mut();
-        state.callout.owner = context;
-        state.callout.status = (status, message.as_bytes().to_vec());
-        drop(state);
+    /// The service sends its trailing metadata on gRPC call or stream `token`.
+    pub fn send_grpc_trailing_metadata(&self, token: u32, metadata: &[(&str, &str)]) {
+        let Some(context) = self.grpc_event_context(token) else {
+            return;
+        };
+        let count = metadata.len();
+        {
+            let mut state = self.host.state.borrow_mut();
+            state.callout.owner = context;
+            state.callout.trailers = to_pairs(metadata);
+        }
         self.call_into(context, || {
-            callouts::proxy_on_grpc_close(context, token, status);
+            callouts::proxy_on_grpc_receive_trailing_metadata(context, token, count);
             0
         });
+    }
+
+    /// Closes gRPC call or stream `token` with `status` and `message`, as Envoy does when
+    /// the service ends it (`Unavailable` when the service cannot be reached or goes away).
+    pub fn close_grpc_call(&self, token: u32, status: GrpcStatus, message: &str) {
+        let Some(context) = self.grpc_event_context(token) else {
+            return;
+        };
+        let code = status.code();
+        {
+            let mut state = self.host.state.borrow_mut();
+            state.callout.owner = context;
+            state.callout.status = (code, message.as_bytes().to_vec());
+        }
+        self.call_into(context, || {
+            callouts::proxy_on_grpc_close(context, token, code);
+            0
+        });
+    }
+
+    /// The plugin context that gets call `token`'s events, unless the filter cancelled it
+    /// (Envoy then delivers nothing more).
+    fn grpc_event_context(&self, token: u32) -> Option<u32> {
+        self.answered.borrow_mut().insert(token);
+        let state = self.host.state.borrow();
+        let call = state.grpc_calls.iter().find(|c| c.token == token);
+        let call = call.unwrap_or_else(|| panic!("no gRPC call with token {token}"));
+        (!call.cancelled).then_some(call.context_id)
     }
 
     fn callout_context<T>(&self, calls: &[T], token: u32, key: impl Fn(&T) -> (u32, u32)) -> u32 {
@@ -883,6 +934,13 @@ impl Drop for Emulator {
         crate::runtime::seam::unregister();
         install_host(None);
     }
+}
+
+fn to_pairs(pairs: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
 }
 
 impl Response {

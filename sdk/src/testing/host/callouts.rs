@@ -45,9 +45,16 @@ impl GrpcHost for EmulatorHost {
 
     fn proxy_grpc_send(&self, call: proxy_grpc_send::Args<'_>) -> u32 {
         let mut state = self.state.borrow_mut();
-        match state.grpc_calls.iter_mut().find(|c| c.token == call.token) {
+        // As Envoy: only an open stream takes messages; a cancelled one is gone.
+        match state
+            .grpc_calls
+            .iter_mut()
+            .find(|c| c.token == call.token && !c.cancelled)
+        {
+            Some(grpc) if !grpc.stream => BAD_ARGUMENT,
             Some(grpc) => {
                 grpc.messages.push(call.message.to_vec());
+                grpc.half_closed |= call.end_stream != 0;
                 OK
             }
             None => NOT_FOUND,
@@ -55,11 +62,11 @@ impl GrpcHost for EmulatorHost {
     }
 
     fn proxy_grpc_cancel(&self, call: proxy_grpc_cancel::Args<'_>) -> u32 {
-        self.close_grpc(call.token)
+        self.end_grpc(call.token, |grpc| grpc.cancelled = true)
     }
 
     fn proxy_grpc_close(&self, call: proxy_grpc_close::Args<'_>) -> u32 {
-        self.close_grpc(call.token)
+        self.end_grpc(call.token, |grpc| grpc.half_closed = true)
     }
 }
 
@@ -89,19 +96,26 @@ impl EmulatorHost {
             service: text(service),
             method: text(method),
             metadata,
+            stream: message.is_none(),
             messages: message.into_iter().collect(),
             timeout_ms,
-            closed_by_filter: false,
+            half_closed: false,
+            cancelled: false,
         });
         *return_token = token;
         OK
     }
 
-    fn close_grpc(&self, token: u32) -> u32 {
+    /// Cancels (or half-closes) call or stream `token`, as `end` says.
+    fn end_grpc(&self, token: u32, end: impl FnOnce(&mut GrpcCall)) -> u32 {
         let mut state = self.state.borrow_mut();
-        match state.grpc_calls.iter_mut().find(|c| c.token == token) {
+        match state
+            .grpc_calls
+            .iter_mut()
+            .find(|c| c.token == token && !c.cancelled)
+        {
             Some(call) => {
-                call.closed_by_filter = true;
+                end(call);
                 OK
             }
             None => NOT_FOUND,

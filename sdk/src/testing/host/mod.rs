@@ -84,8 +84,12 @@ pub struct GrpcCall {
     pub messages: Vec<Vec<u8>>,
     /// Timeout in milliseconds (0 for streams).
     pub timeout_ms: u32,
-    /// Whether the filter cancelled or closed it.
-    pub closed_by_filter: bool,
+    /// A stream (`proxy_grpc_stream`), not a unary call.
+    pub stream: bool,
+    /// The filter ended its side: `send_last`, or a close.
+    pub half_closed: bool,
+    /// The filter cancelled it (later sends fail with `NotFound`, as in Envoy).
+    pub cancelled: bool,
 }
 
 /// A metric the filter defined.
