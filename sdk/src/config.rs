@@ -147,6 +147,14 @@ impl From<crate::host::HostError> for ConfigError {
     }
 }
 
+/// A header the plugin would send while configuring (gRPC stream metadata, say) is refused,
+/// or the host refused the call: the configuration is rejected with that reason.
+impl From<crate::headers::HeaderError> for ConfigError {
+    fn from(error: crate::headers::HeaderError) -> ConfigError {
+        ConfigError::new(error.to_string())
+    }
+}
+
 /// Checks that `name`, found at `field`, is a header name Envoy accepts in every protocol:
 /// a non-empty lower-case token (HTTP/2 forbids upper case).
 ///
