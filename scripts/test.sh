@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy (native and wasm32-wasip1)"
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p http_auth -p grpc_auth -p http_body -p http_routing -p rate_limit -p key_auth -p tcp_guard -p faulty -p probe -p bench_empty -p bench_floor -- -D warnings
+cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p http_auth -p grpc_auth -p http_body -p http_routing -p rate_limit -p key_auth -p tcp_guard -p grpc_access_log -p faulty -p probe -p bench_empty -p bench_floor -- -D warnings
 cargo clippy --target wasm32-wasip1 -p bench_sdk --examples -- -D warnings
 
 echo "== rustdoc (broken links fail; all features, as docs.rs builds it)"

@@ -256,7 +256,9 @@ impl GrpcStreamRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GrpcStreamEvent {
-    /// The service's initial metadata: the stream is accepted.
+    /// The service's initial metadata: the service accepted the stream. (A response that
+    /// ends the stream in its first headers, "Trailers-Only", comes as `TrailingMetadata`;
+    /// a stream Envoy could not open brings no `InitialMetadata`, only its close.)
     InitialMetadata(Vec<(String, HeaderValue)>),
     /// One serialized message.
     Message(Vec<u8>),
@@ -404,27 +406,39 @@ fn forget(token: u32) {
     }
 }
 
-/// Reads a stream event as Envoy delivers it (on the plugin's context). A message over
-/// `limit` is not read: the stream is cancelled, and it reads as `Closed` with
-/// `ResourceExhausted`; the `bool` says whether that happened.
+/// Reads a stream event as Envoy delivers it (on the plugin's context); `None` for one
+/// that brings nothing (Envoy 1.40 announces empty initial metadata for a stream it could
+/// not open, just before its close: no service answered). A message over `limit` is not
+/// read: the stream is cancelled, and it reads as `Closed` with `ResourceExhausted`; the
+/// `bool` says whether the SDK cancelled the stream.
 pub(crate) fn read_event(
     token: u32,
     event: crate::callout::GrpcEvent,
     limit: usize,
-) -> (GrpcStreamEvent, bool) {
+) -> (Option<GrpcStreamEvent>, bool) {
     use crate::abi::BufferType;
     use crate::callout::{GrpcEvent, header_pairs};
     let closed = |status, message: String| GrpcStreamEvent::Closed { status, message };
     let read = match event {
+        GrpcEvent::InitialMetadata(0) => return (None, false),
+        // A "Trailers-Only" response (the service, or Envoy for a service it cannot
+        // reach, ends the stream in its first headers: they carry `grpc-status`) brings
+        // trailers, not the service's acceptance of the stream.
         GrpcEvent::InitialMetadata(_) => {
-            header_pairs(MapType::GrpcReceiveInitialMetadata).map(GrpcStreamEvent::InitialMetadata)
+            header_pairs(MapType::GrpcReceiveInitialMetadata).map(|pairs| {
+                if pairs.iter().any(|(name, _)| name == "grpc-status") {
+                    GrpcStreamEvent::TrailingMetadata(pairs)
+                } else {
+                    GrpcStreamEvent::InitialMetadata(pairs)
+                }
+            })
         }
         GrpcEvent::TrailingMetadata(_) => header_pairs(MapType::GrpcReceiveTrailingMetadata)
             .map(GrpcStreamEvent::TrailingMetadata),
         GrpcEvent::Message(size) if size > limit => {
             let _ = host::callouts::grpc_cancel(token);
             let why = format!("a message of {size} bytes, more than the {limit} allowed");
-            return (closed(GrpcStatus::ResourceExhausted, why), true);
+            return (Some(closed(GrpcStatus::ResourceExhausted, why)), true);
         }
         GrpcEvent::Message(size) => host::buffers::get(BufferType::GrpcReceiveBuffer, 0, size)
             .map(|bytes| GrpcStreamEvent::Message(bytes.unwrap_or_default())),
@@ -436,10 +450,10 @@ pub(crate) fn read_event(
         }
     };
     match read {
-        Ok(event) => (event, false),
+        Ok(event) => (Some(event), false),
         Err(error) => {
             let _ = host::callouts::grpc_cancel(token);
-            (closed(GrpcStatus::Internal, error.to_string()), true)
+            (Some(closed(GrpcStatus::Internal, error.to_string())), true)
         }
     }
 }

@@ -171,7 +171,7 @@ fn a_plugin_stream_carries_what_its_filters_send_and_hears_every_event() {
     assert_eq!(
         logged_events(&envoy, "plugin stream: "),
         [
-            "metadata 1",
+            "metadata 3",
             "message ack 2",
             "trailers 1",
             "closed OK (0) "
@@ -182,6 +182,20 @@ fn a_plugin_stream_carries_what_its_filters_send_and_hears_every_event() {
     // Nothing runs after the close: no handler is left.
     envoy.send_grpc_message(token, "late");
     assert_eq!(logged_events(&envoy, "plugin stream: ").len(), 4);
+}
+
+#[test]
+fn a_trailers_only_answer_is_trailers_not_an_acceptance() {
+    let envoy = Emulator::new(shipper::register_plugin);
+    envoy.configure("").unwrap();
+    let token = envoy.grpc_calls()[0].token;
+    // What Envoy sends for a service it cannot reach: one headers frame that ends it.
+    envoy.send_grpc_initial_metadata(token, &[("grpc-status", "14"), ("grpc-message", "down")]);
+    envoy.close_grpc_call(token, GrpcStatus::Unavailable, "down");
+    assert_eq!(
+        logged_events(&envoy, "plugin stream: "),
+        ["trailers 4", "closed UNAVAILABLE (14) down"]
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@
 
 mod cli;
 mod envoy;
+mod grpc;
 mod registry;
 mod tcp;
 mod upstream;
@@ -27,6 +28,7 @@ pub use cli::{
 pub use envoy::{
     Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with, with_free_listener, with_free_ports,
 };
+pub use grpc::GrpcCollector;
 pub use registry::{Registry, free_port};
 pub use tcp::{TcpClient, TcpEcho};
 pub use upstream::{Reply, SeenRequest, Upstream, grpc_message};

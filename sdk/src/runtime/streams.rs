@@ -61,6 +61,9 @@ pub(crate) fn deliver(token: u32, event: GrpcEvent) {
         return;
     };
     let (event, cancelled) = grpc::read_event(token, event, limit);
+    let Some(event) = event else {
+        return;
+    };
     if matches!(event, GrpcStreamEvent::Closed { .. }) {
         DISPATCHER.with(|d| d.borrow_mut().callouts.remove(&key));
         if !cancelled {

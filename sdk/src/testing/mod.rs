@@ -839,16 +839,20 @@ impl Emulator {
         self.close_grpc_call(token, GrpcStatus::Ok, "");
     }
 
-    /// The service sends its initial metadata on gRPC call or stream `token`.
+    /// The service sends its initial metadata on gRPC call or stream `token`: as Envoy
+    /// delivers a service's response headers, `:status: 200` and `content-type:
+    /// application/grpc`, then `metadata`.
     pub fn send_grpc_initial_metadata(&self, token: u32, metadata: &[(&str, &str)]) {
         let Some(context) = self.grpc_event_context(token) else {
             return;
         };
-        let count = metadata.len();
+        let mut headers = to_pairs(&[(":status", "200"), ("content-type", "application/grpc")]);
+        headers.extend(to_pairs(metadata));
+        let count = headers.len();
         {
             let mut state = self.host.state.borrow_mut();
             state.callout.owner = context;
-            state.callout.headers = to_pairs(metadata);
+            state.callout.headers = headers;
         }
         self.call_into(context, || {
             callouts::proxy_on_grpc_receive_initial_metadata(context, token, count);

@@ -5,6 +5,10 @@
 //! - `chain`: calls the `service` cluster as `Bearer bad`, and from that response's
 //!   handler calls it again as `Bearer good`; then lets the request go on with
 //!   `x-chain: <first status>,<second status>` and the second response's `x-user`;
+//! - `grpc-stream`: opens a gRPC stream to `grpc_service` (`probe.v1.Echo/Chat`), sends
+//!   `hi` as its last message and holds the request; at the service's message it cancels
+//!   the stream and tries to send again, then lets the request go on with
+//!   `x-stream-events` (what the handler saw) and `x-after-cancel` (the send's outcome);
 //! - `timer`: holds the request; a timer of the stream (`after`, 20 ms) lets it go on,
 //!   with `x-held: timer`;
 //! - `empty`: reads empty values and reports what it got, as `some(..)` or `none`: the
@@ -28,6 +32,7 @@
 mod tcp;
 
 use envoy_wasm_sdk::callout::{CalloutError, HttpRequest, HttpResponse};
+use envoy_wasm_sdk::grpc::{GrpcStream, GrpcStreamEvent, GrpcStreamRequest};
 use envoy_wasm_sdk::metrics::{Counter, CounterVec};
 use envoy_wasm_sdk::prelude::*;
 use envoy_wasm_sdk::shared::{SharedData, SharedQueue};
@@ -62,6 +67,11 @@ impl Plugin for Probe {
             attrs: false,
         }
     }
+}
+
+thread_local! {
+    /// The `grpc-stream` probe's stream, for its handler to cancel.
+    static STREAM: std::cell::Cell<Option<GrpcStream>> = const { std::cell::Cell::new(None) };
 }
 
 /// One per request.
@@ -177,6 +187,47 @@ impl HttpFilter for ProbeFilter {
                     req.headers().set("x-echo", value)?;
                 }
                 Ok(Action::Continue)
+            }
+            Some("grpc-stream") => {
+                // A stream of this request's: `hi` as the last message; at the service's
+                // message the filter cancels it, tries to send once more, and lets the
+                // request go on with what it saw.
+                let open = GrpcStreamRequest::new("grpc_service", "probe.v1.Echo", "Chat");
+                let mut seen = Vec::new();
+                let stream = req.grpc_stream(open, move |_probe, event, ops| {
+                    let name = match &event {
+                        GrpcStreamEvent::InitialMetadata(_) => "metadata".to_owned(),
+                        GrpcStreamEvent::Message(bytes) => {
+                            format!("message:{}", String::from_utf8_lossy(bytes))
+                        }
+                        GrpcStreamEvent::TrailingMetadata(_) => "trailers".to_owned(),
+                        GrpcStreamEvent::Closed { status, .. } => {
+                            format!("closed:{}", status.code())
+                        }
+                        _ => "other".to_owned(),
+                    };
+                    seen.push(name);
+                    let mut headers = ops.request_headers();
+                    headers.set("x-stream-events", seen.join(","))?;
+                    if let GrpcStreamEvent::Message(_) = event
+                        && let Some(stream) = STREAM.with(std::cell::Cell::take)
+                    {
+                        stream.cancel()?;
+                        let after = match stream.send(b"late") {
+                            Ok(()) => "sent".to_owned(),
+                            Err(error) => format!("{:?}", error.status),
+                        };
+                        headers.set("x-after-cancel", after)?;
+                        ops.resume_request()?;
+                    }
+                    if let GrpcStreamEvent::Closed { .. } = event {
+                        ops.resume_request()?;
+                    }
+                    Ok(())
+                })?;
+                STREAM.with(|slot| slot.set(Some(stream)));
+                stream.send_last(b"hi")?;
+                Ok(Action::Pause)
             }
             Some("timer") => {
                 req.headers().set("x-held", "timer")?;
