@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole check: formatting, lints, native unit and doc tests, the wasm build of every
-# example (sizes printed), and the integration tests against a real Envoy.
+# The whole check: formatting, lints, the wasm build of every example (sizes printed), the
+# unit, emulator and doc tests (the emulator tests natively and against each .wasm), and the
+# integration tests against a real Envoy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,18 +18,18 @@ cargo clippy --target wasm32-wasip1 -p bench_sdk --examples -- -D warnings
 echo "== rustdoc (broken links fail; all features, as docs.rs builds it)"
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet -p envoy-wasm-sdk -p cargo-envoy-wasm --no-deps --all-features
 
-echo "== unit, emulator and doc tests (native)"
-cargo test --workspace --exclude envoy-tests
-
-echo "== SDK unit tests on wasm32-wasip1 (Wasmtime)"
-cargo test -p envoy-wasm-sdk --lib --target wasm32-wasip1
-
-echo "== wasm build"
+echo "== wasm build (the emulator tests run against these modules too)"
 cargo wasm
 for example in examples/*/; do
   wasm="target/wasm32-wasip1/release/$(basename "$example").wasm"
   printf '%-24s %8d bytes\n' "$(basename "$wasm")" "$(stat -c %s "$wasm")"
 done
+
+echo "== unit, emulator and doc tests (each example's emulator tests natively and on its .wasm)"
+cargo test --workspace --exclude envoy-tests
+
+echo "== SDK unit tests on wasm32-wasip1 (Wasmtime)"
+cargo test -p envoy-wasm-sdk --lib --target wasm32-wasip1
 
 echo "== publish dry run (SDK, macros, CLI)"
 # Cargo takes a registry crate's name and version for its content: the sources it once

@@ -110,7 +110,7 @@ impl ConfigError {
 
     /// A `ConfigError` that travelled as text (a `Deserialize` impl can only raise
     /// messages): `field `x`: y` is the problem `y` in field `x` again.
-    fn from_text(text: &str) -> Option<ConfigError> {
+    pub(crate) fn from_text(text: &str) -> Option<ConfigError> {
         let rest = text.strip_prefix("field `")?;
         let (field, message) = rest.split_once("`: ")?;
         Some(ConfigError::field(field, message))

@@ -74,6 +74,23 @@ pub fn scratch_target() -> std::path::PathBuf {
     project_root().join("target/scaffold")
 }
 
+/// Builds the crate at `dir` for wasm32-wasip1 (release), in [`scratch_target`]: the module
+/// its emulator tests' second runs load.
+pub fn cargo_build_wasm_crate(dir: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--release", "--target", "wasm32-wasip1"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", scratch_target())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
+
 /// Runs `cargo test` in the crate at `dir` (built in [`scratch_target`]) and returns its
 /// standard output; panics with both outputs if it fails.
 pub fn cargo_test_crate(dir: &Path) -> String {

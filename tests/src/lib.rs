@@ -23,7 +23,8 @@ mod upstream;
 mod wasm;
 
 pub use cli::{
-    CliRun, cargo_envoy_wasm, cargo_envoy_wasm_ok, cargo_test_crate, cli_binary, scratch_target,
+    CliRun, cargo_build_wasm_crate, cargo_envoy_wasm, cargo_envoy_wasm_ok, cargo_test_crate,
+    cli_binary, scratch_target,
 };
 pub use envoy::{
     Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with, with_free_listener, with_free_ports,

@@ -37,8 +37,7 @@ fn in_envoy() -> Present {
     }
 }
 
-fn on_the_emulator() -> Present {
-    let envoy = Emulator::new(probe::register_plugin);
+fn on_the_emulator(envoy: Emulator) -> Present {
     envoy.configure("").expect("configures");
     let mut request = Request::get("/x?a=1");
     for (name, value) in HEADERS {
@@ -117,10 +116,22 @@ fn check(backend: &str, Present { request, response }: &Present) {
 
 #[test]
 fn envoy_and_the_emulator_have_the_same_attributes_at_each_phase() {
-    let (envoy, emulator) = (in_envoy(), on_the_emulator());
+    let (envoy, emulator) = (
+        in_envoy(),
+        on_the_emulator(Emulator::new(probe::register_plugin)),
+    );
+    let compiled = on_the_emulator(Emulator::from_wasm(envoy_tests::wasm_path("probe")));
     check("Envoy", &envoy);
     check("emulator", &emulator);
     // Not only these: the emulator serves exactly the attributes Envoy has, phase by phase.
     assert_eq!(emulator.request, envoy.request, "at request headers");
     assert_eq!(emulator.response, envoy.response, "at response headers");
+    assert_eq!(
+        compiled.request, envoy.request,
+        "the module, at request headers"
+    );
+    assert_eq!(
+        compiled.response, envoy.response,
+        "the module, at response headers"
+    );
 }

@@ -822,9 +822,6 @@ fn a_scaffolded_crate_passes_its_tests_and_serves_traffic_in_envoy() {
     let run = cargo_envoy_wasm(dir.path(), &["new", path(&crate_dir)]);
     assert!(run.success, "{}", run.stderr);
     let target = scratch_target();
-    let stdout = cargo_test_crate(&crate_dir);
-    assert!(stdout.contains("test result: ok. 3 passed"), "{stdout}");
-
     let built = Command::new(cli_binary())
         .args(["envoy-wasm", "build"])
         .current_dir(&crate_dir)
@@ -835,6 +832,13 @@ fn a_scaffolded_crate_passes_its_tests_and_serves_traffic_in_envoy() {
         built.status.success(),
         "{}",
         String::from_utf8_lossy(&built.stderr)
+    );
+    // Three tests, each natively and against the module just built.
+    let stdout = cargo_test_crate(&crate_dir);
+    assert!(stdout.contains("test result: ok. 6 passed"), "{stdout}");
+    assert!(
+        stdout.contains("a_request_without_the_header_is_refused_on_wasm ... ok"),
+        "{stdout}"
     );
     let module = target.join("envoy-wasm/my_filter/plugin.wasm");
     assert!(std::fs::read(&module).unwrap().starts_with(b"\0asm"));

@@ -85,6 +85,11 @@ fn a_panic_is_logged_with_its_message_and_location() {
         );
     }
     assert!(upstream.requests().is_empty());
+    // The VM is failed for good: a later, harmless request is answered 503 too, and does
+    // not reach the upstream (the emulator's wasm backend does the same: artifact.rs).
+    let later = envoy.http1().get(envoy.url("/")).send().unwrap();
+    assert_eq!(later.status(), 503);
+    assert!(upstream.requests().is_empty());
     assert!(envoy.wait_for_log("asked to panic"), "{}", envoy.log());
     let line = envoy
         .log()

@@ -178,8 +178,8 @@ fn check(backend: &str, scenario: &Scenario, outcome: &Outcome) {
 
 /// The emulator, with the echo upstream played by the test: what reaches the upstream
 /// comes back, and once the client's end reaches it, it ends too.
-fn on_the_emulator(scenario: &Scenario) -> Outcome {
-    let envoy = Emulator::new(probe::register_plugin);
+fn on_the_emulator(scenario: &Scenario, load: fn() -> Emulator) -> Outcome {
+    let envoy = load();
     envoy.configure("").expect("configures");
     let mut connection = envoy.connect();
     let mut echoed = 0;
@@ -251,7 +251,14 @@ fn in_envoy(scenario: &Scenario) -> Outcome {
 #[test]
 fn the_emulator_drives_connections_as_envoy_does() {
     for scenario in SCENARIOS {
-        check("emulator", scenario, &on_the_emulator(scenario));
+        let native = || Emulator::new(probe::register_plugin);
+        check("emulator", scenario, &on_the_emulator(scenario, native));
+        let compiled = || Emulator::from_wasm(envoy_tests::wasm_path("probe"));
+        check(
+            "emulator (wasm)",
+            scenario,
+            &on_the_emulator(scenario, compiled),
+        );
     }
 }
 

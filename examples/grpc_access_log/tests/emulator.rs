@@ -2,7 +2,7 @@
 //! answers, wait while it is broken, and it reopens with backoff.
 
 use envoy_wasm_sdk::grpc::GrpcStatus;
-use envoy_wasm_sdk::testing::{Emulator, Request, Response};
+use envoy_wasm_sdk::testing::{Emulator, Request, Response, emulator_test};
 use grpc_access_log::proto::Entry;
 use grpc_access_log::register_plugin;
 use prost::Message as _;
@@ -32,7 +32,7 @@ fn paths(entries: &[Entry]) -> Vec<&str> {
     entries.iter().map(|e| e.path.as_str()).collect()
 }
 
-#[test]
+#[emulator_test]
 fn summaries_wait_for_the_collector_then_flow() {
     let envoy = started();
     let call = envoy.grpc_calls()[0].clone();
@@ -60,7 +60,7 @@ fn summaries_wait_for_the_collector_then_flow() {
     assert_eq!(envoy.metric("grpc_access_log.sent"), Some(2));
 }
 
-#[test]
+#[emulator_test]
 fn a_broken_stream_is_reopened_with_backoff_and_nothing_is_lost_that_fits() {
     let envoy = started();
     let first = envoy.grpc_calls()[0].token;
@@ -103,7 +103,7 @@ fn a_broken_stream_is_reopened_with_backoff_and_nothing_is_lost_that_fits() {
     assert!(envoy.logged("collector stream closed: INTERNAL (13) restarting; reopening in 100 ms"));
 }
 
-#[test]
+#[emulator_test]
 fn bad_configurations_are_refused_naming_the_field() {
     for (config, field) in [
         (r#"{"cluster": ""}"#, "cluster"),

@@ -1,7 +1,7 @@
 //! grpc_auth on the emulator, with the service's answers scripted.
 
 use envoy_wasm_sdk::grpc::GrpcStatus;
-use envoy_wasm_sdk::testing::{Emulator, GrpcReply, Request};
+use envoy_wasm_sdk::testing::{Emulator, GrpcReply, Request, emulator_test};
 use grpc_auth::proto::{CheckRequest, CheckResponse};
 use grpc_auth::register_plugin;
 use prost::Message as _;
@@ -17,7 +17,7 @@ fn with_service(
     envoy
 }
 
-#[test]
+#[emulator_test]
 fn an_allowed_request_goes_on_with_the_user() {
     let envoy = with_service(|call| {
         let request = CheckRequest::decode(call.messages[0].as_slice()).unwrap();
@@ -44,7 +44,7 @@ fn an_allowed_request_goes_on_with_the_user() {
     assert_eq!(call.timeout_ms, 250);
 }
 
-#[test]
+#[emulator_test]
 fn denials_are_403_and_failures_503() {
     let cases = [
         (
@@ -83,7 +83,7 @@ fn denials_are_403_and_failures_503() {
     }
 }
 
-#[test]
+#[emulator_test]
 fn bad_configurations_are_refused() {
     for (config, field) in [
         (r#"{"cluster": ""}"#, "field `cluster`"),

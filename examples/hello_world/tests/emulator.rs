@@ -1,6 +1,6 @@
 //! hello_world on the emulator: no Envoy needed, milliseconds per test.
 
-use envoy_wasm_sdk::testing::{Emulator, Request, Response};
+use envoy_wasm_sdk::testing::{Emulator, Request, Response, emulator_test};
 use hello_world::register_plugin;
 
 fn hello() -> Emulator {
@@ -11,7 +11,7 @@ fn hello() -> Emulator {
     envoy
 }
 
-#[test]
+#[emulator_test]
 fn logs_when_the_plugin_starts() {
     let envoy = hello();
     assert!(
@@ -21,7 +21,7 @@ fn logs_when_the_plugin_starts() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn adds_the_response_header_and_leaves_the_request_alone() {
     let envoy = hello();
     let exchange = envoy.send_with(
@@ -41,7 +41,7 @@ fn adds_the_response_header_and_leaves_the_request_alone() {
     assert_eq!(response.body_text(), "{}");
 }
 
-#[test]
+#[emulator_test]
 fn logs_each_request() {
     let envoy = hello();
     envoy.send(Request::get("/a"));
@@ -50,7 +50,7 @@ fn logs_each_request() {
     assert!(envoy.logged("DELETE /b"));
 }
 
-#[test]
+#[emulator_test]
 fn a_request_without_method_or_path_still_passes() {
     let envoy = hello();
     let mut stream = envoy.stream();
@@ -66,7 +66,7 @@ fn a_request_without_method_or_path_still_passes() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn any_configuration_other_than_none_is_refused() {
     let envoy = Emulator::new(register_plugin);
     let failed = envoy.configure(r#"{"greeting": "hi"}"#).unwrap_err();
@@ -76,7 +76,7 @@ fn any_configuration_other_than_none_is_refused() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn a_line_logged_for_a_stream_starts_with_its_request_id() {
     let envoy = hello();
     envoy.send(Request::get("/traced").header("x-request-id", "abc-1"));

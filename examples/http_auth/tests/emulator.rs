@@ -1,6 +1,6 @@
 //! http_auth on the emulator: the auth service's answers are scripted.
 
-use envoy_wasm_sdk::testing::{CalloutReply, Emulator, Request, Response};
+use envoy_wasm_sdk::testing::{CalloutReply, Emulator, Request, Response, emulator_test};
 use http_auth::register_plugin;
 
 const CONFIG: &str = r#"{"cluster": "auth", "timeout_ms": 300, "copy_headers": ["x-user"]}"#;
@@ -22,7 +22,7 @@ fn header<'a>(call: &'a envoy_wasm_sdk::testing::HttpCall, name: &str) -> Option
         .and_then(|(_, v)| std::str::from_utf8(v).ok())
 }
 
-#[test]
+#[emulator_test]
 fn an_allowed_request_goes_on_with_the_user() {
     let envoy = with_service(|_| CalloutReply::Respond(Response::ok().header("x-user", "alice")));
     let exchange = envoy.send(Request::get("/orders").header("authorization", "Bearer good"));
@@ -40,7 +40,7 @@ fn an_allowed_request_goes_on_with_the_user() {
     assert_eq!(header(call, "x-original-method"), Some("GET"));
 }
 
-#[test]
+#[emulator_test]
 fn a_denied_request_is_answered_403() {
     for status in [401, 403] {
         let envoy = with_service(move |_| CalloutReply::Respond(Response::new(status)));
@@ -52,7 +52,7 @@ fn a_denied_request_is_answered_403() {
     }
 }
 
-#[test]
+#[emulator_test]
 fn a_failing_service_fails_closed() {
     // The SDK types Envoy's own answers: its 504 at the timeout, its 503 when it cannot
     // connect, and a reset.
@@ -85,7 +85,7 @@ fn a_failing_service_fails_closed() {
     }
 }
 
-#[test]
+#[emulator_test]
 fn the_request_waits_for_the_answer() {
     let envoy = Emulator::new(register_plugin);
     envoy.configure(CONFIG).unwrap();
@@ -110,7 +110,7 @@ fn the_request_waits_for_the_answer() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn bad_configurations_are_refused_naming_the_field() {
     for (config, field) in [
         (r#"{}"#, "cluster"),

@@ -1,6 +1,6 @@
 //! http_body on the emulator.
 
-use envoy_wasm_sdk::testing::{Emulator, Request};
+use envoy_wasm_sdk::testing::{Emulator, Request, emulator_test};
 use http_body::register_plugin;
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ fn json_post(body: &Value) -> Request {
         .header("content-length", text.len().to_string())
 }
 
-#[test]
+#[emulator_test]
 fn fields_are_redacted_in_nested_objects_and_arrays() {
     let envoy = with(r#"{"redact": ["password", "card.number", "items.secret"]}"#);
     let body = json!({
@@ -40,7 +40,7 @@ fn fields_are_redacted_in_nested_objects_and_arrays() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn a_body_in_chunks_is_buffered_whole() {
     let envoy = with(r#"{"redact": ["password"]}"#);
     let text = json!({"password": "x", "pad": "y".repeat(100)}).to_string();
@@ -54,7 +54,7 @@ fn a_body_in_chunks_is_buffered_whole() {
     assert_eq!(seen["password"], "[redacted]");
 }
 
-#[test]
+#[emulator_test]
 fn bodies_that_cannot_be_handled_get_clear_replies() {
     let envoy = with(r#"{"redact": ["password"], "max_body_bytes": 100}"#);
     let big = json!({"pad": "z".repeat(200)});
@@ -81,7 +81,7 @@ fn bodies_that_cannot_be_handled_get_clear_replies() {
     }
 }
 
-#[test]
+#[emulator_test]
 fn requests_without_a_body_or_fields_pass_untouched() {
     let envoy = with(r#"{"redact": ["password"]}"#);
     assert!(envoy.send(Request::get("/")).reached_upstream());
@@ -90,7 +90,7 @@ fn requests_without_a_body_or_fields_pass_untouched() {
     assert_eq!(exchange.upstream().body, body.to_string().into_bytes());
 }
 
-#[test]
+#[emulator_test]
 fn bad_configurations_are_refused() {
     for (config, field) in [
         (r#"{"redact": []}"#, "field `redact`"),

@@ -1,6 +1,6 @@
 //! http_headers on the emulator: the rules, the 400, and every way a configuration is refused.
 
-use envoy_wasm_sdk::testing::{Emulator, Request, Response};
+use envoy_wasm_sdk::testing::{Emulator, Request, Response, emulator_test};
 use http_headers::register_plugin;
 
 /// The rules every http_headers test uses (one file, shared with the other test suites).
@@ -12,7 +12,7 @@ fn with(config: &str) -> Emulator {
     envoy
 }
 
-#[test]
+#[emulator_test]
 fn request_rules_run_in_order() {
     let envoy = with(RULES);
     let exchange = envoy.send(
@@ -29,7 +29,7 @@ fn request_rules_run_in_order() {
     assert_eq!(upstream.header_all("x-tag"), ["from-client", "from-filter"]);
 }
 
-#[test]
+#[emulator_test]
 fn response_rules_apply_to_the_upstream_response() {
     let envoy = with(RULES);
     let exchange = envoy.send_with(
@@ -44,7 +44,7 @@ fn response_rules_apply_to_the_upstream_response() {
     assert_eq!(response.header_all("x-tag"), ["one", "two"]);
 }
 
-#[test]
+#[emulator_test]
 fn a_missing_required_header_is_answered_400() {
     let envoy = with(RULES);
     let exchange = envoy.send(Request::get("/api"));
@@ -60,14 +60,14 @@ fn a_missing_required_header_is_answered_400() {
     assert!(envoy.logged("missing required header x-api-key (answering 400)"));
 }
 
-#[test]
+#[emulator_test]
 fn the_header_name_is_matched_without_regard_to_case() {
     let envoy = with(RULES);
     let exchange = envoy.send(Request::get("/").header("X-API-KEY", "k"));
     assert!(exchange.reached_upstream());
 }
 
-#[test]
+#[emulator_test]
 fn an_empty_configuration_changes_nothing() {
     let envoy = with("");
     let exchange = envoy.send_with(
@@ -88,7 +88,7 @@ fn refused(config: &str, field: &str, reason: &str) {
     assert!(text.contains(reason), "{text}");
 }
 
-#[test]
+#[emulator_test]
 fn bad_configurations_are_refused_naming_the_field() {
     refused(r#"{"reqest": {}}"#, "reqest", "unknown field");
     refused(
@@ -128,7 +128,7 @@ fn bad_configurations_are_refused_naming_the_field() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn malformed_json_is_refused() {
     let envoy = Emulator::new(register_plugin);
     let failed = envoy.configure(r#"{"request": "#).unwrap_err();
@@ -138,6 +138,7 @@ fn malformed_json_is_refused() {
     );
 }
 
+// Reads the configured plugin, which lives inside the VM on the wasm backend: native only.
 #[test]
 fn the_test_sees_the_plugin_as_configure_made_it() {
     let envoy = with(RULES);

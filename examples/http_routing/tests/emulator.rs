@@ -1,6 +1,6 @@
 //! http_routing on the emulator, with Envoy's routing scripted.
 
-use envoy_wasm_sdk::testing::{Emulator, Request};
+use envoy_wasm_sdk::testing::{Emulator, Request, emulator_test};
 use http_routing::register_plugin;
 
 const CONFIG: &str = r#"{
@@ -25,7 +25,7 @@ fn routing() -> Emulator {
     envoy
 }
 
-#[test]
+#[emulator_test]
 fn the_rule_follows_the_route_and_the_authority() {
     let envoy = routing();
     let plain = envoy.send(Request::get("/a").header(":authority", "shop.example.com"));
@@ -45,7 +45,7 @@ fn the_rule_follows_the_route_and_the_authority() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn a_version_header_moves_the_request_and_routes_it_again() {
     let envoy = routing();
     let exchange = envoy.send(
@@ -68,7 +68,7 @@ fn a_version_header_moves_the_request_and_routes_it_again() {
     assert_eq!(envoy.route_cache_clears(), 1);
 }
 
-#[test]
+#[emulator_test]
 fn bad_rules_are_refused_naming_the_field() {
     for (config, field) in [
         (r#"{"default": {"tag": ""}}"#, "field `default.tag`"),
@@ -88,7 +88,7 @@ fn bad_rules_are_refused_naming_the_field() {
     }
 }
 
-#[test]
+#[emulator_test]
 fn the_request_age_is_read_from_the_hosts_clock() {
     let envoy = routing();
     let mut stream = envoy.stream();

@@ -1,7 +1,7 @@
 //! key_auth on the emulator: Higress's key-auth cases (keys in headers and the query,
 //! `global_auth`, rules by route, domain and service) and its configuration checks.
 
-use envoy_wasm_sdk::testing::{Emulator, Exchange, Request};
+use envoy_wasm_sdk::testing::{Emulator, Exchange, Request, emulator_test};
 use key_auth::{KeyAuthPlugin, register_plugin};
 
 const ALICE: &str = "2bda943c-ba2b-11ec-ba07-00163e1250b5";
@@ -70,7 +70,7 @@ fn ok(consumer: &str) -> (u16, Option<String>) {
     (200, Some(consumer.to_owned()))
 }
 
-#[test]
+#[emulator_test]
 fn without_rules_every_request_needs_a_known_key() {
     let envoy = envoy(&config(r#", "in_header": true"#));
     let send = |request: Request| outcome(&envoy.send(request));
@@ -119,7 +119,7 @@ fn without_rules_every_request_needs_a_known_key() {
     assert_eq!(send(Request::get(&format!("/?apikey={ALICE}"))).0, 401);
 }
 
-#[test]
+#[emulator_test]
 fn the_consumer_header_is_set_never_taken_from_the_client() {
     let envoy = envoy(&with_rules(""));
     let forged = envoy.send(
@@ -139,7 +139,7 @@ fn the_consumer_header_is_set_never_taken_from_the_client() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn keys_come_from_the_query_decoded() {
     let envoy = envoy(&config(r#", "in_query": true, "in_header": false"#));
     let send = |path: &str| outcome(&envoy.send(Request::get(path)));
@@ -161,7 +161,7 @@ fn keys_come_from_the_query_decoded() {
     assert_eq!(header.response().status(), Some(401));
 }
 
-#[test]
+#[emulator_test]
 fn rules_allow_consumers_by_route_domain_and_service() {
     let envoy = envoy(&with_rules(""));
     let send = |host: &str, path: &str, key: Option<&str>| {
@@ -197,7 +197,7 @@ fn rules_allow_consumers_by_route_domain_and_service() {
     assert!(forbidden.response().header("www-authenticate").is_none());
 }
 
-#[test]
+#[emulator_test]
 fn global_auth_decides_for_requests_no_rule_matches() {
     let send = |envoy: &Emulator, key: Option<&str>| {
         let mut request = Request::get("/public").header(":authority", "shop.test");
@@ -226,6 +226,7 @@ fn global_auth_decides_for_requests_no_rule_matches() {
     assert_eq!(send(&off_without_rules, None), (200, None));
 }
 
+// Reads the configured plugin, which lives inside the VM on the wasm backend: native only.
 #[test]
 fn the_emulator_shows_the_configuration_it_runs() {
     use envoy_wasm_sdk::higress::{Matched, RequestFacts};
@@ -249,7 +250,7 @@ fn the_emulator_shows_the_configuration_it_runs() {
     }
 }
 
-#[test]
+#[emulator_test]
 fn bad_configurations_are_refused_naming_the_field() {
     let cases = [
         (

@@ -1,7 +1,7 @@
 //! rate_limit on the emulator: buckets, refill on the host's clock, another worker writing
 //! the bucket in between, the collector service, and configurations it refuses.
 
-use envoy_wasm_sdk::testing::{Emulator, Request};
+use envoy_wasm_sdk::testing::{Emulator, Request, emulator_test};
 use rate_limit::register_plugin;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ fn ask(envoy: &Emulator, client: &str) -> (u16, String) {
     (response.status().unwrap_or(0), remaining.to_owned())
 }
 
-#[test]
+#[emulator_test]
 fn a_burst_drains_the_bucket_then_429_says_when_to_retry() {
     let envoy = limiter(CONFIG);
     let seen: Vec<(u16, String)> = (0..5).map(|_| ask(&envoy, "alice")).collect();
@@ -44,7 +44,7 @@ fn a_burst_drains_the_bucket_then_429_says_when_to_retry() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn tokens_come_back_on_the_hosts_clock() {
     let envoy = limiter(CONFIG);
     for _ in 0..3 {
@@ -63,7 +63,7 @@ fn tokens_come_back_on_the_hosts_clock() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn another_workers_draw_between_read_and_write_is_counted() {
     let envoy = limiter(CONFIG);
     ask(&envoy, "alice"); // 2 tokens left
@@ -77,7 +77,7 @@ fn another_workers_draw_between_read_and_write_is_counted() {
     assert_eq!(ask(&envoy, "alice").0, 429);
 }
 
-#[test]
+#[emulator_test]
 fn endless_contention_fails_open_or_closed_as_configured() {
     for (config, status) in [
         (CONFIG.to_owned(), 200),
@@ -95,7 +95,7 @@ fn endless_contention_fails_open_or_closed_as_configured() {
     }
 }
 
-#[test]
+#[emulator_test]
 fn without_a_client_header_the_client_is_the_peers_ip() {
     let envoy = limiter(r#"{"capacity": 1, "refill_per_second": 1.0}"#);
     envoy.set_property(&["source", "address"], "[2001:db8::7]:51000");
@@ -104,7 +104,7 @@ fn without_a_client_header_the_client_is_the_peers_ip() {
     assert!(envoy.shared_data("rate_limit.bucket.2001:db8::7").is_some());
 }
 
-#[test]
+#[emulator_test]
 fn the_collector_counts_clients_from_every_decision() {
     let envoy = Emulator::new(register_plugin);
     // One emulated VM plays both: the collector's vm_id, so the filter finds its queue.
@@ -125,7 +125,7 @@ fn the_collector_counts_clients_from_every_decision() {
     assert!(envoy.logged("rate_limit collector: 3 clients"));
 }
 
-#[test]
+#[emulator_test]
 fn bad_configurations_are_refused_naming_the_field() {
     for (config, field) in [
         (r#"{"capacity": 0, "refill_per_second": 1}"#, "capacity"),

@@ -2,7 +2,7 @@
 //! ways, and each connection ends with one summary line.
 
 use envoy_wasm_sdk::network::PeerType;
-use envoy_wasm_sdk::testing::Emulator;
+use envoy_wasm_sdk::testing::{Emulator, emulator_test};
 use tcp_guard::register_plugin;
 
 const CONFIG: &str = r#"{
@@ -18,7 +18,7 @@ fn guard() -> Emulator {
     envoy
 }
 
-#[test]
+#[emulator_test]
 fn plaintext_http_is_closed_without_a_reply() {
     let envoy = guard();
     let mut connection = envoy.connect();
@@ -42,7 +42,7 @@ fn plaintext_http_is_closed_without_a_reply() {
     ));
 }
 
-#[test]
+#[emulator_test]
 fn first_bytes_are_held_until_they_decide() {
     let envoy = guard();
     // `PO` could still become `POST `: held, nothing forwarded.
@@ -75,7 +75,7 @@ fn first_bytes_are_held_until_they_decide() {
     );
 }
 
-#[test]
+#[emulator_test]
 fn binary_prefixes_and_a_short_connection() {
     let envoy = guard();
     let mut tls_1_0 = envoy.connect();
@@ -95,7 +95,7 @@ fn binary_prefixes_and_a_short_connection() {
     assert_eq!(envoy.metric("tcp_guard.connections"), Some(3));
 }
 
-#[test]
+#[emulator_test]
 fn time_and_a_client_reset_are_in_the_summary() {
     let envoy = guard();
     let mut connection = envoy.connect();
@@ -107,7 +107,7 @@ fn time_and_a_client_reset_are_in_the_summary() {
     ));
 }
 
-#[test]
+#[emulator_test]
 fn bad_rules_are_refused_naming_the_field() {
     let cases = [
         (

@@ -155,6 +155,69 @@ pub fn network_filter(args: TokenStream, item: TokenStream) -> TokenStream {
     with_exports(item, generated)
 }
 
+/// Runs an emulator test twice: as written, against the filter crate linked into the test,
+/// and again against the crate's compiled `.wasm` in an embedded VM (re-exported as
+/// `envoy_wasm_sdk::testing::emulator_test`). Every `Emulator::new(register_plugin)` in the
+/// second run loads `target/wasm32-wasip1/release/<crate>.wasm`, which must be built first;
+/// the test says so when it is not.
+///
+/// ```ignore
+/// use envoy_wasm_sdk::testing::{Emulator, Request, emulator_test};
+///
+/// #[emulator_test]
+/// fn adds_the_header() {
+///     let envoy = Emulator::new(my_filter::register_plugin);
+///     envoy.configure("").unwrap();
+///     assert_eq!(envoy.send(Request::get("/")).response().header("x-hello"), Some("world"));
+/// }
+/// // Two tests: `adds_the_header` and `adds_the_header_on_wasm`.
+/// ```
+#[proc_macro_attribute]
+pub fn emulator_test(args: TokenStream, item: TokenStream) -> TokenStream {
+    let generated = if args.is_empty() {
+        expand_emulator_test(item)
+    } else {
+        Err(format!(
+            "#[emulator_test]: takes no arguments (found `{args}`)"
+        ))
+    };
+    generated.unwrap_or_else(|message| {
+        format!("::core::compile_error!({message:?});")
+            .parse()
+            .unwrap_or_default()
+    })
+}
+
+fn expand_emulator_test(item: TokenStream) -> Result<TokenStream, String> {
+    let tokens: Vec<TokenTree> = item.into_iter().collect();
+    let usage = "#[emulator_test] goes on a test function: `fn name() { ... }`";
+    let fn_at = tokens
+        .iter()
+        .position(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "fn"))
+        .ok_or(usage)?;
+    let name = match tokens.get(fn_at + 1) {
+        Some(TokenTree::Ident(name)) => name.to_string(),
+        _ => return Err(usage.into()),
+    };
+    let body = match tokens.last() {
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g.to_string(),
+        _ => return Err(usage.into()),
+    };
+    let attributes: String = tokens[..fn_at]
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "#[test] {attributes} fn {name}() {body}
+        #[test] {attributes} fn {name}_on_wasm() {{
+            ::envoy_wasm_sdk::testing::on_wasm(env!(\"CARGO_PKG_NAME\"), env!(\"CARGO_MANIFEST_DIR\"), || {body});
+        }}"
+    )
+    .parse()
+    .map_err(|e| format!("#[emulator_test]: {e:?}"))
+}
+
 /// The impl block as it is, followed by what was generated (or the error).
 fn with_exports(item: TokenStream, generated: Result<TokenStream, String>) -> TokenStream {
     match generated {

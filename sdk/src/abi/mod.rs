@@ -47,7 +47,18 @@ macro_rules! hostcalls {
             )*
         }
 
-        $( hostcall! { @munch [$(#[$meta])*] $name [] [] [] [] [] $($args)* } )*
+        $( hostcall! { @munch [$(#[$meta])*] $name [params guest] [] [] [] [] [] [] [] [] $($args)* } )*
+
+        /// This area's host functions as a wasm guest imports them, for an embedded VM to
+        /// serve from an in-process host.
+        #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+        pub const GUEST_CALLS: &[$crate::abi::native::GuestCall] = &[
+            $($crate::abi::native::GuestCall {
+                name: stringify!($name),
+                params: $name::PARAMS,
+                run: $name::from_guest,
+            }),*
+        ];
     };
 }
 
@@ -56,12 +67,12 @@ macro_rules! hostcalls {
 /// conversions before and after the call and the struct's fields. Names it introduces
 /// (`data`, `size`, `out`) are fresh in each step, so two byte arguments do not collide.
 macro_rules! hostcall {
-    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] $(,)?) => {
-        hostcall! { @emit $meta $name [$($raw)*] [$($pre)*] [$($post)*] [$($field)*] [$($init)*] }
+    (@munch $meta:tt $name:ident $idents:tt [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*] $(,)?) => {
+        hostcall! { @emit $meta $name $idents [$($raw)*] [$($pre)*] [$($post)*] [$($field)*] [$($init)*] [$($gpre)*] [$($gpost)*] [$($wide)*] }
     };
-    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]
+    (@munch $meta:tt $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]
         $arg:ident : &[u8] $(, $($rest:tt)*)?) => {
-        hostcall! { @munch $meta $name
+        hostcall! { @munch $meta $name [$p $g]
             [$($raw)* data: *const u8, size: usize,]
             [$($pre)*
                 // SAFETY: the raw function's contract: `data` is valid for `size` bytes
@@ -70,11 +81,19 @@ macro_rules! hostcall {
             [$($post)*]
             [$($field)* #[doc = concat!("`", stringify!($arg), "`: bytes the guest passed in.")] pub $arg: &'a [u8],]
             [$($init)* $arg,]
+            [$($gpre)*
+                let (data, size) = ($p.next().unwrap_or(0) as u32, $p.next().unwrap_or(0) as u32);
+                let Some(bytes) = $g.read(data, size) else {
+                    return $crate::abi::Status::InvalidMemoryAccess.raw();
+                };
+                let $arg = bytes.as_slice();]
+            [$($gpost)*]
+            [$($wide)* false, false,]
             $($($rest)*)? }
     };
-    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]
+    (@munch $meta:tt $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]
         $arg:ident : &mut Vec<u8> $(, $($rest:tt)*)?) => {
-        hostcall! { @munch $meta $name
+        hostcall! { @munch $meta $name [$p $g]
             [$($raw)* data: *mut *mut u8, size: *mut usize,]
             [$($pre)* let mut $arg = Vec::new();]
             [$($post)*
@@ -82,11 +101,19 @@ macro_rules! hostcall {
                 unsafe { $crate::abi::native::output($arg, data, size) };]
             [$($field)* #[doc = concat!("`", stringify!($arg), "`: the bytes to return; the guest gets them if the call returns `Ok`.")] pub $arg: &'a mut Vec<u8>,]
             [$($init)* $arg: &mut $arg,]
+            [$($gpre)*
+                let (data, size) = ($p.next().unwrap_or(0) as u32, $p.next().unwrap_or(0) as u32);
+                let mut $arg = Vec::new();]
+            [$($gpost)*
+                if !$g.give(data, size, $arg) {
+                    return $crate::abi::Status::InvalidMemoryAccess.raw();
+                }]
+            [$($wide)* false, false,]
             $($($rest)*)? }
     };
-    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]
+    (@munch $meta:tt $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]
         $arg:ident : &mut $ty:ident $(, $($rest:tt)*)?) => {
-        hostcall! { @munch $meta $name
+        hostcall! { @munch $meta $name [$p $g]
             [$($raw)* out: *mut $ty,]
             [$($pre)* let mut $arg: $ty = 0;]
             [$($post)*
@@ -94,19 +121,31 @@ macro_rules! hostcall {
                 unsafe { out.write($arg) };]
             [$($field)* #[doc = concat!("`", stringify!($arg), "`: the value to return; the guest gets it if the call returns `Ok`.")] pub $arg: &'a mut $ty,]
             [$($init)* $arg: &mut $arg,]
+            [$($gpre)*
+                let out = $p.next().unwrap_or(0) as u32;
+                let mut $arg: $ty = 0;]
+            [$($gpost)*
+                if !$g.write(out, &$crate::abi::native::GuestWord::to_guest($arg)) {
+                    return $crate::abi::Status::InvalidMemoryAccess.raw();
+                }]
+            [$($wide)* false,]
             $($($rest)*)? }
     };
-    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]
+    (@munch $meta:tt $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]
         $arg:ident : $ty:ident $(, $($rest:tt)*)?) => {
-        hostcall! { @munch $meta $name
+        hostcall! { @munch $meta $name [$p $g]
             [$($raw)* $arg: $ty,]
             [$($pre)*]
             [$($post)*]
             [$($field)* #[doc = concat!("`", stringify!($arg), "`: a value the guest passed in.")] pub $arg: $ty,]
             [$($init)* $arg,]
+            [$($gpre)*
+                let $arg = <$ty as $crate::abi::native::GuestWord>::from_guest($p.next().unwrap_or(0));]
+            [$($gpost)*]
+            [$($wide)* <$ty as $crate::abi::native::GuestWord>::WIDE,]
             $($($rest)*)? }
     };
-    (@emit [$(#[$meta:meta])*] $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]) => {
+    (@emit [$(#[$meta:meta])*] $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]) => {
         #[cfg(target_arch = "wasm32")]
         #[link(wasm_import_module = "env")]
         unsafe extern "C" {
@@ -145,6 +184,33 @@ macro_rules! hostcall {
                 $($field)*
                 #[doc(hidden)]
                 pub _call: std::marker::PhantomData<&'a ()>,
+            }
+
+            /// The wasm import's parameters, in order: `true` for a 64-bit one.
+            #[cfg(feature = "testing")]
+            pub const PARAMS: &[bool] = &[$($wide)*];
+
+            /// Serves the import to a wasm guest: its raw parameters are read (bytes from
+            /// its memory), `host` is called with the declared arguments, and what it
+            /// returns goes back into the guest's memory.
+            #[cfg(feature = "testing")]
+            #[allow(unused_mut, unused_variables)]
+            pub fn from_guest(
+                host: &dyn $crate::abi::native::Host,
+                $g: &mut dyn $crate::abi::native::GuestMemory,
+                $p: &mut dyn Iterator<Item = u64>,
+            ) -> u32 {
+                #[allow(unused_imports)]
+                use super::*;
+                $($gpre)*
+                let status = host.$name(Args {
+                    $($init)*
+                    _call: std::marker::PhantomData,
+                });
+                if status == $crate::abi::Status::Ok.raw() {
+                    $($gpost)*
+                }
+                status
             }
         }
     };

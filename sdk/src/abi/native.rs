@@ -98,3 +98,66 @@ pub unsafe fn output(value: Vec<u8>, return_data: *mut *mut u8, return_size: *mu
         return_size.write(size);
     }
 }
+
+/// A scalar as a wasm32 guest passes it: 64-bit values as `i64`, the rest (`usize`
+/// included: the guest's is 32 bits) as `i32`.
+#[cfg(feature = "testing")]
+pub trait GuestWord: Copy {
+    /// Whether the wasm parameter is 64 bits wide.
+    const WIDE: bool;
+    /// The value from a raw wasm parameter.
+    fn from_guest(raw: u64) -> Self;
+    /// The bytes the guest reads it as (little-endian, 4 or 8 of them).
+    fn to_guest(self) -> Vec<u8>;
+}
+
+#[cfg(feature = "testing")]
+macro_rules! guest_words {
+    ($($ty:ty => $wide:expr, $guest:ty;)*) => {
+        $(impl GuestWord for $ty {
+            const WIDE: bool = $wide;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+            fn from_guest(raw: u64) -> Self {
+                raw as $guest as $ty
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            fn to_guest(self) -> Vec<u8> {
+                (self as $guest).to_le_bytes().to_vec()
+            }
+        })*
+    };
+}
+
+#[cfg(feature = "testing")]
+guest_words! {
+    u32 => false, u32;
+    i32 => false, i32;
+    usize => false, u32;
+    u64 => true, u64;
+    i64 => true, i64;
+}
+
+/// A wasm guest's side of a host call: its linear memory, and its allocator.
+#[cfg(feature = "testing")]
+pub trait GuestMemory {
+    /// `len` bytes at `ptr`; `None` when they are outside the guest's memory.
+    fn read(&mut self, ptr: u32, len: u32) -> Option<Vec<u8>>;
+    /// Writes `bytes` at `ptr`; `false` when that is outside the guest's memory.
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> bool;
+    /// Hands `value` to the guest as Envoy does: pointer 0 and size 0 when it is empty,
+    /// else memory from the guest's `proxy_on_memory_allocate`; its address and size are
+    /// written at `ptr_ptr` and `size_ptr`. `false` when that cannot be done.
+    fn give(&mut self, ptr_ptr: u32, size_ptr: u32, value: Vec<u8>) -> bool;
+}
+
+/// One host function as a wasm guest imports it from `env`.
+#[cfg(feature = "testing")]
+#[derive(Clone, Copy)]
+pub struct GuestCall {
+    /// The import's name.
+    pub name: &'static str,
+    /// Its parameters: `true` for a 64-bit one (it returns one `i32`, the status).
+    pub params: &'static [bool],
+    /// Serves it from an in-process host.
+    pub run: fn(&dyn Host, &mut dyn GuestMemory, &mut dyn Iterator<Item = u64>) -> u32,
+}

@@ -3,7 +3,6 @@
 use super::Emulator;
 use super::host::{Direction, Pairs, SentReply};
 use crate::abi::Action;
-use crate::runtime::seam::stream as exports;
 use std::time::Duration;
 
 fn owned(pairs: &[(&str, &str)]) -> Pairs {
@@ -323,11 +322,24 @@ impl<'a> HttpStream<'a> {
 
     /// Calls stream callback `phase` if the module exports it; Envoy skips the others, and
     /// the stream goes on.
-    fn call(&mut self, phase: &'static str, callback: impl FnOnce() -> u32) -> Action {
-        if !crate::runtime::seam::exports(&format!("proxy_{phase}")) {
+    fn call(&mut self, phase: &'static str, args: &[u64]) -> Action {
+        // A failed VM is called no more: Envoy answers the stream itself (the reply stops
+        // the request; the response goes by the filter untouched).
+        if self.emulator.vm_failure().is_some() {
+            self.fail_stream();
             return Action::Continue;
         }
-        let raw = self.emulator.call_into(self.id, callback);
+        let export = format!("proxy_{phase}");
+        if !self.emulator.guest_exports(&export) {
+            return Action::Continue;
+        }
+        let mut with_context = vec![u64::from(self.id)];
+        with_context.extend_from_slice(args);
+        let raw = self.emulator.call_into(self.id, &export, &with_context);
+        if self.emulator.vm_failure().is_some() {
+            self.fail_stream();
+            return Action::Continue;
+        }
         let action = if raw == Action::Pause.raw() {
             Action::Pause
         } else {
@@ -335,6 +347,20 @@ impl<'a> HttpStream<'a> {
         };
         self.actions.push((phase, action));
         action
+    }
+
+    /// What Envoy does to a stream whose VM failed: answers it `503`, no body
+    /// (`wasm_fail_stream`), unless it is answered already.
+    fn fail_stream(&mut self) {
+        self.emulator.with_stream(self.id, |s| {
+            s.local_reply.get_or_insert_with(|| SentReply {
+                status: 503,
+                details: "wasm_fail_stream".into(),
+                body: Vec::new(),
+                headers: Vec::new(),
+                grpc_status: None,
+            });
+        });
     }
 
     /// After a phase has recorded where the stream stands: answers the callouts the
@@ -445,13 +471,9 @@ impl<'a> HttpStream<'a> {
                 // Envoy's connection manager picks the route before filters run.
                 self.emulator.host_effective(id);
                 self.emulator.route();
-                self.call("on_request_headers", || {
-                    exports::proxy_on_request_headers(id, count, eos)
-                })
+                self.call("on_request_headers", &[count as u64, eos.into()])
             }
-            Direction::Response => self.call("on_response_headers", || {
-                exports::proxy_on_response_headers(id, count, eos)
-            }),
+            Direction::Response => self.call("on_response_headers", &[count as u64, eos.into()]),
         };
         if action == Action::Continue && !self.stopped_by_reply(direction) {
             let headers = self.emulator.with_stream(id, |s| {
@@ -487,15 +509,10 @@ impl<'a> HttpStream<'a> {
             body.extend_from_slice(chunk);
             body.len()
         });
-        let id = self.id;
         let eos = end_of_stream as u32;
         let action = match direction {
-            Direction::Request => self.call("on_request_body", || {
-                exports::proxy_on_request_body(id, size, eos)
-            }),
-            Direction::Response => self.call("on_response_body", || {
-                exports::proxy_on_response_body(id, size, eos)
-            }),
+            Direction::Request => self.call("on_request_body", &[size as u64, eos.into()]),
+            Direction::Response => self.call("on_response_body", &[size as u64, eos.into()]),
         };
         if action == Action::Continue && !self.stopped_by_reply(direction) {
             self.forward(direction);
@@ -518,14 +535,9 @@ impl<'a> HttpStream<'a> {
         let count = trailers.len();
         self.emulator
             .with_stream(self.id, |s| s.side(direction).trailers = trailers);
-        let id = self.id;
         let action = match direction {
-            Direction::Request => self.call("on_request_trailers", || {
-                exports::proxy_on_request_trailers(id, count)
-            }),
-            Direction::Response => self.call("on_response_trailers", || {
-                exports::proxy_on_response_trailers(id, count)
-            }),
+            Direction::Request => self.call("on_request_trailers", &[count as u64]),
+            Direction::Response => self.call("on_response_trailers", &[count as u64]),
         };
         if action == Action::Continue && !self.stopped_by_reply(direction) {
             self.forward(direction);
@@ -740,15 +752,7 @@ impl<'a> HttpStream<'a> {
         });
         // Only what the module exports: `proxy_on_log` for `on_stream_done`, and
         // `proxy_on_delete` unless the filter is stateless.
-        self.emulator.call_into(id, || {
-            if crate::runtime::seam::exports("proxy_on_log") {
-                crate::runtime::seam::lifecycle::proxy_on_log(id);
-            }
-            if crate::runtime::seam::exports("proxy_on_delete") {
-                crate::runtime::seam::lifecycle::proxy_on_delete(id);
-            }
-            0
-        });
+        self.emulator.end_context(id);
         self.emulator.forget_stream(id);
     }
 }

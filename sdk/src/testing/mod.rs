@@ -72,11 +72,31 @@
 //! Each emulator installs its host on the current thread, and `cargo test` runs each test on
 //! its own thread, so tests run in parallel without sharing anything. One emulator per
 //! thread at a time.
+//!
+//! # The artifact, too
+//!
+//! [`Emulator::from_wasm`] runs the compiled `.wasm` instead, in an embedded VM served by
+//! the same host, and [`emulator_test`] runs one test body both ways:
+//!
+//! ```ignore
+//! #[envoy_wasm_sdk::testing::emulator_test]
+//! fn tags_the_request() {
+//!     let envoy = Emulator::new(my_filter::register_plugin); // the .wasm in the second run
+//!     envoy.configure(r#""blue""#).unwrap();
+//!     assert_eq!(envoy.send(Request::get("/")).upstream().header("x-tagged"), Some("yes"));
+//! }
+//! ```
+//!
+//! Build the module first (`cargo build --release --target wasm32-wasip1`). In the VM a
+//! panic aborts, as in Envoy: see [`Emulator::vm_failure`].
 
+mod guest;
 mod host;
 mod http;
 mod tcp;
+mod wasm;
 
+pub use envoy_wasm_sdk_macros::emulator_test;
 pub use host::{ForeignFunction, GrpcCall, HttpCall, LogRecord, Metric, SentReply};
 pub use http::{Exchange, HttpStream, Message, Request, Response};
 pub use tcp::TcpConnection;
@@ -85,7 +105,7 @@ use crate::abi::native::install_host;
 use crate::abi::{LogLevel, Status};
 use crate::config::ConfigError;
 use crate::grpc::GrpcStatus;
-use crate::runtime::seam::{callouts, lifecycle, root};
+use guest::Guest;
 use host::{ConnectionState, EmulatorHost, StreamState};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -132,6 +152,9 @@ pub struct PluginId(u32);
 /// [module docs](self).
 pub struct Emulator {
     host: Rc<EmulatorHost>,
+    guest: Guest,
+    /// Why the VM failed (a trap), if it has: Envoy calls it no more.
+    vm_failure: RefCell<Option<String>>,
     default_plugin: Cell<Option<u32>>,
     next_context: Cell<u32>,
     /// When each plugin's tick last ran.
@@ -228,6 +251,34 @@ impl Emulator {
     /// Loads a filter crate: pass the `register_plugin` function that
     /// [`entry!`](crate::entry) defines. Logs are kept from `info` up, as Envoy's default.
     pub fn new(register_plugin: fn()) -> Emulator {
+        // Inside `on_wasm` (an `#[emulator_test]`'s second run): the crate's module instead.
+        if let Some(module) = WASM_RUN.with(|run| run.borrow().clone()) {
+            return Emulator::from_wasm(module);
+        }
+        let emulator = Emulator::with_guest(|_| Ok(Guest::Native));
+        register_plugin();
+        emulator
+    }
+
+    /// Loads a compiled filter module (`target/wasm32-wasip1/release/my_filter.wasm`) into
+    /// an embedded VM, instead of the crate linked into the test: the same emulator, the
+    /// same assertions, against the artifact Envoy runs. Data the host returns goes
+    /// through the module's `proxy_on_memory_allocate`, its WASI imports behave as
+    /// Envoy's, and a trap fails the VM as in Envoy (see [`vm_failure`](Emulator::vm_failure)).
+    /// The module is compiled once per test binary.
+    ///
+    /// # Panics
+    /// When the module cannot be read or does not load (a missing import, say), with the
+    /// reason.
+    pub fn from_wasm(module: impl AsRef<std::path::Path>) -> Emulator {
+        let path = module.as_ref().to_path_buf();
+        Emulator::with_guest(|host| {
+            let vm = wasm::WasmVm::load(&path, host, &[])?;
+            Ok(Guest::Wasm(Box::new(vm)))
+        })
+    }
+
+    fn with_guest(guest: impl FnOnce(Rc<EmulatorHost>) -> Result<Guest, String>) -> Emulator {
         let host = Rc::new(EmulatorHost::default());
         host.state.borrow_mut().log_level = LogLevel::Info;
         host.state.borrow_mut().vm_id = "emulator".into();
@@ -240,9 +291,14 @@ impl Emulator {
             previous.is_none(),
             "another Emulator is alive on this thread; use one per test"
         );
-        register_plugin();
+        let guest = guest(host.clone()).unwrap_or_else(|error| {
+            install_host(None);
+            panic!("{error}")
+        });
         let emulator = Emulator {
             host,
+            guest,
+            vm_failure: RefCell::new(None),
             default_plugin: Cell::new(None),
             next_context: Cell::new(1),
             last_tick: RefCell::new(HashMap::new()),
@@ -254,6 +310,34 @@ impl Emulator {
         };
         emulator.offer_envoy_foreign_functions();
         emulator
+    }
+
+    /// Whether this emulator runs the compiled module (see [`from_wasm`](Emulator::from_wasm)).
+    pub fn on_wasm(&self) -> bool {
+        matches!(self.guest, Guest::Wasm(_))
+    }
+
+    /// Why the VM failed, if it has: the trap (a panic aborts the VM) and the callback it
+    /// happened in. As in Envoy, a failed VM is called no more: the stream that trapped
+    /// and every later one is answered `503` with no body, a connection is closed, and a
+    /// configuration is refused. (On the native backend a panic is re-raised in the test
+    /// instead.)
+    pub fn vm_failure(&self) -> Option<String> {
+        self.vm_failure.borrow().clone()
+    }
+
+    pub(crate) fn guest_exports(&self, name: &str) -> bool {
+        self.guest.exports(name)
+    }
+
+    /// Ends a stream's or connection's context as Envoy does: `proxy_on_log`, then
+    /// `proxy_on_delete`, each if the module exports it.
+    pub(crate) fn end_context(&self, id: u32) {
+        for export in ["proxy_on_log", "proxy_on_delete"] {
+            if self.guest_exports(export) {
+                self.call_into(id, export, &[u64::from(id)]);
+            }
+        }
     }
 
     /// Envoy's built-in foreign functions: `clear_route_cache` (routes again with the
@@ -310,17 +394,30 @@ impl Emulator {
         id
     }
 
-    /// Runs `callback` as a call from the host into `context_id`, then delivers queue
-    /// notifications it caused.
-    pub(crate) fn call_into(&self, context_id: u32, callback: impl FnOnce() -> u32) -> u32 {
+    /// Calls export `name` of context `context_id` as Envoy would, then delivers the queue
+    /// notifications it caused. A failed VM is not called (the result is 0).
+    pub(crate) fn call_into(&self, context_id: u32, name: &str, args: &[u64]) -> u32 {
+        let result = self.invoke(context_id, name, args);
+        self.deliver_ready_queues();
+        result
+    }
+
+    fn invoke(&self, context_id: u32, name: &str, args: &[u64]) -> u32 {
+        if self.vm_failure.borrow().is_some() {
+            return 0;
+        }
         self.host.state.borrow_mut().effective_context = context_id;
-        let result = callback();
+        let result = self.guest.call(name, args);
         if let Some(panic) = crate::runtime::seam::take_guest_panic() {
             // The filter panicked (in Envoy: a trapped VM). Re-raised here, on the Rust side.
             std::panic::resume_unwind(panic);
         }
-        self.deliver_ready_queues();
-        result
+        result.unwrap_or_else(|trap| {
+            let failure = format!("Function: {name} failed: {trap}");
+            self.host.log_line(LogLevel::Error, failure.clone());
+            *self.vm_failure.borrow_mut() = Some(failure);
+            0
+        })
     }
 
     pub(crate) fn host_effective(&self, context_id: u32) {
@@ -409,15 +506,19 @@ impl Emulator {
         let vm_size = self.host.state.borrow().vm_configuration.len();
         // As in Envoy with a module that does not export `proxy_on_context_create`: the
         // plugin context comes to be when the VM starts it.
-        let accepted = self.call_into(root, || {
-            if lifecycle::proxy_on_vm_start(root, vm_size) == 0 {
-                return 0;
-            }
-            lifecycle::proxy_on_configure(root, size)
-        });
-        if accepted == 0 {
+        let (root_id, vm_size, size) = (u64::from(root), vm_size as u64, size as u64);
+        let accepted = self.call_into(root, "proxy_on_vm_start", &[root_id, vm_size]) != 0
+            && self.call_into(root, "proxy_on_configure", &[root_id, size]) != 0;
+        if !accepted {
             let logs = self.host.state.borrow().logs[logs_before..].to_vec();
-            let error = crate::runtime::seam::take_refused_config();
+            let error = match self.guest {
+                Guest::Native => crate::runtime::seam::take_refused_config(),
+                // The VM's side is out of reach: the reason is in the log line.
+                Guest::Wasm(_) => logs.iter().find_map(|line| {
+                    let reason = line.message.split_once("invalid plugin configuration: ")?.1;
+                    Some(ConfigError::from_text(reason).unwrap_or_else(|| ConfigError::new(reason)))
+                }),
+            };
             return Err(ConfigureFailed { logs, error });
         }
         Ok(PluginId(root))
@@ -425,13 +526,23 @@ impl Emulator {
 
     /// The default plugin as `configure` made it (the value of the entry's plugin type
     /// `P`), to check what it parsed; `None` before `configure`, or for another type.
+    ///
+    /// # Panics
+    /// On the wasm backend: the plugin lives inside the VM.
     pub fn plugin<P: crate::Plugin>(&self) -> Option<Rc<P>> {
-        crate::runtime::seam::configured_plugin::<P>(self.default_plugin.get()?)
+        self.plugin_of(PluginId(self.default_plugin.get()?))
     }
 
     /// Like [`plugin`](Emulator::plugin), for a plugin added with
     /// [`add_plugin`](Emulator::add_plugin).
+    ///
+    /// # Panics
+    /// On the wasm backend: the plugin lives inside the VM.
     pub fn plugin_of<P: crate::Plugin>(&self, plugin: PluginId) -> Option<Rc<P>> {
+        assert!(
+            !self.on_wasm(),
+            "the configured plugin is inside the VM on the wasm backend: test it natively"
+        );
         crate::runtime::seam::configured_plugin::<P>(plugin.0)
     }
 
@@ -569,10 +680,7 @@ impl Emulator {
             };
             self.last_tick.borrow_mut().insert(root, at);
             self.host.state.borrow_mut().now_nanos = at;
-            self.call_into(root, || {
-                root::proxy_on_tick(root);
-                0
-            });
+            self.call_into(root, "proxy_on_tick", &[u64::from(root)]);
         }
         self.host.state.borrow_mut().now_nanos = target;
     }
@@ -613,10 +721,12 @@ impl Emulator {
     /// Calls the plugin's `proxy_on_foreign_function` with `arguments`.
     pub fn call_foreign_function(&self, plugin: PluginId, function_id: u32, arguments: &[u8]) {
         self.host.state.borrow_mut().foreign_arguments = arguments.to_vec();
-        self.call_into(plugin.0, || {
-            root::proxy_on_foreign_function(plugin.0, function_id, arguments.len());
-            0
-        });
+        let args = [
+            u64::from(plugin.0),
+            u64::from(function_id),
+            arguments.len() as u64,
+        ];
+        self.call_into(plugin.0, "proxy_on_foreign_function", &args);
     }
 
     // ---- metrics, shared data, queues ----
@@ -710,8 +820,11 @@ impl Emulator {
                 }
             };
             let Some((owner, queue)) = next else { break };
-            self.host.state.borrow_mut().effective_context = owner;
-            root::proxy_on_queue_ready(owner, queue);
+            self.invoke(
+                owner,
+                "proxy_on_queue_ready",
+                &[u64::from(owner), u64::from(queue)],
+            );
         }
     }
 
@@ -821,10 +934,13 @@ impl Emulator {
             state.callout.trailers = message.trailers;
             state.callout.status = status;
         }
-        self.call_into(context, || {
-            callouts::proxy_on_http_call_response(context, token, counts.0, counts.1, counts.2);
-            0
-        });
+        let args = [context, token].map(u64::from);
+        let counts = [counts.0, counts.1, counts.2].map(|n| n as u64);
+        self.call_into(
+            context,
+            "proxy_on_http_call_response",
+            &[args[0], args[1], counts[0], counts[1], counts[2]],
+        );
     }
 
     /// Every gRPC callout made so far.
@@ -854,10 +970,12 @@ impl Emulator {
             state.callout.owner = context;
             state.callout.headers = headers;
         }
-        self.call_into(context, || {
-            callouts::proxy_on_grpc_receive_initial_metadata(context, token, count);
-            0
-        });
+        self.grpc_event(
+            context,
+            token,
+            "proxy_on_grpc_receive_initial_metadata",
+            count as u64,
+        );
     }
 
     /// The service sends one message on gRPC call or stream `token`.
@@ -872,10 +990,7 @@ impl Emulator {
             state.callout.owner = context;
             state.grpc_message = message;
         }
-        self.call_into(context, || {
-            callouts::proxy_on_grpc_receive(context, token, size);
-            0
-        });
+        self.grpc_event(context, token, "proxy_on_grpc_receive", size as u64);
     }
 
     /// The service sends its trailing metadata on gRPC call or stream `token`.
@@ -889,10 +1004,12 @@ impl Emulator {
             state.callout.owner = context;
             state.callout.trailers = to_pairs(metadata);
         }
-        self.call_into(context, || {
-            callouts::proxy_on_grpc_receive_trailing_metadata(context, token, count);
-            0
-        });
+        self.grpc_event(
+            context,
+            token,
+            "proxy_on_grpc_receive_trailing_metadata",
+            count as u64,
+        );
     }
 
     /// Closes gRPC call or stream `token` with `status` and `message`, as Envoy does when
@@ -907,10 +1024,16 @@ impl Emulator {
             state.callout.owner = context;
             state.callout.status = (code, message.as_bytes().to_vec());
         }
-        self.call_into(context, || {
-            callouts::proxy_on_grpc_close(context, token, code);
-            0
-        });
+        self.grpc_event(context, token, "proxy_on_grpc_close", u64::from(code));
+    }
+
+    /// Delivers a gRPC event (`export` with its last argument) to `context`.
+    fn grpc_event(&self, context: u32, token: u32, export: &str, last: u64) {
+        self.call_into(
+            context,
+            export,
+            &[u64::from(context), u64::from(token), last],
+        );
     }
 
     /// The plugin context that gets call `token`'s events, unless the filter cancelled it
@@ -938,6 +1061,87 @@ impl Drop for Emulator {
         crate::runtime::seam::unregister();
         install_host(None);
     }
+}
+
+thread_local! {
+    /// The module the emulators of this thread load instead of the linked crate.
+    static WASM_RUN: RefCell<Option<std::path::PathBuf>> = const { RefCell::new(None) };
+}
+
+/// Runs `test` with every [`Emulator::new`] in it loading the compiled module of the crate
+/// whose manifest is in `manifest_dir` (`target/wasm32-wasip1/release/<crate>.wasm` of its
+/// workspace, or of `$CARGO_TARGET_DIR`). This is the second run of an
+/// [`emulator_test`]; call it directly for a test of your own.
+///
+/// # Panics
+/// When the module is not built: with the command that builds it.
+pub fn on_wasm(crate_name: &str, manifest_dir: &str, test: impl FnOnce()) {
+    let module = artifact(crate_name, std::path::Path::new(manifest_dir));
+    WASM_RUN.with(|run| *run.borrow_mut() = Some(module));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            WASM_RUN.with(|run| *run.borrow_mut() = None);
+        }
+    }
+    let _reset = Reset;
+    test();
+}
+
+/// When the newest file at or under `path` changed.
+fn newest_change(path: &std::path::Path) -> Option<SystemTime> {
+    let metadata = std::fs::metadata(path).ok()?;
+    if !metadata.is_dir() {
+        return metadata.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| newest_change(&entry.path()))
+        .max()
+}
+
+/// Where cargo puts crate `crate_name`'s release module.
+fn artifact(crate_name: &str, manifest_dir: &std::path::Path) -> std::path::PathBuf {
+    let file = format!("{}.wasm", crate_name.replace('-', "_"));
+    let relative = std::path::Path::new("wasm32-wasip1/release").join(&file);
+    let mut candidates: Vec<std::path::PathBuf> = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| std::path::PathBuf::from(dir).join(&relative))
+        .into_iter()
+        .collect();
+    candidates.extend(
+        manifest_dir
+            .ancestors()
+            .map(|dir| dir.join("target").join(&relative)),
+    );
+    if let Some(found) = candidates.iter().find(|path| path.is_file()) {
+        // A module older than the crate's sources would test yesterday's code.
+        let built = std::fs::metadata(found).and_then(|m| m.modified()).ok();
+        let changed = newest_change(&manifest_dir.join("src"))
+            .into_iter()
+            .chain(newest_change(&manifest_dir.join("Cargo.toml")))
+            .max();
+        if let (Some(built), Some(changed)) = (built, changed)
+            && changed > built
+        {
+            panic!(
+                "{} is older than {crate_name}'s sources: rebuild it with \
+                 `cargo build --release --target wasm32-wasip1 -p {crate_name}`",
+                found.display()
+            );
+        }
+        return found.clone();
+    }
+    panic!(
+        "the wasm run of this test needs {crate_name}'s module, which is not built: \
+         run `cargo build --release --target wasm32-wasip1 -p {crate_name}` first \
+         (looked for {})",
+        candidates
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn to_pairs(pairs: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {

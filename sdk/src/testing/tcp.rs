@@ -3,7 +3,6 @@
 
 use super::Emulator;
 use crate::abi::{Action, PeerType};
-use crate::runtime::seam::{lifecycle, network};
 
 /// A connection from a client through the plugin's network filter to an upstream; see
 /// [`Emulator::connect`].
@@ -52,7 +51,7 @@ impl<'a> TcpConnection<'a> {
             closed: None,
             actions: Vec::new(),
         };
-        connection.call("on_new_connection", || network::proxy_on_new_connection(id));
+        connection.call("on_new_connection", &[]);
         connection.settle();
         connection
     }
@@ -62,19 +61,34 @@ impl<'a> TcpConnection<'a> {
         self.id
     }
 
-    /// Calls connection callback `name` if the module exports it, and records its action.
-    fn call(&mut self, name: &'static str, callback: impl FnOnce() -> u32) -> Action {
-        if !crate::runtime::seam::exports(&format!("proxy_{name}")) {
-            return Action::Continue;
+    /// Calls connection callback `name` with `args` (after the context id) if the module
+    /// exports it, and records its action. A failed VM is called no more: Envoy closes
+    /// the connection.
+    fn call(&mut self, name: &'static str, args: &[u64]) -> Action {
+        let export = format!("proxy_{name}");
+        if self.emulator.vm_failure().is_some() || !self.emulator.guest_exports(&export) {
+            return self.failed_or(Action::Continue);
         }
-        let raw = self.emulator.call_into(self.id, callback);
+        let mut with_context = vec![u64::from(self.id)];
+        with_context.extend_from_slice(args);
+        let raw = self.emulator.call_into(self.id, &export, &with_context);
         let action = if raw == Action::Pause.raw() {
             Action::Pause
         } else {
             Action::Continue
         };
         self.actions.push((name, action));
-        action
+        self.failed_or(action)
+    }
+
+    /// `action`, unless the VM failed: then the connection is to close.
+    fn failed_or(&mut self, action: Action) -> Action {
+        if self.emulator.vm_failure().is_none() {
+            return action;
+        }
+        self.emulator
+            .with_connection(self.id, |c| c.close_requested = true);
+        Action::Pause
     }
 
     /// The client sends `bytes`; returns the filter's action.
@@ -98,11 +112,7 @@ impl<'a> TcpConnection<'a> {
     pub fn upstream_finishes(&mut self) -> Action {
         let action = self.deliver(Way::Down, b"", true);
         if self.closed.is_none() {
-            let id = self.id;
-            self.call("on_upstream_connection_close", || {
-                network::proxy_on_upstream_connection_close(id, PeerType::Unknown as u32);
-                0
-            });
+            self.call("on_upstream_connection_close", &[PeerType::Unknown as u64]);
         }
         self.upstream_finished = true;
         self.settle();
@@ -153,14 +163,10 @@ impl<'a> TcpConnection<'a> {
             held.extend_from_slice(bytes);
             held.len()
         });
-        let eos = u32::from(end_of_stream);
+        let args = [size as u64, u64::from(end_of_stream)];
         let action = match way {
-            Way::Up => self.call("on_downstream_data", || {
-                network::proxy_on_downstream_data(id, size, eos)
-            }),
-            Way::Down => self.call("on_upstream_data", || {
-                network::proxy_on_upstream_data(id, size, eos)
-            }),
+            Way::Up => self.call("on_downstream_data", &args),
+            Way::Down => self.call("on_upstream_data", &args),
         };
         if action == Action::Continue {
             self.forward(way);
@@ -214,19 +220,7 @@ impl<'a> TcpConnection<'a> {
             return;
         }
         self.closed = Some(peer);
-        let id = self.id;
-        self.call("on_downstream_connection_close", || {
-            network::proxy_on_downstream_connection_close(id, peer as u32);
-            0
-        });
-        self.emulator.call_into(id, || {
-            if crate::runtime::seam::exports("proxy_on_log") {
-                lifecycle::proxy_on_log(id);
-            }
-            if crate::runtime::seam::exports("proxy_on_delete") {
-                lifecycle::proxy_on_delete(id);
-            }
-            0
-        });
+        self.call("on_downstream_connection_close", &[peer as u64]);
+        self.emulator.end_context(self.id);
     }
 }

@@ -21,3 +21,14 @@ impl LogHost for EmulatorHost {
         OK
     }
 }
+
+impl EmulatorHost {
+    /// Records a log line the host itself writes (the VM's WASI output, its failures), at
+    /// `level` if the log level lets it through.
+    pub(crate) fn log_line(&self, level: LogLevel, message: String) {
+        let mut state = self.state.borrow_mut();
+        if level >= state.log_level {
+            state.logs.push(LogRecord { level, message });
+        }
+    }
+}
