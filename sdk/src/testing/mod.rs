@@ -1075,17 +1075,21 @@ thread_local! {
 ///
 /// # Panics
 /// When the module is not built: with the command that builds it.
-pub fn on_wasm(crate_name: &str, manifest_dir: &str, test: impl FnOnce()) {
+pub fn on_wasm(crate_name: &str, manifest_dir: &str, test: impl FnOnce() + Send + 'static) {
     let module = artifact(crate_name, std::path::Path::new(manifest_dir));
-    WASM_RUN.with(|run| *run.borrow_mut() = Some(module));
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            WASM_RUN.with(|run| *run.borrow_mut() = None);
-        }
+    // The interpreter and the host calls it makes back into the module (allocations) nest
+    // on the thread's stack: in a debug build, more than a test thread's 2 MiB.
+    let run = std::thread::Builder::new()
+        .name(format!("{}_on_wasm", crate_name))
+        .stack_size(64 << 20)
+        .spawn(move || {
+            WASM_RUN.with(|run| *run.borrow_mut() = Some(module));
+            test();
+        })
+        .expect("a thread for the wasm run");
+    if let Err(panic) = run.join() {
+        std::panic::resume_unwind(panic);
     }
-    let _reset = Reset;
-    test();
 }
 
 /// When the newest file at or under `path` changed.
