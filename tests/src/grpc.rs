@@ -6,9 +6,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -105,23 +103,12 @@ impl Drop for GrpcCollector {
 async fn serve(
     listener: std::net::TcpListener,
     received: Arc<Received>,
-    mut stopped: oneshot::Receiver<()>,
+    stopped: oneshot::Receiver<()>,
 ) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    loop {
-        let accepted = tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let received = received.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| answer(request, received.clone()));
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    crate::upstream::serve_http(listener, stopped, move |request| {
+        answer(request, received.clone())
+    })
+    .await;
 }
 
 /// Answers the stream's headers at once, then reads its messages as they come; the

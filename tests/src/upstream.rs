@@ -257,8 +257,26 @@ async fn serve(
     listener: std::net::TcpListener,
     seen: Arc<Recorder>,
     handler: Option<Handler>,
-    mut stopped: oneshot::Receiver<()>,
+    stopped: oneshot::Receiver<()>,
 ) {
+    serve_http(listener, stopped, move |request| {
+        answer(request, seen.clone(), handler.clone())
+    })
+    .await;
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on `listener` with `answer` until `stopped`.
+pub(crate) async fn serve_http<A, F, B>(
+    listener: std::net::TcpListener,
+    mut stopped: oneshot::Receiver<()>,
+    answer: A,
+) where
+    A: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     loop {
         let accepted = tokio::select! {
@@ -266,12 +284,10 @@ async fn serve(
             accepted = listener.accept() => accepted,
         };
         let Ok((stream, _)) = accepted else { continue };
-        let seen = seen.clone();
-        let handler = handler.clone();
+        let answer = answer.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| answer(request, seen.clone(), handler.clone()));
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(stream), service_fn(answer))
                 .await;
         });
     }

@@ -431,6 +431,18 @@ fn crd_errors(resource: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The three Istio resources `manifests` wrote to `out` validate against their CRDs.
+fn assert_valid_istio_resources(out: &Path) {
+    for file in [
+        "wasmplugin.yaml",
+        "trafficextension.yaml",
+        "envoyfilter.yaml",
+    ] {
+        let resource = read_yaml(&out.join(file));
+        assert_eq!(crd_errors(&resource), Vec::<String>::new(), "{file}");
+    }
+}
+
 #[test]
 fn generated_manifests_validate_against_istios_crd_schemas() {
     let dir = temp();
@@ -441,14 +453,7 @@ fn generated_manifests_validate_against_istios_crd_schemas() {
         Some(&deploy_config("http_headers")),
         out,
     );
-    for file in [
-        "wasmplugin.yaml",
-        "trafficextension.yaml",
-        "envoyfilter.yaml",
-    ] {
-        let resource = read_yaml(&out.join(file));
-        assert_eq!(crd_errors(&resource), Vec::<String>::new(), "{file}");
-    }
+    assert_valid_istio_resources(out);
     // The validator does reject what Kubernetes would.
     let mut plugin = read_yaml(&out.join("wasmplugin.yaml"));
     plugin["spec"]["failStrategy"] = json!("FAIL_SOMETIMES");
@@ -496,14 +501,7 @@ fn a_network_filter_gets_network_manifests_that_run_in_envoy() {
         patches[1]["match"]["listener"]["filterChain"]["filter"]["name"],
         "envoy.filters.network.tcp_proxy"
     );
-    for file in [
-        "wasmplugin.yaml",
-        "trafficextension.yaml",
-        "envoyfilter.yaml",
-    ] {
-        let resource = read_yaml(&out.join(file));
-        assert_eq!(crd_errors(&resource), Vec::<String>::new(), "{file}");
-    }
+    assert_valid_istio_resources(out);
     // The plain Envoy bootstrap runs it before tcp_proxy.
     let service = TcpEcho::start();
     let config = std::fs::read_to_string(out.join("envoy.yaml"))

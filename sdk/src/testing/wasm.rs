@@ -153,6 +153,26 @@ struct GuestSide<'a, 'b> {
     caller: &'a mut Caller<'b, VmData>,
 }
 
+impl GuestSide<'_, '_> {
+    /// Writes each `(pointer, value)` as the guest's 32-bit word: WASI's success, or
+    /// `EFAULT` for a pointer outside its memory.
+    fn write_words(&mut self, words: &[(i32, u32)]) -> i32 {
+        let written = words
+            .iter()
+            .all(|(at, value)| self.write(*at as u32, &value.to_le_bytes()));
+        if written { ESUCCESS } else { EFAULT }
+    }
+
+    /// Writes `bytes` at `at`: WASI's success, or `EFAULT`.
+    fn put(&mut self, at: i32, bytes: &[u8]) -> i32 {
+        if self.write(at as u32, bytes) {
+            ESUCCESS
+        } else {
+            EFAULT
+        }
+    }
+}
+
 impl GuestMemory for GuestSide<'_, '_> {
     fn read(&mut self, ptr: u32, len: u32) -> Option<Vec<u8>> {
         let memory = self.caller.data().memory?;
@@ -273,11 +293,7 @@ fn link_wasi(linker: &mut Linker<VmData>, module: &str) -> Result<(), String> {
                         .host
                         .log_line(level, String::from_utf8_lossy(&text).into_owned());
                 }
-                if side.write(written as u32, &total.to_le_bytes()) {
-                    ESUCCESS
-                } else {
-                    EFAULT
-                }
+                side.put(written, &total.to_le_bytes())
             },
         )
         .map_err(error)?
@@ -322,11 +338,7 @@ fn link_wasi(linker: &mut Linker<VmData>, module: &str) -> Result<(), String> {
                 let mut side = GuestSide {
                     caller: &mut caller,
                 };
-                if side.write(stat as u32, &bytes) {
-                    ESUCCESS
-                } else {
-                    EFAULT
-                }
+                side.put(stat, &bytes)
             },
         )
         .map_err(error)?
@@ -340,9 +352,7 @@ fn link_wasi(linker: &mut Linker<VmData>, module: &str) -> Result<(), String> {
                 let mut side = GuestSide {
                     caller: &mut caller,
                 };
-                let ok = side.write(count as u32, &entries.to_le_bytes())
-                    && side.write(size as u32, &(total as u32).to_le_bytes());
-                if ok { ESUCCESS } else { EFAULT }
+                side.write_words(&[(count, entries), (size, total as u32)])
             },
         )
         .map_err(error)?
@@ -377,9 +387,7 @@ fn link_wasi(linker: &mut Linker<VmData>, module: &str) -> Result<(), String> {
                 let mut side = GuestSide {
                     caller: &mut caller,
                 };
-                let ok = side.write(count as u32, &0u32.to_le_bytes())
-                    && side.write(size as u32, &0u32.to_le_bytes());
-                if ok { ESUCCESS } else { EFAULT }
+                side.write_words(&[(count, 0), (size, 0)])
             },
         )
         .map_err(error)?
@@ -394,11 +402,7 @@ fn link_wasi(linker: &mut Linker<VmData>, module: &str) -> Result<(), String> {
                 let mut side = GuestSide {
                     caller: &mut caller,
                 };
-                if side.write(time as u32, &now.to_le_bytes()) {
-                    ESUCCESS
-                } else {
-                    EFAULT
-                }
+                side.put(time, &now.to_le_bytes())
             },
         )
         .map_err(error)?
@@ -417,11 +421,7 @@ fn link_wasi(linker: &mut Linker<VmData>, module: &str) -> Result<(), String> {
                 let mut side = GuestSide {
                     caller: &mut caller,
                 };
-                if side.write(buffer as u32, &bytes) {
-                    ESUCCESS
-                } else {
-                    EFAULT
-                }
+                side.put(buffer, &bytes)
             },
         )
         .map_err(error)?
