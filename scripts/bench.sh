@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compares Envoy's cost per request with no filter, an empty wasm module, Envoy's native
-# header_mutation, Lua, the proxy-wasm crate, a hand-written ABI filter and this SDK, and
+# header_mutation, Lua, the proxy-wasm crate, a hand-written ABI filter, this SDK (as wasm
+# and as a dynamic module) and a hand-written dynamic module, and
 # prints Markdown tables (see README "Performance"). Options go to the runner:
 #   scripts/bench.sh [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]
 # or, for the long run (1,000,000 requests per row through http_headers and http_body over
@@ -29,6 +30,9 @@ fi
 echo "==> building the benchmark modules"
 cargo build --quiet --release --target wasm32-wasip1 -p bench_empty -p bench_floor --lib
 cargo build --quiet --release --target wasm32-wasip1 -p bench_sdk --examples
+# The same workloads as Envoy dynamic modules (the SDK's native target).
+cargo build --quiet --profile native --features envoy-wasm-sdk/dynamic-module -p bench_sdk --examples
+cargo build --quiet --profile native -p bench_native_floor
 cargo build --quiet --release --target wasm32-wasip1 --examples \
   --manifest-path bench/peers/proxy_wasm_bench/Cargo.toml
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole check: formatting, lints, the wasm build of every example (sizes printed), the
-# unit, emulator and doc tests (the emulator tests natively and against each .wasm), and the
-# integration tests against a real Envoy.
+# The whole check: formatting, lints, the wasm build of every example and the native build
+# (dynamic modules) of those both targets serve (sizes printed), the unit, emulator and doc
+# tests (the emulator tests natively and against each .wasm), and the integration tests
+# against a real Envoy (the examples' on both targets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,9 @@ scripts/setup.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy (native and wasm32-wasip1)"
+echo "== cargo clippy (native, the dynamic-module target, and wasm32-wasip1)"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --lib --features envoy-wasm-sdk/dynamic-module -p envoy-wasm-sdk -p hello_world -p http_headers -p http_body -p http_routing -p http_auth -p key_auth -p faulty -- -D warnings
 cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p http_auth -p grpc_auth -p http_body -p http_routing -p rate_limit -p key_auth -p tcp_guard -p grpc_access_log -p faulty -p probe -p bench_empty -p bench_floor -- -D warnings
 cargo clippy --target wasm32-wasip1 -p bench_sdk --examples -- -D warnings
 
@@ -25,8 +27,17 @@ for example in examples/*/; do
   printf '%-24s %8d bytes\n' "$(basename "$wasm")" "$(stat -c %s "$wasm")"
 done
 
+echo "== native build (Envoy dynamic modules; the integration tests load these too)"
+cargo native
+for example in hello_world http_headers http_body http_routing http_auth key_auth; do
+  printf '%-24s %8d bytes\n' "lib$example.so" "$(stat -c %s "target/native/lib$example.so")"
+done
+
 echo "== unit, emulator and doc tests (each example's emulator tests natively and on its .wasm)"
 cargo test --workspace --exclude envoy-tests
+
+echo "== SDK unit tests with the dynamic-module target"
+cargo test -p envoy-wasm-sdk --features dynamic-module --lib
 
 echo "== SDK unit tests on wasm32-wasip1 (Wasmtime)"
 cargo test -p envoy-wasm-sdk --lib --target wasm32-wasip1

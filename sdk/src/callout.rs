@@ -620,6 +620,7 @@ macro_rules! start_calls {
         ///
         /// # Errors
         /// The host's status when Envoy refuses to set the plugin's tick.
+        #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no timers: this fails with `Unimplemented`; see the README, \"Native target\""))]
         pub fn after(
             &mut self,
             delay: std::time::Duration,
@@ -665,6 +666,7 @@ macro_rules! start_calls {
         ///
         /// # Errors
         /// As [`http_call`](Self::http_call), for the metadata.
+        #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no gRPC calls: this fails with `Unimplemented`; see the README, \"Native target\""))]
         pub fn grpc_call(
             &mut self,
             request: $crate::callout::GrpcRequest,
@@ -689,6 +691,7 @@ macro_rules! start_calls {
         ///
         /// # Errors
         /// As [`http_call`](Self::http_call), for the metadata.
+        #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no gRPC streams: this fails with `Unimplemented`; see the README, \"Native target\""))]
         pub fn grpc_stream(
             &mut self,
             request: $crate::grpc::GrpcStreamRequest,

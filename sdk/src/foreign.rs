@@ -62,10 +62,82 @@ pub fn set_filter_state(key: &str, value: &str, span: LifeSpan) -> HostResult<()
     host::foreign::call("set_envoy_filter_state", &arguments).map(|_| ())
 }
 
+/// The key and value of `SetEnvoyFilterStateArguments` (fields 1 and 2), as
+/// [`set_filter_state`] encodes them, for a host to act on; `None` when malformed.
+#[cfg(all(
+    any(test, feature = "testing", feature = "dynamic-module"),
+    not(target_arch = "wasm32")
+))]
+pub(crate) fn filter_state_arguments(mut bytes: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (mut key, mut value) = (Vec::new(), Vec::new());
+    while let Some((tag, rest)) = read_varint(bytes) {
+        bytes = rest;
+        match tag & 7 {
+            0 => bytes = read_varint(bytes)?.1,
+            2 => {
+                let (len, rest) = read_varint(bytes)?;
+                let len = usize::try_from(len).ok()?;
+                let field = rest.get(..len)?;
+                bytes = &rest[len..];
+                match tag >> 3 {
+                    1 => key = field.to_vec(),
+                    2 => value = field.to_vec(),
+                    _ => {}
+                }
+            }
+            _ => return None,
+        }
+    }
+    bytes.is_empty().then_some((key, value))
+}
+
+/// A varint at the start of `bytes`, and what follows it.
+#[cfg(all(
+    any(test, feature = "testing", feature = "dynamic-module"),
+    not(target_arch = "wasm32")
+))]
+fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (at, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * at);
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[at + 1..]));
+        }
+    }
+    None
+}
+
 fn varint(mut value: u64, out: &mut Vec<u8>) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);
         value >>= 7;
     }
     out.push(value as u8);
+}
+
+// The decoder serves in-process hosts, off wasm.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_state_arguments_decode_what_set_filter_state_encodes() {
+        let value = "v".repeat(300);
+        let mut arguments = Vec::new();
+        for (field, text) in [(1u8, "envoy.string"), (2, value.as_str())] {
+            arguments.push(field << 3 | 2);
+            varint(text.len() as u64, &mut arguments);
+            arguments.extend_from_slice(text.as_bytes());
+        }
+        arguments.extend_from_slice(&[3 << 3, 1]);
+        assert_eq!(
+            filter_state_arguments(&arguments),
+            Some((b"envoy.string".to_vec(), value.into_bytes()))
+        );
+        assert_eq!(
+            filter_state_arguments(&[1 << 3 | 2, 5, b'a']),
+            None,
+            "cut short"
+        );
+    }
 }

@@ -72,6 +72,16 @@
 //!
 //! Logging goes through the [`log`] crate to Envoy's log, at the level Envoy runs the
 //! `wasm` component at. A panic is logged (message and location) before the VM aborts.
+//!
+//! # Native target
+//! With the `dynamic-module` feature, a filter crate's `cdylib` is an Envoy dynamic module
+//! (`lib<name>.so`, loaded by `envoy.filters.http.dynamic_modules`) instead of a proxy-wasm
+//! module: the same `Plugin` and `HttpFilter`, run natively. `entry!` exports the module's
+//! `envoy_dynamic_module_on_program_init`; the SDK declares Envoy's side of that ABI
+//! (`abi::dynamic_module`, under the feature) and answers the filter's host calls with it.
+//! Build it with `cargo envoy-wasm build --target native`. What the native target lacks (timers, shared
+//! queues, gRPC, network filters) is marked deprecated under the feature and fails with
+//! `Unimplemented`; the README's "Native target" has the table.
 
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -192,6 +202,9 @@ pub mod __private {
     pub use crate::runtime::connections::probe::{HasNetwork, LacksNetwork, NetworkProbe};
     pub use crate::runtime::connections::{Connections, NoConnections, WithConnections};
     pub use crate::runtime::dispatch::{register, root_of};
+    /// The native target's `envoy_dynamic_module_on_program_init`, which `entry!` exports.
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    pub use crate::runtime::dynamic_module::program_init;
 
     /// What `#[http_filter]` and `#[network_filter]` export.
     pub mod exports {
@@ -213,7 +226,9 @@ pub use schemars;
 /// loads the module, and makes [`allocator::PoolAllocator`] the module's global allocator.
 /// A crate with its own `#[global_allocator]` writes `entry!(MyPlugin, own_allocator)`.
 /// Elsewhere it defines `register_plugin()`, which an in-process host calls to load the
-/// plugin on the current thread.
+/// plugin on the current thread; with the SDK's `dynamic-module` feature it also exports
+/// `envoy_dynamic_module_on_program_init`, so the crate's `cdylib` is an Envoy dynamic
+/// module (see the README's "Native target").
 ///
 /// One module can hold more plugins, told apart by the `root_id` Envoy configures them
 /// with: `entry!(MyPlugin, "my_collector" => Collector)` runs `Collector` for the plugin
@@ -245,6 +260,8 @@ macro_rules! entry {
             );
         }
 
+        $crate::__dynamic_module_entry!();
+
         /// The JSON Schema of the plugin's configuration, when it has one (read by
         /// `cargo envoy-wasm schema`).
         #[cfg(not(target_arch = "wasm32"))]
@@ -264,6 +281,29 @@ macro_rules! entry {
 
         $crate::entry!($plugin, own_allocator $(, $root_id => $other)*);
     };
+}
+
+/// `entry!`'s export for the native target: Envoy calls it once when it loads the module.
+/// Empty unless the SDK's `dynamic-module` feature is on.
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dynamic_module_entry {
+    () => {
+        /// Envoy loaded this crate as a dynamic module.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const ::core::ffi::c_char {
+            $crate::__private::program_init(register_plugin)
+        }
+    };
+}
+
+/// `entry!`'s export for the native target; empty without the `dynamic-module` feature.
+#[cfg(not(all(feature = "dynamic-module", not(target_arch = "wasm32"))))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dynamic_module_entry {
+    () => {};
 }
 
 /// Whether plugin type `$plugin` has a network filter (`entry!`'s probe; see

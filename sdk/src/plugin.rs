@@ -182,6 +182,7 @@ macro_rules! plugin_phase {
             /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for metadata that could
             /// split the request (nothing is sent); the host's status when Envoy refuses to
             /// open the stream (a cluster it does not know, say).
+            #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no gRPC streams: this fails with `Unimplemented`; see the README, \"Native target\""))]
             pub fn grpc_stream(
                 &mut self,
                 request: GrpcStreamRequest,

@@ -294,6 +294,12 @@ impl SharedQueue {
     ///
     /// # Errors
     /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
+    #[cfg_attr(
+        all(feature = "dynamic-module", not(target_arch = "wasm32")),
+        deprecated(
+            note = "the native target (Envoy dynamic modules) has no shared queues: this fails with `Unimplemented`; see the README, \"Native target\""
+        )
+    )]
     pub fn register(name: &str) -> HostResult<SharedQueue> {
         shared::register_queue(name).map(|id| SharedQueue { id })
     }
@@ -302,6 +308,12 @@ impl SharedQueue {
     ///
     /// # Errors
     /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
+    #[cfg_attr(
+        all(feature = "dynamic-module", not(target_arch = "wasm32")),
+        deprecated(
+            note = "the native target (Envoy dynamic modules) has no shared queues: this fails with `Unimplemented`; see the README, \"Native target\""
+        )
+    )]
     pub fn resolve(vm_id: &str, name: &str) -> HostResult<Option<SharedQueue>> {
         Ok(shared::resolve_queue(vm_id, name)?.map(|id| SharedQueue { id }))
     }
@@ -319,6 +331,12 @@ impl SharedQueue {
     ///
     /// # Errors
     /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
+    #[cfg_attr(
+        all(feature = "dynamic-module", not(target_arch = "wasm32")),
+        deprecated(
+            note = "the native target (Envoy dynamic modules) has no shared queues: this fails with `Unimplemented`; see the README, \"Native target\""
+        )
+    )]
     pub fn enqueue(&self, item: &[u8]) -> HostResult<()> {
         shared::enqueue(self.id, item)
     }
@@ -327,6 +345,12 @@ impl SharedQueue {
     ///
     /// # Errors
     /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
+    #[cfg_attr(
+        all(feature = "dynamic-module", not(target_arch = "wasm32")),
+        deprecated(
+            note = "the native target (Envoy dynamic modules) has no shared queues: this fails with `Unimplemented`; see the README, \"Native target\""
+        )
+    )]
     pub fn dequeue(&self) -> HostResult<Option<Vec<u8>>> {
         shared::dequeue(self.id)
     }
@@ -354,6 +378,8 @@ impl<T> Clone for TypedQueue<T> {
 
 impl<T> Copy for TypedQueue<T> {}
 
+// It wraps `SharedQueue`, whose native-target notice its own methods carry.
+#[allow(deprecated)]
 impl<T: Serialize + DeserializeOwned> TypedQueue<T> {
     /// The typed view of `queue`.
     pub fn new(queue: SharedQueue) -> TypedQueue<T> {
@@ -367,6 +393,12 @@ impl<T: Serialize + DeserializeOwned> TypedQueue<T> {
     ///
     /// # Errors
     /// [`SharedError::Host`] when Envoy refuses the call.
+    #[cfg_attr(
+        all(feature = "dynamic-module", not(target_arch = "wasm32")),
+        deprecated(
+            note = "the native target (Envoy dynamic modules) has no shared queues: this fails with `Unimplemented`; see the README, \"Native target\""
+        )
+    )]
     pub fn register(name: &str) -> Result<TypedQueue<T>, SharedError> {
         Ok(TypedQueue::new(SharedQueue::register(name)?))
     }
@@ -375,6 +407,12 @@ impl<T: Serialize + DeserializeOwned> TypedQueue<T> {
     ///
     /// # Errors
     /// [`SharedError::Host`] when Envoy refuses the call.
+    #[cfg_attr(
+        all(feature = "dynamic-module", not(target_arch = "wasm32")),
+        deprecated(
+            note = "the native target (Envoy dynamic modules) has no shared queues: this fails with `Unimplemented`; see the README, \"Native target\""
+        )
+    )]
     pub fn resolve(vm_id: &str, name: &str) -> Result<Option<TypedQueue<T>>, SharedError> {
         Ok(SharedQueue::resolve(vm_id, name)?.map(TypedQueue::new))
     }
@@ -389,6 +427,12 @@ impl<T: Serialize + DeserializeOwned> TypedQueue<T> {
     /// # Errors
     /// [`SharedError::Encode`] when `item` does not serialize; [`SharedError::Host`] when
     /// Envoy refuses the call.
+    #[cfg_attr(
+        all(feature = "dynamic-module", not(target_arch = "wasm32")),
+        deprecated(
+            note = "the native target (Envoy dynamic modules) has no shared queues: this fails with `Unimplemented`; see the README, \"Native target\""
+        )
+    )]
     pub fn enqueue(&self, item: &T) -> Result<(), SharedError> {
         let bytes = encode("queue", item)?;
         Ok(self.queue.enqueue(&bytes)?)
@@ -399,6 +443,12 @@ impl<T: Serialize + DeserializeOwned> TypedQueue<T> {
     /// # Errors
     /// [`SharedError::Decode`] when the item is not a `T` (it is consumed all the same);
     /// [`SharedError::Host`] when Envoy refuses the call.
+    #[cfg_attr(
+        all(feature = "dynamic-module", not(target_arch = "wasm32")),
+        deprecated(
+            note = "the native target (Envoy dynamic modules) has no shared queues: this fails with `Unimplemented`; see the README, \"Native target\""
+        )
+    )]
     pub fn dequeue(&self) -> Result<Option<T>, SharedError> {
         match self.queue.dequeue()? {
             Some(bytes) => Ok(Some(decode("queue", &bytes)?)),

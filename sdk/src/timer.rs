@@ -292,6 +292,7 @@ macro_rules! timer_ops {
             /// # Errors
             /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
             /// refuses to set the tick.
+            #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no plugin timers: this fails with `Unimplemented`; see the README, \"Native target\""))]
             pub fn every(
                 &mut self,
                 name: &str,
@@ -312,6 +313,7 @@ macro_rules! timer_ops {
             /// # Errors
             /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
             /// refuses to set the tick.
+            #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no plugin timers: this fails with `Unimplemented`; see the README, \"Native target\""))]
             pub fn once(
                 &mut self,
                 name: &str,

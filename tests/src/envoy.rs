@@ -1,5 +1,6 @@
 //! Starting, querying and stopping a real Envoy.
 
+use crate::target::{Target, native_path};
 use crate::upstream::Upstream;
 use crate::wasm::{project_root, wasm_path};
 use std::io::Read;
@@ -66,13 +67,15 @@ fn on_path(name: &str) -> Option<PathBuf> {
 /// A plugin to load: an example crate, its configuration and its name in Envoy.
 #[derive(Clone, Debug)]
 pub struct Plugin {
-    /// The example crate (its `.wasm` is built and loaded).
+    /// The example crate (its `.wasm`, or its dynamic module on the native [`Target`], is
+    /// built and loaded).
     pub crate_name: String,
     /// The plugin's `name` and `root_id` in Envoy.
     pub name: String,
     /// The JSON configuration (empty for none).
     pub config: String,
-    /// What Envoy does when the VM fails (`FAIL_CLOSED`, `FAIL_OPEN`, `FAIL_RELOAD`).
+    /// What Envoy does when the VM fails (`FAIL_CLOSED`, `FAIL_OPEN`, `FAIL_RELOAD`; the
+    /// Wasm filter's setting, which a dynamic module has no counterpart of).
     pub failure_policy: String,
     /// A top-level `stats_config:` for the bootstrap (empty for none).
     pub stats_config: String,
@@ -197,26 +200,24 @@ impl Envoy {
         args: &[&str],
     ) -> Result<Envoy, Exited> {
         let service_port = service.map_or_else(closed_port, Upstream::port);
-        let wasm = wasm_path(&plugin.crate_name);
-        Envoy::start_fixture_with_args(
-            "http_filter.yaml",
-            &[
-                ("PLUGIN_NAME", plugin.name.clone()),
-                ("PLUGIN_CONFIG", yaml_string(&plugin.config)),
-                ("FAILURE_POLICY", plugin.failure_policy.clone()),
-                ("WASM_PATH", yaml_string(&wasm.to_string_lossy())),
-                ("UPSTREAM_PORT", upstream.port().to_string()),
-                ("SERVICE_PORT", service_port.to_string()),
-                ("STATS_CONFIG", plugin.stats_config.clone()),
-            ],
-            args,
-        )
+        let vars = [
+            ("PLUGIN_FILTER", plugin_filter(plugin)),
+            ("UPSTREAM_PORT", upstream.port().to_string()),
+            ("SERVICE_PORT", service_port.to_string()),
+            ("STATS_CONFIG", plugin.stats_config.clone()),
+        ];
+        Envoy::start_fixture_with_args("http_filter.yaml", &vars, args)
     }
 
     /// Starts Envoy from `envoy/tcp_filter.yaml`: `plugin` as a network filter before
     /// `tcp_proxy`, in front of the TCP upstream on `upstream_port`. Connect to
     /// [`port`](Envoy::port).
     pub fn start_tcp(plugin: &Plugin, upstream_port: u16) -> Result<Envoy, Exited> {
+        assert_eq!(
+            Target::current(),
+            Target::Wasm,
+            "the native target has no network filters"
+        );
         let wasm = wasm_path(&plugin.crate_name);
         Envoy::start_fixture(
             "tcp_filter.yaml",
@@ -255,8 +256,8 @@ impl Envoy {
         Envoy::start_config_with_args(&config, &project_root(), args)
     }
 
-    /// Starts Envoy from an example's own `envoy.yaml`, run from the example's folder as
-    /// its README says, with its fixed ports (10000, 9901) made free ones and its
+    /// Starts Envoy from an example's own `envoy.yaml` (`envoy-native.yaml` on the native
+    /// [`Target`]), run from the example's folder as its README says, with its fixed ports (10000, 9901) made free ones and its
     /// upstream (127.0.0.1:8080) pointed at `upstream`.
     pub fn start_example(example: &str, upstream: &Upstream) -> Result<Envoy, Exited> {
         Envoy::start_example_with_service(example, upstream, None)
@@ -269,10 +270,7 @@ impl Envoy {
         upstream: &Upstream,
         workers: u32,
     ) -> Result<Envoy, Exited> {
-        wasm_path(example);
-        let dir = project_root().join("examples").join(example);
-        let config = std::fs::read_to_string(dir.join("envoy.yaml"))
-            .unwrap_or_else(|e| panic!("cannot read {example}/envoy.yaml: {e}"));
+        let (dir, config) = example_config(example);
         let workers = workers.to_string();
         let args = ["--concurrency", workers.as_str()];
         Envoy::start_config_with_args(&with_free_ports(&config, upstream), &dir, &args)
@@ -285,10 +283,7 @@ impl Envoy {
         upstream: &Upstream,
         service: Option<&Upstream>,
     ) -> Result<Envoy, Exited> {
-        wasm_path(example);
-        let dir = project_root().join("examples").join(example);
-        let config = std::fs::read_to_string(dir.join("envoy.yaml"))
-            .unwrap_or_else(|e| panic!("cannot read {example}/envoy.yaml: {e}"));
+        let (dir, config) = example_config(example);
         let config = with_free_ports(&config, upstream).replace(
             "port_value: 8081",
             &format!(
@@ -539,6 +534,57 @@ fn closed_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .unwrap_or(9)
+}
+
+/// The plugin's HTTP filter entry for `http_filter.yaml`, on the current [`Target`]: its
+/// module built first.
+fn plugin_filter(plugin: &Plugin) -> String {
+    let (snippet, module) = match Target::current() {
+        Target::Wasm => (
+            "http_plugin_wasm.yaml",
+            ("WASM_PATH", wasm_path(&plugin.crate_name)),
+        ),
+        Target::Native => (
+            "http_plugin_native.yaml",
+            ("MODULE_PATH", native_path(&plugin.crate_name)),
+        ),
+    };
+    let path = project_root().join("envoy").join(snippet);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut entry: String = text
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    for (name, value) in [
+        ("PLUGIN_NAME", plugin.name.clone()),
+        ("PLUGIN_CONFIG", yaml_string(&plugin.config)),
+        ("FAILURE_POLICY", plugin.failure_policy.clone()),
+        (module.0, yaml_string(&module.1.to_string_lossy())),
+    ] {
+        entry = entry.replace(&format!("${{{name}}}"), &value);
+    }
+    entry.trim_end().to_owned()
+}
+
+/// An example's folder and its Envoy configuration for the current [`Target`]
+/// (`envoy.yaml` or `envoy-native.yaml`), its module built first.
+fn example_config(example: &str) -> (PathBuf, String) {
+    let file = match Target::current() {
+        Target::Wasm => {
+            wasm_path(example);
+            "envoy.yaml"
+        }
+        Target::Native => {
+            native_path(example);
+            "envoy-native.yaml"
+        }
+    };
+    let dir = project_root().join("examples").join(example);
+    let config = std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("cannot read {example}/{file}: {e}"));
+    (dir, config)
 }
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).

@@ -18,6 +18,7 @@ mod cli;
 mod envoy;
 mod grpc;
 mod registry;
+mod target;
 mod tcp;
 mod upstream;
 mod wasm;
@@ -31,6 +32,7 @@ pub use envoy::{
 };
 pub use grpc::GrpcCollector;
 pub use registry::{Registry, free_port};
+pub use target::{Target, native_path};
 pub use tcp::{TcpClient, TcpEcho};
 pub use upstream::{Reply, SeenRequest, Upstream, grpc_message};
 pub use wasm::{project_root, wasm_path};

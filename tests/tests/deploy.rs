@@ -309,6 +309,18 @@ fn bad_input_gets_one_error_line_and_writes_nothing() {
     );
     failed(
         &[
+            "build",
+            "--target",
+            "native",
+            "-p",
+            "hello_world",
+            "--wasm",
+            "x.wasm",
+        ],
+        "--wasm names a module to use, not one to build natively",
+    );
+    failed(
+        &[
             "package",
             "-p",
             "hello_world",
@@ -370,6 +382,35 @@ fn bad_input_gets_one_error_line_and_writes_nothing() {
     assert!(
         refused.to_string().contains("field `request.set[1].value`"),
         "{refused}"
+    );
+}
+
+#[test]
+fn a_native_build_is_a_dynamic_module_envoy_runs() {
+    let run = cargo_envoy_wasm_ok(&["build", "--target", "native", "-p", "hello_world"]);
+    let library = project_root().join("target/envoy-wasm/hello_world/libhello_world.so");
+    assert!(
+        run.stdout.contains(&format!("{} ", library.display())),
+        "{}",
+        run.stdout
+    );
+    let bytes = std::fs::read(&library).unwrap();
+    assert!(bytes.starts_with(b"\x7fELF"), "a shared library");
+    // The example's own envoy-native.yaml, loading the library the tool wrote.
+    let upstream = Upstream::start();
+    let config =
+        std::fs::read_to_string(project_root().join("examples/hello_world/envoy-native.yaml"))
+            .unwrap()
+            .replace("../../target/native/libhello_world.so", path(&library));
+    let envoy = Envoy::start_config(&with_free_ports(&config, &upstream), &project_root())
+        .unwrap_or_else(|exited| panic!("{}", exited.log));
+    let response = envoy.http1().get(envoy.url("/native")).send().unwrap();
+    assert_eq!(response.headers()["x-hello"], "world");
+    assert_eq!(upstream.last_request().unwrap().path, "/native");
+    assert!(
+        envoy.wait_for_log("Dynamic module ABI version v0.2.0 matched."),
+        "{}",
+        envoy.log()
     );
 }
 

@@ -1,6 +1,6 @@
 //! http_auth in a real Envoy, calling a real auth service started by the test.
 
-use envoy_tests::{Plugin, Reply, Upstream, serve_with};
+use envoy_tests::{Plugin, Reply, Upstream, on_both_targets, serve_with};
 use std::time::{Duration, Instant};
 
 const CONFIG: &str = r#"{"cluster": "service", "timeout_ms": 300, "copy_headers": ["x-user"]}"#;
@@ -15,128 +15,125 @@ fn auth_service() -> Upstream {
     })
 }
 
-#[test]
-fn allowed_denied_and_unauthenticated_requests() {
-    let auth = auth_service();
-    let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(CONFIG), Some(&auth));
+on_both_targets! {
+    fn allowed_denied_and_unauthenticated_requests() {
+        let auth = auth_service();
+        let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(CONFIG), Some(&auth));
 
-    let allowed = envoy
-        .http1()
-        .get(envoy.url("/orders"))
-        .header("authorization", "Bearer good")
-        .send()
-        .unwrap();
-    assert_eq!(allowed.status(), 200);
-    let seen = upstream
-        .last_request()
-        .expect("the allowed request went upstream");
-    assert_eq!(seen.header("x-user"), Some("alice"));
-    let check = auth.last_request().unwrap();
-    assert_eq!(check.path, "/check");
-    assert_eq!(check.header("x-original-path"), Some("/orders"));
+        let allowed = envoy
+            .http1()
+            .get(envoy.url("/orders"))
+            .header("authorization", "Bearer good")
+            .send()
+            .unwrap();
+        assert_eq!(allowed.status(), 200);
+        let seen = upstream
+            .last_request()
+            .expect("the allowed request went upstream");
+        assert_eq!(seen.header("x-user"), Some("alice"));
+        let check = auth.last_request().unwrap();
+        assert_eq!(check.path, "/check");
+        assert_eq!(check.header("x-original-path"), Some("/orders"));
 
-    let denied = envoy
-        .http2()
-        .get(envoy.url("/orders"))
-        .header("authorization", "Bearer bad")
-        .send()
-        .unwrap();
-    assert_eq!(denied.status(), 403);
-    assert_eq!(denied.text().unwrap(), "forbidden\n");
-    let anonymous = envoy.http1().get(envoy.url("/orders")).send().unwrap();
-    assert_eq!(anonymous.status(), 403);
-    assert_eq!(
-        upstream.requests().len(),
-        1,
-        "denied requests never reach the upstream"
-    );
+        let denied = envoy
+            .http2()
+            .get(envoy.url("/orders"))
+            .header("authorization", "Bearer bad")
+            .send()
+            .unwrap();
+        assert_eq!(denied.status(), 403);
+        assert_eq!(denied.text().unwrap(), "forbidden\n");
+        let anonymous = envoy.http1().get(envoy.url("/orders")).send().unwrap();
+        assert_eq!(anonymous.status(), 403);
+        assert_eq!(
+            upstream.requests().len(),
+            1,
+            "denied requests never reach the upstream"
+        );
 
-    // Envoy's admin /stats shows the filter's counters.
-    assert_eq!(
-        envoy.stat("wasmcustom.http_auth.allowed"),
-        Some(1),
-        "{}",
-        envoy.stats()
-    );
-    assert_eq!(envoy.stat("wasmcustom.http_auth.denied"), Some(2));
-}
+        // Envoy's admin /stats shows the filter's counters.
+        assert_eq!(
+            envoy.stat("wasmcustom.http_auth.allowed"),
+            Some(1),
+            "{}",
+            envoy.stats()
+        );
+        assert_eq!(envoy.stat("wasmcustom.http_auth.denied"), Some(2));
+    }
 
-#[test]
-fn a_service_that_is_down_fails_closed() {
-    let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(CONFIG), None);
-    let response = envoy
-        .http1()
-        .get(envoy.url("/"))
-        .header("authorization", "Bearer good")
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 503);
-    assert_eq!(response.text().unwrap(), "auth service unavailable\n");
-    assert!(upstream.requests().is_empty());
-    assert!(
-        envoy.wait_for_log("auth service: the call failed"),
-        "{}",
-        envoy.log()
-    );
-    assert_eq!(envoy.stat("wasmcustom.http_auth.failed"), Some(1));
-}
+    fn a_service_that_is_down_fails_closed() {
+        let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(CONFIG), None);
+        let response = envoy
+            .http1()
+            .get(envoy.url("/"))
+            .header("authorization", "Bearer good")
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.text().unwrap(), "auth service unavailable\n");
+        assert!(upstream.requests().is_empty());
+        assert!(
+            envoy.wait_for_log("auth service: the call failed"),
+            "{}",
+            envoy.log()
+        );
+        assert_eq!(envoy.stat("wasmcustom.http_auth.failed"), Some(1));
+    }
 
-#[test]
-fn a_slow_service_fails_closed_at_the_timeout() {
-    let auth = auth_service();
-    let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(CONFIG), Some(&auth));
-    let started = Instant::now();
-    let response = envoy
-        .http1()
-        .get(envoy.url("/"))
-        .header("authorization", "Bearer slow")
-        .send()
-        .unwrap();
-    let waited = started.elapsed();
-    assert_eq!(response.status(), 503);
-    assert!(
-        waited < Duration::from_millis(1500),
-        "answered after {waited:?}, not at the 300 ms timeout"
-    );
-    assert!(upstream.requests().is_empty());
-    // Envoy answers the call itself (504); the filter sees a typed timeout.
-    assert!(
-        envoy.wait_for_log("auth service: the call timed out"),
-        "{}",
-        envoy.log()
-    );
-}
+    fn a_slow_service_fails_closed_at_the_timeout() {
+        let auth = auth_service();
+        let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(CONFIG), Some(&auth));
+        let started = Instant::now();
+        let response = envoy
+            .http1()
+            .get(envoy.url("/"))
+            .header("authorization", "Bearer slow")
+            .send()
+            .unwrap();
+        let waited = started.elapsed();
+        assert_eq!(response.status(), 503);
+        assert!(
+            waited < Duration::from_millis(1500),
+            "answered after {waited:?}, not at the 300 ms timeout"
+        );
+        assert!(upstream.requests().is_empty());
+        // Envoy answers the call itself (504); the filter sees a typed timeout.
+        assert!(
+            envoy.wait_for_log("auth service: the call timed out"),
+            "{}",
+            envoy.log()
+        );
+    }
 
-#[test]
-fn an_unknown_cluster_fails_closed() {
-    let config = r#"{"cluster": "no_such_cluster"}"#;
-    let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(config), None);
-    let response = envoy.http1().get(envoy.url("/")).send().unwrap();
-    assert_eq!(response.status(), 503);
-    assert!(upstream.requests().is_empty());
-    assert!(
-        envoy.wait_for_log("cannot call the auth service"),
-        "{}",
-        envoy.log()
-    );
-}
+    fn an_unknown_cluster_fails_closed() {
+        let config = r#"{"cluster": "no_such_cluster"}"#;
+        let (upstream, envoy) = serve_with(&Plugin::new("http_auth").config(config), None);
+        let response = envoy.http1().get(envoy.url("/")).send().unwrap();
+        assert_eq!(response.status(), 503);
+        assert!(upstream.requests().is_empty());
+        assert!(
+            envoy.wait_for_log("cannot call the auth service"),
+            "{}",
+            envoy.log()
+        );
+    }
 
-#[test]
-fn the_examples_own_envoy_yaml_calls_its_auth_cluster() {
-    let auth = Upstream::start_with(|_| Reply::status(200).header("x-user", "bob"));
-    let upstream = Upstream::start();
-    let envoy = envoy_tests::Envoy::start_example_with_service("http_auth", &upstream, Some(&auth))
-        .unwrap_or_else(|exited| {
-            panic!(
-                "examples/http_auth/envoy.yaml did not start:\n{}",
-                exited.log
-            )
-        });
-    let response = envoy.http1().get(envoy.url("/")).send().unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        upstream.last_request().unwrap().header("x-user"),
-        Some("bob")
-    );
-    assert_eq!(auth.requests().len(), 1);
+    fn the_examples_own_envoy_yaml_calls_its_auth_cluster() {
+        let auth = Upstream::start_with(|_| Reply::status(200).header("x-user", "bob"));
+        let upstream = Upstream::start();
+        let envoy = envoy_tests::Envoy::start_example_with_service("http_auth", &upstream, Some(&auth))
+            .unwrap_or_else(|exited| {
+                panic!(
+                    "examples/http_auth/envoy.yaml did not start:\n{}",
+                    exited.log
+                )
+            });
+        let response = envoy.http1().get(envoy.url("/")).send().unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            upstream.last_request().unwrap().header("x-user"),
+            Some("bob")
+        );
+        assert_eq!(auth.requests().len(), 1);
+    }
 }

@@ -1,7 +1,7 @@
 //! The configurations under comparison and the Envoy filter each puts before the router.
 
 use envoy_tests::project_root;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A workload: what every configuration does per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub struct Config {
     pub filters: String,
     /// The module loaded, for wasm configurations.
     pub wasm: Option<PathBuf>,
+    /// The shared library loaded, for a dynamic module.
+    pub library: Option<PathBuf>,
     /// The response header value the filter adds, checked before measuring.
     pub marker: Option<&'static str>,
 }
@@ -41,6 +43,9 @@ pub const PEER: &str = "proxy-wasm 0.2.5";
 pub const OURS: &str = "envoy-wasm-sdk";
 pub const OURS_STATEFUL: &str = "envoy-wasm-sdk, stateful";
 pub const FLOOR: &str = "hand-written ABI";
+pub const OURS_NATIVE: &str = "envoy-wasm-sdk, native (dynamic module)";
+pub const NATIVE_FLOOR: &str = "hand-written dynamic module";
+pub const HEADER_MUTATION: &str = "header_mutation (native)";
 
 /// Every configuration that can express `workload`, the floor first.
 pub fn configs(workload: Workload) -> Vec<Config> {
@@ -49,12 +54,14 @@ pub fn configs(workload: Workload) -> Vec<Config> {
         name: NO_FILTER,
         filters: String::new(),
         wasm: None,
+        library: None,
         marker: None,
     };
     let peer = wasm_config(PEER, peer_module(workload), "", marker);
     let ours = wasm_config(OURS, sdk_module(workload), "", marker);
+    let native = native_config(workload, marker);
     match workload {
-        Workload::Body => vec![none, peer, ours],
+        Workload::Body => vec![none, peer, ours, native],
         Workload::Header | Workload::Multi => vec![
             none,
             wasm_config(
@@ -64,15 +71,17 @@ pub fn configs(workload: Workload) -> Vec<Config> {
                 None,
             ),
             Config {
-                name: "header_mutation (native)",
+                name: HEADER_MUTATION,
                 filters: header_mutation(workload),
                 wasm: None,
+                library: None,
                 marker,
             },
             Config {
                 name: "Lua",
                 filters: lua(workload),
                 wasm: None,
+                library: None,
                 marker,
             },
             peer,
@@ -89,7 +98,56 @@ pub fn configs(workload: Workload) -> Vec<Config> {
                 "",
                 marker,
             ),
+            native,
+            native_floor(workload, marker),
         ],
+    }
+}
+
+/// The workload as a dynamic module written against Envoy's C ABI by hand
+/// (`bench/filters/native_floor`): the native target's floor.
+fn native_floor(workload: Workload, marker: Option<&'static str>) -> Config {
+    let library = project_root().join("target/native/libbench_native_floor.so");
+    Config {
+        name: NATIVE_FLOOR,
+        filters: dynamic_module_filter(&library, workload.name()),
+        wasm: None,
+        library: Some(library),
+        marker,
+    }
+}
+
+/// A `dynamic_modules` HTTP filter loading `library` with configuration `configuration`.
+fn dynamic_module_filter(library: &Path, configuration: &str) -> String {
+    format!(
+        r#"          - name: envoy.filters.http.dynamic_modules
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+              dynamic_module_config:
+                name: bench
+                metrics_namespace: wasmcustom
+                module: {{ local: {{ filename: "{}" }} }}
+              filter_name: bench
+              filter_config:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: "{configuration}"
+"#,
+        library.display()
+    )
+}
+
+/// The SDK's workload module built as an Envoy dynamic module.
+fn native_config(workload: Workload, marker: Option<&'static str>) -> Config {
+    let library = project_root()
+        .join("target/native/examples")
+        .join(format!("libsdk_{}.so", workload.name()));
+    let filters = dynamic_module_filter(&library, "");
+    Config {
+        name: OURS_NATIVE,
+        filters,
+        wasm: None,
+        library: Some(library),
+        marker,
     }
 }
 
@@ -135,6 +193,7 @@ fn wasm_config(
         name,
         filters,
         wasm: Some(module),
+        library: None,
         marker,
     }
 }

@@ -4,7 +4,9 @@
 //! started Envoy, and prints medians as Markdown tables: Envoy CPU per request,
 //! requests/second, p99 latency, `.wasm` sizes and linear memory after the load.
 //!
-//! Usage: `bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]`,
+//! Usage: `bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]
+//! [--configs 'NAME;NAME']` (`--configs` keeps the configurations named, with "no filter"
+//! always: a shorter run for a question about a few of them),
 //! or `bench --soak [--requests N]` for the long run in [`soak`].
 
 mod configs;
@@ -12,7 +14,7 @@ mod load;
 mod memory;
 mod soak;
 
-use configs::{Config, FLOOR, NO_FILTER, PEER, Workload};
+use configs::{Config, FLOOR, HEADER_MUTATION, NO_FILTER, PEER, Workload};
 use envoy_tests::{Envoy, Upstream};
 use load::{Load, Sample};
 use std::fmt::Write as _;
@@ -32,6 +34,8 @@ struct Options {
     seconds: u64,
     connections: u32,
     workloads: Vec<Workload>,
+    /// The configurations to run (by name; "no filter" always); empty for all.
+    configs: Vec<String>,
 }
 
 fn main() {
@@ -39,7 +43,7 @@ fn main() {
         Ok(options) => options,
         Err(message) => {
             eprintln!(
-                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]\n       bench --soak [--requests N]"
+                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body] [--configs 'NAME;NAME']\n       bench --soak [--requests N]"
             );
             std::process::exit(2);
         }
@@ -61,6 +65,7 @@ fn parse_options() -> Result<Options, String> {
         seconds: 2,
         connections: 8,
         workloads: vec![Workload::Header, Workload::Multi, Workload::Body],
+        configs: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     let mut requests = 1_000_000;
@@ -81,6 +86,12 @@ fn parse_options() -> Result<Options, String> {
             "--seconds" => options.seconds = number()?.max(1),
             "--connections" => options.connections = number()?.max(1) as u32,
             "--requests" => requests = number()?,
+            "--configs" => {
+                options.configs = value
+                    .split(';')
+                    .map(|name| name.trim().to_owned())
+                    .collect();
+            }
             "--only" => {
                 options.workloads = value
                     .split(',')
@@ -133,7 +144,8 @@ struct Subject {
 
 impl Subject {
     fn start(config: Config, sink: &Upstream) -> Result<Subject, String> {
-        if let Some(module) = config.wasm.as_ref().filter(|m| !m.is_file()) {
+        let module = config.wasm.as_ref().or(config.library.as_ref());
+        if let Some(module) = module.filter(|m| !m.is_file()) {
             return Err(format!(
                 "{} is missing: run scripts/bench.sh",
                 module.display()
@@ -170,16 +182,32 @@ fn start_envoy(config: &Config, sink_port: u16) -> Result<Envoy, String> {
     envoy.map_err(|exited| format!("Envoy did not start for {}:\n{}", config.name, exited.log))
 }
 
-fn start_all(workload: Workload, sink: &Upstream) -> Result<Vec<Subject>, String> {
-    configs::configs(workload)
-        .into_iter()
+fn start_all(
+    workload: Workload,
+    sink: &Upstream,
+    options: &Options,
+) -> Result<Vec<Subject>, String> {
+    let all = configs::configs(workload);
+    if let Some(unknown) = options
+        .configs
+        .iter()
+        .find(|name| !all.iter().any(|config| config.name == name.as_str()))
+    {
+        return Err(format!("--configs: no configuration named {unknown:?}"));
+    }
+    all.into_iter()
+        .filter(|config| {
+            options.configs.is_empty()
+                || config.name == NO_FILTER
+                || options.configs.iter().any(|name| name == config.name)
+        })
         .map(|config| Subject::start(config, sink))
         .collect()
 }
 
 fn header_table(workload: Workload, options: &Options) -> Result<String, String> {
     let sink = Upstream::start_sink();
-    let mut subjects = start_all(workload, &sink)?;
+    let mut subjects = start_all(workload, &sink, options)?;
     for subject in &subjects {
         check_headers(subject)?;
     }
@@ -201,7 +229,7 @@ fn body_tables(options: &Options) -> Result<String, String> {
     let sink = Upstream::start_sink();
     let mut output = String::new();
     for (label, size) in BODY_SIZES {
-        let mut subjects = start_all(Workload::Body, &sink)?;
+        let mut subjects = start_all(Workload::Body, &sink, options)?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let body = json_body(size);
         for subject in &subjects {
@@ -387,9 +415,13 @@ fn table(title: &str, subjects: &[Subject]) -> String {
         .iter()
         .find(|s| s.config.name == FLOOR)
         .map(|s| median(overheads(s)));
+    let native_overhead = subjects
+        .iter()
+        .find(|s| s.config.name == HEADER_MUTATION)
+        .map(|s| median(overheads(s)));
     let mut out = format!("### {title}\n\n");
-    out.push_str("| configuration | Envoy CPU µs/req | above no filter (± IQR/2) | ÷ peer's overhead | ÷ floor's overhead | req/s | p99 ms | .wasm bytes | after wasm-opt -Oz | linear memory after load |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| configuration | Envoy CPU µs/req | above no filter (± IQR/2) | ÷ peer's overhead | ÷ floor's overhead | ÷ header_mutation's overhead | req/s | p99 ms | module bytes | after wasm-opt -Oz | linear memory after load |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for subject in subjects {
         let is_floor = subject.config.name == NO_FILTER;
         let (overhead, spread) = median_spread(overheads(subject));
@@ -403,6 +435,7 @@ fn table(title: &str, subjects: &[Subject]) -> String {
             _ => String::new(),
         };
         let (ratio, to_floor) = (ratio_to(peer_overhead), ratio_to(floor_overhead));
+        let to_native = ratio_to(native_overhead);
         let rps = median(
             subject
                 .samples
@@ -411,13 +444,14 @@ fn table(title: &str, subjects: &[Subject]) -> String {
                 .collect(),
         );
         let p99 = median(subject.samples.iter().map(|x| x.p99_ms).collect());
-        let (size, optimized, memory) = match &subject.config.wasm {
-            Some(module) => (file_size(module), wasm_opt_size(module), memory(subject)),
-            None => (String::new(), String::new(), String::new()),
+        let (size, optimized, memory) = match (&subject.config.wasm, &subject.config.library) {
+            (Some(module), _) => (file_size(module), wasm_opt_size(module), memory(subject)),
+            (None, Some(library)) => (file_size(library), String::new(), String::new()),
+            (None, None) => (String::new(), String::new(), String::new()),
         };
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {above} | {ratio} | {to_floor} | {rps:.0} | {p99:.2} | {size} | {optimized} | {memory} |",
+            "| {} | {:.1} | {above} | {ratio} | {to_floor} | {to_native} | {rps:.0} | {p99:.2} | {size} | {optimized} | {memory} |",
             subject.config.name,
             median(cpu(subject)),
         );

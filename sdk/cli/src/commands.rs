@@ -65,6 +65,19 @@ pub fn build(selection: Selection<'_>) -> Result<Module> {
     Ok(module)
 }
 
+/// `build --target native`: builds the crate as an Envoy dynamic module.
+pub fn build_native(selection: Selection<'_>) -> Result<crate::native::Library> {
+    if selection.wasm.is_some() {
+        return Err(Error::new(
+            "--wasm names a module to use, not one to build natively",
+        ));
+    }
+    let filter = selection.filter()?;
+    let library = crate::native::build(&filter)?;
+    println!("{} {} bytes", library.path.display(), library.size);
+    Ok(library)
+}
+
 /// `package --tag NAME:VERSION`.
 pub fn package(
     selection: Selection<'_>,

@@ -1,5 +1,5 @@
 //! The library behind `cargo envoy-wasm`: scaffold a filter crate, build it to
-//! `wasm32-wasip1`, package it as an OCI image, push it to a registry, derive its
+//! `wasm32-wasip1` (or as an Envoy dynamic module, [`native`]), package it as an OCI image, push it to a registry, derive its
 //! configuration schema, and write Istio and Envoy manifests for it.
 //!
 //! Each subcommand is a function in [`commands`]; the modules below are its parts, usable on
@@ -16,6 +16,7 @@
 pub mod commands;
 pub mod image;
 pub mod manifests;
+pub mod native;
 pub mod project;
 pub mod registry;
 pub mod scaffold;

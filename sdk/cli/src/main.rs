@@ -34,8 +34,16 @@ enum Command {
         #[arg(long, value_name = "DIR", conflicts_with = "sdk_version")]
         sdk_path: Option<PathBuf>,
     },
-    /// Builds the filter for wasm32-wasip1 (release), runs wasm-opt when present, prints the size.
-    Build(Select),
+    /// Builds the filter for wasm32-wasip1 (release), runs wasm-opt when present, prints the
+    /// size; with `--target native`, builds it as an Envoy dynamic module (lib<name>.so).
+    Build {
+        #[command(flatten)]
+        select: Select,
+        /// `wasm` (proxy-wasm, loaded by envoy.filters.http.wasm) or `native` (a dynamic
+        /// module, loaded by envoy.filters.http.dynamic_modules).
+        #[arg(long, value_enum, default_value_t = Target::Wasm)]
+        target: Target,
+    },
     /// Writes the filter as an OCI image layout, and optionally pushes it to a registry.
     Package {
         #[command(flatten)]
@@ -78,6 +86,15 @@ enum Command {
     Schema(Select),
 }
 
+/// What `build` makes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Target {
+    /// A proxy-wasm module.
+    Wasm,
+    /// An Envoy dynamic module.
+    Native,
+}
+
 /// Which crate, and optionally a prebuilt module.
 #[derive(Args)]
 struct Select {
@@ -109,7 +126,10 @@ fn run(cli: Cli) -> Result<(), Error> {
             sdk_version,
             sdk_path,
         } => commands::new(&path, sdk_version.as_deref(), sdk_path.as_deref()),
-        Command::Build(select) => commands::build(select.crate_selection()).map(|_| ()),
+        Command::Build { select, target } => match target {
+            Target::Wasm => commands::build(select.crate_selection()).map(|_| ()),
+            Target::Native => commands::build_native(select.crate_selection()).map(|_| ()),
+        },
         Command::Package {
             select,
             tag,

@@ -216,6 +216,8 @@ macro_rules! hostcall {
     };
 }
 
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub mod dynamic_module;
 pub mod imports;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;

@@ -43,7 +43,13 @@ pub struct HostError {
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {:?}", self.call, self.status)
+        write!(f, "{} failed: {:?}", self.call, self.status)?;
+        if cfg!(all(feature = "dynamic-module", not(target_arch = "wasm32")))
+            && self.status == crate::abi::Status::Unimplemented
+        {
+            f.write_str(" (Envoy's dynamic modules have no counterpart; see the SDK's README, \"Native target\")")?;
+        }
+        Ok(())
     }
 }
 

@@ -350,7 +350,10 @@ pub(crate) fn configured_plugin<P: 'static>(root_context_id: u32) -> Option<Rc<P
 }
 
 /// The panic the last guest callback raised, if any (off wasm).
-#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+#[cfg(all(
+    any(feature = "testing", feature = "dynamic-module"),
+    not(target_arch = "wasm32")
+))]
 pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
     GUEST_PANIC.with(|slot| slot.borrow_mut().take())
 }
@@ -495,7 +498,10 @@ where
             ..Dispatcher::new()
         }
     });
-    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    #[cfg(all(
+        any(feature = "testing", feature = "dynamic-module"),
+        not(target_arch = "wasm32")
+    ))]
     EXPORTED.with(|exported| {
         let mut exported = exported.borrow_mut();
         exported.clear();
@@ -504,13 +510,19 @@ where
     });
 }
 
-#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+#[cfg(all(
+    any(feature = "testing", feature = "dynamic-module"),
+    not(target_arch = "wasm32")
+))]
 thread_local! {
     static EXPORTED: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether the registered filter's module exports stream callback `name` (off wasm).
-#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+#[cfg(all(
+    any(feature = "testing", feature = "dynamic-module"),
+    not(target_arch = "wasm32")
+))]
 pub(crate) fn exports(name: &str) -> bool {
     EXPORTED.with(|exported| exported.borrow().contains(&name))
 }

@@ -76,10 +76,11 @@ fn max_level(level: LogLevel) -> log::LevelFilter {
     }
 }
 
-/// Installs the logger and, on wasm, the panic hook. Safe to call more than once.
+/// Installs the logger and, in Envoy (on wasm, or as a dynamic module), the panic hook.
+/// Safe to call more than once.
 pub(crate) fn init() {
     if log::set_logger(&LOGGER).is_ok() {
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(any(target_arch = "wasm32", feature = "dynamic-module"))]
         std::panic::set_hook(Box::new(|info| {
             // One line, so the message and the location land in the same log entry.
             let message = info.payload_as_str().unwrap_or("(no message)");
@@ -100,12 +101,12 @@ pub(crate) fn init() {
 
 /// Follows the host's log level, so records the host would drop are never formatted.
 pub(crate) fn refresh_level() {
-    if cfg!(target_arch = "wasm32") {
+    if cfg!(any(target_arch = "wasm32", feature = "dynamic-module")) {
         if let Ok(level) = host::log::level() {
             log::set_max_level(max_level(level));
         }
     } else {
-        // Off wasm several hosts share the process; each filters by its own level.
+        // In tests several hosts share the process; each filters by its own level.
         log::set_max_level(log::LevelFilter::Trace);
     }
 }

@@ -8,6 +8,8 @@
 //! - [`connections`]: network filters' connections;
 //! - [`streams`]: gRPC streams' events, to the plugin or filter that opened them;
 //! - [`logger`]: the `log` crate's backend, writing to Envoy's log;
+//! - `dynamic_module` (feature `dynamic-module`): the native target, the same exports
+//!   driven by Envoy's dynamic-module hooks;
 //! - [`allocator`]: the module's global allocator (public as
 //!   [`envoy_wasm_sdk::allocator`](crate::allocator)).
 //!
@@ -22,6 +24,8 @@
 pub mod allocator;
 pub(crate) mod connections;
 pub(crate) mod dispatch;
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) mod dynamic_module;
 pub mod exports;
 pub(crate) mod logger;
 pub(crate) mod streams;

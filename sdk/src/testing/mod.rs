@@ -194,31 +194,6 @@ fn route(host: &EmulatorHost, router: &Router) {
     }
 }
 
-/// The key and value of `SetEnvoyFilterStateArguments` (fields 1 and 2, strings).
-fn filter_state_arguments(mut bytes: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (mut key, mut value) = (Vec::new(), Vec::new());
-    while let Some((&tag, rest)) = bytes.split_first() {
-        bytes = rest;
-        match tag & 7 {
-            0 => {
-                let end = bytes.iter().position(|b| b & 0x80 == 0)?;
-                bytes = &bytes[end + 1..];
-            }
-            2 => {
-                let (&len, rest) = bytes.split_first()?;
-                let field = rest.get(..usize::from(len))?;
-                bytes = &rest[usize::from(len)..];
-                match tag >> 3 {
-                    1 => key = field.to_vec(),
-                    2 => value = field.to_vec(),
-                    _ => {}
-                }
-            }
-            _ => return None,
-        }
-    }
-    Some((key, value))
-}
 type GrpcResponder = Box<dyn FnMut(&GrpcCall) -> GrpcReply>;
 
 /// How the emulator answers an HTTP callout (see [`Emulator::answer_http_calls`]).
@@ -356,7 +331,8 @@ impl Emulator {
         });
         let host = self.host.clone();
         self.register_foreign_function("set_envoy_filter_state", move |arguments| {
-            let (key, value) = filter_state_arguments(arguments).ok_or(Status::BadArgument)?;
+            let (key, value) =
+                crate::foreign::filter_state_arguments(arguments).ok_or(Status::BadArgument)?;
             let mut path = b"filter_state\0".to_vec();
             path.extend_from_slice(&key);
             host.state.borrow_mut().properties.insert(path, value);

@@ -1,0 +1,73 @@
+//! Building a filter crate as an Envoy dynamic module: the SDK's native target.
+//!
+//! The same crate, built for the host with the SDK's `dynamic-module` feature, is a shared
+//! library `lib<name>.so` that `envoy.filters.http.dynamic_modules` loads. It runs
+//! natively, without Wasm's sandbox, and only in an Envoy whose dynamic-module ABI it was
+//! built for (the SDK's README, "Native target").
+
+use crate::project::{FilterCrate, cargo};
+use crate::{Error, Result};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The hook `entry!` exports in a native build: its name marks a dynamic module.
+const PROGRAM_INIT: &[u8] = b"envoy_dynamic_module_on_program_init";
+
+/// A built dynamic module.
+#[derive(Debug, Clone)]
+pub struct Library {
+    /// The file, `target/envoy-wasm/CRATE/lib<name>.so`.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Builds `filter` as a dynamic module: the `native` profile (release, but a panic unwinds
+/// to the SDK's hook instead of aborting Envoy) with `envoy-wasm-sdk/dynamic-module`.
+pub fn build(filter: &FilterCrate) -> Result<Library> {
+    filter.require_cdylib()?;
+    let status = Command::new(cargo())
+        .args([
+            "build",
+            "--profile",
+            "native",
+            // Defined here too, so a workspace without a `native` profile builds as well.
+            "--config",
+            "profile.native.inherits=\"release\"",
+            "--config",
+            "profile.native.panic=\"unwind\"",
+            "--features",
+            "envoy-wasm-sdk/dynamic-module",
+            "--lib",
+            "--package",
+            &filter.name,
+        ])
+        .arg("--manifest-path")
+        .arg(filter.workspace_root.join("Cargo.toml"))
+        .status()
+        .map_err(|e| Error::new(format!("cannot run cargo build: {e}")))?;
+    if !status.success() {
+        return Err(Error::new(format!(
+            "cargo build of `{}` as a dynamic module failed",
+            filter.name
+        )));
+    }
+    let file = format!("lib{}.so", filter.lib_name);
+    let built = filter.target_dir.join("native").join(&file);
+    let bytes = std::fs::read(&built).map_err(|e| Error::io("read", &built, e))?;
+    if !bytes.windows(PROGRAM_INIT.len()).any(|w| w == PROGRAM_INIT) {
+        return Err(Error::new(format!(
+            "{} exports no envoy_dynamic_module_on_program_init: does the crate call \
+             `envoy_wasm_sdk::entry!`?",
+            built.display()
+        )));
+    }
+    let dir = filter.work_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    let path = dir.join(&file);
+    std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
+    Ok(Library {
+        path,
+        size: bytes.len() as u64,
+    })
+}

@@ -1,0 +1,473 @@
+//! Envoy's dynamic-module C ABI, raw: the types, the event-hook statuses and the callbacks
+//! into Envoy that the SDK's native target uses (feature `dynamic-module`).
+//!
+//! Declared here from Envoy's public `abi.h` at ABI version [`ABI_VERSION`], the version
+//! Envoy 1.40 reports as matched when it loads a module (`Dynamic module ABI version v0.2.0
+//! matched.`). Every declaration below was already in Envoy 1.38's header, and Envoy's ABI
+//! policy never changes a released entity in place, so a module built on these loads in
+//! 1.38 and later.
+//!
+//! The callbacks are not linked: [`Callbacks::resolve`] looks each up by name in the
+//! process that loaded the module (Envoy exports them). So the module links with no
+//! undefined symbols (test binaries of a crate built with the feature link too), and a
+//! callback a given Envoy lacks is `None`, which the SDK reports instead of failing to load.
+
+use std::ffi::{CStr, c_char, c_void};
+use std::sync::OnceLock;
+
+/// The ABI version the module reports from `envoy_dynamic_module_on_program_init`.
+pub const ABI_VERSION: &CStr = c"v0.2.0";
+
+/// Envoy's HTTP filter configuration object (`DynamicModuleHttpFilterConfig`).
+pub type FilterConfigEnvoyPtr = *mut c_void;
+/// The module's object for one filter configuration.
+pub type FilterConfigModulePtr = *const c_void;
+/// Envoy's HTTP filter object for one stream (`DynamicModuleHttpFilter`).
+pub type FilterEnvoyPtr = *mut c_void;
+/// The module's object for one stream.
+pub type FilterModulePtr = *const c_void;
+
+/// Bytes Envoy owns, valid for the current event hook.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct EnvoyBuffer {
+    /// The first byte (null for none).
+    pub ptr: *const u8,
+    /// How many bytes.
+    pub length: usize,
+}
+
+impl EnvoyBuffer {
+    /// An empty buffer, for Envoy to fill in.
+    pub const EMPTY: EnvoyBuffer = EnvoyBuffer {
+        ptr: std::ptr::null(),
+        length: 0,
+    };
+
+    /// The bytes.
+    ///
+    /// # Safety
+    /// Envoy must have filled the buffer in the current event hook (or left it empty).
+    pub unsafe fn bytes<'a>(&self) -> &'a [u8] {
+        // SAFETY: Envoy's contract: `ptr` is valid for `length` bytes during the hook;
+        // `input` maps a null pointer to empty.
+        unsafe { super::native::input(self.ptr, self.length) }
+    }
+}
+
+/// Bytes the module owns, valid for the call they are passed to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleBuffer {
+    /// The first byte (null for none).
+    pub ptr: *const u8,
+    /// How many bytes.
+    pub length: usize,
+}
+
+impl ModuleBuffer {
+    /// A buffer over `bytes`.
+    pub fn of(bytes: &[u8]) -> ModuleBuffer {
+        ModuleBuffer {
+            ptr: bytes.as_ptr(),
+            length: bytes.len(),
+        }
+    }
+
+    /// The null buffer (`set_header` removes the header when given it as the value).
+    pub const NULL: ModuleBuffer = ModuleBuffer {
+        ptr: std::ptr::null(),
+        length: 0,
+    };
+}
+
+/// A header Envoy owns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct EnvoyHeader {
+    /// The name's first byte.
+    pub key_ptr: *const u8,
+    /// The name's length.
+    pub key_length: usize,
+    /// The value's first byte.
+    pub value_ptr: *const u8,
+    /// The value's length.
+    pub value_length: usize,
+}
+
+impl EnvoyHeader {
+    /// An empty slot, for Envoy to fill in.
+    pub const EMPTY: EnvoyHeader = EnvoyHeader {
+        key_ptr: std::ptr::null(),
+        key_length: 0,
+        value_ptr: std::ptr::null(),
+        value_length: 0,
+    };
+}
+
+/// A header the module owns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleHeader {
+    /// The name's first byte.
+    pub key_ptr: *const u8,
+    /// The name's length.
+    pub key_length: usize,
+    /// The value's first byte.
+    pub value_ptr: *const u8,
+    /// The value's length.
+    pub value_length: usize,
+}
+
+impl ModuleHeader {
+    /// A header over `key` and `value`.
+    pub fn of(key: &[u8], value: &[u8]) -> ModuleHeader {
+        ModuleHeader {
+            key_ptr: key.as_ptr(),
+            key_length: key.len(),
+            value_ptr: value.as_ptr(),
+            value_length: value.len(),
+        }
+    }
+}
+
+/// `envoy_dynamic_module_type_http_header_type`: which header map.
+pub mod header_map {
+    /// Request headers.
+    pub const REQUEST_HEADERS: u32 = 0;
+    /// Request trailers.
+    pub const REQUEST_TRAILERS: u32 = 1;
+    /// Response headers.
+    pub const RESPONSE_HEADERS: u32 = 2;
+    /// Response trailers.
+    pub const RESPONSE_TRAILERS: u32 = 3;
+}
+
+/// `envoy_dynamic_module_type_http_body_type`: which body buffer.
+pub mod body {
+    /// The request data of the current `request_body` hook.
+    pub const RECEIVED_REQUEST: u32 = 0;
+    /// The request data buffered by earlier hooks.
+    pub const BUFFERED_REQUEST: u32 = 1;
+    /// The response data of the current `response_body` hook.
+    pub const RECEIVED_RESPONSE: u32 = 2;
+    /// The response data buffered by earlier hooks.
+    pub const BUFFERED_RESPONSE: u32 = 3;
+}
+
+/// What a headers hook returns (`..._headers_status`).
+pub mod headers_status {
+    /// Go on to the next filter.
+    pub const CONTINUE: u32 = 0;
+    /// Hold the headers until the filter continues the stream.
+    pub const STOP_ITERATION: u32 = 1;
+}
+
+/// What a body hook returns (`..._body_status`).
+pub mod body_status {
+    /// Go on to the next filter.
+    pub const CONTINUE: u32 = 0;
+    /// Hold and buffer the data until the filter continues the stream.
+    pub const STOP_ITERATION_AND_BUFFER: u32 = 1;
+}
+
+/// What a trailers hook returns (`..._trailers_status`).
+pub mod trailers_status {
+    /// Go on to the next filter.
+    pub const CONTINUE: u32 = 0;
+    /// Hold the trailers until the filter continues the stream.
+    pub const STOP_ITERATION: u32 = 1;
+}
+
+/// `envoy_dynamic_module_type_log_level`.
+pub mod log_level {
+    /// `trace`.
+    pub const TRACE: u32 = 0;
+    /// `critical`; `off` follows it.
+    pub const CRITICAL: u32 = 5;
+}
+
+/// `envoy_dynamic_module_type_http_callout_init_result`: whether a callout started.
+pub mod callout_init {
+    /// It started.
+    pub const SUCCESS: u32 = 0;
+    /// `:path`, `:method` or `host` is missing.
+    pub const MISSING_REQUIRED_HEADERS: u32 = 1;
+    /// No such cluster.
+    pub const CLUSTER_NOT_FOUND: u32 = 2;
+}
+
+/// `envoy_dynamic_module_type_http_callout_result`: how a callout ended.
+pub mod callout_result {
+    /// A response arrived.
+    pub const SUCCESS: u32 = 0;
+}
+
+/// `envoy_dynamic_module_type_metrics_result`.
+pub mod metrics_result {
+    /// Done.
+    pub const SUCCESS: u32 = 0;
+}
+
+/// `envoy_dynamic_module_type_http_filter_stream_reset_reason`.
+pub mod reset_reason {
+    /// A local reset.
+    pub const LOCAL_RESET: u32 = 0;
+}
+
+/// `envoy_dynamic_module_type_attribute_id`: Envoy's attributes, by position in the enum.
+pub mod attribute {
+    /// `request.path`.
+    pub const REQUEST_PATH: u32 = 0;
+    /// `request.url_path`.
+    pub const REQUEST_URL_PATH: u32 = 1;
+    /// `request.host`.
+    pub const REQUEST_HOST: u32 = 2;
+    /// `request.scheme`.
+    pub const REQUEST_SCHEME: u32 = 3;
+    /// `request.method`.
+    pub const REQUEST_METHOD: u32 = 4;
+    /// `request.referer`.
+    pub const REQUEST_REFERER: u32 = 6;
+    /// `request.useragent`.
+    pub const REQUEST_USER_AGENT: u32 = 7;
+    /// `request.time`.
+    pub const REQUEST_TIME: u32 = 8;
+    /// `request.id`.
+    pub const REQUEST_ID: u32 = 9;
+    /// `request.protocol`.
+    pub const REQUEST_PROTOCOL: u32 = 10;
+    /// `request.query`.
+    pub const REQUEST_QUERY: u32 = 11;
+    /// `request.duration`.
+    pub const REQUEST_DURATION: u32 = 12;
+    /// `request.size`.
+    pub const REQUEST_SIZE: u32 = 13;
+    /// `request.total_size`.
+    pub const REQUEST_TOTAL_SIZE: u32 = 14;
+    /// `response.code`.
+    pub const RESPONSE_CODE: u32 = 15;
+    /// `response.code_details`.
+    pub const RESPONSE_CODE_DETAILS: u32 = 16;
+    /// `response.flags`.
+    pub const RESPONSE_FLAGS: u32 = 17;
+    /// `response.grpc_status`.
+    pub const RESPONSE_GRPC_STATUS: u32 = 18;
+    /// `response.size`.
+    pub const RESPONSE_SIZE: u32 = 21;
+    /// `response.total_size`.
+    pub const RESPONSE_TOTAL_SIZE: u32 = 22;
+    /// `response.backend_latency`.
+    pub const RESPONSE_BACKEND_LATENCY: u32 = 23;
+    /// `source.address`.
+    pub const SOURCE_ADDRESS: u32 = 24;
+    /// `source.port`.
+    pub const SOURCE_PORT: u32 = 25;
+    /// `destination.address`.
+    pub const DESTINATION_ADDRESS: u32 = 26;
+    /// `destination.port`.
+    pub const DESTINATION_PORT: u32 = 27;
+    /// `connection.id`.
+    pub const CONNECTION_ID: u32 = 28;
+    /// `connection.mtls`.
+    pub const CONNECTION_MTLS: u32 = 29;
+    /// `connection.requested_server_name`.
+    pub const CONNECTION_REQUESTED_SERVER_NAME: u32 = 30;
+    /// `connection.tls_version`.
+    pub const CONNECTION_TLS_VERSION: u32 = 31;
+    /// `connection.subject_peer_certificate`.
+    pub const CONNECTION_SUBJECT_PEER_CERTIFICATE: u32 = 33;
+    /// `connection.dns_san_peer_certificate`.
+    pub const CONNECTION_DNS_SAN_PEER_CERTIFICATE: u32 = 35;
+    /// `connection.uri_san_peer_certificate`.
+    pub const CONNECTION_URI_SAN_PEER_CERTIFICATE: u32 = 37;
+    /// `connection.sha256_peer_certificate_digest`.
+    pub const CONNECTION_SHA256_PEER_CERTIFICATE_DIGEST: u32 = 38;
+    /// `connection.termination_details`.
+    pub const CONNECTION_TERMINATION_DETAILS: u32 = 40;
+    /// `upstream.address`.
+    pub const UPSTREAM_ADDRESS: u32 = 41;
+    /// `upstream.port`.
+    pub const UPSTREAM_PORT: u32 = 42;
+    /// `upstream.tls_version`.
+    pub const UPSTREAM_TLS_VERSION: u32 = 43;
+    /// `upstream.local_address`.
+    pub const UPSTREAM_LOCAL_ADDRESS: u32 = 51;
+    /// `upstream.transport_failure_reason`.
+    pub const UPSTREAM_TRANSPORT_FAILURE_REASON: u32 = 52;
+    /// `upstream.request_attempt_count`.
+    pub const UPSTREAM_REQUEST_ATTEMPT_COUNT: u32 = 53;
+    /// `xds.cluster_name`.
+    pub const XDS_CLUSTER_NAME: u32 = 57;
+    /// `xds.listener_direction`.
+    pub const XDS_LISTENER_DIRECTION: u32 = 59;
+    /// `xds.route_name`.
+    pub const XDS_ROUTE_NAME: u32 = 61;
+    /// `xds.virtual_host_name`.
+    pub const XDS_VIRTUAL_HOST_NAME: u32 = 63;
+    /// `xds.filter_chain_name`.
+    pub const XDS_FILTER_CHAIN_NAME: u32 = 66;
+}
+
+/// Declares the callbacks: a field per callback in [`Callbacks`], resolved by the name
+/// `envoy_dynamic_module_callback_<field>`.
+macro_rules! callbacks {
+    ($( $(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?; )*) => {
+        /// The callbacks into Envoy the SDK uses; `None` where this Envoy has none.
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct Callbacks {
+            $( $(#[$meta])* pub $name: Option<unsafe extern "C" fn($($arg: $ty),*) $(-> $ret)?>, )*
+        }
+
+        impl Callbacks {
+            /// Looks each callback up with `lookup`, which returns a symbol's address (or
+            /// null) by its C name.
+            pub fn resolve(lookup: impl Fn(&CStr) -> *mut c_void) -> Callbacks {
+                Callbacks {
+                    $($name: {
+                        let name = concat!("envoy_dynamic_module_callback_", stringify!($name), "\0");
+                        let address = CStr::from_bytes_with_nul(name.as_bytes())
+                            .map_or(std::ptr::null_mut(), &lookup);
+                        if address.is_null() {
+                            None
+                        } else {
+                            // SAFETY: the symbol of that name is Envoy's callback, whose C
+                            // signature is the one declared for this field.
+                            Some(unsafe {
+                                std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($ty),*) $(-> $ret)?>(address)
+                            })
+                        }
+                    },)*
+                }
+            }
+
+            /// The names of the callbacks `resolve` did not find.
+            pub fn missing(&self) -> Vec<&'static str> {
+                let mut missing = Vec::new();
+                $(if self.$name.is_none() {
+                    missing.push(stringify!($name));
+                })*
+                missing
+            }
+        }
+    };
+}
+
+callbacks! {
+    /// Writes `message` to Envoy's log (`[dynamic_modules]`) at `level`.
+    fn log(level: u32, message: ModuleBuffer);
+    /// Whether Envoy logs `level` for dynamic modules.
+    fn log_enabled(level: u32) -> bool;
+    /// Defines a counter (only while the configuration is made); writes its id.
+    fn http_filter_config_define_counter(config: FilterConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
+    /// Defines a gauge (only while the configuration is made); writes its id.
+    fn http_filter_config_define_gauge(config: FilterConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
+    /// Defines a histogram (only while the configuration is made); writes its id.
+    fn http_filter_config_define_histogram(config: FilterConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
+    /// Adds `value` to a counter.
+    fn http_filter_increment_counter(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Adds `value` to a gauge.
+    fn http_filter_increment_gauge(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Subtracts `value` from a gauge.
+    fn http_filter_decrement_gauge(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Sets a gauge.
+    fn http_filter_set_gauge(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Records a histogram sample.
+    fn http_filter_record_histogram_value(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Value `index` of header `key` in map `map`; writes how many values it has.
+    fn http_get_header(filter: FilterEnvoyPtr, map: u32, key: ModuleBuffer, result: *mut EnvoyBuffer, index: usize, count: *mut usize) -> bool;
+    /// How many headers map `map` has.
+    fn http_get_headers_size(filter: FilterEnvoyPtr, map: u32) -> usize;
+    /// Every header of map `map`, into `result` (room for `http_get_headers_size`).
+    fn http_get_headers(filter: FilterEnvoyPtr, map: u32, result: *mut EnvoyHeader) -> bool;
+    /// Adds a value to header `key`.
+    fn http_add_header(filter: FilterEnvoyPtr, map: u32, key: ModuleBuffer, value: ModuleBuffer) -> bool;
+    /// Sets header `key` to `value`, or removes it for a null `value`.
+    fn http_set_header(filter: FilterEnvoyPtr, map: u32, key: ModuleBuffer, value: ModuleBuffer) -> bool;
+    /// Answers the stream with a local reply.
+    fn http_send_response(filter: FilterEnvoyPtr, status: u32, headers: *mut ModuleHeader, header_count: usize, body: ModuleBuffer, details: ModuleBuffer);
+    /// The size of body buffer `which`.
+    fn http_get_body_size(filter: FilterEnvoyPtr, which: u32) -> usize;
+    /// How many slices body buffer `which` has.
+    fn http_get_body_chunks_size(filter: FilterEnvoyPtr, which: u32) -> usize;
+    /// The slices of body buffer `which`, into `result` (room for `http_get_body_chunks_size`).
+    fn http_get_body_chunks(filter: FilterEnvoyPtr, which: u32, result: *mut EnvoyBuffer) -> bool;
+    /// Appends `data` to body buffer `which`.
+    fn http_append_body(filter: FilterEnvoyPtr, which: u32, data: ModuleBuffer) -> bool;
+    /// Drops the first `bytes` bytes of body buffer `which`.
+    fn http_drain_body(filter: FilterEnvoyPtr, which: u32, bytes: usize) -> bool;
+    /// A string attribute.
+    fn http_filter_get_attribute_string(filter: FilterEnvoyPtr, id: u32, result: *mut EnvoyBuffer) -> bool;
+    /// An integer attribute.
+    fn http_filter_get_attribute_int(filter: FilterEnvoyPtr, id: u32, result: *mut u64) -> bool;
+    /// A boolean attribute.
+    fn http_filter_get_attribute_bool(filter: FilterEnvoyPtr, id: u32, result: *mut bool) -> bool;
+    /// Starts an HTTP callout from a stream; writes its id.
+    fn http_filter_http_callout(filter: FilterEnvoyPtr, id: *mut u64, cluster: ModuleBuffer, headers: *mut ModuleHeader, header_count: usize, body: ModuleBuffer, timeout_ms: u64) -> u32;
+    /// Resumes a request held by a hook.
+    fn http_filter_continue_decoding(filter: FilterEnvoyPtr);
+    /// Resumes a response held by a hook.
+    fn http_filter_continue_encoding(filter: FilterEnvoyPtr);
+    /// Resets the stream.
+    fn http_filter_reset_stream(filter: FilterEnvoyPtr, reason: u32, details: ModuleBuffer);
+    /// Makes Envoy choose the stream's route again.
+    fn http_clear_route_cache(filter: FilterEnvoyPtr);
+    /// Sets filter state `key`, made by Envoy's object factory for it from `value`.
+    fn http_set_filter_state_typed(filter: FilterEnvoyPtr, key: ModuleBuffer, value: ModuleBuffer) -> bool;
+    /// Filter state `key`, serialized.
+    fn http_get_filter_state_typed(filter: FilterEnvoyPtr, key: ModuleBuffer, result: *mut EnvoyBuffer) -> bool;
+}
+
+static RESOLVED: OnceLock<Callbacks> = OnceLock::new();
+
+/// The callbacks, looked up in the current process on first use (all `None` outside
+/// Envoy).
+pub fn callbacks() -> &'static Callbacks {
+    RESOLVED.get_or_init(|| Callbacks::resolve(lookup))
+}
+
+unsafe extern "C" {
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+
+/// `RTLD_DEFAULT`: search the process's global symbols (glibc and musl define it as 0).
+#[cfg(target_os = "linux")]
+const RTLD_DEFAULT: *mut c_void = std::ptr::null_mut();
+/// `RTLD_DEFAULT` on Apple platforms.
+#[cfg(target_vendor = "apple")]
+const RTLD_DEFAULT: *mut c_void = -2isize as *mut c_void;
+
+fn lookup(name: &CStr) -> *mut c_void {
+    // SAFETY: `name` is NUL-terminated; `dlsym` only reads it, and returns null for an
+    // unknown symbol.
+    unsafe { dlsym(RTLD_DEFAULT, name.as_ptr()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn fake_log(_level: u32, _message: ModuleBuffer) {}
+
+    #[test]
+    fn callbacks_resolve_by_their_c_names_and_the_missing_are_listed() {
+        let resolved = Callbacks::resolve(|name| {
+            if name == c"envoy_dynamic_module_callback_log" {
+                fake_log as *mut c_void
+            } else {
+                std::ptr::null_mut()
+            }
+        });
+        assert!(resolved.log.is_some());
+        let missing = resolved.missing();
+        assert!(!missing.contains(&"log"));
+        assert!(missing.contains(&"http_get_header"), "{missing:?}");
+        assert_eq!(missing.len(), 30, "every other callback: {missing:?}");
+    }
+
+    #[test]
+    fn outside_envoy_no_callback_is_found() {
+        // The test binary exports none of Envoy's callbacks.
+        assert!(callbacks().http_send_response.is_none());
+    }
+}

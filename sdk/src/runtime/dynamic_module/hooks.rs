@@ -1,0 +1,465 @@
+//! Envoy's dynamic-module event hooks for an HTTP filter, each driving the runtime's
+//! proxy-wasm exports on the calling thread ([`Worker`]).
+//!
+//! Envoy requires every hook below of an HTTP filter module; those for features the SDK
+//! does not map (HTTP streams started by the module, scheduled events, watermarks) do
+//! nothing.
+
+use super::host::Scope;
+use super::{PluginConfig, WORKER, Worker, callback, new_config, retire};
+use crate::abi::dynamic_module::{
+    EnvoyBuffer, EnvoyHeader, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr,
+    FilterModulePtr, ModuleBuffer, body_status, callbacks, callout_result, headers_status,
+    trailers_status,
+};
+use crate::runtime::exports::{callouts, lifecycle, stream};
+use std::cell::Cell;
+
+/// The module's object for one stream.
+struct Stream {
+    context_id: u32,
+    plugin: &'static PluginConfig,
+    /// Envoy's object for the stream.
+    filter: FilterEnvoyPtr,
+    /// When the filter was made (nanoseconds since the epoch): `request.time`.
+    started: u64,
+    /// Whether this thread's plugin context of the configuration is there (configuring it
+    /// may have failed).
+    configured: bool,
+    /// Whether the stream was answered for a failed module already.
+    answered: Cell<bool>,
+}
+
+/// The stream behind a module pointer Envoy hands back.
+///
+/// # Safety
+/// `module` must be a pointer `envoy_dynamic_module_on_http_filter_new` returned and
+/// `envoy_dynamic_module_on_http_filter_destroy` has not freed.
+unsafe fn stream_of<'a>(module: FilterModulePtr) -> &'a Stream {
+    // SAFETY: the caller's contract: a live `Box<Stream>` made by `filter_new`.
+    unsafe { &*module.cast::<Stream>() }
+}
+
+/// What a phase's hook tells Envoy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Stream {
+    /// Runs the phase's export `name` (when the filter implements it, flag `bit`), and
+    /// answers 503 for a module that failed; `Stop` if the filter paused or answered.
+    fn phase(&self, bit: u16, name: &str, call: impl FnOnce(u32) -> u32) -> Flow {
+        WORKER.with(|worker| {
+            if self.answered.get() {
+                return Flow::Continue;
+            }
+            if !self.configured || worker.failed.get() {
+                return self.answer_failed(worker);
+            }
+            if !worker.implements(bit) {
+                return Flow::Continue;
+            }
+            let scope = Scope::stream(self.filter, self.plugin, self.started);
+            match worker.run(name, scope, || call(self.context_id)) {
+                Some(0) => Flow::Continue,
+                Some(_) => Flow::Stop,
+                None => self.answer_failed(worker),
+            }
+        })
+    }
+
+    /// Answers the stream 503 with an empty body, as Envoy answers a failed wasm VM's.
+    fn answer_failed(&self, _worker: &Worker) -> Flow {
+        self.answered.set(true);
+        if let Some(send) = callbacks().http_send_response {
+            // SAFETY: Envoy's stream object, in one of its hooks; no headers, empty body.
+            unsafe {
+                send(
+                    self.filter,
+                    503,
+                    std::ptr::null_mut(),
+                    0,
+                    ModuleBuffer::of(b""),
+                    ModuleBuffer::of(b"dynamic_module_failed"),
+                );
+            }
+        }
+        Flow::Stop
+    }
+}
+
+/// Envoy loads a filter configuration (main thread); null rejects it.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
+    envoy: FilterConfigEnvoyPtr,
+    name: EnvoyBuffer,
+    config: EnvoyBuffer,
+) -> FilterConfigModulePtr {
+    // SAFETY: Envoy's buffers, valid during this hook.
+    let (name, config) = unsafe { (name.bytes(), config.bytes()) };
+    new_config(envoy, name, config).map_or(std::ptr::null(), |plugin| plugin.cast())
+}
+
+/// Envoy drops a filter configuration (main thread), after its last stream.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(
+    config: FilterConfigModulePtr,
+) {
+    // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
+    if let Some(plugin) = unsafe { config.cast::<PluginConfig>().as_ref() } {
+        retire(plugin);
+    }
+}
+
+/// A stream starts (worker thread): its plugin context there is made first if needed.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
+    config: FilterConfigModulePtr,
+    filter: FilterEnvoyPtr,
+) -> FilterModulePtr {
+    // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
+    let Some(plugin) = (unsafe { config.cast::<PluginConfig>().as_ref() }) else {
+        return std::ptr::null();
+    };
+    let started = super::host::now_nanos();
+    let stream = WORKER.with(|worker| {
+        let configured = !worker.failed.get() && worker.root_of(plugin).is_some();
+        let context_id = worker.next_context_id();
+        worker
+            .host
+            .add_stream(context_id, Scope::stream(filter, plugin, started));
+        Stream {
+            context_id,
+            plugin,
+            filter,
+            started,
+            configured,
+            answered: Cell::new(false),
+        }
+    });
+    Box::into_raw(Box::new(stream)).cast_const().cast()
+}
+
+/// Maps the runtime's action to a headers hook's status.
+fn headers_flow(flow: Flow) -> u32 {
+    match flow {
+        Flow::Continue => headers_status::CONTINUE,
+        Flow::Stop => headers_status::STOP_ITERATION,
+    }
+}
+
+fn body_flow(flow: Flow) -> u32 {
+    match flow {
+        Flow::Continue => body_status::CONTINUE,
+        Flow::Stop => body_status::STOP_ITERATION_AND_BUFFER,
+    }
+}
+
+fn trailers_flow(flow: Flow) -> u32 {
+    match flow {
+        Flow::Continue => trailers_status::CONTINUE,
+        Flow::Stop => trailers_status::STOP_ITERATION,
+    }
+}
+
+/// The request's headers arrived.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
+    _filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    end_of_stream: bool,
+) -> u32 {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let stream = unsafe { stream_of(module) };
+    headers_flow(stream.phase(
+        callback::REQUEST_HEADERS,
+        "proxy_on_request_headers",
+        |id| stream::proxy_on_request_headers(id, 0, u32::from(end_of_stream)),
+    ))
+}
+
+/// A piece of the request's body arrived.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    end_of_stream: bool,
+) -> u32 {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let stream = unsafe { stream_of(module) };
+    body_flow(
+        stream.phase(callback::REQUEST_BODY, "proxy_on_request_body", |id| {
+            let size = WORKER.with(|worker| worker.host.body_size_of(filter, true));
+            stream::proxy_on_request_body(id, size, u32::from(end_of_stream))
+        }),
+    )
+}
+
+/// The request's trailers arrived.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
+    _filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+) -> u32 {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let stream = unsafe { stream_of(module) };
+    trailers_flow(stream.phase(
+        callback::REQUEST_TRAILERS,
+        "proxy_on_request_trailers",
+        |id| stream::proxy_on_request_trailers(id, 0),
+    ))
+}
+
+/// The response's headers arrived.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
+    _filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    end_of_stream: bool,
+) -> u32 {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let stream = unsafe { stream_of(module) };
+    headers_flow(stream.phase(
+        callback::RESPONSE_HEADERS,
+        "proxy_on_response_headers",
+        |id| stream::proxy_on_response_headers(id, 0, u32::from(end_of_stream)),
+    ))
+}
+
+/// A piece of the response's body arrived.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    end_of_stream: bool,
+) -> u32 {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let stream = unsafe { stream_of(module) };
+    body_flow(
+        stream.phase(callback::RESPONSE_BODY, "proxy_on_response_body", |id| {
+            let size = WORKER.with(|worker| worker.host.body_size_of(filter, false));
+            stream::proxy_on_response_body(id, size, u32::from(end_of_stream))
+        }),
+    )
+}
+
+/// The response's trailers arrived.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
+    _filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+) -> u32 {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let stream = unsafe { stream_of(module) };
+    trailers_flow(stream.phase(
+        callback::RESPONSE_TRAILERS,
+        "proxy_on_response_trailers",
+        |id| stream::proxy_on_response_trailers(id, 0),
+    ))
+}
+
+/// The stream is complete (access-log time): the filter's last look.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
+    _filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+) {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let stream = unsafe { stream_of(module) };
+    WORKER.with(|worker| {
+        if stream.configured && worker.implements(callback::LOG) {
+            let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
+            worker.run("proxy_on_log", scope, || {
+                lifecycle::proxy_on_log(stream.context_id);
+            });
+        }
+    });
+}
+
+/// The stream is gone: its filter is dropped.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModulePtr) {
+    if module.is_null() {
+        return;
+    }
+    // SAFETY: the pointer `filter_new` returned (a `Box<Stream>`), freed only here.
+    let stream = unsafe { Box::from_raw(module.cast::<Stream>().cast_mut()) };
+    WORKER.with(|worker| {
+        worker.host.remove_context(stream.context_id);
+        worker.host.forget_callouts(stream.filter);
+        if stream.configured && worker.implements(callback::DELETE) {
+            // The stream's Envoy object is going away: only the plugin is in scope.
+            worker.run("proxy_on_delete", Scope::plugin(stream.plugin), || {
+                lifecycle::proxy_on_delete(stream.context_id);
+            });
+        }
+    });
+}
+
+/// A callout the stream made ended: with a response, or with `result`'s failure.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // the ABI's arity
+pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    callout_id: u64,
+    result: u32,
+    headers: *const EnvoyHeader,
+    header_count: usize,
+    chunks: *const EnvoyBuffer,
+    chunk_count: usize,
+) {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let stream = unsafe { stream_of(module) };
+    WORKER.with(|worker| {
+        let Some(token) = worker.host.take_callout(filter, callout_id) else {
+            return;
+        };
+        // SAFETY: Envoy's arrays of `header_count` headers and `chunk_count` slices,
+        // valid during this hook.
+        let (headers, chunks) = unsafe {
+            (
+                slice_of(headers, header_count),
+                slice_of(chunks, chunk_count),
+            )
+        };
+        let copy = |ptr: *const u8, len: usize| {
+            // SAFETY: bytes Envoy handed over in this hook.
+            unsafe { crate::abi::native::input(ptr, len) }.to_vec()
+        };
+        let headers: Vec<(Vec<u8>, Vec<u8>)> = headers
+            .iter()
+            .map(|h| {
+                (
+                    copy(h.key_ptr, h.key_length),
+                    copy(h.value_ptr, h.value_length),
+                )
+            })
+            .collect();
+        let body: Vec<u8> = chunks
+            .iter()
+            .flat_map(|chunk| copy(chunk.ptr, chunk.length))
+            .collect();
+        let failure = match result {
+            callout_result::SUCCESS => None,
+            1 => Some("reset"),
+            2 => Some("the response exceeded the buffer limit"),
+            _ => Some("failed"),
+        };
+        let (header_count, body_size) = if failure.is_some() {
+            (0, 0)
+        } else {
+            (headers.len().max(1), body.len())
+        };
+        worker.host.set_answer(headers, body, failure);
+        let scope = Scope::stream(filter, stream.plugin, stream.started);
+        let delivered = worker.run("proxy_on_http_call_response", scope, || {
+            callouts::proxy_on_http_call_response(
+                stream.context_id,
+                token,
+                header_count,
+                body_size,
+                0,
+            );
+        });
+        worker.host.clear_answer();
+        if delivered.is_none() && !stream.answered.get() {
+            stream.answer_failed(worker);
+        }
+    });
+}
+
+/// `count` items at `items` (none for a null pointer).
+///
+/// # Safety
+/// A non-null `items` must point to `count` initialized items, valid for `'a`.
+unsafe fn slice_of<'a, T>(items: *const T, count: usize) -> &'a [T] {
+    if items.is_null() || count == 0 {
+        &[]
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { std::slice::from_raw_parts(items, count) }
+    }
+}
+
+/// Envoy requires these hooks of an HTTP filter module; the SDK starts no HTTP streams,
+/// schedules nothing and does not act on watermarks.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
+    _filter: FilterEnvoyPtr,
+    _module: FilterModulePtr,
+    _stream_id: u64,
+    _headers: *const EnvoyHeader,
+    _header_count: usize,
+    _end_stream: bool,
+) {
+}
+
+/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
+    _filter: FilterEnvoyPtr,
+    _module: FilterModulePtr,
+    _stream_id: u64,
+    _data: *const EnvoyBuffer,
+    _data_count: usize,
+    _end_stream: bool,
+) {
+}
+
+/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
+    _filter: FilterEnvoyPtr,
+    _module: FilterModulePtr,
+    _stream_id: u64,
+    _trailers: *const EnvoyHeader,
+    _trailer_count: usize,
+) {
+}
+
+/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(
+    _filter: FilterEnvoyPtr,
+    _module: FilterModulePtr,
+    _stream_id: u64,
+) {
+}
+
+/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
+    _filter: FilterEnvoyPtr,
+    _module: FilterModulePtr,
+    _stream_id: u64,
+    _reason: u32,
+) {
+}
+
+/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
+    _filter: FilterEnvoyPtr,
+    _module: FilterModulePtr,
+    _event_id: u64,
+) {
+}
+
+/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
+    _filter: FilterEnvoyPtr,
+    _module: FilterModulePtr,
+) {
+}
+
+/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(
+    _filter: FilterEnvoyPtr,
+    _module: FilterModulePtr,
+) {
+}

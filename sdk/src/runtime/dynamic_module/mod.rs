@@ -1,0 +1,313 @@
+//! The native target: the same plugin and filter, built as an Envoy dynamic module (a
+//! shared library Envoy loads with `envoy.filters.http.dynamic_modules`; feature
+//! `dynamic-module`).
+//!
+//! Nothing here changes the filter's code. The module exports Envoy's dynamic-module event
+//! hooks ([`hooks`]), and each hook drives the SDK's runtime exactly as a proxy-wasm host
+//! does, through the same guest exports (`proxy_on_request_headers`, ...). The runtime's
+//! host calls reach [`host::NativeHost`], the [`native::Host`](crate::abi::native::Host)
+//! of each Envoy thread, which answers them with Envoy's dynamic-module callbacks.
+//!
+//! Each Envoy thread (the main thread and every worker) is one "VM": it has its own
+//! dispatcher, plugin contexts and streams, as a wasm VM per worker has in Envoy. A
+//! filter configuration is configured on the main thread when Envoy loads it (an `Err`
+//! from `Plugin::configure` rejects it there, logged with the field), and again on each
+//! worker at its first stream.
+//!
+//! What the dynamic-module ABI lacks, or the SDK does not map yet, answers
+//! `Unimplemented`, which the SDK turns into an `Err` naming the call: plugin timers
+//! (`proxy_set_tick_period_milliseconds`), shared queues, gRPC calls and streams, callouts
+//! from the plugin context, foreign functions, and metrics defined after the configuration
+//! was loaded (Envoy freezes a dynamic module's stats then). Define metrics in
+//! `Plugin::configure`, as the SDK's docs say to anyway.
+//!
+//! A panic is caught at the hook. As when a wasm VM traps, the stream is answered 503 and
+//! every later stream on that thread is too (the panicked code may have left its state
+//! half-changed); the panic is logged at `critical` with its message and location.
+
+mod hooks;
+mod host;
+
+use crate::abi::dynamic_module::{self as dm, FilterConfigEnvoyPtr};
+use host::NativeHost;
+use std::cell::{Cell, RefCell};
+use std::ffi::c_char;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// The filter crate's `register_plugin`, handed over by `entry!`.
+static REGISTER: OnceLock<fn()> = OnceLock::new();
+
+/// `envoy_dynamic_module_on_program_init`, exported by [`entry!`](crate::entry): keeps
+/// the crate's registration for each thread, resolves Envoy's callbacks and reports the
+/// ABI version (null, which makes Envoy unload the module, if Envoy lacks a callback).
+pub fn program_init(register: fn()) -> *const c_char {
+    let _ = REGISTER.set(register);
+    let missing = dm::callbacks().missing();
+    if !missing.is_empty() {
+        // Without the log callback nothing can be said through Envoy: stderr it is.
+        eprintln!(
+            "envoy-wasm-sdk: this Envoy lacks dynamic-module callbacks the module needs: {}",
+            missing.join(", ")
+        );
+        return std::ptr::null();
+    }
+    dm::ABI_VERSION.as_ptr()
+}
+
+/// One filter configuration (`filter_name` and `filter_config` of an
+/// `envoy.filters.http.dynamic_modules` filter), shared by every thread.
+pub(crate) struct PluginConfig {
+    /// Tells configurations apart across threads, even one at a freed one's address.
+    id: u64,
+    /// The filter name: the plugin's name and its `root_id` (which of the module's
+    /// plugins runs it).
+    name: String,
+    /// The plugin's configuration bytes (`filter_config`).
+    configuration: Vec<u8>,
+    /// Envoy's configuration object: metrics are defined on it.
+    envoy: FilterConfigEnvoyPtr,
+    /// Metrics defined while Envoy loads the configuration, then frozen into `metrics`.
+    defining: Mutex<Vec<Metric>>,
+    metrics: OnceLock<Vec<Metric>>,
+}
+
+// SAFETY: `envoy` is only passed back to Envoy's callbacks, on the main thread while the
+// configuration loads (Envoy's contract for defining metrics); everything else is
+// immutable or behind a lock.
+unsafe impl Send for PluginConfig {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for PluginConfig {}
+
+/// A metric the plugin defined: its proxy-wasm type, name and Envoy's id for it.
+#[derive(Clone, Debug)]
+struct Metric {
+    kind: u32,
+    name: Vec<u8>,
+    envoy_id: usize,
+}
+
+impl PluginConfig {
+    /// The metrics, frozen once the configuration loaded (empty before).
+    fn metrics(&self) -> &[Metric] {
+        self.metrics.get().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Configurations that were destroyed, for each thread to drop its plugin contexts of.
+static RETIRED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// How many entries `RETIRED` has, read without its lock on each new stream.
+static RETIRED_COUNT: AtomicU64 = AtomicU64::new(0);
+static NEXT_CONFIG_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Stream callbacks a filter may leave out, as bits (Envoy skips those a wasm module does
+/// not export; so does the native target).
+mod callback {
+    pub(super) const REQUEST_HEADERS: u16 = 1;
+    pub(super) const REQUEST_BODY: u16 = 1 << 1;
+    pub(super) const REQUEST_TRAILERS: u16 = 1 << 2;
+    pub(super) const RESPONSE_HEADERS: u16 = 1 << 3;
+    pub(super) const RESPONSE_BODY: u16 = 1 << 4;
+    pub(super) const RESPONSE_TRAILERS: u16 = 1 << 5;
+    pub(super) const LOG: u16 = 1 << 6;
+    pub(super) const DELETE: u16 = 1 << 7;
+
+    /// Every one, with its export's name.
+    pub(super) const ALL: [(u16, &str); 8] = [
+        (REQUEST_HEADERS, "proxy_on_request_headers"),
+        (REQUEST_BODY, "proxy_on_request_body"),
+        (REQUEST_TRAILERS, "proxy_on_request_trailers"),
+        (RESPONSE_HEADERS, "proxy_on_response_headers"),
+        (RESPONSE_BODY, "proxy_on_response_body"),
+        (RESPONSE_TRAILERS, "proxy_on_response_trailers"),
+        (LOG, "proxy_on_log"),
+        (DELETE, "proxy_on_delete"),
+    ];
+}
+
+/// One Envoy thread's VM: its host, its plugin contexts, whether it failed.
+struct Worker {
+    host: Rc<NativeHost>,
+    /// A panic left this thread's runtime unusable.
+    failed: Cell<bool>,
+    /// The stream callbacks the filter implements ([`callback`] bits).
+    callbacks: u16,
+    /// This thread's plugin context of each configuration, by configuration id.
+    roots: RefCell<Vec<(u64, u32)>>,
+    next_context: Cell<u32>,
+    /// How many retired configurations this thread has dropped the contexts of.
+    retired_seen: Cell<u64>,
+}
+
+thread_local! {
+    static WORKER: Worker = Worker::start();
+}
+
+impl Worker {
+    /// Sets up the current thread: its host, and the crate's plugin registered in its
+    /// dispatcher.
+    fn start() -> Worker {
+        let host = Rc::new(NativeHost::new());
+        crate::abi::native::install_host(Some(host.clone()));
+        if let Some(register) = REGISTER.get() {
+            register();
+        }
+        let callbacks = callback::ALL
+            .iter()
+            .filter(|(_, name)| crate::runtime::dispatch::exports(name))
+            .fold(0, |bits, (bit, _)| bits | bit);
+        Worker {
+            host,
+            failed: Cell::new(false),
+            callbacks,
+            roots: RefCell::new(Vec::new()),
+            next_context: Cell::new(1),
+            retired_seen: Cell::new(0),
+        }
+    }
+
+    fn next_context_id(&self) -> u32 {
+        let id = self.next_context.get();
+        self.next_context.set(id.wrapping_add(1).max(1));
+        id
+    }
+
+    fn implements(&self, bit: u16) -> bool {
+        self.callbacks & bit != 0
+    }
+
+    /// This thread's plugin context of `plugin`, configured now if it has none yet;
+    /// `None` if configuring it failed.
+    fn root_of(&self, plugin: &'static PluginConfig) -> Option<u32> {
+        self.drop_retired();
+        let known = self
+            .roots
+            .borrow()
+            .iter()
+            .find(|(config, _)| *config == plugin.id)
+            .map(|(_, root)| *root);
+        if known.is_some() {
+            return known;
+        }
+        let root = self.configure(plugin)?;
+        self.roots.borrow_mut().push((plugin.id, root));
+        Some(root)
+    }
+
+    /// Makes and configures a plugin context of `plugin`; `None` if the plugin refused
+    /// its configuration or panicked.
+    fn configure(&self, plugin: &'static PluginConfig) -> Option<u32> {
+        use crate::runtime::exports::lifecycle;
+        let root = self.next_context_id();
+        self.host.add_root(root, plugin);
+        let configured = self.run("proxy_on_configure", host::Scope::plugin(plugin), || {
+            lifecycle::proxy_on_vm_start(root, 0) != 0
+                && lifecycle::proxy_on_configure(root, plugin.configuration.len()) != 0
+        });
+        if configured == Some(true) {
+            return Some(root);
+        }
+        self.host.remove_context(root);
+        if configured.is_some() {
+            self.run("proxy_on_delete", host::Scope::plugin(plugin), || {
+                lifecycle::proxy_on_delete(root);
+            });
+        }
+        None
+    }
+
+    /// Drops this thread's plugin contexts of configurations Envoy destroyed.
+    fn drop_retired(&self) {
+        let count = RETIRED_COUNT.load(Ordering::Acquire);
+        if count == self.retired_seen.get() {
+            return;
+        }
+        self.retired_seen.set(count);
+        let retired = RETIRED.lock().map(|list| list.clone()).unwrap_or_default();
+        let gone: Vec<u32> = {
+            let mut roots = self.roots.borrow_mut();
+            let gone = roots
+                .iter()
+                .filter(|(config, _)| retired.contains(config))
+                .map(|(_, root)| *root)
+                .collect();
+            roots.retain(|(config, _)| !retired.contains(config));
+            gone
+        };
+        for root in gone {
+            self.host.remove_context(root);
+            if !self.failed.get() {
+                crate::runtime::dispatch::guarded(|| {
+                    crate::runtime::exports::lifecycle::proxy_on_delete(root);
+                });
+            }
+        }
+    }
+
+    /// Runs the runtime's export `callback` in `scope`; `None` if this thread failed
+    /// before or the export panicked (which fails the thread).
+    fn run<R>(&self, callback: &str, scope: host::Scope, call: impl FnOnce() -> R) -> Option<R> {
+        if self.failed.get() {
+            return None;
+        }
+        let outer = self.host.enter(scope);
+        let result = call();
+        self.host.leave(outer);
+        if crate::runtime::dispatch::take_guest_panic().is_some() {
+            self.failed.set(true);
+            self.host.log_for(
+                scope,
+                crate::abi::LogLevel::Error,
+                &format!(
+                    "Function: {callback} failed: the module panicked; this thread's \
+                     streams are answered 503 from now on"
+                ),
+            );
+            return None;
+        }
+        Some(result)
+    }
+}
+
+/// A new configuration from Envoy (main thread): configured here, so a bad one is
+/// rejected now; `None` rejects it.
+fn new_config(
+    envoy: FilterConfigEnvoyPtr,
+    name: &[u8],
+    config: &[u8],
+) -> Option<*const PluginConfig> {
+    let plugin: &'static PluginConfig = Box::leak(Box::new(PluginConfig {
+        id: NEXT_CONFIG_ID.fetch_add(1, Ordering::Relaxed),
+        name: String::from_utf8_lossy(name).into_owned(),
+        configuration: config.to_vec(),
+        envoy,
+        defining: Mutex::new(Vec::new()),
+        metrics: OnceLock::new(),
+    }));
+    let root = WORKER.with(|worker| worker.root_of(plugin));
+    let defined = plugin
+        .defining
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
+    let _ = plugin.metrics.set(defined);
+    match root {
+        Some(_) => Some(plugin),
+        None => {
+            retire(plugin);
+            None
+        }
+    }
+}
+
+/// Envoy destroyed configuration `plugin` (main thread): every thread drops its plugin
+/// context of it. The configuration itself stays allocated (a few hundred bytes): a worker
+/// may still hold its address until it next sees a stream.
+fn retire(plugin: &PluginConfig) {
+    if let Ok(mut retired) = RETIRED.lock() {
+        retired.push(plugin.id);
+        RETIRED_COUNT.store(retired.len() as u64, Ordering::Release);
+    }
+    WORKER.with(Worker::drop_retired);
+}
