@@ -6,7 +6,7 @@
 //! nothing.
 
 use super::host::Scope;
-use super::{PluginConfig, WORKER, Worker, callback, new_config, retire};
+use super::{PluginConfig, WORKER, callback, new_config, retire};
 use crate::abi::dynamic_module::{
     EnvoyBuffer, EnvoyHeader, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr,
     FilterModulePtr, ModuleBuffer, body_status, callbacks, callout_result, headers_status,
@@ -30,14 +30,50 @@ struct Stream {
     answered: Cell<bool>,
 }
 
-/// The stream behind a module pointer Envoy hands back.
+/// The stream behind a module pointer Envoy hands back (`None` for null).
 ///
 /// # Safety
-/// `module` must be a pointer `envoy_dynamic_module_on_http_filter_new` returned and
-/// `envoy_dynamic_module_on_http_filter_destroy` has not freed.
-unsafe fn stream_of<'a>(module: FilterModulePtr) -> &'a Stream {
-    // SAFETY: the caller's contract: a live `Box<Stream>` made by `filter_new`.
-    unsafe { &*module.cast::<Stream>() }
+/// `module` must be null, or a pointer `envoy_dynamic_module_on_http_filter_new` returned
+/// and `envoy_dynamic_module_on_http_filter_destroy` has not freed.
+unsafe fn stream_of<'a>(module: FilterModulePtr) -> Option<&'a Stream> {
+    // SAFETY: the caller's contract: null or a live `Box<Stream>` made by `filter_new`.
+    unsafe { module.cast::<Stream>().as_ref() }
+}
+
+/// Runs a hook's body. A panic the runtime's own guard did not catch (a bug in the SDK
+/// rather than in the filter) stops here, because unwinding into Envoy would abort it: the
+/// thread fails as after a filter's panic, and the hook returns what `fallback` makes.
+fn barrier<R>(fallback: impl FnOnce() -> R, body: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(_) => {
+            let _ = WORKER.try_with(|worker| worker.failed.set(true));
+            fallback()
+        }
+    }
+}
+
+/// A phase's hook: the stream's export `name` (flag `bit`), behind the barrier.
+fn phase_hook(
+    module: FilterModulePtr,
+    bit: u16,
+    name: &str,
+    call: impl FnOnce(u32) -> u32,
+) -> Flow {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let Some(stream) = (unsafe { stream_of(module) }) else {
+        return Flow::Continue;
+    };
+    barrier(
+        || {
+            if stream.answered.get() {
+                Flow::Continue
+            } else {
+                stream.answer_failed()
+            }
+        },
+        || stream.phase(bit, name, call),
+    )
 }
 
 /// What a phase's hook tells Envoy.
@@ -56,7 +92,7 @@ impl Stream {
                 return Flow::Continue;
             }
             if !self.configured || worker.failed.get() {
-                return self.answer_failed(worker);
+                return self.answer_failed();
             }
             if !worker.implements(bit) {
                 return Flow::Continue;
@@ -65,13 +101,13 @@ impl Stream {
             match worker.run(name, scope, || call(self.context_id)) {
                 Some(0) => Flow::Continue,
                 Some(_) => Flow::Stop,
-                None => self.answer_failed(worker),
+                None => self.answer_failed(),
             }
         })
     }
 
     /// Answers the stream 503 with an empty body, as Envoy answers a failed wasm VM's.
-    fn answer_failed(&self, _worker: &Worker) -> Flow {
+    fn answer_failed(&self) -> Flow {
         self.answered.set(true);
         if let Some(send) = callbacks().http_send_response {
             // SAFETY: Envoy's stream object, in one of its hooks; no headers, empty body.
@@ -99,7 +135,9 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
 ) -> FilterConfigModulePtr {
     // SAFETY: Envoy's buffers, valid during this hook.
     let (name, config) = unsafe { (name.bytes(), config.bytes()) };
-    new_config(envoy, name, config).map_or(std::ptr::null(), |plugin| plugin.cast())
+    barrier(std::ptr::null, || {
+        new_config(envoy, name, config).map_or(std::ptr::null(), |plugin| plugin.cast())
+    })
 }
 
 /// Envoy drops a filter configuration (main thread), after its last stream.
@@ -109,7 +147,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(
 ) {
     // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
     if let Some(plugin) = unsafe { config.cast::<PluginConfig>().as_ref() } {
-        retire(plugin);
+        barrier(|| (), || retire(plugin));
     }
 }
 
@@ -124,21 +162,31 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
         return std::ptr::null();
     };
     let started = super::host::now_nanos();
-    let stream = WORKER.with(|worker| {
-        let configured = !worker.failed.get() && worker.root_of(plugin).is_some();
-        let context_id = worker.next_context_id();
-        worker
-            .host
-            .add_stream(context_id, Scope::stream(filter, plugin, started));
-        Stream {
-            context_id,
-            plugin,
-            filter,
-            started,
-            configured,
-            answered: Cell::new(false),
-        }
-    });
+    let stream = |configured| Stream {
+        context_id: 0,
+        plugin,
+        filter,
+        started,
+        configured,
+        answered: Cell::new(false),
+    };
+    // A stream that could not be set up is answered 503 at its first phase.
+    let stream = barrier(
+        || stream(false),
+        || {
+            WORKER.with(|worker| {
+                let configured = !worker.failed.get() && worker.root_of(plugin).is_some();
+                let context_id = worker.next_context_id();
+                worker
+                    .host
+                    .add_stream(context_id, Scope::stream(filter, plugin, started));
+                Stream {
+                    context_id,
+                    ..stream(configured)
+                }
+            })
+        },
+    );
     Box::into_raw(Box::new(stream)).cast_const().cast()
 }
 
@@ -171,9 +219,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let stream = unsafe { stream_of(module) };
-    headers_flow(stream.phase(
+    headers_flow(phase_hook(
+        module,
         callback::REQUEST_HEADERS,
         "proxy_on_request_headers",
         |id| stream::proxy_on_request_headers(id, 0, u32::from(end_of_stream)),
@@ -187,14 +234,15 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let stream = unsafe { stream_of(module) };
-    body_flow(
-        stream.phase(callback::REQUEST_BODY, "proxy_on_request_body", |id| {
+    body_flow(phase_hook(
+        module,
+        callback::REQUEST_BODY,
+        "proxy_on_request_body",
+        |id| {
             let size = WORKER.with(|worker| worker.host.body_size_of(filter, true));
             stream::proxy_on_request_body(id, size, u32::from(end_of_stream))
-        }),
-    )
+        },
+    ))
 }
 
 /// The request's trailers arrived.
@@ -203,9 +251,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) -> u32 {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let stream = unsafe { stream_of(module) };
-    trailers_flow(stream.phase(
+    trailers_flow(phase_hook(
+        module,
         callback::REQUEST_TRAILERS,
         "proxy_on_request_trailers",
         |id| stream::proxy_on_request_trailers(id, 0),
@@ -219,9 +266,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let stream = unsafe { stream_of(module) };
-    headers_flow(stream.phase(
+    headers_flow(phase_hook(
+        module,
         callback::RESPONSE_HEADERS,
         "proxy_on_response_headers",
         |id| stream::proxy_on_response_headers(id, 0, u32::from(end_of_stream)),
@@ -235,14 +281,15 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let stream = unsafe { stream_of(module) };
-    body_flow(
-        stream.phase(callback::RESPONSE_BODY, "proxy_on_response_body", |id| {
+    body_flow(phase_hook(
+        module,
+        callback::RESPONSE_BODY,
+        "proxy_on_response_body",
+        |id| {
             let size = WORKER.with(|worker| worker.host.body_size_of(filter, false));
             stream::proxy_on_response_body(id, size, u32::from(end_of_stream))
-        }),
-    )
+        },
+    ))
 }
 
 /// The response's trailers arrived.
@@ -251,9 +298,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) -> u32 {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let stream = unsafe { stream_of(module) };
-    trailers_flow(stream.phase(
+    trailers_flow(phase_hook(
+        module,
         callback::RESPONSE_TRAILERS,
         "proxy_on_response_trailers",
         |id| stream::proxy_on_response_trailers(id, 0),
@@ -267,15 +313,22 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     module: FilterModulePtr,
 ) {
     // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let stream = unsafe { stream_of(module) };
-    WORKER.with(|worker| {
-        if stream.configured && worker.implements(callback::LOG) {
-            let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
-            worker.run("proxy_on_log", scope, || {
-                lifecycle::proxy_on_log(stream.context_id);
+    let Some(stream) = (unsafe { stream_of(module) }) else {
+        return;
+    };
+    barrier(
+        || (),
+        || {
+            WORKER.with(|worker| {
+                if stream.configured && worker.implements(callback::LOG) {
+                    let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
+                    worker.run("proxy_on_log", scope, || {
+                        lifecycle::proxy_on_log(stream.context_id);
+                    });
+                }
             });
-        }
-    });
+        },
+    );
 }
 
 /// The stream is gone: its filter is dropped.
@@ -286,16 +339,21 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
     }
     // SAFETY: the pointer `filter_new` returned (a `Box<Stream>`), freed only here.
     let stream = unsafe { Box::from_raw(module.cast::<Stream>().cast_mut()) };
-    WORKER.with(|worker| {
-        worker.host.remove_context(stream.context_id);
-        worker.host.forget_callouts(stream.filter);
-        if stream.configured && worker.implements(callback::DELETE) {
-            // The stream's Envoy object is going away: only the plugin is in scope.
-            worker.run("proxy_on_delete", Scope::plugin(stream.plugin), || {
-                lifecycle::proxy_on_delete(stream.context_id);
+    barrier(
+        || (),
+        || {
+            WORKER.with(|worker| {
+                worker.host.remove_context(stream.context_id);
+                worker.host.forget_callouts(stream.filter);
+                if stream.configured && worker.implements(callback::DELETE) {
+                    // The stream's Envoy object is going away: only the plugin is in scope.
+                    worker.run("proxy_on_delete", Scope::plugin(stream.plugin), || {
+                        lifecycle::proxy_on_delete(stream.context_id);
+                    });
+                }
             });
-        }
-    });
+        },
+    );
 }
 
 /// A callout the stream made ended: with a response, or with `result`'s failure.
@@ -312,62 +370,71 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
     chunk_count: usize,
 ) {
     // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let stream = unsafe { stream_of(module) };
-    WORKER.with(|worker| {
-        let Some(token) = worker.host.take_callout(filter, callout_id) else {
-            return;
-        };
-        // SAFETY: Envoy's arrays of `header_count` headers and `chunk_count` slices,
-        // valid during this hook.
-        let (headers, chunks) = unsafe {
-            (
-                slice_of(headers, header_count),
-                slice_of(chunks, chunk_count),
-            )
-        };
-        let copy = |ptr: *const u8, len: usize| {
-            // SAFETY: bytes Envoy handed over in this hook.
-            unsafe { crate::abi::native::input(ptr, len) }.to_vec()
-        };
-        let headers: Vec<(Vec<u8>, Vec<u8>)> = headers
-            .iter()
-            .map(|h| {
-                (
-                    copy(h.key_ptr, h.key_length),
-                    copy(h.value_ptr, h.value_length),
-                )
-            })
-            .collect();
-        let body: Vec<u8> = chunks
-            .iter()
-            .flat_map(|chunk| copy(chunk.ptr, chunk.length))
-            .collect();
-        let failure = match result {
-            callout_result::SUCCESS => None,
-            1 => Some("reset"),
-            2 => Some("the response exceeded the buffer limit"),
-            _ => Some("failed"),
-        };
-        let (header_count, body_size) = if failure.is_some() {
-            (0, 0)
-        } else {
-            (headers.len().max(1), body.len())
-        };
-        worker.host.set_answer(headers, body, failure);
-        let scope = Scope::stream(filter, stream.plugin, stream.started);
-        let delivered = worker.run("proxy_on_http_call_response", scope, || {
-            callouts::proxy_on_http_call_response(
-                stream.context_id,
-                token,
-                header_count,
-                body_size,
-                0,
-            );
-        });
-        worker.host.clear_answer();
-        if delivered.is_none() && !stream.answered.get() {
-            stream.answer_failed(worker);
+    let Some(stream) = (unsafe { stream_of(module) }) else {
+        return;
+    };
+    let fallback = || {
+        if !stream.answered.get() {
+            stream.answer_failed();
         }
+    };
+    barrier(fallback, || {
+        WORKER.with(|worker| {
+            let Some(token) = worker.host.take_callout(filter, callout_id) else {
+                return;
+            };
+            // SAFETY: Envoy's arrays of `header_count` headers and `chunk_count` slices,
+            // valid during this hook.
+            let (headers, chunks) = unsafe {
+                (
+                    slice_of(headers, header_count),
+                    slice_of(chunks, chunk_count),
+                )
+            };
+            let copy = |ptr: *const u8, len: usize| {
+                // SAFETY: bytes Envoy handed over in this hook.
+                unsafe { crate::abi::native::input(ptr, len) }.to_vec()
+            };
+            let headers: Vec<(Vec<u8>, Vec<u8>)> = headers
+                .iter()
+                .map(|h| {
+                    (
+                        copy(h.key_ptr, h.key_length),
+                        copy(h.value_ptr, h.value_length),
+                    )
+                })
+                .collect();
+            let body: Vec<u8> = chunks
+                .iter()
+                .flat_map(|chunk| copy(chunk.ptr, chunk.length))
+                .collect();
+            let failure = match result {
+                callout_result::SUCCESS => None,
+                1 => Some("reset"),
+                2 => Some("the response exceeded the buffer limit"),
+                _ => Some("failed"),
+            };
+            let (header_count, body_size) = if failure.is_some() {
+                (0, 0)
+            } else {
+                (headers.len().max(1), body.len())
+            };
+            worker.host.set_answer(headers, body, failure);
+            let scope = Scope::stream(filter, stream.plugin, stream.started);
+            let delivered = worker.run("proxy_on_http_call_response", scope, || {
+                callouts::proxy_on_http_call_response(
+                    stream.context_id,
+                    token,
+                    header_count,
+                    body_size,
+                    0,
+                );
+            });
+            worker.host.clear_answer();
+            if delivered.is_none() && !stream.answered.get() {
+                stream.answer_failed();
+            }
+        })
     });
 }
 
