@@ -4,6 +4,7 @@
 # and as a dynamic module) and a hand-written dynamic module, and
 # prints Markdown tables (see README "Performance"). Options go to the runner:
 #   scripts/bench.sh [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]
+#                    [--configs 'NAME;NAME']  (only these rows, plus "no filter")
 # or, for the long run (1,000,000 requests per row through http_headers and http_body over
 # HTTP/1.1 and HTTP/2, with errors, latency and memory at 10/50/100 %):
 #   scripts/bench.sh --soak [--requests N]

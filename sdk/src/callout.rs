@@ -616,11 +616,11 @@ macro_rules! start_calls {
         /// of a callout's handler: resume the stream from it, answer it, call out. Return
         /// `Action::Pause` to hold the stream meanwhile (a delay filter). The timer runs
         /// among the plugin's [timers](crate::timer), in this stream's VM; if the stream
-        /// is gone by then, nothing runs.
+        /// is gone by then, nothing runs. On the native target too: Envoy's scheduler of
+        /// a stream carries the tick there.
         ///
         /// # Errors
         /// The host's status when Envoy refuses to set the plugin's tick.
-        #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no timers: this fails with `Unimplemented`; see the README, \"Native target\""))]
         pub fn after(
             &mut self,
             delay: std::time::Duration,

@@ -79,8 +79,9 @@
 //! module: the same `Plugin` and `HttpFilter`, run natively. `entry!` exports the module's
 //! `envoy_dynamic_module_on_program_init`; the SDK declares Envoy's side of that ABI
 //! (`abi::dynamic_module`, under the feature) and answers the filter's host calls with it.
-//! Build it with `cargo envoy-wasm build --target native`. What the native target lacks (timers, shared
-//! queues, gRPC, network filters) is marked deprecated under the feature and fails with
+//! Build it with `cargo envoy-wasm build --target native`. A stream's timers (`after`) run
+//! there too; what the native target lacks (the plugin's timers, shared queues, gRPC,
+//! network filters) is marked deprecated under the feature and fails with
 //! `Unimplemented`; the README's "Native target" has the table.
 
 #![warn(missing_docs)]

@@ -26,6 +26,9 @@ pub type FilterConfigModulePtr = *const c_void;
 pub type FilterEnvoyPtr = *mut c_void;
 /// The module's object for one stream.
 pub type FilterModulePtr = *const c_void;
+/// Envoy's scheduler of a stream (`envoy_dynamic_module_type_http_filter_scheduler_module_ptr`),
+/// which the module frees.
+pub type SchedulerPtr = *mut c_void;
 
 /// Bytes Envoy owns, valid for the current event hook.
 #[repr(C)]
@@ -416,6 +419,14 @@ callbacks! {
     fn http_set_filter_state_typed(filter: FilterEnvoyPtr, key: ModuleBuffer, value: ModuleBuffer) -> bool;
     /// Filter state `key`, serialized.
     fn http_get_filter_state_typed(filter: FilterEnvoyPtr, key: ModuleBuffer, result: *mut EnvoyBuffer) -> bool;
+    /// A scheduler for stream `filter`: any thread may commit events to it, which Envoy
+    /// runs on the stream's worker (`envoy_dynamic_module_on_http_filter_scheduled`), or
+    /// drops once the stream is gone. Only once the stream's first phase has begun.
+    fn http_filter_scheduler_new(filter: FilterEnvoyPtr) -> SchedulerPtr;
+    /// Schedules event `event` of a scheduler (from any thread).
+    fn http_filter_scheduler_commit(scheduler: SchedulerPtr, event: u64);
+    /// Frees a scheduler; events committed before still arrive.
+    fn http_filter_scheduler_delete(scheduler: SchedulerPtr);
 }
 
 static RESOLVED: OnceLock<Callbacks> = OnceLock::new();
@@ -462,7 +473,7 @@ mod tests {
         let missing = resolved.missing();
         assert!(!missing.contains(&"log"));
         assert!(missing.contains(&"http_get_header"), "{missing:?}");
-        assert_eq!(missing.len(), 30, "every other callback: {missing:?}");
+        assert_eq!(missing.len(), 33, "every other callback: {missing:?}");
     }
 
     #[test]

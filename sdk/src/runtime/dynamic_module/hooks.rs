@@ -12,7 +12,7 @@ use crate::abi::dynamic_module::{
     FilterModulePtr, ModuleBuffer, body_status, callbacks, callout_result, headers_status,
     trailers_status,
 };
-use crate::runtime::exports::{callouts, lifecycle, stream};
+use crate::runtime::exports::{callouts, lifecycle, root, stream};
 use std::cell::Cell;
 
 /// The module's object for one stream.
@@ -98,7 +98,9 @@ impl Stream {
                 return Flow::Continue;
             }
             let scope = Scope::stream(self.filter, self.plugin, self.started);
-            match worker.run(name, scope, || call(self.context_id)) {
+            let result = worker.run(name, scope, || call(self.context_id));
+            worker.host.ticks.ran_hook(self.filter);
+            match result {
                 Some(0) => Flow::Continue,
                 Some(_) => Flow::Stop,
                 None => self.answer_failed(),
@@ -431,6 +433,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
                 );
             });
             worker.host.clear_answer();
+            worker.host.ticks.ran_hook(filter);
             if delivered.is_none() && !stream.answered.get() {
                 stream.answer_failed();
             }
@@ -506,13 +509,37 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
 ) {
 }
 
-/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+/// The clock's tick reached this thread through the stream carrying it ([`super::ticks`]):
+/// the plugin contexts whose tick is due run it, on their own scope.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
     _filter: FilterEnvoyPtr,
-    _module: FilterModulePtr,
+    module: FilterModulePtr,
     _event_id: u64,
 ) {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    if unsafe { stream_of(module) }.is_none() {
+        return;
+    }
+    barrier(
+        || (),
+        || {
+            WORKER.with(|worker| {
+                let ticks = &worker.host.ticks;
+                for due in ticks.due() {
+                    let Some(plugin) = worker.host.plugin_of(due) else {
+                        continue;
+                    };
+                    ticks.running(|| {
+                        worker.run("proxy_on_tick", Scope::plugin(plugin), || {
+                            root::proxy_on_tick(due);
+                        })
+                    });
+                }
+                ticks.rearm();
+            });
+        },
+    );
 }
 
 /// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].

@@ -5,6 +5,7 @@
 //! A call acts on the stream whose hook is running (or that `proxy_set_effective_context`
 //! chose), and on the plugin configuration it belongs to: the host's [`Scope`].
 
+use super::ticks::Ticks;
 use super::{Metric, PluginConfig};
 use crate::abi::dynamic_module::{
     self as dm, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer, ModuleHeader, attribute,
@@ -96,6 +97,8 @@ pub(crate) struct NativeHost {
     /// Callouts in flight: Envoy's stream and id for each, and the SDK's token.
     callouts: RefCell<Vec<(FilterEnvoyPtr, u64, u32)>>,
     next_token: Cell<u32>,
+    /// The plugin contexts' ticks (for streams' timers).
+    pub(super) ticks: Ticks,
 }
 
 impl NativeHost {
@@ -106,6 +109,7 @@ impl NativeHost {
             answer: RefCell::new(None),
             callouts: RefCell::new(Vec::new()),
             next_token: Cell::new(1),
+            ticks: Ticks::new(),
         }
     }
 
@@ -131,8 +135,32 @@ impl NativeHost {
     pub(super) fn remove_context(&self, context_id: u32) {
         let mut contexts = self.contexts.borrow_mut();
         if let Some(at) = contexts.iter().position(|(id, _)| *id == context_id) {
-            contexts.swap_remove(at);
+            let (_, scope) = contexts.swap_remove(at);
+            drop(contexts);
+            if scope.filter.is_null() {
+                self.ticks.root_gone(context_id);
+            } else {
+                self.ticks.stream_gone(scope.filter);
+            }
         }
+    }
+
+    /// The plugin context `scope` belongs to.
+    fn root_of(&self, scope: Scope) -> Option<u32> {
+        self.contexts
+            .borrow()
+            .iter()
+            .find(|(_, root)| root.filter.is_null() && std::ptr::eq(root.plugin, scope.plugin))
+            .map(|(id, _)| *id)
+    }
+
+    /// The configuration of plugin context `root`.
+    pub(super) fn plugin_of(&self, root: u32) -> Option<&'static PluginConfig> {
+        self.contexts
+            .borrow()
+            .iter()
+            .find(|(id, scope)| *id == root && scope.filter.is_null())
+            .and_then(|(_, scope)| scope.plugin_config())
     }
 
     /// The SDK's token of Envoy's callout `id` from stream `filter`, forgotten here.
@@ -646,6 +674,20 @@ impl TimeHost for NativeHost {
     ) -> u32 {
         *call.return_time = now_nanos();
         OK
+    }
+
+    fn proxy_set_tick_period_milliseconds(
+        &self,
+        call: proxy_set_tick_period_milliseconds::Args<'_>,
+    ) -> u32 {
+        let Some(root) = self.root_of(self.scope.get()) else {
+            return NOT_FOUND;
+        };
+        if self.ticks.set(root, call.period, self.filter()) {
+            OK
+        } else {
+            UNIMPLEMENTED
+        }
     }
 }
 

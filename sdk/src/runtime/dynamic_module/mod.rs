@@ -14,12 +14,15 @@
 //! from `Plugin::configure` rejects it there, logged with the field), and again on each
 //! worker at its first stream.
 //!
+//! A stream's timers (`after`) tick through Envoy's per-stream scheduler, committed from
+//! a clock thread ([`ticks`]).
+//!
 //! What the dynamic-module ABI lacks, or the SDK does not map yet, answers
 //! `Unimplemented`, which the SDK turns into an `Err` naming the call: plugin timers
-//! (`proxy_set_tick_period_milliseconds`), shared queues, gRPC calls and streams, callouts
-//! from the plugin context, foreign functions, and metrics defined after the configuration
-//! was loaded (Envoy freezes a dynamic module's stats then). Define metrics in
-//! `Plugin::configure`, as the SDK's docs say to anyway.
+//! (`proxy_set_tick_period_milliseconds` outside a stream), shared queues, gRPC calls and
+//! streams, callouts from the plugin context, foreign functions, and metrics defined after
+//! the configuration was loaded (Envoy freezes a dynamic module's stats then). Define
+//! metrics in `Plugin::configure`, as the SDK's docs say to anyway.
 //!
 //! A panic is caught at the hook. As when a wasm VM traps, the stream is answered 503 and
 //! every later stream on that thread is too (the panicked code may have left its state
@@ -27,6 +30,7 @@
 
 mod hooks;
 mod host;
+mod ticks;
 
 use crate::abi::dynamic_module::{self as dm, FilterConfigEnvoyPtr};
 use host::NativeHost;

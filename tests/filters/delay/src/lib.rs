@@ -1,0 +1,87 @@
+//! Test-only filter: holds each request on a timer of its stream (`after`).
+//!
+//! - `x-delay-ms: N` holds the request N milliseconds, then lets it go on with
+//!   `x-delayed: N`;
+//! - with `x-delay-again-ms: M` too, the first timer's handler sets a second one, M
+//!   milliseconds, and the request goes on with `x-delayed: N+M`.
+//!
+//! A request without `x-delay-ms` goes on at once.
+
+use envoy_wasm_sdk::callout::CalloutOps;
+use envoy_wasm_sdk::prelude::*;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The plugin.
+pub struct Delay;
+
+impl Plugin for Delay {
+    type Config = ();
+    type Filter = DelayFilter;
+
+    fn configure(_config: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
+        Ok(Delay)
+    }
+
+    fn create_filter(self: Rc<Self>) -> DelayFilter {
+        DelayFilter { again: None }
+    }
+}
+
+/// One per request.
+pub struct DelayFilter {
+    /// The second delay and what to report, once the first timer ran.
+    again: Option<(u64, String)>,
+}
+
+fn millis<F>(req: &mut RequestHeadersOps<F>, name: &str) -> Result<Option<u64>, Error> {
+    match req.headers().get_str(name)? {
+        None => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(|_| {
+            Error::with_status(400, format!("{name} is not a number of milliseconds"))
+        }),
+    }
+}
+
+impl DelayFilter {
+    /// The first timer: let the request go, or hold it on a second timer.
+    fn first_ran(&mut self, ops: &mut CalloutOps<'_, Self>) -> Result<(), Error> {
+        match self.again.take() {
+            Some((again, first)) => {
+                let delayed = format!("{first}+{again}");
+                ops.after(Duration::from_millis(again), move |_filter, ops| {
+                    ops.request_headers().set("x-delayed", delayed.as_str())?;
+                    ops.resume_request()?;
+                    Ok(())
+                })?;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+#[http_filter]
+impl HttpFilter for DelayFilter {
+    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
+        let Some(delay) = millis(req, "x-delay-ms")? else {
+            return Ok(Action::Continue);
+        };
+        match millis(req, "x-delay-again-ms")? {
+            Some(again) => {
+                self.again = Some((again, delay.to_string()));
+                req.after(Duration::from_millis(delay), Self::first_ran)?;
+            }
+            None => {
+                req.after(Duration::from_millis(delay), move |_filter, ops| {
+                    ops.request_headers().set("x-delayed", delay.to_string())?;
+                    ops.resume_request()?;
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(Action::Pause)
+    }
+}
+
+envoy_wasm_sdk::entry!(Delay);
