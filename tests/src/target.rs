@@ -2,12 +2,9 @@
 //! its dynamic module (the SDK's native target). A test runs on the target of its thread;
 //! [`on_both_targets!`](crate::on_both_targets) runs a test on each.
 
-use crate::wasm::project_root;
+use crate::wasm::{build_once, project_root};
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Mutex;
 
 /// A build of a filter crate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,39 +49,23 @@ impl Target {
     }
 }
 
-static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-
 /// The dynamic module of filter crate `name` (`target/native/lib<name>.so`), built first
 /// (once per process) with the SDK's `dynamic-module` feature and the `native` profile,
 /// as `cargo native` builds it.
 pub fn native_path(name: &str) -> PathBuf {
-    let root = project_root();
-    let mut built = BUILT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let built = built.get_or_insert_with(HashSet::new);
-    if !built.contains(name) {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "--profile",
-                "native",
-                "--features",
-                "envoy-wasm-sdk/dynamic-module",
-                "-p",
-                name,
-            ])
-            .status()
-            .expect("cannot run cargo to build the dynamic module");
-        assert!(
-            status.success(),
-            "building {name} as a dynamic module failed"
-        );
-        built.insert(name.to_owned());
-    }
-    root.join("target/native").join(format!("lib{name}.so"))
+    build_once(
+        name,
+        &[
+            "--profile",
+            "native",
+            "--features",
+            "envoy-wasm-sdk/dynamic-module",
+        ],
+        "as a dynamic module",
+    );
+    project_root()
+        .join("target/native")
+        .join(format!("lib{name}.so"))
 }
 
 /// Defines each test twice, with the same body: `<name>::wasm` loads the filter's

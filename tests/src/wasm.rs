@@ -13,33 +13,42 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The builds done in this process, as `"<crate> <first argument>"`.
 static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
-/// The release `.wasm` of example crate `name`, built first (once per process) so a test
-/// never runs against a stale module.
-pub fn wasm_path(name: &str) -> PathBuf {
-    let root = project_root();
+/// Runs `cargo build <args> -p <name>` from the repository root, once per process for
+/// each crate and first argument, so a test never runs against a stale build; `what`
+/// names the build in a failure.
+pub(crate) fn build_once(name: &str, args: &[&str], what: &str) {
+    let key = format!("{name} {}", args.first().copied().unwrap_or_default());
     let mut built = BUILT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let built = built.get_or_insert_with(HashSet::new);
-    if !built.contains(name) {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip1",
-                "-p",
-                name,
-            ])
-            .status()
-            .expect("cannot run cargo to build the example's wasm");
-        assert!(status.success(), "building {name} for wasm32-wasip1 failed");
-        built.insert(name.to_owned());
+    if built.contains(&key) {
+        return;
     }
-    root.join("target/wasm32-wasip1/release")
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(project_root())
+        .arg("build")
+        .args(args)
+        .args(["-p", name])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {name} {what}: {e}"));
+    assert!(status.success(), "building {name} {what} failed");
+    built.insert(key);
+}
+
+/// The release `.wasm` of example crate `name`, built first (once per process) so a test
+/// never runs against a stale module.
+pub fn wasm_path(name: &str) -> PathBuf {
+    build_once(
+        name,
+        &["--release", "--target", "wasm32-wasip1"],
+        "for wasm32-wasip1",
+    );
+    project_root()
+        .join("target/wasm32-wasip1/release")
         .join(format!("{name}.wasm"))
 }

@@ -5,10 +5,9 @@
 //! natively, without Wasm's sandbox, and only in an Envoy whose dynamic-module ABI it was
 //! built for (the SDK's README, "Native target").
 
-use crate::project::{FilterCrate, cargo};
+use crate::project::FilterCrate;
 use crate::{Error, Result};
 use std::path::PathBuf;
-use std::process::Command;
 
 /// The hook `entry!` exports in a native build: its name marks a dynamic module.
 const PROGRAM_INIT: &[u8] = b"envoy_dynamic_module_on_program_init";
@@ -26,9 +25,8 @@ pub struct Library {
 /// to the SDK's hook instead of aborting Envoy) with `envoy-wasm-sdk/dynamic-module`.
 pub fn build(filter: &FilterCrate) -> Result<Library> {
     filter.require_cdylib()?;
-    let status = Command::new(cargo())
-        .args([
-            "build",
+    filter.cargo_build(
+        &[
             "--profile",
             "native",
             // Defined here too, so a workspace without a `native` profile builds as well.
@@ -39,19 +37,9 @@ pub fn build(filter: &FilterCrate) -> Result<Library> {
             "--features",
             "envoy-wasm-sdk/dynamic-module",
             "--lib",
-            "--package",
-            &filter.name,
-        ])
-        .arg("--manifest-path")
-        .arg(filter.workspace_root.join("Cargo.toml"))
-        .status()
-        .map_err(|e| Error::new(format!("cannot run cargo build: {e}")))?;
-    if !status.success() {
-        return Err(Error::new(format!(
-            "cargo build of `{}` as a dynamic module failed",
-            filter.name
-        )));
-    }
+        ],
+        " as a dynamic module",
+    )?;
     let file = format!("lib{}.so", filter.lib_name);
     let built = filter.target_dir.join("native").join(&file);
     let bytes = std::fs::read(&built).map_err(|e| Error::io("read", &built, e))?;

@@ -155,6 +155,27 @@ impl FilterCrate {
     pub fn work_dir(&self) -> PathBuf {
         self.target_dir.join("envoy-wasm").join(&self.name)
     }
+
+    /// Runs `cargo build` of this crate in its workspace with `args`; a failure says it
+    /// built `what`.
+    pub fn cargo_build(&self, args: &[&str], what: &str) -> Result<()> {
+        let status = std::process::Command::new(cargo())
+            .arg("build")
+            .args(args)
+            .args(["--package", &self.name])
+            .arg("--manifest-path")
+            .arg(self.workspace_root.join("Cargo.toml"))
+            .status()
+            .map_err(|e| Error::new(format!("cannot run cargo build: {e}")))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::new(format!(
+                "cargo build of `{}`{what} failed",
+                self.name
+            )))
+        }
+    }
 }
 
 /// The cargo that called this tool, else `cargo` on PATH.

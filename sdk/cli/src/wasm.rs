@@ -1,6 +1,6 @@
 //! Building a filter crate to the module Envoy loads.
 
-use crate::project::{FilterCrate, cargo};
+use crate::project::FilterCrate;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,25 +25,7 @@ pub struct Module {
 pub fn build(filter: &FilterCrate) -> Result<Module> {
     filter.require_cdylib()?;
     ensure_target()?;
-    let status = Command::new(cargo())
-        .args([
-            "build",
-            "--release",
-            "--target",
-            TARGET,
-            "--package",
-            &filter.name,
-        ])
-        .arg("--manifest-path")
-        .arg(filter.workspace_root.join("Cargo.toml"))
-        .status()
-        .map_err(|e| Error::new(format!("cannot run cargo build: {e}")))?;
-    if !status.success() {
-        return Err(Error::new(format!(
-            "cargo build of `{}` failed",
-            filter.name
-        )));
-    }
+    filter.cargo_build(&["--release", "--target", TARGET], "")?;
     let built = filter
         .target_dir
         .join(TARGET)

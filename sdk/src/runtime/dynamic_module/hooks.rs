@@ -192,6 +192,33 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
     Box::into_raw(Box::new(stream)).cast_const().cast()
 }
 
+/// A body hook: the request's (`request`) or the response's, with the size proxy-wasm
+/// reports (what was buffered and what arrived).
+fn body_hook(
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    request: bool,
+    end_of_stream: bool,
+) -> u32 {
+    let (bit, name, export): (_, _, fn(u32, usize, u32) -> u32) = if request {
+        (
+            callback::REQUEST_BODY,
+            "proxy_on_request_body",
+            stream::proxy_on_request_body,
+        )
+    } else {
+        (
+            callback::RESPONSE_BODY,
+            "proxy_on_response_body",
+            stream::proxy_on_response_body,
+        )
+    };
+    body_flow(phase_hook(module, bit, name, |id| {
+        let size = WORKER.with(|worker| worker.host.body_size_of(filter, request));
+        export(id, size, u32::from(end_of_stream))
+    }))
+}
+
 /// Maps the runtime's action to a headers hook's status.
 fn headers_flow(flow: Flow) -> u32 {
     match flow {
@@ -236,15 +263,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    body_flow(phase_hook(
-        module,
-        callback::REQUEST_BODY,
-        "proxy_on_request_body",
-        |id| {
-            let size = WORKER.with(|worker| worker.host.body_size_of(filter, true));
-            stream::proxy_on_request_body(id, size, u32::from(end_of_stream))
-        },
-    ))
+    body_hook(filter, module, true, end_of_stream)
 }
 
 /// The request's trailers arrived.
@@ -283,15 +302,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    body_flow(phase_hook(
-        module,
-        callback::RESPONSE_BODY,
-        "proxy_on_response_body",
-        |id| {
-            let size = WORKER.with(|worker| worker.host.body_size_of(filter, false));
-            stream::proxy_on_response_body(id, size, u32::from(end_of_stream))
-        },
-    ))
+    body_hook(filter, module, false, end_of_stream)
 }
 
 /// The response's trailers arrived.
