@@ -60,7 +60,7 @@ on_both_targets! {
             let (first, first_took) = first.join().unwrap();
             let (second, second_took) = second.join().unwrap();
             assert_eq!(first.header("x-delayed"), Some("100"));
-            assert!(first_took < Duration::from_millis(600), "{first_took:?}");
+            assert!(first_took < Duration::from_secs(5), "{first_took:?}");
             assert_eq!(second.header("x-delayed"), Some("700"));
             assert!(second_took >= Duration::from_millis(700), "{second_took:?}");
             assert!(second_took < Duration::from_secs(5), "{second_took:?}");
