@@ -13,14 +13,14 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The builds done in this process, as `"<crate> <first argument>"`.
+/// The builds done in this process, as `"<crate> <arguments>"`.
 static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// Runs `cargo build <args> -p <name>` from the repository root, once per process for
-/// each crate and first argument, so a test never runs against a stale build; `what`
+/// each crate and arguments, so a test never runs against a stale build; `what`
 /// names the build in a failure.
 pub(crate) fn build_once(name: &str, args: &[&str], what: &str) {
-    let key = format!("{name} {}", args.first().copied().unwrap_or_default());
+    let key = format!("{name} {}", args.join(" "));
     let mut built = BUILT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

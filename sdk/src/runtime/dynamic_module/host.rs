@@ -269,12 +269,12 @@ impl NativeHost {
     /// so far, then what this hook received.
     fn body(&self, filter: FilterEnvoyPtr, request: bool) -> Vec<u8> {
         let (buffered, received) = body_pair(request);
-        let mut bytes = Vec::new();
-        for which in [buffered, received] {
-            for chunk in self.body_chunks(filter, which) {
-                // SAFETY: Envoy filled the slice in the current hook.
-                bytes.extend_from_slice(unsafe { chunk.bytes() });
-            }
+        let mut chunks = self.body_chunks(filter, buffered);
+        chunks.extend(self.body_chunks(filter, received));
+        let mut bytes = Vec::with_capacity(chunks.iter().map(|chunk| chunk.length).sum());
+        for chunk in chunks {
+            // SAFETY: Envoy filled the slice in the current hook.
+            bytes.extend_from_slice(unsafe { chunk.bytes() });
         }
         bytes
     }
@@ -502,8 +502,11 @@ impl BufferHost for NativeHost {
         if call.start > bytes.len() {
             return BAD_ARGUMENT;
         }
-        let end = call.start.saturating_add(call.max_size).min(bytes.len());
-        *call.return_data = bytes[call.start..end].to_vec();
+        // The range in place: the whole body (the usual read) is handed over uncopied.
+        let mut bytes = bytes;
+        bytes.truncate(call.start.saturating_add(call.max_size));
+        bytes.drain(..call.start);
+        *call.return_data = bytes;
         OK
     }
 
