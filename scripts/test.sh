@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole check: formatting, lints, the wasm build of every example and the native build
 # (dynamic modules) of those both targets serve (sizes printed), the unit, emulator and doc
-# tests (the emulator tests natively and against each .wasm), and the integration tests
-# against a real Envoy (the examples' on both targets).
+# tests (the emulator tests natively and against each .wasm), the integration tests
+# against a real Envoy (the examples' on both targets), and Istio's own code (Go) on the
+# images and manifests the CLI makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +14,8 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy (native, the dynamic-module target, and wasm32-wasip1)"
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy --lib --features envoy-wasm-sdk/dynamic-module -p envoy-wasm-sdk -p hello_world -p http_headers -p http_body -p http_routing -p http_auth -p key_auth -p faulty -p delay -- -D warnings
-cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p http_auth -p grpc_auth -p http_body -p http_routing -p rate_limit -p key_auth -p tcp_guard -p grpc_access_log -p faulty -p probe -p delay -p bench_empty -p bench_floor -- -D warnings
+cargo clippy --lib --features envoy-wasm-sdk/dynamic-module -p envoy-wasm-sdk -p hello_world -p http_headers -p http_body -p http_routing -p http_auth -p key_auth -p faulty -p delay -p tcp_guard -p rate_limit -p attributes -- -D warnings
+cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p http_auth -p grpc_auth -p http_body -p http_routing -p rate_limit -p key_auth -p tcp_guard -p grpc_access_log -p faulty -p probe -p delay -p attributes -p bench_empty -p bench_floor -- -D warnings
 cargo clippy --target wasm32-wasip1 -p bench_sdk --examples -- -D warnings
 
 echo "== rustdoc (broken links fail; all features, as docs.rs builds it)"
@@ -29,7 +30,7 @@ done
 
 echo "== native build (Envoy dynamic modules; the integration tests load these too)"
 cargo native
-for example in hello_world http_headers http_body http_routing http_auth key_auth; do
+for example in hello_world http_headers http_body http_routing http_auth key_auth tcp_guard rate_limit; do
   printf '%-24s %8d bytes\n' "lib$example.so" "$(stat -c %s "target/native/lib$example.so")"
 done
 
@@ -56,3 +57,16 @@ unset CARGO_TARGET_DIR
 
 echo "== integration tests (real Envoy, registry, skopeo, umoci)"
 cargo test -p envoy-tests
+
+echo "== Istio's own code (tests/istio, Go): the agent's fetcher and ECDS conversion, istiod's translation, Envoy from its output"
+# The CLI and the modules as the Rust tests built them; Go builds Istio once per machine
+# (minutes cold, cached in Go's build cache after).
+cargo build --quiet -p cargo-envoy-wasm
+modules=$(mktemp -d)
+trap 'rm -rf "$modules"' EXIT
+for example in http_headers tcp_guard; do
+  target/debug/cargo-envoy-wasm envoy-wasm build -p "$example" > /dev/null
+  cp "target/envoy-wasm/$example/plugin.wasm" "$modules/$example.wasm"
+done
+(cd tests/istio && ENVOY_WASM_CLI="$PWD/../../target/debug/cargo-envoy-wasm" \
+  ENVOY_WASM_MODULE_DIR="$modules" ${GO:-go} test -p 2 -count=1 ./...)

@@ -1,12 +1,45 @@
 //! Typed plugin configuration.
 //!
-//! Envoy hands the plugin its `configuration` (usually a JSON string in a
-//! `google.protobuf.StringValue`). The SDK parses it with `serde_json` into
+//! Envoy hands the plugin its `configuration` (usually text in a
+//! `google.protobuf.StringValue`). The SDK turns it into
 //! [`Plugin::Config`](crate::Plugin::Config) before calling
-//! [`Plugin::configure`](crate::Plugin::configure). A parse error rejects the configuration
-//! and the log line names the field, as a path such as `request.add[1].value`.
-//! An empty configuration parses as JSON `null` (so `()` and `Option<T>` accept it), or
-//! else as `{}` (so a struct whose fields all have defaults accepts it).
+//! [`Plugin::configure`](crate::Plugin::configure), by the type:
+//!
+//! | `Config` | the configuration | empty |
+//! |---|---|---|
+//! | `Vec<u8>` | its bytes as they are | `vec![]` |
+//! | `String` | its text as it is (`echo`, a queue name; not JSON) | `""` |
+//! | `Option<String>`, `Option<Vec<u8>>` | `Some` of the above | `None` |
+//! | `()` | nothing: empty, `null` or `{}` | `()` |
+//! | `Option<T>` for another `T` | JSON through serde | `None` (so is `null`) |
+//! | any other `T: Deserialize` | JSON through serde | refused: "no configuration" (`null` too) |
+//!
+//! So an empty configuration is never `{}`: a plugin whose fields all have defaults
+//! still refuses to run without one, unless its `Config` is an `Option` (then `None` is
+//! absent or empty, `Some` is what was given, `{}` included). An auth filter that must
+//! never run unconfigured keeps its plain type and gets the refusal for free.
+//!
+//! A parse error rejects the configuration and the log line names the field, as a path
+//! such as `request.add[1].value`.
+//!
+//! ```
+//! use envoy_wasm_sdk::config::parse;
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize, Debug, Default)]
+//! struct Limits {
+//!     #[serde(default)]
+//!     max_body: u32,
+//! }
+//!
+//! assert_eq!(parse::<String>(b"echo").unwrap(), "echo");
+//! assert_eq!(parse::<Vec<u8>>(b"\x01\x02").unwrap(), b"\x01\x02");
+//! assert_eq!(parse::<Option<String>>(b"").unwrap(), None);
+//! assert!(parse::<Limits>(b"").unwrap_err().to_string().contains("no configuration"));
+//! assert_eq!(parse::<Limits>(b"{}").unwrap().max_body, 0);
+//! assert!(parse::<Option<Limits>>(b"").unwrap().is_none());
+//! assert!(parse::<Option<Limits>>(b"{}").unwrap().is_some());
+//! ```
 //!
 //! Validation that serde cannot express goes in `configure`, with [`ConfigError::field`]:
 //!
@@ -177,14 +210,55 @@ pub fn check_header_name(field: &str, name: &str) -> Result<(), ConfigError> {
 /// # Errors
 /// A [`ConfigError`] naming what is wrong (and the field, when it is one).
 pub fn parse<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, ConfigError> {
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>() {
-        // Decided at compile time: a plugin without configuration carries no JSON parser.
+    use std::any::{Any, TypeId};
+    // Decided at compile time: a plugin whose configuration is not JSON (none, text or
+    // bytes) carries no JSON parser.
+    let id = TypeId::of::<T>();
+    if id == TypeId::of::<()>() {
         return parse_nothing(bytes);
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return parse_json(b"null").or_else(|_| parse_json(b"{}"));
+    let raw: Option<Box<dyn Any>> = if id == TypeId::of::<Vec<u8>>() {
+        Some(Box::new(bytes.to_vec()))
+    } else if id == TypeId::of::<String>() {
+        Some(Box::new(text(bytes)?))
+    } else if id == TypeId::of::<Option<Vec<u8>>>() {
+        Some(Box::new((!bytes.is_empty()).then(|| bytes.to_vec())))
+    } else if id == TypeId::of::<Option<String>>() {
+        let text = if bytes.is_empty() {
+            None
+        } else {
+            Some(text(bytes)?)
+        };
+        Some(Box::new(text))
+    } else {
+        None
+    };
+    if let Some(raw) = raw {
+        return raw
+            .downcast::<T>()
+            .map(|value| *value)
+            .map_err(|_| ConfigError::new("the configuration's type changed while parsing"));
+    }
+    let text = bytes.trim_ascii();
+    if text.is_empty() || text == b"null" {
+        return parse_json(b"null").map_err(|_| {
+            ConfigError::new(format!(
+                "no configuration: this plugin needs one (the configuration is {})",
+                if text.is_empty() { "empty" } else { "null" }
+            ))
+        });
     }
     parse_json(bytes)
+}
+
+/// The configuration as text.
+fn text(bytes: &[u8]) -> Result<String, ConfigError> {
+    String::from_utf8(bytes.to_vec()).map_err(|error| {
+        ConfigError::new(format!(
+            "the configuration is not UTF-8 text (byte {})",
+            error.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// The configuration of a plugin that takes none: empty, `null` or `{}`.
@@ -337,10 +411,27 @@ mod tests {
     }
 
     #[test]
-    fn empty_configuration_is_null_or_empty_object() {
+    fn an_empty_configuration_is_absent_never_an_empty_object() {
         assert_eq!(parse::<()>(b"").unwrap(), ());
         assert_eq!(parse::<Option<Rules>>(b"  ").unwrap(), None);
-        assert_eq!(parse::<Rules>(b"").unwrap(), Rules::default());
+        assert_eq!(
+            parse::<Option<Rules>>(b"{}").unwrap(),
+            Some(Rules::default())
+        );
+        let refused = parse::<Rules>(b"").unwrap_err();
+        assert!(refused.message().contains("no configuration"), "{refused}");
+        assert_eq!(parse::<Rules>(b"{}").unwrap(), Rules::default());
+    }
+
+    #[test]
+    fn text_and_bytes_are_taken_as_they_are() {
+        assert_eq!(parse::<String>(b"echo").unwrap(), "echo");
+        assert_eq!(parse::<String>(br#""quoted""#).unwrap(), r#""quoted""#);
+        assert_eq!(parse::<Vec<u8>>(&[0, 255]).unwrap(), [0, 255]);
+        assert_eq!(parse::<Option<Vec<u8>>>(b"").unwrap(), None);
+        assert_eq!(parse::<Option<String>>(b"q").unwrap().as_deref(), Some("q"));
+        let refused = parse::<String>(&[b'a', 0xff]).unwrap_err();
+        assert!(refused.message().contains("not UTF-8"), "{refused}");
     }
 
     #[test]

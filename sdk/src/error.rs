@@ -22,7 +22,10 @@ use std::fmt;
 /// let client = Error::with_status(400, "missing header x-api-key");
 /// assert_eq!(client.status_code(), 400);
 /// ```
-pub struct Error {
+pub struct Error(Box<Failure>);
+
+/// What an [`Error`] holds, boxed: a callback's `Result<Action, Error>` stays two words.
+struct Failure {
     message: String,
     reply: LocalReply,
 }
@@ -30,45 +33,45 @@ pub struct Error {
 impl Error {
     /// An internal failure: 500, empty body, `message` goes to the log only.
     pub fn new(message: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(Failure {
             message: message.into(),
             reply: LocalReply::new(500).details("wasm_filter_error"),
-        }
+        }))
     }
 
     /// A failure the client should see: `status`, with `message` as the response body.
     pub fn with_status(status: u16, message: impl Into<String>) -> Error {
         let message = message.into();
         let body = format!("{message}\n");
-        Error {
+        Error(Box::new(Failure {
             message,
             reply: LocalReply::new(status)
                 .body(body)
                 .details("wasm_filter_error"),
-        }
+        }))
     }
 
     /// A failure answered with exactly `reply`; `message` goes to the log.
     pub fn with_reply(reply: LocalReply, message: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(Failure {
             message: message.into(),
             reply,
-        }
+        }))
     }
 
     /// The status of the local reply this error becomes.
     pub fn status_code(&self) -> u16 {
-        self.reply.status_code()
+        self.0.reply.status_code()
     }
 
     /// The message that is logged.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The local reply this error becomes.
     pub fn reply(&self) -> &LocalReply {
-        &self.reply
+        &self.0.reply
     }
 }
 
@@ -82,13 +85,13 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
             .field("status", &self.status_code())
-            .field("message", &self.message)
+            .field("message", &self.0.message)
             .finish()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }

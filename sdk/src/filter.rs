@@ -51,7 +51,7 @@ use crate::callout::{CallRouting, Calls, start_calls};
 use crate::error::Error;
 use crate::headers::{Headers, HeadersMut};
 use crate::host::{self, HostResult};
-use crate::properties::Properties;
+use crate::properties::{Properties, PropertiesMut};
 use crate::reply::LocalReply;
 
 /// Implemented by [`http_filter`](crate::http_filter) for the filter type it is put on.
@@ -159,18 +159,19 @@ impl Stream {
     }
 
     /// Answers the request with `reply`, whether or not the filter paused it: from a
-    /// callout's handler or a timer for a paused stream, or at once from a callback. In a
-    /// callback, "deny then continue" (`stream.send_reply(&reply)?; Ok(Action::Continue)`,
-    /// as Go plugins write it) does what `return ops.respond(reply)` does: the request
-    /// goes no further and the client gets the reply (checked in Envoy 1.40 by the
+    /// callout's handler or a timer for a paused stream, or at once from a callback, as a
+    /// phase's [`respond`](RequestHeadersOps::respond) does (the same signature). In a
+    /// callback, "deny then continue" (`stream.respond(reply)?; Ok(Action::Continue)`, as
+    /// Go plugins write it) does what `return ops.respond(reply)` does: the request goes
+    /// no further and the client gets the reply (checked in Envoy 1.40 by the
     /// differential tests).
     ///
     /// # Errors
-    /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for a reply header that could
-    /// split the response (nothing is sent); the host's status when Envoy refuses the call.
-    pub fn send_reply(&self, reply: &LocalReply) -> crate::HeaderResult<()> {
+    /// As a phase's [`respond`](RequestHeadersOps::respond).
+    pub fn respond(&self, reply: LocalReply) -> Result<Action, Error> {
         host::context::set_effective_context(self.context_id)?;
-        reply.send()
+        reply.send()?;
+        Ok(Action::Pause)
     }
 
     /// Resets the stream.
@@ -195,9 +196,9 @@ macro_rules! live_phase {
         }
 
         impl<F> $phase<'_, F> {
-            /// Envoy's attributes of this stream.
-            pub fn properties(&self) -> Properties<'_> {
-                Properties::new()
+            /// Envoy's properties of this stream.
+            pub fn properties(&self) -> PropertiesMut<'_> {
+                PropertiesMut::new()
             }
 
             /// The host's clock (Envoy's time source; the emulator's, which
@@ -216,11 +217,16 @@ macro_rules! live_phase {
             }
 
             /// Answers the request with `reply` instead of going on, and returns the action
-            /// that stops this phase: `return ops.respond(LocalReply::new(403));` (For
-            /// "deny then continue", see [`Stream::send_reply`].)
+            /// that stops this phase: `return ops.respond(LocalReply::new(403));`. Every
+            /// local reply is sent this way, with this signature: from a phase, a callout's
+            /// handler ([`CalloutOps::respond`](crate::callout::CalloutOps::respond)) or a
+            /// [`Stream`] ([`Stream::respond`]); where there is no phase to stop, `?` it.
             ///
             /// # Errors
-            /// The host's failure to send the reply, as an [`Error`] (answered with a 500).
+            /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) (as an [`Error`]) for a
+            /// reply header that could split the response: nothing is sent, and the SDK
+            /// answers 500 if the error is returned; the host's status when Envoy refuses
+            /// the call.
             pub fn respond(&mut self, reply: LocalReply) -> Result<Action, Error> {
                 reply.send()?;
                 Ok(Action::Pause)
@@ -267,6 +273,17 @@ impl<'a, F> RequestHeadersOps<'a, F> {
     pub fn query(&mut self) -> Result<crate::query::QueryParams, Error> {
         let path = self.headers().path()?.unwrap_or_default();
         Ok(crate::query::QueryParams::from_path(&path)?)
+    }
+
+    /// Makes Envoy choose the request's route again: call it after changing what routing
+    /// looks at (`:path`, `:authority`, a header a route matches on), or the request goes
+    /// where its first headers pointed. The same as
+    /// [`foreign::clear_route_cache`](crate::foreign::clear_route_cache).
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+    pub fn clear_route_cache(&mut self) -> HostResult<()> {
+        crate::foreign::clear_route_cache()
     }
 }
 live_phase!(RequestHeadersOps);
@@ -443,12 +460,17 @@ trailers_phase!(
 /// Operations valid in [`HttpFilter::on_stream_done`]: reading only.
 #[derive(Debug)]
 pub struct StreamDoneOps {
-    _private: (),
+    context_id: u32,
 }
 
 impl StreamDoneOps {
-    pub(crate) const fn new() -> Self {
-        Self { _private: () }
+    pub(crate) const fn new(context_id: u32) -> Self {
+        Self { context_id }
+    }
+
+    /// The host's id of the finished stream's context.
+    pub fn context_id(&self) -> u32 {
+        self.context_id
     }
 
     /// The request headers as they were sent upstream.
@@ -461,7 +483,7 @@ impl StreamDoneOps {
         Headers::new(MapType::HttpResponseHeaders)
     }
 
-    /// Envoy's attributes of the finished stream (`response.code`, durations, ...).
+    /// Envoy's properties of the finished stream (`response.code`, durations, ...).
     pub fn properties(&self) -> Properties<'_> {
         Properties::new()
     }

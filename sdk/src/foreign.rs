@@ -16,6 +16,32 @@
 
 use crate::host::{self, HostResult};
 
+/// Calls Envoy's foreign function `name` with `arguments` (as that function encodes them);
+/// what it returns, if anything. Envoy 1.40 offers `compress`, `uncompress`,
+/// `set_envoy_filter_state`, `declare_property`, `clear_route_cache`, `verify_signature`,
+/// `sign` and the `expr_*` functions; an unknown name is refused with `NotFound`.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+pub fn call(name: &str, arguments: &[u8]) -> HostResult<Option<Vec<u8>>> {
+    host::foreign::call(name, arguments)
+}
+
+/// [`call`] with protobuf messages (feature `prost`): `arguments` encoded, the result
+/// decoded as `R` (its default when the function returns nothing); `None` when the result
+/// does not decode as `R`.
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+#[cfg(feature = "prost")]
+pub fn call_message<R: prost::Message + Default>(
+    name: &str,
+    arguments: &impl prost::Message,
+) -> HostResult<Option<R>> {
+    let result = call(name, &arguments.encode_to_vec())?.unwrap_or_default();
+    Ok(R::decode(result.as_slice()).ok())
+}
+
 /// Makes Envoy choose the route again (after a filter changed what routing looks at, such
 /// as `:path` or `:authority`).
 ///

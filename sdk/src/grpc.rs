@@ -43,8 +43,8 @@
 //!         Ok(Heartbeat { stream: Cell::new(Some(stream)) })
 //!     }
 //!
-//!     fn create_filter(self: Rc<Self>) -> NoFilter {
-//!         NoFilter
+//!     fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<NoFilter> {
+//!         Some(NoFilter)
 //!     }
 //! }
 //!
@@ -74,7 +74,7 @@
 //!   later sends fail with the host's `NotFound`.
 
 use crate::abi::MapType;
-use crate::headers::{HeaderResult, HeaderValue, check_header};
+use crate::headers::{HeaderList, HeaderResult, check_header};
 use crate::host::{self, HostResult};
 use std::cell::Cell;
 use std::fmt;
@@ -197,6 +197,10 @@ impl fmt::Display for GrpcStatus {
     }
 }
 
+/// The largest stream message read by default, as for a callout's response
+/// ([`callout::DEFAULT_MAX_RESPONSE_BYTES`](crate::callout::DEFAULT_MAX_RESPONSE_BYTES)).
+const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
+
 /// A stream to open: `service/method` on a cluster, with initial metadata.
 #[derive(Clone, Debug)]
 pub struct GrpcStreamRequest {
@@ -215,18 +219,18 @@ impl GrpcStreamRequest {
             service: service.to_owned(),
             method: method.to_owned(),
             metadata: Vec::new(),
-            max_message_bytes: crate::callout::DEFAULT_MAX_RESPONSE_BYTES,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 
-    /// Adds initial metadata.
+    /// Adds initial metadata (its name lower-cased, as Envoy stores names).
     pub fn metadata(
         mut self,
         name: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> GrpcStreamRequest {
         self.metadata
-            .push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+            .push((name.as_ref().to_ascii_lowercase(), value.as_ref().to_vec()));
         self
     }
 
@@ -259,11 +263,11 @@ pub enum GrpcStreamEvent {
     /// The service's initial metadata: the service accepted the stream. (A response that
     /// ends the stream in its first headers, "Trailers-Only", comes as `TrailingMetadata`;
     /// a stream Envoy could not open brings no `InitialMetadata`, only its close.)
-    InitialMetadata(Vec<(String, HeaderValue)>),
+    InitialMetadata(HeaderList),
     /// One serialized message.
     Message(Vec<u8>),
     /// The service's trailing metadata.
-    TrailingMetadata(Vec<(String, HeaderValue)>),
+    TrailingMetadata(HeaderList),
     /// The stream is over (last event): `Ok`, or why not.
     Closed {
         /// The status the stream ended with.
@@ -348,47 +352,6 @@ impl GrpcStreamEvent {
     }
 }
 
-/// What a plugin's stream runs for each event: a closure, or a method of the plugin.
-pub(crate) type PluginStreamHandler<P> =
-    Box<dyn FnMut(&P, GrpcStreamEvent, &mut crate::PluginOps<'_, P>)>;
-
-/// A plugin's streams' handlers, by token (owned by the runtime; `None` while one runs).
-pub(crate) struct PluginStreams<P> {
-    handlers: Vec<(u32, Option<PluginStreamHandler<P>>)>,
-}
-
-impl<P> Default for PluginStreams<P> {
-    fn default() -> Self {
-        PluginStreams {
-            handlers: Vec::new(),
-        }
-    }
-}
-
-impl<P> PluginStreams<P> {
-    pub(crate) fn add(&mut self, token: u32, handler: PluginStreamHandler<P>) {
-        self.handlers.push((token, Some(handler)));
-    }
-
-    /// Takes stream `token`'s handler out while it runs.
-    pub(crate) fn take(&mut self, token: u32) -> Option<PluginStreamHandler<P>> {
-        let (_, slot) = self.handlers.iter_mut().find(|(t, _)| *t == token)?;
-        slot.take()
-    }
-
-    /// Puts a handler back after it ran.
-    pub(crate) fn put_back(&mut self, token: u32, handler: PluginStreamHandler<P>) {
-        if let Some((_, slot)) = self.handlers.iter_mut().find(|(t, _)| *t == token) {
-            *slot = Some(handler);
-        }
-    }
-
-    /// Drops stream `token`'s handler (its last event came, or it was cancelled).
-    pub(crate) fn remove(&mut self, token: u32) {
-        self.handlers.retain(|(t, _)| *t != token);
-    }
-}
-
 thread_local! {
     /// Forgets a cancelled stream's handler: installed by the runtime with the first
     /// stream, so the user API need not know where handlers live.
@@ -406,6 +369,19 @@ fn forget(token: u32) {
     }
 }
 
+/// A gRPC callout event, as Envoy delivers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GrpcEvent {
+    /// Initial metadata with this many entries.
+    InitialMetadata(usize),
+    /// A message of this many bytes.
+    Message(usize),
+    /// Trailing metadata with this many entries.
+    TrailingMetadata(usize),
+    /// The call closed with this gRPC status.
+    Close(u32),
+}
+
 /// Reads a stream event as Envoy delivers it (on the plugin's context); `None` for one
 /// that brings nothing (Envoy 1.40 announces empty initial metadata for a stream it could
 /// not open, just before its close: no service answered). A message over `limit` is not
@@ -413,11 +389,10 @@ fn forget(token: u32) {
 /// `bool` says whether the SDK cancelled the stream.
 pub(crate) fn read_event(
     token: u32,
-    event: crate::callout::GrpcEvent,
+    event: GrpcEvent,
     limit: usize,
 ) -> (Option<GrpcStreamEvent>, bool) {
     use crate::abi::BufferType;
-    use crate::callout::{GrpcEvent, header_pairs};
     let closed = |status, message: String| GrpcStreamEvent::Closed { status, message };
     let read = match event {
         GrpcEvent::InitialMetadata(0) => return (None, false),
@@ -425,15 +400,15 @@ pub(crate) fn read_event(
         // reach, ends the stream in its first headers: they carry `grpc-status`) brings
         // trailers, not the service's acceptance of the stream.
         GrpcEvent::InitialMetadata(_) => {
-            header_pairs(MapType::GrpcReceiveInitialMetadata).map(|pairs| {
-                if pairs.iter().any(|(name, _)| name == "grpc-status") {
-                    GrpcStreamEvent::TrailingMetadata(pairs)
+            HeaderList::read(MapType::GrpcReceiveInitialMetadata).map(|list| {
+                if list.get("grpc-status").is_some() {
+                    GrpcStreamEvent::TrailingMetadata(list)
                 } else {
-                    GrpcStreamEvent::InitialMetadata(pairs)
+                    GrpcStreamEvent::InitialMetadata(list)
                 }
             })
         }
-        GrpcEvent::TrailingMetadata(_) => header_pairs(MapType::GrpcReceiveTrailingMetadata)
+        GrpcEvent::TrailingMetadata(_) => HeaderList::read(MapType::GrpcReceiveTrailingMetadata)
             .map(GrpcStreamEvent::TrailingMetadata),
         GrpcEvent::Message(size) if size > limit => {
             let _ = host::callouts::grpc_cancel(token);

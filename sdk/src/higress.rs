@@ -15,13 +15,23 @@
 //! - The fields beside `_rules_` are the global configuration. A rule inherits them and
 //!   overrides the ones it sets; each rule's result is parsed into your type, and errors
 //!   name `_rules_[i].field`.
-//! - A rule matches by route name (`_match_route_`, exact), route-name prefix
-//!   (`_match_route_prefix_`), domain (`_match_domain_`: the request's host without its
-//!   port, case-sensitive, exact, `*suffix` or `prefix*`) or service (`_match_service_`:
-//!   `name` or `name:port`, against the Istio cluster name `outbound|port|subset|name`).
-//! - Route rules take precedence over domain rules, which take precedence over service
-//!   rules; within each, the first rule in the list wins. Then the global configuration,
-//!   if there is one. With none, [`Matched::Nothing`]: the plugin should do nothing.
+//! - Each rule has one kind, decided by what it names, as Higress's `wasm-go` matcher
+//!   (`pkg/matcher/rule_matcher.go`) decides it: `_match_route_` makes a route rule (exact
+//!   route names), with `_match_service_` too a route-and-service rule (both must match);
+//!   else `_match_domain_` a domain rule (the request's host without its port,
+//!   case-sensitive, exact, `*suffix` or `prefix*`); else `_match_service_` a service rule
+//!   (`name` or `name:port`, against the Istio cluster name `outbound|port|subset|name`);
+//!   else `_match_route_prefix_` a route-prefix rule. What a rule names beyond its kind is
+//!   not looked at (a route rule's domains, say), as in Higress.
+//! - `_rules_` are walked in list order and the first rule that matches applies, whatever
+//!   its kind. Then the global configuration, if there is one. With none,
+//!   [`Matched::Nothing`]: the plugin should do nothing.
+//! - An empty object (`{}`, or `null`) is the global configuration `{}`, parsed into your
+//!   type, which decides whether that is enough (a type with required fields refuses it,
+//!   naming the first); `_rules_` with no rules and no global fields is refused. Stricter
+//!   than Higress: a global field that does not parse refuses the configuration even when
+//!   there are rules (Higress then ignores the global part), and `_match_consumer_` is
+//!   refused (not supported).
 //! - In Envoy the route and cluster come from `xds.route_name` and `xds.cluster_name`
 //!   (upstream Envoy has no `route_name`; where the host has it, as Higress's Envoy does,
 //!   it is used first).
@@ -58,8 +68,9 @@
 //! assert!(matches!(rules.matching(&on("r2")), Matched::Global(_)));
 //! ```
 
-use crate::attributes::{Attribute, XDS_CLUSTER_NAME, XDS_ROUTE_NAME};
 use crate::config::{ConfigError, parse_value};
+pub use crate::routes::RequestFacts;
+use crate::routes::{HostPattern, Wanted, strip_port};
 use crate::{Error, RequestHeadersOps};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -71,72 +82,7 @@ const MATCH_ROUTE: &str = "_match_route_";
 const MATCH_ROUTE_PREFIX: &str = "_match_route_prefix_";
 const MATCH_DOMAIN: &str = "_match_domain_";
 const MATCH_SERVICE: &str = "_match_service_";
-
-/// What a request is matched on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestFacts {
-    /// The route's name.
-    pub route: Option<String>,
-    /// The host (`:authority`), with or without a port.
-    pub host: Option<String>,
-    /// The upstream cluster's name (`outbound|8080||orders.shop.svc.cluster.local` in Istio).
-    pub cluster: Option<String>,
-}
-
-impl RequestFacts {
-    /// Reads them from Envoy at request headers: the route from `route_name` where the
-    /// host has it, else `xds.route_name`; the cluster likewise from `cluster_name` or
-    /// `xds.cluster_name`; the host from `:authority`.
-    ///
-    /// # Errors
-    /// The host's status when Envoy refuses a read.
-    pub fn read<F>(req: &mut RequestHeadersOps<'_, F>) -> Result<RequestFacts, Error> {
-        RequestFacts::read_only(req, Wanted::ALL)
-    }
-
-    /// Reads the facts `wanted` asks for; the others stay `None`.
-    fn read_only<F>(
-        req: &mut RequestHeadersOps<'_, F>,
-        wanted: Wanted,
-    ) -> Result<RequestFacts, Error> {
-        let host = match wanted.host {
-            true => req.headers().get_str(":authority")?,
-            false => None,
-        };
-        let props = req.properties();
-        let either =
-            |want: bool, own: &str, xds: Attribute<String>| -> Result<Option<String>, Error> {
-                if !want {
-                    return Ok(None);
-                }
-                match props.get_string(&[own])? {
-                    Some(value) => Ok(Some(value)),
-                    None => Ok(props.attribute(xds)?),
-                }
-            };
-        Ok(RequestFacts {
-            route: either(wanted.route, "route_name", XDS_ROUTE_NAME)?,
-            cluster: either(wanted.cluster, "cluster_name", XDS_CLUSTER_NAME)?,
-            host,
-        })
-    }
-}
-
-/// Which facts the rules look at.
-#[derive(Clone, Copy)]
-struct Wanted {
-    route: bool,
-    host: bool,
-    cluster: bool,
-}
-
-impl Wanted {
-    const ALL: Wanted = Wanted {
-        route: true,
-        host: true,
-        cluster: true,
-    };
-}
+const MATCH_CONSUMER: &str = "_match_consumer_";
 
 /// Which configuration applies to a request.
 #[derive(Debug)]
@@ -154,48 +100,26 @@ pub enum Matched<'a, T> {
     Nothing,
 }
 
-/// A domain pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Domain {
-    Exact(String),
-    /// `*suffix`
-    Suffix(String),
-    /// `prefix*`
-    Prefix(String),
-}
-
-impl Domain {
-    fn parse(pattern: &str) -> Domain {
-        if let Some(suffix) = pattern.strip_prefix('*') {
-            Domain::Suffix(suffix.to_owned())
-        } else if let Some(prefix) = pattern.strip_suffix('*') {
-            Domain::Prefix(prefix.to_owned())
-        } else {
-            Domain::Exact(pattern.to_owned())
-        }
-    }
-
-    fn matches(&self, host: &str) -> bool {
-        match self {
-            Domain::Exact(exact) => host == exact,
-            Domain::Suffix(suffix) => host.ends_with(suffix.as_str()),
-            Domain::Prefix(prefix) => host.starts_with(prefix.as_str()),
-        }
-    }
+/// What a rule matches on: one kind per rule, as Higress decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Route,
+    RouteAndService,
+    Domain,
+    Service,
+    RoutePrefix,
 }
 
 #[derive(Debug)]
 struct Rule<T> {
+    kind: Kind,
     routes: Vec<String>,
     route_prefixes: Vec<String>,
-    domains: Vec<Domain>,
+    domains: Vec<HostPattern>,
     /// `(name, port)`; no port matches any.
     services: Vec<(String, Option<u16>)>,
     config: Rc<T>,
 }
-
-/// Whether a rule matches the request at hand.
-type RuleTest<'a, T> = dyn Fn(&Rule<T>) -> bool + 'a;
 
 /// A plugin's global configuration and its `_rules_`, parsed into `T`.
 #[derive(Debug)]
@@ -218,14 +142,21 @@ impl<T: DeserializeOwned> HigressRules<T> {
             _ => return Err(ConfigError::new("the configuration must be a JSON object")),
         };
         let mut global: Map<String, Value> = top.clone();
-        let rules = match global.remove(RULES) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(rules)) => rules,
+        let (rules, has_rules_key) = match global.remove(RULES) {
+            None | Some(Value::Null) => (Vec::new(), false),
+            Some(Value::Array(rules)) => (rules, true),
             Some(_) => return Err(ConfigError::field(RULES, "must be a list")),
         };
+        if has_rules_key && rules.is_empty() && global.is_empty() {
+            return Err(ConfigError::field(
+                RULES,
+                "no rules and no global configuration: nothing would apply",
+            ));
+        }
         // The global fields first: an error in one of them names it at the top, not in the
-        // first rule that inherits it.
-        let parsed_global = if global.is_empty() {
+        // first rule that inherits it. An empty configuration is the global `{}`: the
+        // plugin's type decides whether that is enough.
+        let parsed_global = if global.is_empty() && has_rules_key {
             None
         } else {
             Some(Rc::new(parse_value(&Value::Object(global.clone()), "")?))
@@ -242,27 +173,40 @@ impl<T: DeserializeOwned> HigressRules<T> {
                     Some(value) => parse_value(value, &format!("{at}.{key}")),
                 }
             };
+            if rule.contains_key(MATCH_CONSUMER) {
+                return Err(ConfigError::field(
+                    format!("{at}.{MATCH_CONSUMER}"),
+                    "is not supported: match by route, route prefix, domain or service",
+                ));
+            }
             let routes = list(MATCH_ROUTE)?;
             let route_prefixes = list(MATCH_ROUTE_PREFIX)?;
-            let domains: Vec<Domain> = list(MATCH_DOMAIN)?
+            let domains: Vec<HostPattern> = list(MATCH_DOMAIN)?
                 .iter()
-                .map(|d| Domain::parse(d))
+                .map(|d| HostPattern::parse(d))
                 .collect();
             let services = list(MATCH_SERVICE)?
                 .iter()
                 .enumerate()
                 .map(|(j, service)| service_pattern(service, &format!("{at}.{MATCH_SERVICE}[{j}]")))
                 .collect::<Result<Vec<_>, _>>()?;
-            if routes.is_empty()
-                && route_prefixes.is_empty()
-                && domains.is_empty()
-                && services.is_empty()
-            {
+            // One kind per rule, in Higress's order of precedence.
+            let kind = if !routes.is_empty() && !services.is_empty() {
+                Kind::RouteAndService
+            } else if !routes.is_empty() {
+                Kind::Route
+            } else if !domains.is_empty() {
+                Kind::Domain
+            } else if !services.is_empty() {
+                Kind::Service
+            } else if !route_prefixes.is_empty() {
+                Kind::RoutePrefix
+            } else {
                 return Err(ConfigError::field(
                     at,
                     "matches nothing: give _match_route_, _match_route_prefix_, _match_domain_ or _match_service_",
                 ));
-            }
+            };
             let mut merged = global.clone();
             for (key, value) in rule {
                 if !key.starts_with("_match_") {
@@ -271,6 +215,7 @@ impl<T: DeserializeOwned> HigressRules<T> {
             }
             let config = parse_value(&Value::Object(merged), &at)?;
             parsed.push(Rule {
+                kind,
                 routes,
                 route_prefixes,
                 domains,
@@ -286,38 +231,41 @@ impl<T: DeserializeOwned> HigressRules<T> {
 }
 
 impl<T> HigressRules<T> {
-    /// The configuration for a request with these facts.
+    /// The configuration for a request with these facts: the first rule in the list that
+    /// matches, else the global configuration.
     pub fn matching(&self, facts: &RequestFacts) -> Matched<'_, T> {
         let host = facts.host.as_deref().map(strip_port);
         let service = facts.cluster.as_deref().and_then(istio_service);
-        let by_route = |rule: &Rule<T>| {
-            facts.route.as_deref().is_some_and(|route| {
-                rule.routes.iter().any(|r| r == route)
-                    || rule
-                        .route_prefixes
-                        .iter()
-                        .any(|p| route.starts_with(p.as_str()))
-            })
-        };
-        let by_domain =
-            |rule: &Rule<T>| host.is_some_and(|host| rule.domains.iter().any(|d| d.matches(host)));
-        let by_service = |rule: &Rule<T>| {
+        let route = facts.route.as_deref();
+        let route_is = |rule: &Rule<T>| route.is_some_and(|r| rule.routes.iter().any(|x| x == r));
+        let service_is = |rule: &Rule<T>| {
             service.as_ref().is_some_and(|(name, port)| {
                 rule.services.iter().any(|(want, want_port)| {
                     want == name && want_port.is_none_or(|p| Some(p) == *port)
                 })
             })
         };
-        // Route rules first, then domain rules, then service rules.
-        let tests: [&RuleTest<'_, T>; 3] = [&by_route, &by_domain, &by_service];
-        for test in tests {
-            if let Some((index, rule)) = self.rules.iter().enumerate().find(|(_, rule)| test(rule))
-            {
-                return Matched::Rule {
-                    index,
-                    config: &rule.config,
-                };
-            }
+        let matches = |rule: &Rule<T>| match rule.kind {
+            Kind::Route => route_is(rule),
+            Kind::RouteAndService => route_is(rule) && service_is(rule),
+            Kind::Domain => host.is_some_and(|host| rule.domains.iter().any(|d| d.matches(host))),
+            Kind::Service => service_is(rule),
+            Kind::RoutePrefix => route.is_some_and(|route| {
+                rule.route_prefixes
+                    .iter()
+                    .any(|p| route.starts_with(p.as_str()))
+            }),
+        };
+        if let Some((index, rule)) = self
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, rule)| matches(rule))
+        {
+            return Matched::Rule {
+                index,
+                config: &rule.config,
+            };
         }
         match &self.global {
             Some(global) => Matched::Global(global),
@@ -385,11 +333,11 @@ impl<T> HigressRules<T> {
         if self.rules.is_empty() {
             return Ok(self.matching(&RequestFacts::default()));
         }
-        let any = |test: fn(&Rule<T>) -> bool| self.rules.iter().any(test);
+        let any = |test: fn(Kind) -> bool| self.rules.iter().any(|rule| test(rule.kind));
         let wanted = Wanted {
-            route: any(|rule| !rule.routes.is_empty() || !rule.route_prefixes.is_empty()),
-            host: any(|rule| !rule.domains.is_empty()),
-            cluster: any(|rule| !rule.services.is_empty()),
+            route: any(|k| matches!(k, Kind::Route | Kind::RouteAndService | Kind::RoutePrefix)),
+            host: any(|k| k == Kind::Domain),
+            cluster: any(|k| matches!(k, Kind::RouteAndService | Kind::Service)),
         };
         Ok(self.matching(&RequestFacts::read_only(req, wanted)?))
     }
@@ -443,19 +391,6 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for HigressRules<T> {
             properties.insert(RULES.to_owned(), rules);
         }
         top
-    }
-}
-
-/// `host:port` → `host`; `[v6]:port` → `[v6]`.
-fn strip_port(host: &str) -> &str {
-    match host.rfind(':') {
-        Some(colon)
-            if !host[colon..].contains(']')
-                && host[colon + 1..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            &host[..colon]
-        }
-        _ => host,
     }
 }
 
@@ -515,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn rules_inherit_and_match_with_higress_precedence() {
+    fn the_first_rule_in_list_order_applies() {
         let config = json!({
             "allow": ["g"], "tag": "global",
             "_rules_": [
@@ -528,9 +463,17 @@ mod tests {
         });
         let rules = HigressRules::<Cfg>::parse(&config).unwrap();
         let svc = "outbound|8080||orders.shop.svc.cluster.local";
-        // Route over domain over service, whatever the order in the list.
+        // The domain rule comes first in the list, so it wins over the route rule.
         assert_eq!(
             which(&rules, &facts(Some("r1"), Some("a.example.com"), Some(svc))),
+            "rule 0 [\"domain\"] global"
+        );
+        assert_eq!(
+            which(&rules, &facts(Some("r1"), Some("b.test"), Some(svc))),
+            "rule 1 [\"svc\"] global"
+        );
+        assert_eq!(
+            which(&rules, &facts(Some("r1"), Some("b.test"), None)),
             "rule 2 [\"route\"] global"
         );
         assert_eq!(
@@ -538,19 +481,8 @@ mod tests {
             "rule 3 [\"prefix\"] p"
         );
         assert_eq!(
-            which(
-                &rules,
-                &facts(Some("x"), Some("a.example.com:8443"), Some(svc))
-            ),
-            "rule 0 [\"domain\"] global"
-        );
-        assert_eq!(
             which(&rules, &facts(Some("x"), Some("shop.test.io"), None)),
             "rule 4 [\"prefix-domain\"] global"
-        );
-        assert_eq!(
-            which(&rules, &facts(None, Some("A.EXAMPLE.COM.other"), Some(svc))),
-            "rule 1 [\"svc\"] global"
         );
         // The service's port must match when the rule names one.
         let other_port = "outbound|9090||orders.shop.svc.cluster.local";
@@ -562,6 +494,51 @@ mod tests {
         assert_eq!(
             which(&rules, &facts(None, Some("a.EXAMPLE.COM"), None)),
             "global [\"g\"] global"
+        );
+    }
+
+    #[test]
+    fn a_rule_has_one_kind_and_route_with_service_needs_both() {
+        let config = json!({
+            "allow": ["g"],
+            "_rules_": [
+                // A route rule: its domain is not looked at, as in Higress.
+                {"_match_route_": ["r1"], "_match_domain_": ["a.test"], "allow": ["route"]},
+                {"_match_route_": ["r2"], "_match_service_": ["s.ns"], "allow": ["both"]},
+                {"_match_route_prefix_": ["r"], "allow": ["prefix"]}
+            ]
+        });
+        let rules = HigressRules::<Cfg>::parse(&config).unwrap();
+        assert_eq!(
+            which(&rules, &facts(Some("x"), Some("a.test"), None)),
+            "global [\"g\"] "
+        );
+        assert_eq!(
+            which(&rules, &facts(Some("r2"), None, Some("outbound|80||s.ns"))),
+            "rule 1 [\"both\"] "
+        );
+        assert_eq!(
+            which(&rules, &facts(Some("r2"), None, Some("outbound|80||t.ns"))),
+            "rule 2 [\"prefix\"] ",
+            "route without its service is not rule 1"
+        );
+    }
+
+    #[test]
+    fn an_empty_configuration_is_the_global_one_for_the_type_to_judge() {
+        for empty in [json!({}), Value::Null] {
+            let error = HigressRules::<Cfg>::parse(&empty).unwrap_err();
+            assert_eq!(error.field_path(), Some("allow"), "{error}");
+        }
+        let error = HigressRules::<Cfg>::parse(&json!({"_rules_": []})).unwrap_err();
+        assert_eq!(error.field_path(), Some("_rules_"), "{error}");
+        let error =
+            HigressRules::<Cfg>::parse(&json!({"_rules_": [{"_match_consumer_": ["c"], "_match_route_prefix_": ["r"], "allow": []}]}))
+                .unwrap_err();
+        assert_eq!(
+            error.field_path(),
+            Some("_rules_[0]._match_consumer_"),
+            "{error}"
         );
     }
 

@@ -26,8 +26,8 @@
 //!         Ok(Hello)
 //!     }
 //!
-//!     fn create_filter(self: Rc<Self>) -> HelloFilter {
-//!         HelloFilter
+//!     fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<HelloFilter> {
+//!         Some(HelloFilter)
 //!     }
 //! }
 //!
@@ -56,10 +56,12 @@
 //! ```text
 //! abi        the raw ABI: imports, wire types, map encoding, and the native seam that
 //!            links them to Envoy on wasm and to an in-process host in `cargo test`
+//!            (hidden from these docs: no stability promise)
 //! host       safe calls returning `Result`; the SDK never panics on a host status
+//!            (hidden too; a filter uses the user API, a test `testing`)
 //! user API   plugin (Plugin, config), filter (HttpFilter, phase objects), network
 //!            (NetworkFilter, connection phases), headers, body,
-//!            callout, properties/attributes, metrics, shared (data, queues), routes,
+//!            callout, properties, metrics, shared (data, queues), routes,
 //!            foreign, reply/error
 //! runtime    private: the guest exports Envoy calls, the dispatcher (contexts, calls in
 //!            flight), the logger, the allocator
@@ -67,7 +69,7 @@
 //! ```
 //!
 //! Where does setting a request header live? [`RequestHeadersOps::headers`] hands out a
-//! [`HeadersMut`], whose `set` is one call into [`host::headers`], which calls the ABI's
+//! [`HeadersMut`], whose `set` is one call into `host::headers`, which calls the ABI's
 //! `proxy_replace_header_map_value`.
 //!
 //! Logging goes through the [`log`] crate to Envoy's log, at the level Envoy runs the
@@ -75,25 +77,45 @@
 //!
 //! # Native target
 //! With the `dynamic-module` feature, a filter crate's `cdylib` is an Envoy dynamic module
-//! (`lib<name>.so`, loaded by `envoy.filters.http.dynamic_modules`) instead of a proxy-wasm
-//! module: the same `Plugin` and `HttpFilter`, run natively. `entry!` exports the module's
-//! `envoy_dynamic_module_on_program_init`; the SDK declares Envoy's side of that ABI
-//! (`abi::dynamic_module`, under the feature) and answers the filter's host calls with it.
-//! Build it with `cargo envoy-wasm build --target native`. A stream's timers (`after`) run
-//! there too; what the native target lacks (the plugin's timers, shared queues, gRPC,
-//! network filters) is marked deprecated under the feature and fails with
-//! `Unimplemented`; the README's "Native target" has the table.
+//! (`lib<name>.so`, loaded by `envoy.filters.http.dynamic_modules`, or by
+//! `envoy.filters.network.dynamic_modules` for a network filter) instead of a proxy-wasm
+//! module: the same `Plugin`, `HttpFilter` and `NetworkFilter`, run natively. `entry!`
+//! exports the module's `envoy_dynamic_module_on_program_init`; the SDK declares Envoy's
+//! side of that ABI (`abi::dynamic_module`, under the feature) and answers the filter's host
+//! calls with it. Build it with `cargo envoy-wasm build --target native`. A stream's timers
+//! (`after`) run there too; what the native target lacks (the plugin's timers, shared
+//! queues, gRPC) is marked deprecated under the feature and fails with `Unimplemented`; the
+//! README's "Native target" has the table.
 
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::missing_errors_doc)]
 
+/// Marks what the native target (Envoy dynamic modules) does not implement: the items it
+/// wraps are deprecated under the `dynamic-module` feature, with the one note below, and
+/// fail there with `Unimplemented`. The README's "Native target" table lists them.
+macro_rules! native_lacks {
+    ($($item:tt)*) => {
+        #[cfg_attr(
+            all(feature = "dynamic-module", not(target_arch = "wasm32")),
+            deprecated(
+                note = "not on the native target (Envoy dynamic modules): this fails with `Unimplemented`; see the README, \"Native target\""
+            )
+        )]
+        $($item)*
+    };
+}
+pub(crate) use native_lacks;
+
 // Layers, each using only those before it: `abi` -> `host` -> the user API -> `runtime`.
+// `abi` and `host` are public for the SDK's own tests and benchmarks only: hidden from the
+// docs and outside any semver promise. Filters use the user API; tests use `testing`.
+#[doc(hidden)]
 pub mod abi;
+#[doc(hidden)]
 pub mod host;
 
 // The user API.
-pub mod attributes;
 mod body;
 pub mod callout;
 pub mod config;
@@ -106,8 +128,9 @@ pub mod higress;
 pub mod metrics;
 pub mod network;
 pub mod plugin;
-mod properties;
+pub mod properties;
 pub mod query;
+pub mod random;
 mod reply;
 pub mod routes;
 pub mod service;
@@ -134,13 +157,13 @@ pub use filter::{
     ResponseHeadersOps, ResponseTrailersOps, Stream, StreamDoneOps,
 };
 pub use headers::{
-    HeaderError, HeaderProblem, HeaderResult, HeaderSnapshot, HeaderValue, Headers, HeadersMut,
+    HeaderError, HeaderList, HeaderProblem, HeaderResult, HeaderValue, Headers, HeadersMut,
     InvalidHeader,
 };
 pub use host::{HostError, HostResult};
 pub use log;
-pub use plugin::{ConfigureOps, Plugin, PluginOps};
-pub use properties::Properties;
+pub use plugin::{ConfigureOps, NewContext, Plugin, PluginOps, VmStartOps};
+pub use properties::{Properties, PropertiesMut};
 pub use reply::LocalReply;
 
 /// Everything a filter crate usually needs: `use envoy_wasm_sdk::prelude::*;`.
@@ -148,10 +171,10 @@ pub mod prelude {
     pub use crate::callout::{CalloutError, CalloutOps, GrpcRequest, HttpRequest, HttpResponse};
     pub use crate::query::QueryParams;
     pub use crate::{
-        Action, Body, ConfigError, ConfigureOps, Error, HeaderError, HeaderSnapshot, HeaderValue,
-        Headers, HeadersMut, HttpFilter, LocalReply, Plugin, PluginOps, Properties, RequestBodyOps,
-        RequestHeadersOps, RequestTrailersOps, ResponseBodyOps, ResponseHeadersOps,
-        ResponseTrailersOps, Stream, StreamDoneOps, http_filter,
+        Action, Body, ConfigError, ConfigureOps, Error, HeaderError, HeaderList, HeaderValue,
+        Headers, HeadersMut, HttpFilter, LocalReply, NewContext, Plugin, PluginOps, Properties,
+        PropertiesMut, RequestBodyOps, RequestHeadersOps, RequestTrailersOps, ResponseBodyOps,
+        ResponseHeadersOps, ResponseTrailersOps, Stream, StreamDoneOps, VmStartOps, http_filter,
     };
     pub use crate::{HostError, HostResult};
     pub use log;
@@ -159,6 +182,10 @@ pub mod prelude {
 
 #[doc(hidden)]
 pub mod __private {
+    /// The native target's allocator (see `__native_allocator!`).
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    pub use mimalloc::MiMalloc as NativeAllocator;
+
     /// How `entry!` finds the configuration's schema without requiring one: the impl on
     /// `&Probe<T>` applies when `T` has a schema (and the `schema` feature is on), and method
     /// resolution tries it before the fallback on `Probe<T>`.
@@ -209,7 +236,7 @@ pub mod __private {
 
     /// What `#[http_filter]` and `#[network_filter]` export.
     pub mod exports {
-        pub use crate::runtime::exports::lifecycle::{proxy_on_delete, proxy_on_log};
+        pub use crate::runtime::exports::lifecycle::proxy_on_log;
         pub use crate::runtime::exports::network::*;
         pub use crate::runtime::exports::stream::*;
     }
@@ -224,8 +251,9 @@ pub use schemars;
 /// Registers the filter crate's [`Plugin`]: `envoy_wasm_sdk::entry!(MyPlugin);`
 ///
 /// On wasm this defines the module's `_initialize` export, which Envoy calls once when it
-/// loads the module, and makes [`allocator::PoolAllocator`] the module's global allocator.
-/// A crate with its own `#[global_allocator]` writes `entry!(MyPlugin, own_allocator)`.
+/// loads the module, and makes [`allocator::PoolAllocator`] the module's global allocator
+/// (on the native target, mimalloc, rather than Envoy's process allocator). A crate with
+/// its own `#[global_allocator]` writes `entry!(MyPlugin, own_allocator)`.
 /// Elsewhere it defines `register_plugin()`, which an in-process host calls to load the
 /// plugin on the current thread; with the SDK's `dynamic-module` feature it also exports
 /// `envoy_dynamic_module_on_program_init`, so the crate's `cdylib` is an Envoy dynamic
@@ -280,6 +308,8 @@ macro_rules! entry {
         static __ENVOY_WASM_SDK_ALLOCATOR: $crate::allocator::PoolAllocator =
             $crate::allocator::PoolAllocator::new();
 
+        $crate::__native_allocator!();
+
         $crate::entry!($plugin, own_allocator $(, $root_id => $other)*);
     };
 }
@@ -304,6 +334,29 @@ macro_rules! __dynamic_module_entry {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __dynamic_module_entry {
+    () => {};
+}
+
+/// `entry!`'s allocator for the native target: mimalloc, the module's own, so a filter's
+/// small allocations do not go through Envoy's process allocator (measured on the body
+/// benchmark: see the README's "Performance"). Empty unless the SDK's `dynamic-module`
+/// feature is on.
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __native_allocator {
+    () => {
+        #[global_allocator]
+        static __ENVOY_WASM_SDK_NATIVE_ALLOCATOR: $crate::__private::NativeAllocator =
+            $crate::__private::NativeAllocator;
+    };
+}
+
+/// `entry!`'s allocator for the native target: none without the `dynamic-module` feature.
+#[cfg(not(all(feature = "dynamic-module", not(target_arch = "wasm32"))))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __native_allocator {
     () => {};
 }
 

@@ -15,8 +15,9 @@
 //!     Ok(Stats { denied: Counter::define("my_filter.denied")? })
 //! }
 //!
-//! fn on_deny(stats: &Stats) -> HostResult<()> {
-//!     stats.denied.increment(1)
+//! fn on_deny(stats: &Stats) {
+//!     // Never fails a request: a failure is logged once.
+//!     stats.denied.increment(1);
 //! }
 //! ```
 //!
@@ -28,9 +29,33 @@
 //! use envoy_wasm_sdk::metrics::CounterVec;
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let requests = CounterVec::define("rate_limit.requests", &["client", "outcome"])?;
-//! requests.with(&["alice", "limited"])?.increment(1)?;
+//! requests.with(&["alice", "limited"]).increment(1);
 //! # Ok(()) }
 //! ```
+//!
+//! # Names on each target
+//!
+//! A metric `my_filter.denied` and a family `my_filter.users` with label `user`, seen in
+//! Envoy 1.40's `/stats` and `/stats/prometheus`:
+//!
+//! | target | `/stats` | `/stats/prometheus` |
+//! |---|---|---|
+//! | Wasm | `wasmcustom.my_filter.denied` | `my_filter_denied` |
+//! | Wasm | `wasmcustom.my_filter.users;user=alice` | `my_filter_users_user_alice{}`; with [`stats_tags`] in Envoy's `stats_config`: `my_filter_users{user="alice"}` |
+//! | native, `metrics_namespace: wasmcustom` | `wasmcustom.my_filter.denied` | `envoy_wasmcustom_my_filter_denied` |
+//! | native, `metrics_namespace: wasmcustom` | `wasmcustom.my_filter.users.user.alice` | `envoy_wasmcustom_my_filter_users{user="alice"}` |
+//!
+//! Envoy strips the `wasmcustom` namespace from the Prometheus names of Wasm metrics only;
+//! a dynamic module's namespace keeps the `envoy_` prefix (the runtime guard
+//! `envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix`, off by default in
+//! 1.40, would strip it too). The native target takes labels as Envoy's own tags, declared
+//! when the family is defined, so define families in `Plugin::configure`.
+//!
+//! Updating a metric never fails a request: `increment`, `set`, `add`, `record` and
+//! [`MetricVec::with`] log a failure once (per metric, or per family) and go on; `value`
+//! and [`MetricVec::try_with`] return the error for code that wants it.
+//!
+//! # Labels on Wasm
 //!
 //! The proxy-wasm ABI has no labels, so the SDK writes them into the metric's name
 //! (`rate_limit.requests;client=alice;outcome=limited`), and Envoy's tag extraction takes
@@ -51,6 +76,31 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
+/// The id of a metric that could not be defined: updates to it do nothing.
+const NONE: u32 = u32::MAX;
+
+thread_local! {
+    /// Metrics whose update failed once (logged then, quiet after).
+    static FAILED: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An update's outcome: a failure is logged once per metric, never returned (a metric
+/// must not answer a request).
+fn updated(id: u32, result: HostResult<()>) {
+    if let Err(error) = result {
+        let first = FAILED.with_borrow_mut(|failed| {
+            let first = !failed.contains(&id);
+            if first {
+                failed.push(id);
+            }
+            first
+        });
+        if first {
+            log::error!("metric {id}: {error} (logged once; the metric is left as it is)");
+        }
+    }
+}
+
 /// A monotonic counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counter(u32);
@@ -64,12 +114,15 @@ impl Counter {
         metrics::define(MetricType::Counter, name).map(Counter)
     }
 
-    /// Adds `by`.
-    ///
-    /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn increment(&self, by: u64) -> HostResult<()> {
-        metrics::increment(self.0, i64::try_from(by).unwrap_or(i64::MAX))
+    /// Adds `by`. A failure is logged once, never returned: a metric does not answer
+    /// requests.
+    pub fn increment(&self, by: u64) {
+        if self.0 != NONE {
+            updated(
+                self.0,
+                metrics::increment(self.0, i64::try_from(by).unwrap_or(i64::MAX)),
+            );
+        }
     }
 
     /// The current value.
@@ -94,20 +147,18 @@ impl Gauge {
         metrics::define(MetricType::Gauge, name).map(Gauge)
     }
 
-    /// Sets the value.
-    ///
-    /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn set(&self, value: u64) -> HostResult<()> {
-        metrics::record(self.0, value)
+    /// Sets the value. A failure is logged once, never returned.
+    pub fn set(&self, value: u64) {
+        if self.0 != NONE {
+            updated(self.0, metrics::record(self.0, value));
+        }
     }
 
-    /// Adds `delta` (negative to lower it).
-    ///
-    /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn add(&self, delta: i64) -> HostResult<()> {
-        metrics::increment(self.0, delta)
+    /// Adds `delta` (negative to lower it). A failure is logged once, never returned.
+    pub fn add(&self, delta: i64) {
+        if self.0 != NONE {
+            updated(self.0, metrics::increment(self.0, delta));
+        }
     }
 
     /// The current value.
@@ -132,39 +183,41 @@ impl Histogram {
         metrics::define(MetricType::Histogram, name).map(Histogram)
     }
 
-    /// Records one value.
-    ///
-    /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    pub fn record(&self, value: u64) -> HostResult<()> {
-        metrics::record(self.0, value)
+    /// Records one value. A failure is logged once, never returned.
+    pub fn record(&self, value: u64) {
+        if self.0 != NONE {
+            updated(self.0, metrics::record(self.0, value));
+        }
     }
 }
 
 /// A kind of metric a [`MetricVec`] holds.
 pub trait Metric: Copy {
-    /// Defines (or finds) the metric `name`.
-    ///
-    /// # Errors
-    /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-    fn define(name: &str) -> HostResult<Self>;
+    /// Its kind.
+    const KIND: MetricType;
+    /// The metric with host id `id`.
+    #[doc(hidden)]
+    fn from_id(id: u32) -> Self;
 }
 
 impl Metric for Counter {
-    fn define(name: &str) -> HostResult<Self> {
-        Counter::define(name)
+    const KIND: MetricType = MetricType::Counter;
+    fn from_id(id: u32) -> Self {
+        Counter(id)
     }
 }
 
 impl Metric for Gauge {
-    fn define(name: &str) -> HostResult<Self> {
-        Gauge::define(name)
+    const KIND: MetricType = MetricType::Gauge;
+    fn from_id(id: u32) -> Self {
+        Gauge(id)
     }
 }
 
 impl Metric for Histogram {
-    fn define(name: &str) -> HostResult<Self> {
-        Histogram::define(name)
+    const KIND: MetricType = MetricType::Histogram;
+    fn from_id(id: u32) -> Self {
+        Histogram(id)
     }
 }
 
@@ -184,6 +237,8 @@ pub struct MetricVec<M> {
     labels: Vec<String>,
     cache: RefCell<HashMap<Vec<String>, M>>,
     cache_limit: usize,
+    /// Whether a failure of `with` was logged.
+    failed: std::cell::Cell<bool>,
 }
 
 impl<M> fmt::Debug for MetricVec<M> {
@@ -244,12 +299,25 @@ impl From<LabelError> for crate::ConfigError {
 }
 
 impl<M: Metric> MetricVec<M> {
-    /// The family `name` with `labels` (Prometheus label names). Nothing is defined in
-    /// Envoy until [`with`](MetricVec::with) names the values.
+    /// The family `name` with `labels` (Prometheus label names). On wasm nothing is
+    /// defined in Envoy until [`with`](MetricVec::with) names the values; on the native
+    /// target the family and its label names are declared to Envoy here, so define it in
+    /// `Plugin::configure` (Envoy defines a dynamic module's metrics only while it loads
+    /// the configuration).
     ///
     /// # Errors
-    /// [`LabelError::BadLabel`] for a label that is not a Prometheus label name, or repeated.
+    /// [`LabelError::BadLabel`] for a label that is not a Prometheus label name, or
+    /// repeated; [`LabelError::Host`] when the native target's Envoy refuses the family.
     pub fn define(name: &str, labels: &[&str]) -> Result<MetricVec<M>, LabelError> {
+        let family = MetricVec::new(name, labels)?;
+        // The native host reads `name;label;label` (no values) as a family to declare.
+        #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+        metrics::define(M::KIND, &[name, ";", &labels.join(";")].concat())?;
+        Ok(family)
+    }
+
+    /// The family, its labels checked, not yet declared to any host.
+    fn new(name: &str, labels: &[&str]) -> Result<MetricVec<M>, LabelError> {
         for (i, label) in labels.iter().enumerate() {
             let mut chars = label.chars();
             let valid = chars
@@ -266,6 +334,7 @@ impl<M: Metric> MetricVec<M> {
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
             cache: RefCell::new(HashMap::new()),
             cache_limit: DEFAULT_CACHE_LIMIT,
+            failed: std::cell::Cell::new(false),
         })
     }
 
@@ -276,12 +345,25 @@ impl<M: Metric> MetricVec<M> {
         self
     }
 
-    /// The metric for these label values, in the order the labels were given.
+    /// The metric for these label values, in the order the labels were given. It never
+    /// fails a request: a wrong number of values, or a metric the host refuses, is logged
+    /// once for the family and gives a metric whose updates do nothing (see
+    /// [`try_with`](MetricVec::try_with) to handle it).
+    pub fn with(&self, values: &[&str]) -> M {
+        self.try_with(values).unwrap_or_else(|error| {
+            if !self.failed.replace(true) {
+                log::error!("metric family `{}`: {error} (logged once)", self.name);
+            }
+            M::from_id(NONE)
+        })
+    }
+
+    /// [`with`](MetricVec::with), with the reason when it cannot give the metric.
     ///
     /// # Errors
     /// [`LabelError::WrongCount`] when the number of values is not the number of labels;
     /// [`LabelError::Host`] when Envoy refuses to define the metric.
-    pub fn with(&self, values: &[&str]) -> Result<M, LabelError> {
+    pub fn try_with(&self, values: &[&str]) -> Result<M, LabelError> {
         if values.len() != self.labels.len() {
             return Err(LabelError::WrongCount {
                 expected: self.labels.len(),
@@ -292,7 +374,7 @@ impl<M: Metric> MetricVec<M> {
         if let Some(metric) = self.cache.borrow().get(&key) {
             return Ok(*metric);
         }
-        let metric = M::define(&self.full_name(values))?;
+        let metric = M::from_id(metrics::define(M::KIND, &self.full_name(values))?);
         let mut cache = self.cache.borrow_mut();
         if cache.len() >= self.cache_limit {
             cache.clear();
@@ -346,7 +428,8 @@ mod tests {
 
     #[test]
     fn labels_go_into_the_name_and_back_out_through_tags() {
-        let family = CounterVec::define("rl.requests", &["client", "outcome"]).unwrap();
+        // The names alone: no host is needed (`define` also declares the family natively).
+        let family = CounterVec::new("rl.requests", &["client", "outcome"]).unwrap();
         assert_eq!(
             family.full_name(&["alice", "a;b"]),
             "rl.requests;client=alice;outcome=a_b"
@@ -360,16 +443,16 @@ mod tests {
     #[test]
     fn bad_labels_and_counts_are_refused() {
         assert_eq!(
-            CounterVec::define("x", &["ok", "9bad"]).unwrap_err(),
+            CounterVec::new("x", &["ok", "9bad"]).unwrap_err(),
             LabelError::BadLabel("9bad".into())
         );
         assert_eq!(
-            CounterVec::define("x", &["a", "a"]).unwrap_err(),
+            CounterVec::new("x", &["a", "a"]).unwrap_err(),
             LabelError::BadLabel("a".into())
         );
-        let family = GaugeVec::define("x", &["a"]).unwrap();
+        let family = GaugeVec::new("x", &["a"]).unwrap();
         assert_eq!(
-            family.with(&["1", "2"]).unwrap_err(),
+            family.try_with(&["1", "2"]).unwrap_err(),
             LabelError::WrongCount {
                 expected: 1,
                 given: 2

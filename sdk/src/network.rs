@@ -7,7 +7,7 @@
 //! connection. A plugin may offer an HTTP filter too, or none (`type Filter = NoFilter`).
 //!
 //! Each callback gets only what is valid then: the data callbacks lend the chunk as a
-//! [`Body`] (read, replace, append), every callback has the connection's attributes
+//! [`Body`] (read, replace, append), every callback has the connection's properties
 //! (`source.address`, `connection.requested_server_name`, `connection.tls_version`, ...)
 //! and a [`Connection`] handle to close it. A callback's `Err` is logged and closes the
 //! connection, never a trap.
@@ -28,15 +28,15 @@
 //!     fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
 //!         Ok(Guard)
 //!     }
-//!     fn create_filter(self: Rc<Self>) -> NoFilter {
-//!         NoFilter
+//!     fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<NoFilter> {
+//!         Some(NoFilter)
 //!     }
 //! }
 //!
 //! impl NetworkPlugin for Guard {
 //!     type Connection = Counted;
-//!     fn create_connection(self: Rc<Self>) -> Counted {
-//!         Counted { received: 0 }
+//!     fn create_connection(self: Rc<Self>, _connection: NewContext) -> Option<Counted> {
+//!         Some(Counted { received: 0 })
 //!     }
 //! }
 //!
@@ -77,8 +77,8 @@ use crate::abi::{BufferType, StreamType};
 use crate::body::Body;
 use crate::error::Error;
 use crate::host::{self, HostResult};
-use crate::plugin::Plugin;
-use crate::properties::Properties;
+use crate::plugin::{NewContext, Plugin};
+use crate::properties::{Properties, PropertiesMut};
 use std::rc::Rc;
 
 pub use envoy_wasm_sdk_macros::network_filter;
@@ -88,8 +88,9 @@ pub trait NetworkPlugin: Plugin {
     /// The filter of one connection.
     type Connection: ConnectionExports;
 
-    /// Makes the filter of a new connection (at its first callback).
-    fn create_connection(self: Rc<Self>) -> Self::Connection;
+    /// Makes the filter of a new connection (at its first callback), or declines the
+    /// connection (`None`): its bytes then pass untouched, and no filter runs for it.
+    fn create_connection(self: Rc<Self>, connection: NewContext) -> Option<Self::Connection>;
 }
 
 /// Implemented by [`network_filter`] for the filter type it is put on.
@@ -139,7 +140,7 @@ pub trait NetworkFilter: Sized + 'static {
     fn on_upstream_close(&mut self, close: &mut CloseOps, peer: PeerType) {}
 
     /// The connection is over: the last callback, after
-    /// [`on_downstream_close`](Self::on_downstream_close). Its attributes are readable.
+    /// [`on_downstream_close`](Self::on_downstream_close). Its properties are readable.
     fn on_connection_done(&mut self, done: &mut ConnectionDoneOps) {}
 }
 
@@ -191,14 +192,14 @@ impl Connection {
     }
 }
 
-/// What every connection phase offers: attributes, the clock, the connection handle.
+/// What every connection phase offers: properties, the clock, the connection handle.
 macro_rules! connection_phase {
     ($phase:ident) => {
         impl $phase {
-            /// Envoy's attributes of this connection (`source.address`,
+            /// Envoy's properties of this connection (`source.address`,
             /// `connection.requested_server_name`, `connection.tls_version`, ...).
-            pub fn properties(&self) -> Properties<'_> {
-                Properties::new()
+            pub fn properties(&self) -> PropertiesMut<'_> {
+                PropertiesMut::new()
             }
 
             /// The host's clock.
@@ -288,7 +289,7 @@ impl ConnectionDoneOps {
         ConnectionDoneOps { _private: () }
     }
 
-    /// Envoy's attributes of the finished connection.
+    /// Envoy's properties of the finished connection.
     pub fn properties(&self) -> Properties<'_> {
         Properties::new()
     }

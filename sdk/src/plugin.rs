@@ -2,7 +2,7 @@
 //!
 //! Envoy configures a plugin once per `name`/`root_id` and worker; the plugin then creates
 //! one [`HttpFilter`] per HTTP stream. The SDK parses the configuration into
-//! [`Plugin::Config`] (see [`config`](crate::config)), calls [`Plugin::configure`], keeps
+//! [`Plugin::Config`] (see [`config`]), calls [`Plugin::configure`], keeps
 //! the plugin in an [`Rc`], and hands each new filter that `Rc`: configuration is shared,
 //! never copied per request.
 //!
@@ -33,8 +33,8 @@
 //!         Ok(Stamp { config })
 //!     }
 //!
-//!     fn create_filter(self: Rc<Self>) -> StampFilter {
-//!         StampFilter { plugin: self }
+//!     fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<StampFilter> {
+//!         Some(StampFilter { plugin: self })
 //!     }
 //! }
 //!
@@ -54,26 +54,48 @@
 //! envoy_wasm_sdk::entry!(Stamp);
 //! ```
 
-use crate::config::ConfigError;
+use crate::callout::{CalloutError, HttpRequest, HttpResponse};
+use crate::config::{self, ConfigError};
 use crate::filter::HttpFilter;
-use crate::grpc::{GrpcStream, GrpcStreamEvent, GrpcStreamRequest, PluginStreams};
+use crate::grpc::{GrpcStream, GrpcStreamEvent, GrpcStreamRequest};
 use crate::headers::HeaderResult;
 use crate::host::{self, HostResult};
 use crate::properties::Properties;
 use crate::shared::SharedQueue;
-use crate::timer::{Timers, timer_ops};
+use crate::timer::{TimerId, Timers};
 use serde::de::DeserializeOwned;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 use std::time::SystemTime;
 
 /// A plugin: parses its configuration and creates a filter per stream.
 pub trait Plugin: Sized + 'static {
-    /// The configuration, deserialized from the plugin's JSON `configuration`.
+    /// The configuration, parsed from the plugin's `configuration`: JSON through serde, the
+    /// text as it is (`String`), or the bytes as they are (`Vec<u8>`); see
+    /// [`config`] for the rules, and for telling an empty configuration
+    /// from `{}`.
     type Config: DeserializeOwned + 'static;
     /// The filter created for each HTTP stream.
     type Filter: HttpFilter;
+
+    /// Whether log lines written while one of this plugin's streams runs start with the
+    /// stream's request id (`[<x-request-id>] `). The id is read once per stream, at its
+    /// first line; a plugin that logs a lot per stream and needs no id sets this to
+    /// `false`.
+    const LOG_REQUEST_ID: bool = true;
+
+    /// The VM started, before its plugins are configured: `vm` holds the VM's own
+    /// configuration (`vm_config.configuration` in Envoy), readable typed like the
+    /// plugin's. An `Err` fails the VM: Envoy refuses the plugin, and the log says why.
+    /// Envoy starts the VM once for each plugin context it makes in it.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming what is wrong with the VM configuration.
+    fn on_vm_start(vm: &mut VmStartOps) -> Result<(), ConfigError> {
+        let _ = vm;
+        Ok(())
+    }
 
     /// Builds the plugin from its parsed configuration. An `Err` rejects the configuration:
     /// Envoy refuses the plugin and the log names the field. Timers set here (see
@@ -83,10 +105,11 @@ pub trait Plugin: Sized + 'static {
     /// A [`ConfigError`] naming what is wrong (and the field, when it is one).
     fn configure(config: Self::Config, ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError>;
 
-    /// Creates the filter for a new HTTP stream. For a filter marked
+    /// Creates the filter for a new HTTP stream of this plugin, or declines the stream
+    /// (`None`): no filter runs for it then. For a filter marked
     /// [`#[http_filter(stateless)]`](crate::http_filter), which keeps nothing per stream,
-    /// it is called once, when the plugin is configured.
-    fn create_filter(self: Rc<Self>) -> Self::Filter;
+    /// the SDK keeps one value per plugin and drops the ones made later (they hold nothing).
+    fn create_filter(self: Rc<Self>, stream: NewContext) -> Option<Self::Filter>;
 
     /// Items arrived on `queue`, which this plugin registered.
     fn on_queue_ready(&self, queue: SharedQueue, ops: &mut PluginOps<Self>) {
@@ -94,19 +117,212 @@ pub trait Plugin: Sized + 'static {
     }
 }
 
-/// What the runtime keeps for a plugin context besides the plugin: its timers and its
-/// gRPC streams' handlers.
+/// A new stream or connection of a plugin, as Envoy created it: what
+/// [`Plugin::create_filter`] and
+/// [`NetworkPlugin::create_connection`](crate::network::NetworkPlugin::create_connection)
+/// know of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewContext {
+    context_id: u32,
+}
+
+impl NewContext {
+    pub(crate) const fn new(context_id: u32) -> NewContext {
+        NewContext { context_id }
+    }
+
+    /// The host's id of the new stream's or connection's context (the id its phase objects
+    /// and [`Stream`](crate::Stream) report).
+    pub fn context_id(&self) -> u32 {
+        self.context_id
+    }
+}
+
+/// What the VM-start hook ([`Plugin::on_vm_start`]) may use: the VM's configuration.
+pub struct VmStartOps {
+    root_context_id: u32,
+    configuration: Vec<u8>,
+}
+
+impl VmStartOps {
+    pub(crate) fn new(root_context_id: u32, configuration: Vec<u8>) -> VmStartOps {
+        VmStartOps {
+            root_context_id,
+            configuration,
+        }
+    }
+
+    /// The VM's configuration (`vm_config.configuration`) as bytes; empty when it has none.
+    pub fn configuration_bytes(&self) -> &[u8] {
+        &self.configuration
+    }
+
+    /// The VM's configuration, parsed by the rules of a plugin's
+    /// [`Config`](Plugin::Config) (see [`config`]): JSON through serde,
+    /// `String` or `Vec<u8>` as they are.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the field that is wrong.
+    pub fn configuration<T: DeserializeOwned + 'static>(&self) -> Result<T, ConfigError> {
+        config::parse(&self.configuration)
+    }
+
+    /// The host's id of the plugin context the VM is started for.
+    pub fn root_context_id(&self) -> u32 {
+        self.root_context_id
+    }
+}
+
+impl fmt::Debug for VmStartOps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VmStartOps")
+            .field("root_context_id", &self.root_context_id)
+            .field("configuration_bytes", &self.configuration.len())
+            .finish()
+    }
+}
+
+/// What a plugin timer runs: a closure, or a method of the plugin.
+type TimerCallback<P> = Box<dyn FnMut(&P, &mut PluginOps<'_, P>)>;
+
+/// Runs a plugin's due timers: its services (the set among them), the plugin, its context
+/// id.
+type TimerRunner<P> = fn(&PluginServices<P>, &P, u32);
+
+/// What a plugin's stream runs for each event: a closure, or a method of the plugin.
+pub(crate) type PluginStreamHandler<P> = Box<dyn FnMut(&P, GrpcStreamEvent, &mut PluginOps<'_, P>)>;
+
+/// A plugin's streams' handlers, by token (owned by the runtime; `None` while one runs).
+pub(crate) struct PluginStreams<P> {
+    handlers: Vec<(u32, Option<PluginStreamHandler<P>>)>,
+}
+
+impl<P> Default for PluginStreams<P> {
+    fn default() -> Self {
+        PluginStreams {
+            handlers: Vec::new(),
+        }
+    }
+}
+
+impl<P> PluginStreams<P> {
+    pub(crate) fn add(&mut self, token: u32, handler: PluginStreamHandler<P>) {
+        self.handlers.push((token, Some(handler)));
+    }
+
+    /// Takes stream `token`'s handler out while it runs.
+    pub(crate) fn take(&mut self, token: u32) -> Option<PluginStreamHandler<P>> {
+        let (_, slot) = self.handlers.iter_mut().find(|(t, _)| *t == token)?;
+        slot.take()
+    }
+
+    /// Puts a handler back after it ran.
+    pub(crate) fn put_back(&mut self, token: u32, handler: PluginStreamHandler<P>) {
+        if let Some((_, slot)) = self.handlers.iter_mut().find(|(t, _)| *t == token) {
+            *slot = Some(handler);
+        }
+    }
+
+    /// Drops stream `token`'s handler (its last event came, or it was cancelled).
+    pub(crate) fn remove(&mut self, token: u32) {
+        self.handlers.retain(|(t, _)| *t != token);
+    }
+}
+
+type PluginCallHandler<P> =
+    Box<dyn FnOnce(&P, Result<HttpResponse, CalloutError>, &mut PluginOps<'_, P>)>;
+
+/// What the runtime keeps for a plugin context besides the plugin: its name, its timers,
+/// its HTTP calls' and gRPC streams' handlers.
 pub(crate) struct PluginServices<P> {
-    pub(crate) timers: RefCell<Timers<P>>,
+    pub(crate) timers: RefCell<Timers<TimerCallback<P>>>,
+    /// Runs the due timers: installed by the first timer, so a module that sets none links
+    /// none of the code.
+    timer_runner: Cell<Option<TimerRunner<P>>>,
     pub(crate) streams: RefCell<PluginStreams<P>>,
+    pub(crate) calls: RefCell<PluginCalls<P>>,
+    identity: RefCell<(String, String)>,
 }
 
 impl<P> Default for PluginServices<P> {
     fn default() -> Self {
         PluginServices {
             timers: RefCell::new(Timers::default()),
+            timer_runner: Cell::new(None),
             streams: RefCell::new(PluginStreams::default()),
+            calls: RefCell::new(PluginCalls(Vec::new())),
+            identity: RefCell::new((String::new(), String::new())),
         }
+    }
+}
+
+impl<P> PluginServices<P> {
+    /// Reads the plugin's name and root id (when it is configured; not per request).
+    pub(crate) fn identify(&self) {
+        let read = |name: &str| {
+            host::properties::get(&[name])
+                .ok()
+                .flatten()
+                .map(|value| String::from_utf8_lossy(&value).into_owned())
+                .unwrap_or_default()
+        };
+        *self.identity.borrow_mut() = (read("plugin_name"), read("plugin_root_id"));
+    }
+}
+
+impl<P: 'static> PluginServices<P> {
+    /// Adds a timer (see [`Timers::add`]) and installs the code that runs due ones.
+    fn add_timer(
+        &self,
+        name: &str,
+        delay: std::time::Duration,
+        every: Option<std::time::Duration>,
+        callback: TimerCallback<P>,
+    ) -> HostResult<TimerId> {
+        let now = crate::timer::now_nanos()?;
+        self.timer_runner.set(Some(Self::fire_timers));
+        self.timers
+            .borrow_mut()
+            .add(now, name, delay, every, callback)
+    }
+
+    /// The host's tick: runs every due timer, if the plugin has any.
+    pub(crate) fn run_due_timers(&self, plugin: &P, root_context_id: u32) {
+        if let Some(run) = self.timer_runner.get() {
+            run(self, plugin, root_context_id);
+        }
+    }
+
+    /// Runs every timer that is due, each with `plugin`, then sets the tick for the next
+    /// deadline. The set is not borrowed while a callback runs, so callbacks may add and
+    /// cancel timers.
+    fn fire_timers(&self, plugin: &P, root_context_id: u32) {
+        let Ok(now) = crate::timer::now_nanos() else {
+            return;
+        };
+        loop {
+            // Its own statement: the set must not stay borrowed while the callback runs.
+            let due = self.timers.borrow_mut().take_due(now);
+            let Some((id, mut callback)) = due else {
+                break;
+            };
+            callback(plugin, &mut PluginOps::new(root_context_id, self));
+            self.timers.borrow_mut().put_back(id, callback, now);
+        }
+        if let Err(error) = self.timers.borrow_mut().rearm(now) {
+            log::error!("cannot set the timers' tick: {error}");
+        }
+    }
+}
+
+/// A plugin's HTTP calls in flight: each token's handler.
+pub(crate) struct PluginCalls<P>(Vec<(u32, PluginCallHandler<P>)>);
+
+impl<P> PluginCalls<P> {
+    /// The handler of call `token`, taken out (a call is answered once).
+    pub(crate) fn take(&mut self, token: u32) -> Option<PluginCallHandler<P>> {
+        let at = self.0.iter().position(|(t, _)| *t == token)?;
+        Some(self.0.swap_remove(at).1)
     }
 }
 
@@ -118,6 +334,14 @@ pub trait StreamRouting: Sized + 'static {
     /// Stream `token`, opened by plugin context `root_context_id`, sends its events there
     /// (messages of at most `max_message_bytes`).
     fn route_stream(token: u32, root_context_id: u32, max_message_bytes: usize);
+}
+
+/// How a plugin's HTTP call's response comes back to it (as [`StreamRouting`], for calls).
+#[doc(hidden)]
+pub trait PluginCallRouting: Sized + 'static {
+    /// Call `token`, made by plugin context `root_context_id`, answers there (with a body
+    /// of at most `max_response_bytes`).
+    fn route_call(token: u32, root_context_id: u32, max_response_bytes: usize);
 }
 
 /// Operations valid while a plugin is configured.
@@ -149,7 +373,19 @@ macro_rules! plugin_phase {
                 self.root_context_id
             }
 
-            /// Envoy's attributes (`plugin_name`, `plugin_root_id`, `node`, ...).
+            /// The plugin's name in Envoy's configuration (`name`; for Istio, the
+            /// `WasmPlugin`'s namespace and name).
+            pub fn plugin_name(&self) -> String {
+                self.services.identity.borrow().0.clone()
+            }
+
+            /// The plugin's `root_id` in Envoy's configuration (empty when it has none).
+            pub fn root_id(&self) -> String {
+                self.services.identity.borrow().1.clone()
+            }
+
+            /// Envoy's properties (`plugin_name`, `plugin_root_id`, `node`, ...); read-only: a
+            /// plugin has no stream whose filter state Envoy could write.
             pub fn properties(&self) -> Properties<'_> {
                 Properties::new()
             }
@@ -171,34 +407,110 @@ macro_rules! plugin_phase {
             }
         }
 
-        timer_ops!($ops);
+        impl<P: 'static> $ops<'_, P> {
+            crate::native_lacks! {
+                /// Runs `callback` every `period` (at least a millisecond) from now on, in this
+                /// VM (see [where timers run](crate::timer#where-timers-run)).
+                ///
+                /// # Errors
+                /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
+                /// refuses to set the tick.
+                pub fn every(
+                    &mut self,
+                    name: &str,
+                    period: std::time::Duration,
+                    callback: impl FnMut(&P, &mut PluginOps<'_, P>) + 'static,
+                ) -> crate::HostResult<crate::timer::TimerId> {
+                    self.services.add_timer(name, period, Some(period), Box::new(callback))
+                }
+            }
 
-        impl<P: StreamRouting> $ops<'_, P> {
-            /// Opens a gRPC stream owned by the plugin (see [`grpc`](crate::grpc)):
-            /// `on_event` runs with the plugin for each of its events, until it closes; a
-            /// method such as `Self::on_event` fits as it is.
+            crate::native_lacks! {
+                /// Runs `callback` once, `delay` from now.
+                ///
+                /// # Errors
+                /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
+                /// refuses to set the tick.
+                pub fn once(
+                    &mut self,
+                    name: &str,
+                    delay: std::time::Duration,
+                    callback: impl FnOnce(&P, &mut PluginOps<'_, P>) + 'static,
+                ) -> crate::HostResult<crate::timer::TimerId> {
+                    let mut callback = Some(callback);
+                    let run = move |plugin: &P, ops: &mut PluginOps<'_, P>| {
+                        if let Some(callback) = callback.take() {
+                            callback(plugin, ops);
+                        }
+                    };
+                    self.services.add_timer(name, delay, None, Box::new(run))
+                }
+            }
+
+            /// Stops timer `id`; `Ok(false)` if it had already run or was cancelled.
             ///
             /// # Errors
-            /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for metadata that could
-            /// split the request (nothing is sent); the host's status when Envoy refuses to
-            /// open the stream (a cluster it does not know, say).
-            #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no gRPC streams: this fails with `Unimplemented`; see the README, \"Native target\""))]
-            pub fn grpc_stream(
+            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
+            /// refuses to change the tick.
+            pub fn cancel(&mut self, id: crate::timer::TimerId) -> crate::HostResult<bool> {
+                let now = crate::timer::now_nanos()?;
+                self.services.timers.borrow_mut().cancel(now, id)
+            }
+        }
+
+        impl<P: PluginCallRouting> $ops<'_, P> {
+            /// Calls another service over HTTP from the plugin (a timer, a queue callback,
+            /// `configure`): `on_response` runs with the plugin when the response (or the
+            /// failure) arrives, a closure or a method such as `Self::on_keys`.
+            ///
+            /// # Errors
+            /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for a request header
+            /// that could split the request (nothing is sent); the host's status when Envoy
+            /// refuses the call (an unknown cluster, say).
+            pub fn http_call(
                 &mut self,
-                request: GrpcStreamRequest,
-                on_event: impl FnMut(&P, GrpcStreamEvent, &mut PluginOps<'_, P>) + 'static,
-            ) -> HeaderResult<GrpcStream> {
-                let stream = request.open()?;
+                request: HttpRequest,
+                on_response: impl FnOnce(&P, Result<HttpResponse, CalloutError>, &mut PluginOps<'_, P>)
+                + 'static,
+            ) -> HeaderResult<()> {
+                let token = request.dispatch()?;
                 self.services
-                    .streams
+                    .calls
                     .borrow_mut()
-                    .add(stream.token(), Box::new(on_event));
-                P::route_stream(
-                    stream.token(),
-                    self.root_context_id,
-                    request.max_message_bytes,
-                );
-                Ok(stream)
+                    .0
+                    .push((token, Box::new(on_response)));
+                P::route_call(token, self.root_context_id, request.max_response_bytes);
+                Ok(())
+            }
+        }
+
+        impl<P: StreamRouting> $ops<'_, P> {
+            crate::native_lacks! {
+                /// Opens a gRPC stream owned by the plugin (see [`grpc`](crate::grpc)):
+                /// `on_event` runs with the plugin for each of its events, until it closes; a
+                /// method such as `Self::on_event` fits as it is.
+                ///
+                /// # Errors
+                /// [`HeaderError::Invalid`](crate::HeaderError::Invalid) for metadata that could
+                /// split the request (nothing is sent); the host's status when Envoy refuses to
+                /// open the stream (a cluster it does not know, say).
+                pub fn grpc_stream(
+                    &mut self,
+                    request: GrpcStreamRequest,
+                    on_event: impl FnMut(&P, GrpcStreamEvent, &mut PluginOps<'_, P>) + 'static,
+                ) -> HeaderResult<GrpcStream> {
+                    let stream = request.open()?;
+                    self.services
+                        .streams
+                        .borrow_mut()
+                        .add(stream.token(), Box::new(on_event));
+                    P::route_stream(
+                        stream.token(),
+                        self.root_context_id,
+                        request.max_message_bytes,
+                    );
+                    Ok(stream)
+                }
             }
         }
     };

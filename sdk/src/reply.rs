@@ -1,6 +1,6 @@
 //! Local replies: answering a request from the filter instead of the upstream.
 
-use crate::headers::{HeaderResult, check_name, check_value};
+use crate::headers::{HeaderList, HeaderResult, check_name, check_value};
 use crate::host;
 
 /// A response the filter sends itself, built step by step.
@@ -18,7 +18,7 @@ use crate::host;
 pub struct LocalReply {
     status: u16,
     body: Vec<u8>,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    headers: HeaderList,
     details: String,
     grpc_status: Option<i32>,
 }
@@ -29,7 +29,7 @@ impl LocalReply {
         LocalReply {
             status,
             body: Vec::new(),
-            headers: Vec::new(),
+            headers: HeaderList::default(),
             details: "wasm_local_reply".to_owned(),
             grpc_status: None,
         }
@@ -41,10 +41,9 @@ impl LocalReply {
         self
     }
 
-    /// Adds a header.
+    /// Adds a header (its name lower-cased, as Envoy stores names).
     pub fn header(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> LocalReply {
-        self.headers
-            .push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self.headers.push(name.as_ref().to_ascii_lowercase(), value);
         self
     }
 
@@ -81,7 +80,7 @@ impl LocalReply {
     }
 
     /// The headers added.
-    pub fn headers(&self) -> &[(Vec<u8>, Vec<u8>)] {
+    pub fn headers(&self) -> &HeaderList {
         &self.headers
     }
 
@@ -92,7 +91,8 @@ impl LocalReply {
 
     /// Sends the reply; a header that could split the response is refused first.
     pub(crate) fn send(&self) -> HeaderResult<()> {
-        for (name, value) in &self.headers {
+        let headers: Vec<(&[u8], &[u8])> = self.headers.iter().collect();
+        for (name, value) in &headers {
             check_name(name, &[])?;
             check_value(name, value)?;
         }
@@ -100,8 +100,20 @@ impl LocalReply {
             u32::from(self.status),
             &self.details,
             &self.body,
-            &self.headers,
+            &headers,
             self.grpc_status,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_names_are_written_lower_cased() {
+        let reply = super::LocalReply::new(401).header("WWW-Authenticate", "Key");
+        assert_eq!(
+            reply.headers().iter().next().unwrap().0,
+            b"www-authenticate"
+        );
     }
 }

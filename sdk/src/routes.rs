@@ -15,6 +15,13 @@
 //! A match holds when all its conditions do. `authority` is exact (`example.com`), a suffix
 //! (`*.example.com`) or a prefix (`api.*`), compared without case and without the port.
 //!
+//! This module is the SDK's one route matcher: [`RequestFacts`] (what a request is matched
+//! on, read from Envoy only as far as the rules look) and its host patterns serve these
+//! rules and [Higress's](crate::higress), which differ only in their JSON and in case (a
+//! Higress domain is case-sensitive). The route is `route_name` where the host has it (as
+//! Higress's Envoy does), else `xds.route_name`; the cluster likewise `cluster_name`, else
+//! `xds.cluster_name`; the host is `:authority`.
+//!
 //! ```
 //! use envoy_wasm_sdk::routes::PerRoute;
 //! use envoy_wasm_sdk::{ConfigError, config};
@@ -36,10 +43,10 @@
 //! assert_eq!(checked.unwrap_err().to_string(), "field `rules[0].config.limit`: must be positive");
 //! ```
 
-use crate::attributes::{XDS_CLUSTER_NAME, XDS_ROUTE_NAME};
 use crate::config::ConfigError;
 use crate::filter::RequestHeadersOps;
 use crate::host::HostResult;
+use crate::properties::{Property, XDS_CLUSTER_NAME, XDS_ROUTE_NAME};
 use serde::Deserialize;
 
 /// A configuration with per-route rules.
@@ -89,25 +96,113 @@ pub struct RouteMatch {
     pub cluster: Option<String>,
 }
 
-/// What a request is matched on.
-#[derive(Debug, Default)]
+/// What a request is matched on, by [`PerRoute`] and by
+/// [`HigressRules`](crate::higress::HigressRules).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFacts {
-    /// `xds.route_name`.
+    /// The route's name.
     pub route: Option<String>,
-    /// `:authority` without its port, lower case.
-    pub authority: Option<String>,
-    /// `xds.cluster_name`.
+    /// The host (`:authority`), with or without a port.
+    pub host: Option<String>,
+    /// The upstream cluster's name (`outbound|8080||orders.shop.svc.cluster.local` in Istio).
     pub cluster: Option<String>,
 }
 
-fn authority_matches(pattern: &str, host: &str) -> bool {
-    let pattern = pattern.to_ascii_lowercase();
-    if let Some(suffix) = pattern.strip_prefix('*') {
-        host.ends_with(suffix)
-    } else if let Some(prefix) = pattern.strip_suffix('*') {
-        host.starts_with(prefix)
-    } else {
-        host == pattern
+impl RequestFacts {
+    /// Reads them from Envoy at request headers: the route from `route_name` where the
+    /// host has it, else `xds.route_name`; the cluster likewise from `cluster_name` or
+    /// `xds.cluster_name`; the host from `:authority`.
+    ///
+    /// # Errors
+    /// The host's status when Envoy refuses a read.
+    pub fn read<F>(req: &mut RequestHeadersOps<'_, F>) -> HostResult<RequestFacts> {
+        RequestFacts::read_only(req, Wanted::ALL)
+    }
+
+    /// Reads the facts `wanted` asks for; the others stay `None`.
+    pub(crate) fn read_only<F>(
+        req: &mut RequestHeadersOps<'_, F>,
+        wanted: Wanted,
+    ) -> HostResult<RequestFacts> {
+        let host = match wanted.host {
+            true => req.headers().get_str(":authority")?,
+            false => None,
+        };
+        let props = req.properties();
+        let either = |want: bool, own: &str, xds: Property<String>| -> HostResult<Option<String>> {
+            if !want {
+                return Ok(None);
+            }
+            match props.get_string(&[own])? {
+                Some(value) => Ok(Some(value)),
+                None => props.get(xds),
+            }
+        };
+        Ok(RequestFacts {
+            route: either(wanted.route, "route_name", XDS_ROUTE_NAME)?,
+            cluster: either(wanted.cluster, "cluster_name", XDS_CLUSTER_NAME)?,
+            host,
+        })
+    }
+}
+
+/// Which facts the rules look at.
+#[derive(Clone, Copy)]
+pub(crate) struct Wanted {
+    pub(crate) route: bool,
+    pub(crate) host: bool,
+    pub(crate) cluster: bool,
+}
+
+impl Wanted {
+    pub(crate) const ALL: Wanted = Wanted {
+        route: true,
+        host: true,
+        cluster: true,
+    };
+}
+
+/// A host pattern: exact, `*suffix` or `prefix*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostPattern {
+    Exact(String),
+    /// `*suffix`
+    Suffix(String),
+    /// `prefix*`
+    Prefix(String),
+}
+
+impl HostPattern {
+    pub(crate) fn parse(pattern: &str) -> HostPattern {
+        if let Some(suffix) = pattern.strip_prefix('*') {
+            HostPattern::Suffix(suffix.to_owned())
+        } else if let Some(prefix) = pattern.strip_suffix('*') {
+            HostPattern::Prefix(prefix.to_owned())
+        } else {
+            HostPattern::Exact(pattern.to_owned())
+        }
+    }
+
+    /// Whether `host` (without its port) matches, case-sensitively.
+    pub(crate) fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(exact) => host == exact,
+            HostPattern::Suffix(suffix) => host.ends_with(suffix.as_str()),
+            HostPattern::Prefix(prefix) => host.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+/// `host:port` → `host`; `[v6]:port` → `[v6]`.
+pub(crate) fn strip_port(host: &str) -> &str {
+    match host.rfind(':') {
+        Some(colon)
+            if !host[colon..].contains(']')
+                && host[colon + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            &host[..colon]
+        }
+        _ => host,
     }
 }
 
@@ -123,7 +218,11 @@ impl RouteMatch {
         };
         holds(&self.route, &facts.route, &|c, f| c == f)
             && holds(&self.route_prefix, &facts.route, &|c, f| f.starts_with(c))
-            && holds(&self.authority, &facts.authority, &authority_matches)
+            && holds(&self.authority, &facts.host, &|pattern, host| {
+                // Without case, as host names compare.
+                HostPattern::parse(&pattern.to_ascii_lowercase())
+                    .matches(&strip_port(host).to_ascii_lowercase())
+            })
             && holds(&self.cluster, &facts.cluster, &|c, f| c == f)
     }
 
@@ -186,29 +285,12 @@ impl<C> PerRoute<C> {
             return Ok(&self.default);
         }
         let wants = |f: fn(&RouteMatch) -> bool| self.rules.iter().any(|r| f(&r.when));
-        let facts = RequestFacts {
-            route: if wants(|m| m.route.is_some() || m.route_prefix.is_some()) {
-                req.properties().attribute(XDS_ROUTE_NAME)?
-            } else {
-                None
-            },
-            authority: if wants(|m| m.authority.is_some()) {
-                req.headers().get_str(":authority")?.map(|a| {
-                    let host = a
-                        .rsplit_once(':')
-                        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()));
-                    host.map_or(a.as_str(), |(h, _)| h).to_ascii_lowercase()
-                })
-            } else {
-                None
-            },
-            cluster: if wants(|m| m.cluster.is_some()) {
-                req.properties().attribute(XDS_CLUSTER_NAME)?
-            } else {
-                None
-            },
+        let wanted = Wanted {
+            route: wants(|m| m.route.is_some() || m.route_prefix.is_some()),
+            host: wants(|m| m.authority.is_some()),
+            cluster: wants(|m| m.cluster.is_some()),
         };
-        Ok(self.pick(&facts))
+        Ok(self.pick(&RequestFacts::read_only(req, wanted)?))
     }
 }
 
@@ -216,10 +298,10 @@ impl<C> PerRoute<C> {
 mod tests {
     use super::*;
 
-    fn facts(route: &str, authority: &str, cluster: &str) -> RequestFacts {
+    fn facts(route: &str, host: &str, cluster: &str) -> RequestFacts {
         RequestFacts {
             route: Some(route.into()),
-            authority: Some(authority.into()),
+            host: Some(host.into()),
             cluster: Some(cluster.into()),
         }
     }

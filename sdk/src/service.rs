@@ -25,8 +25,8 @@
 //!     fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
 //!         Ok(Counting)
 //!     }
-//!     fn create_filter(self: Rc<Self>) -> CountFilter {
-//!         CountFilter
+//!     fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<CountFilter> {
+//!         Some(CountFilter)
 //!     }
 //! }
 //!
@@ -55,8 +55,8 @@
 //!         TypedQueue::<String>::register("paths")?;
 //!         Ok(Counter { seen: Cell::new(0) })
 //!     }
-//!     fn create_filter(self: Rc<Self>) -> NoFilter {
-//!         NoFilter
+//!     fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<NoFilter> {
+//!         Some(NoFilter)
 //!     }
 //!     fn on_queue_ready(&self, queue: SharedQueue, _ops: &mut PluginOps<Self>) {
 //!         let queue = TypedQueue::<String>::new(queue);

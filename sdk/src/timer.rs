@@ -1,9 +1,10 @@
 //! Timers: named, periodic or one-shot, each with its own callback.
 //!
 //! A plugin sets timers while it is configured, or later from a timer's callback or a
-//! queue callback, through [`ConfigureOps`](crate::ConfigureOps) and [`PluginOps`]. A callback is a closure or a
-//! method of the plugin (`Self::report`), and gets the plugin and the same
-//! [`PluginOps`], so it can set or cancel timers in turn.
+//! queue callback, through [`ConfigureOps`](crate::ConfigureOps) and
+//! [`PluginOps`](crate::PluginOps). A callback is a closure or a method of the plugin
+//! (`Self::report`), and gets the plugin and the same [`PluginOps`](crate::PluginOps), so
+//! it can set or cancel timers in turn.
 //!
 //! ```
 //! use envoy_wasm_sdk::prelude::*;
@@ -31,8 +32,8 @@
 //!         Ok(Reporter { seen: Cell::new(0) })
 //!     }
 //!
-//!     fn create_filter(self: Rc<Self>) -> Count {
-//!         Count { plugin: self }
+//!     fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Count> {
+//!         Some(Count { plugin: self })
 //!     }
 //! }
 //!
@@ -64,7 +65,7 @@
 //! that one tick to the nearest deadline, so timers of different periods do not wake the
 //! VM more than they need. A timer is as late as Envoy's event loop makes the tick (a
 //! millisecond or so); a periodic timer that missed several periods runs once, then keeps
-//! its rhythm. [`TimerId`] names a timer for [`cancel`](PluginOps::cancel), so a future ABI
+//! its rhythm. [`TimerId`] names a timer for [`cancel`](crate::PluginOps::cancel), so a future ABI
 //! with timer ids of its own can back the same API.
 //!
 //! A filter can also wait on a timer for its stream: `ops.after(delay, |filter, ops| ..)`
@@ -72,19 +73,14 @@
 //! response would (resume the stream from it: a delay filter).
 
 use crate::host::{self, HostResult};
-use crate::plugin::{PluginOps, PluginServices};
-use std::cell::RefCell;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-/// Names one timer of a plugin, for [`PluginOps::cancel`].
+/// Names one timer of a plugin, for [`PluginOps::cancel`](crate::PluginOps::cancel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerId(u64);
 
-/// What a timer runs: a closure, or a method of the plugin.
-type Callback<P> = Box<dyn FnMut(&P, &mut PluginOps<'_, P>)>;
-
-struct Entry<P> {
+struct Entry<C> {
     id: TimerId,
     name: String,
     /// `None` for a one-shot timer.
@@ -93,25 +89,19 @@ struct Entry<P> {
     /// the year 2554, and keep 128-bit division out of the module).
     due: u64,
     /// Out while it runs.
-    callback: Option<Callback<P>>,
+    callback: Option<C>,
 }
 
-/// Runs a plugin's due timers: its services (the set among them), the plugin, its context
-/// id.
-type Runner<P> = fn(&PluginServices<P>, &P, u32);
-
-/// A plugin's timers (one set per plugin context, owned by the runtime).
-pub struct Timers<P> {
-    entries: Vec<Entry<P>>,
+/// A plugin's timers, each running a `C` (one set per plugin context, owned by the
+/// runtime; the plugin's ops run them).
+pub(crate) struct Timers<C> {
+    entries: Vec<Entry<C>>,
     next_id: u64,
-    /// Runs the due timers: installed by the first timer, so a module that sets none links
-    /// none of the code.
-    runner: Option<Runner<P>>,
     /// The plugin's one ABI tick, which its streams' timers share.
     pub(crate) tick: Tick,
 }
 
-impl<P> fmt::Debug for Timers<P> {
+impl<C> fmt::Debug for Timers<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.entries.iter().map(|entry| &entry.name))
@@ -119,12 +109,11 @@ impl<P> fmt::Debug for Timers<P> {
     }
 }
 
-impl<P> Default for Timers<P> {
+impl<C> Default for Timers<C> {
     fn default() -> Self {
         Timers {
             entries: Vec::new(),
             next_id: 1,
-            runner: None,
             tick: Tick::default(),
         }
     }
@@ -177,21 +166,20 @@ impl Tick {
     }
 }
 
-impl<P: 'static> Timers<P> {
-    /// Adds a timer due `delay` from now, repeating `every` (`None`: once), and sets the
-    /// host's tick for it.
+impl<C> Timers<C> {
+    /// Adds a timer due `delay` after `now`, repeating `every` (`None`: once), and sets
+    /// the host's tick for it.
     pub(crate) fn add(
-        cell: &RefCell<Timers<P>>,
+        &mut self,
+        now: u64,
         name: &str,
         delay: Duration,
         every: Option<Duration>,
-        callback: Callback<P>,
+        callback: C,
     ) -> HostResult<TimerId> {
-        let now = now_nanos()?;
-        let mut timers = cell.borrow_mut();
-        let id = TimerId(timers.next_id);
-        timers.next_id += 1;
-        timers.entries.push(Entry {
+        let id = TimerId(self.next_id);
+        self.next_id += 1;
+        self.entries.push(Entry {
             id,
             name: name.to_owned(),
             // A zero period would run on every tick, forever: one millisecond is the least.
@@ -199,53 +187,21 @@ impl<P: 'static> Timers<P> {
             due: now.saturating_add(duration_nanos(delay)),
             callback: Some(callback),
         });
-        timers.runner = Some(Self::fire);
-        timers.rearm(now)?;
+        self.rearm(now)?;
         Ok(id)
     }
 
     /// Stops timer `id`; `false` if it had already run (one-shot) or was cancelled.
-    pub(crate) fn cancel(cell: &RefCell<Timers<P>>, id: TimerId) -> HostResult<bool> {
-        let now = now_nanos()?;
-        let mut timers = cell.borrow_mut();
-        let before = timers.entries.len();
-        timers.entries.retain(|entry| entry.id != id);
-        let cancelled = timers.entries.len() < before;
-        timers.rearm(now)?;
+    pub(crate) fn cancel(&mut self, now: u64, id: TimerId) -> HostResult<bool> {
+        let before = self.entries.len();
+        self.entries.retain(|entry| entry.id != id);
+        let cancelled = self.entries.len() < before;
+        self.rearm(now)?;
         Ok(cancelled)
     }
 
-    /// The host's tick: runs every due timer, if the plugin has any.
-    pub(crate) fn run_due(services: &PluginServices<P>, plugin: &P, root_context_id: u32) {
-        let runner = services.timers.borrow().runner;
-        if let Some(run) = runner {
-            run(services, plugin, root_context_id);
-        }
-    }
-
-    /// Runs every timer that is due, each with `plugin`, then sets the tick for the next
-    /// deadline. The set is not borrowed while a callback runs, so callbacks may add and
-    /// cancel timers.
-    fn fire(services: &PluginServices<P>, plugin: &P, root_context_id: u32) {
-        let cell = &services.timers;
-        let Ok(now) = now_nanos() else {
-            return;
-        };
-        loop {
-            // Its own statement: the set must not stay borrowed while the callback runs.
-            let due = cell.borrow_mut().take_due(now);
-            let Some((id, mut callback)) = due else {
-                break;
-            };
-            callback(plugin, &mut PluginOps::new(root_context_id, services));
-            cell.borrow_mut().put_back(id, callback, now);
-        }
-        if let Err(error) = cell.borrow_mut().rearm(now) {
-            log::error!("cannot set the timers' tick: {error}");
-        }
-    }
-
-    fn take_due(&mut self, now: u64) -> Option<(TimerId, Callback<P>)> {
+    /// The earliest timer due at `now`, its callback taken out while it runs.
+    pub(crate) fn take_due(&mut self, now: u64) -> Option<(TimerId, C)> {
         let entry = self
             .entries
             .iter_mut()
@@ -256,7 +212,7 @@ impl<P: 'static> Timers<P> {
 
     /// After a run: a periodic timer's next deadline (skipping periods it missed), a
     /// one-shot timer's end. A timer cancelled while it ran stays gone.
-    fn put_back(&mut self, id: TimerId, callback: Callback<P>, now: u64) {
+    pub(crate) fn put_back(&mut self, id: TimerId, callback: C, now: u64) {
         let Some(at) = self.entries.iter().position(|entry| entry.id == id) else {
             return;
         };
@@ -276,68 +232,9 @@ impl<P: 'static> Timers<P> {
         }
     }
 
-    fn rearm(&mut self, now: u64) -> HostResult<()> {
+    /// Sets the host's tick for the nearest deadline.
+    pub(crate) fn rearm(&mut self, now: u64) -> HostResult<()> {
         self.tick.plugin_next = self.entries.iter().map(|entry| entry.due).min();
         self.tick.arm(now)
     }
 }
-
-/// Timer operations, shared by [`ConfigureOps`] and [`PluginOps`].
-macro_rules! timer_ops {
-    ($ops:ident) => {
-        impl<P: crate::Plugin> $ops<'_, P> {
-            /// Runs `callback` every `period` (at least a millisecond) from now on, in this
-            /// VM (see [where timers run](crate::timer#where-timers-run)).
-            ///
-            /// # Errors
-            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
-            /// refuses to set the tick.
-            #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no plugin timers: this fails with `Unimplemented`; see the README, \"Native target\""))]
-            pub fn every(
-                &mut self,
-                name: &str,
-                period: std::time::Duration,
-                callback: impl FnMut(&P, &mut PluginOps<'_, P>) + 'static,
-            ) -> crate::HostResult<crate::timer::TimerId> {
-                crate::timer::Timers::add(
-                    &self.services.timers,
-                    name,
-                    period,
-                    Some(period),
-                    Box::new(callback),
-                )
-            }
-
-            /// Runs `callback` once, `delay` from now.
-            ///
-            /// # Errors
-            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
-            /// refuses to set the tick.
-            #[cfg_attr(all(feature = "dynamic-module", not(target_arch = "wasm32")), deprecated(note = "the native target (Envoy dynamic modules) has no plugin timers: this fails with `Unimplemented`; see the README, \"Native target\""))]
-            pub fn once(
-                &mut self,
-                name: &str,
-                delay: std::time::Duration,
-                callback: impl FnOnce(&P, &mut PluginOps<'_, P>) + 'static,
-            ) -> crate::HostResult<crate::timer::TimerId> {
-                let mut callback = Some(callback);
-                let run = move |plugin: &P, ops: &mut PluginOps<'_, P>| {
-                    if let Some(callback) = callback.take() {
-                        callback(plugin, ops);
-                    }
-                };
-                crate::timer::Timers::add(&self.services.timers, name, delay, None, Box::new(run))
-            }
-
-            /// Stops timer `id`; `Ok(false)` if it had already run or was cancelled.
-            ///
-            /// # Errors
-            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
-            /// refuses to change the tick.
-            pub fn cancel(&mut self, id: crate::timer::TimerId) -> crate::HostResult<bool> {
-                crate::timer::Timers::cancel(&self.services.timers, id)
-            }
-        }
-    };
-}
-pub(crate) use timer_ops;

@@ -3,13 +3,13 @@
 //! `cargo test` (256 cases each by default; `PROPTEST_CASES=100000` for a longer run).
 
 use envoy_wasm_sdk::abi::pairs;
-use envoy_wasm_sdk::attributes::AttributeValue;
+use envoy_wasm_sdk::properties::PropertyValue;
 use envoy_wasm_sdk::query::QueryParams;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use std::time::{Duration, SystemTime};
 
-/// Every attribute type the SDK decodes.
+/// Every property type the SDK decodes.
 fn decode_as_every_type(bytes: &[u8]) {
     let _ = String::decode(bytes.to_vec());
     let _ = Vec::<u8>::decode(bytes.to_vec());
@@ -18,7 +18,7 @@ fn decode_as_every_type(bytes: &[u8]) {
     let _ = bool::decode(bytes.to_vec());
     let _ = Duration::decode(bytes.to_vec());
     let _ = SystemTime::decode(bytes.to_vec());
-    let _ = Vec::<(String, String)>::decode(bytes.to_vec());
+    let _ = <envoy_wasm_sdk::HeaderList as PropertyValue>::decode(bytes.to_vec());
 }
 
 proptest! {
@@ -53,7 +53,7 @@ proptest! {
     }
 
     #[test]
-    fn every_attribute_decoder_takes_arbitrary_bytes(bytes in vec(any::<u8>(), 0..64)) {
+    fn every_property_decoder_takes_arbitrary_bytes(bytes in vec(any::<u8>(), 0..64)) {
         decode_as_every_type(&bytes);
     }
 

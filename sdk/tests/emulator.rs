@@ -1,8 +1,7 @@
 //! The emulator, exercised through real SDK filters: Envoy's flow and host semantics.
 
 use envoy_wasm_sdk::Action;
-use envoy_wasm_sdk::abi::LogLevel;
-use envoy_wasm_sdk::testing::{Emulator, Request, Response};
+use envoy_wasm_sdk::testing::{Emulator, LogLevel, Request, Response};
 use std::time::Duration;
 
 /// Header operations, body buffering, trailers and replies, driven by request headers.
@@ -17,8 +16,8 @@ mod echo {
         fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             Ok(Echo)
         }
-        fn create_filter(self: Rc<Self>) -> EchoFilter {
-            EchoFilter { upper: false }
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<EchoFilter> {
+            Some(EchoFilter { upper: false })
         }
     }
 
@@ -296,8 +295,8 @@ mod gate {
                 waiting: RefCell::new(Vec::new()),
             })
         }
-        fn create_filter(self: Rc<Self>) -> GateFilter {
-            GateFilter { plugin: self }
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<GateFilter> {
+            Some(GateFilter { plugin: self })
         }
         fn on_queue_ready(&self, queue: SharedQueue, _ops: &mut PluginOps<Self>) {
             while let Ok(Some(item)) = queue.dequeue() {
@@ -312,7 +311,7 @@ mod gate {
                 if let Err(error) = stream.resume_request() {
                     log::error!("cannot resume: {error}");
                 }
-                let _ = self.in_flight.add(-1);
+                self.in_flight.add(-1);
             }
         }
     }
@@ -328,28 +327,34 @@ mod gate {
             req: &mut RequestHeadersOps<Self>,
         ) -> Result<Action, Error> {
             let plugin = &self.plugin;
-            plugin.requests.increment(1)?;
-            plugin.sizes.record(req.headers().pairs()?.len() as u64)?;
+            plugin.requests.increment(1);
+            plugin.sizes.record(req.headers().pairs()?.len() as u64);
             req.headers().set("x-label", &plugin.label)?;
             let seen = SharedData::get("seen")?;
             let next = seen.as_ref().map_or(1, |(v, _)| v[0] + 1);
             if !SharedData::set("seen", &[next], seen.map(|(_, version)| version))? {
                 return Err(Error::new("lost a race"));
             }
-            if let Some(source) = req.properties().source_address()? {
+            if let Some(source) = req
+                .properties()
+                .get(envoy_wasm_sdk::properties::SOURCE_ADDRESS)?
+            {
                 req.headers().set("x-source", source)?;
             }
-            if let Some(route) = req.properties().route_name()? {
+            if let Some(route) = req
+                .properties()
+                .get(envoy_wasm_sdk::properties::XDS_ROUTE_NAME)?
+            {
                 req.headers().set("x-route", route)?;
             }
             plugin
                 .queue
                 .enqueue(req.headers().path()?.unwrap_or_default().as_bytes())?;
-            if let Some(reply) = envoy_wasm_sdk::host::foreign::call("echo_back", b"ping")? {
+            if let Some(reply) = envoy_wasm_sdk::foreign::call("echo_back", b"ping")? {
                 req.headers().set("x-foreign", reply)?;
             }
             if req.headers().contains("x-wait")? {
-                plugin.in_flight.add(1)?;
+                plugin.in_flight.add(1);
                 plugin.waiting.borrow_mut().push(req.stream());
                 return Ok(Action::Pause);
             }
@@ -515,8 +520,8 @@ mod caller {
         fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             Ok(Caller)
         }
-        fn create_filter(self: Rc<Self>) -> CallerFilter {
-            CallerFilter
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<CallerFilter> {
+            Some(CallerFilter)
         }
     }
     pub struct CallerFilter;
@@ -616,7 +621,7 @@ fn emulators_on_parallel_threads_do_not_interfere() {
     }
 }
 
-/// A stateless filter: a unit struct, made once when the plugin is configured.
+/// A stateless filter: a unit struct; the SDK keeps one value per plugin.
 mod stateless {
     use envoy_wasm_sdk::prelude::*;
     use std::cell::Cell;
@@ -633,9 +638,9 @@ mod stateless {
         fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             Ok(Stamp)
         }
-        fn create_filter(self: Rc<Self>) -> StampFilter {
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<StampFilter> {
             FILTERS_CREATED.set(FILTERS_CREATED.get() + 1);
-            StampFilter
+            Some(StampFilter)
         }
     }
 
@@ -657,21 +662,17 @@ mod stateless {
 }
 
 #[test]
-fn a_stateless_filter_serves_every_stream_from_one_value() {
+fn a_stateless_filter_is_asked_for_each_stream_and_keeps_one_value() {
     let envoy = Emulator::new(stateless::register_plugin);
     envoy.configure("").unwrap();
-    assert_eq!(
-        stateless::FILTERS_CREATED.get(),
-        1,
-        "made at configure time"
-    );
+    assert_eq!(stateless::FILTERS_CREATED.get(), 0, "none before a stream");
     for path in ["/a", "/b", "/c"] {
         let exchange = envoy.send(Request::get(path));
         assert_eq!(exchange.response().header("x-stamped"), Some("200"));
     }
     assert_eq!(
         stateless::FILTERS_CREATED.get(),
-        1,
-        "Envoy does not announce streams to a stateless module"
+        3,
+        "the plugin may decline each stream, so it is asked for each"
     );
 }

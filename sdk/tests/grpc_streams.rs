@@ -41,8 +41,8 @@ mod shipper {
             })
         }
 
-        fn create_filter(self: Rc<Self>) -> Ship {
-            Ship { plugin: self }
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Ship> {
+            Some(Ship { plugin: self })
         }
     }
 
@@ -92,8 +92,8 @@ mod asker {
         fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             Ok(Asking)
         }
-        fn create_filter(self: Rc<Self>) -> Ask {
-            Ask { answers: 0 }
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Ask> {
+            Some(Ask { answers: 0 })
         }
     }
 

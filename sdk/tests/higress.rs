@@ -31,8 +31,8 @@ mod tagger {
                 rules: HigressRules::parse(&config)?,
             })
         }
-        fn create_filter(self: Rc<Self>) -> Tag {
-            Tag { plugin: self }
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Tag> {
+            Some(Tag { plugin: self })
         }
     }
 
@@ -91,8 +91,13 @@ fn a_higress_config_picks_its_rule_from_what_envoy_knows() {
             "outbound|80||web.shop.svc.cluster.local".into(),
         ),
     });
+    // The rules are walked in list order: the domain rule comes before the route rule.
     assert_eq!(
         tag(&envoy, "a.example.com", "/checkout").as_deref(),
+        Some("domain")
+    );
+    assert_eq!(
+        tag(&envoy, "shop.test", "/checkout").as_deref(),
         Some("route")
     );
     assert_eq!(

@@ -25,8 +25,8 @@ mod module {
         fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
             Ok(Feeding)
         }
-        fn create_filter(self: Rc<Self>) -> Feed {
-            Feed
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Feed> {
+            Some(Feed)
         }
     }
 
@@ -61,8 +61,8 @@ mod module {
                 seen: RefCell::new(Vec::new()),
             })
         }
-        fn create_filter(self: Rc<Self>) -> NoFilter {
-            NoFilter
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<NoFilter> {
+            Some(NoFilter)
         }
         fn on_queue_ready(&self, queue: SharedQueue, _ops: &mut PluginOps<Self>) {
             let queue = TypedQueue::<Visit>::new(queue);

@@ -26,8 +26,8 @@ mod counter {
             Ok(Counter)
         }
 
-        fn create_filter(self: Rc<Self>) -> CountFilter {
-            CountFilter
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<CountFilter> {
+            Some(CountFilter)
         }
     }
 

@@ -57,8 +57,8 @@ mod clock {
             })
         }
 
-        fn create_filter(self: Rc<Self>) -> Delay {
-            Delay
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Delay> {
+            Some(Delay)
         }
     }
 

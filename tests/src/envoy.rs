@@ -154,6 +154,25 @@ impl Exited {
     }
 }
 
+/// How long a test waits for what Envoy does asynchronously (a log line, a stat, a
+/// timer's work): long enough for a loaded 2-core machine. A wait ends as soon as its
+/// condition holds, so a generous bound costs nothing when all is well.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Waits until `condition` holds (true), or [`WAIT`] passes (false).
+pub fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 /// A running Envoy; stopped on drop.
 pub struct Envoy {
     child: Child,
@@ -201,7 +220,7 @@ impl Envoy {
     ) -> Result<Envoy, Exited> {
         let service_port = service.map_or_else(closed_port, Upstream::port);
         let vars = [
-            ("PLUGIN_FILTER", plugin_filter(plugin)),
+            ("PLUGIN_FILTER", plugin_filter(plugin, "http")),
             ("UPSTREAM_PORT", upstream.port().to_string()),
             ("SERVICE_PORT", service_port.to_string()),
             ("STATS_CONFIG", plugin.stats_config.clone()),
@@ -211,25 +230,16 @@ impl Envoy {
 
     /// Starts Envoy from `envoy/tcp_filter.yaml`: `plugin` as a network filter before
     /// `tcp_proxy`, in front of the TCP upstream on `upstream_port`. Connect to
-    /// [`port`](Envoy::port).
+    /// [`port`](Envoy::port). On the native [`Target`] the plugin's dynamic module stands in
+    /// the Wasm filter's place (`envoy.filters.network.dynamic_modules`, its metrics in the
+    /// `wasmcustom` namespace, as a Wasm plugin's are).
     pub fn start_tcp(plugin: &Plugin, upstream_port: u16) -> Result<Envoy, Exited> {
-        assert_eq!(
-            Target::current(),
-            Target::Wasm,
-            "the native target has no network filters"
-        );
-        let wasm = wasm_path(&plugin.crate_name);
-        Envoy::start_fixture(
-            "tcp_filter.yaml",
-            &[
-                ("PLUGIN_NAME", plugin.name.clone()),
-                ("PLUGIN_CONFIG", yaml_string(&plugin.config)),
-                ("FAILURE_POLICY", plugin.failure_policy.clone()),
-                ("WASM_PATH", yaml_string(&wasm.to_string_lossy())),
-                ("UPSTREAM_PORT", upstream_port.to_string()),
-                ("STATS_CONFIG", plugin.stats_config.clone()),
-            ],
-        )
+        let vars = [
+            ("PLUGIN_FILTER", plugin_filter(plugin, "tcp")),
+            ("UPSTREAM_PORT", upstream_port.to_string()),
+            ("STATS_CONFIG", plugin.stats_config.clone()),
+        ];
+        Envoy::start_fixture("tcp_filter.yaml", &vars)
     }
 
     /// Starts Envoy from a fixture in `envoy/`, replacing each `${NAME}` with its value,
@@ -406,6 +416,19 @@ impl Envoy {
         u16::try_from(port).ok().filter(|p| *p != 0)
     }
 
+    /// The port of listener `name` (of a configuration with several).
+    pub fn listener(&self, name: &str) -> Option<u16> {
+        let listeners: serde_json::Value =
+            serde_json::from_str(&self.admin_get("/listeners?format=json")?).ok()?;
+        let port = listeners["listener_statuses"]
+            .as_array()?
+            .iter()
+            .find(|listener| listener["name"] == name)?["local_address"]["socket_address"]
+            ["port_value"]
+            .as_u64()?;
+        u16::try_from(port).ok()
+    }
+
     fn admin_get(&self, path: &str) -> Option<String> {
         let response = self
             .http1
@@ -459,14 +482,7 @@ impl Envoy {
 
     /// Waits until Envoy's log contains `needle` (logs are written asynchronously).
     pub fn wait_for_log(&self, needle: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if self.log().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        false
+        wait_until(|| self.log().contains(needle))
     }
 
     /// The admin `/stats` text.
@@ -536,16 +552,16 @@ fn closed_port() -> u16 {
         .unwrap_or(9)
 }
 
-/// The plugin's HTTP filter entry for `http_filter.yaml`, on the current [`Target`]: its
-/// module built first.
-fn plugin_filter(plugin: &Plugin) -> String {
+/// The plugin's filter entry for `http_filter.yaml` (`kind` "http") or `tcp_filter.yaml`
+/// ("tcp"), on the current [`Target`]: its module built first.
+fn plugin_filter(plugin: &Plugin, kind: &str) -> String {
     let (snippet, module) = match Target::current() {
         Target::Wasm => (
-            "http_plugin_wasm.yaml",
+            format!("{kind}_plugin_wasm.yaml"),
             ("WASM_PATH", wasm_path(&plugin.crate_name)),
         ),
         Target::Native => (
-            "http_plugin_native.yaml",
+            format!("{kind}_plugin_native.yaml"),
             ("MODULE_PATH", native_path(&plugin.crate_name)),
         ),
     };
@@ -570,7 +586,7 @@ fn plugin_filter(plugin: &Plugin) -> String {
 
 /// An example's folder and its Envoy configuration for the current [`Target`]
 /// (`envoy.yaml` or `envoy-native.yaml`), its module built first.
-fn example_config(example: &str) -> (PathBuf, String) {
+pub fn example_config(example: &str) -> (PathBuf, String) {
     let file = match Target::current() {
         Target::Wasm => {
             wasm_path(example);

@@ -28,10 +28,11 @@ pub use cli::{
     cli_binary, scratch_target,
 };
 pub use envoy::{
-    Envoy, EnvoyCommand, Exited, Plugin, serve, serve_with, with_free_listener, with_free_ports,
+    Envoy, EnvoyCommand, Exited, Plugin, WAIT, example_config, serve, serve_with, wait_until,
+    with_free_listener, with_free_ports,
 };
 pub use grpc::GrpcCollector;
-pub use registry::{Registry, free_port};
+pub use registry::{Registry, RegistryOptions, free_port};
 pub use target::{Target, native_path};
 pub use tcp::{TcpClient, TcpEcho};
 pub use upstream::{Reply, SeenRequest, Upstream, grpc_message};

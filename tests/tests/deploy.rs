@@ -4,9 +4,8 @@
 //! and through Envoy's own remote fetch.
 
 use envoy_tests::{
-    Envoy, Registry, Reply, SeenRequest, TcpClient, TcpEcho, Upstream, cargo_envoy_wasm,
-    cargo_envoy_wasm_ok, cargo_test_crate, cli_binary, project_root, scratch_target,
-    with_free_listener, with_free_ports,
+    Envoy, Registry, Reply, TcpClient, TcpEcho, Upstream, cargo_envoy_wasm, cargo_envoy_wasm_ok,
+    cli_binary, project_root, scratch_target, with_free_listener, with_free_ports,
 };
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -73,8 +72,10 @@ fn package(example: &str, out: &Path, extra: &[&str]) -> String {
         .to_string()
 }
 
-/// `manifests` into `out`; returns the parsed WasmPlugin.
+/// `manifests` into `out`, for the workloads labelled `app=<example>` (and on port 9000
+/// for a network filter); returns the parsed WasmPlugin.
 fn manifests(example: &str, image: &str, config: Option<&Path>, out: &Path) -> Value {
+    let selector = format!("app={example}");
     let mut args = vec![
         "manifests",
         "-p",
@@ -83,9 +84,23 @@ fn manifests(example: &str, image: &str, config: Option<&Path>, out: &Path) -> V
         image,
         "--out",
         path(out),
+        "--selector",
+        &selector,
     ];
+    if example == "tcp_guard" {
+        args.extend(["--port", "9000"]);
+    }
     if let Some(config) = config {
         args.extend(["--config", path(config)]);
+    }
+    // An image on a registry this machine cannot reach: its digest comes from the record
+    // `package` writes beside the layout, as a user without the registry at hand does.
+    let work = temp();
+    let layout = work.path().join("oci");
+    let record = work.path().join("image.json");
+    if image.contains("registry.example.com") {
+        package(example, &layout, &[]);
+        args.extend(["--record", path(&record)]);
     }
     cargo_envoy_wasm_ok(&args);
     read_yaml(&out.join("wasmplugin.yaml"))
@@ -192,7 +207,8 @@ fn the_image_layout_passes_umoci_and_skopeo_and_is_reproducible() {
     assert_eq!(copied["Digest"], digest.as_str());
     assert!(module_in_layout(&copy, "copied") == module);
 
-    // The two-layer artifact: skopeo reads it raw; its layer is the module itself.
+    // The Wasm artifact as Istio's fetcher reads it: exactly two layers, the module itself
+    // and the config; skopeo reads it raw.
     let artifact = dir.path().join("artifact");
     let artifact_digest = package("hello_world", &artifact, &["--format", "artifact"]);
     assert_ne!(artifact_digest, digest);
@@ -209,12 +225,20 @@ fn the_image_layout_passes_umoci_and_skopeo_and_is_reproducible() {
         raw["config"]["mediaType"],
         "application/vnd.module.wasm.config.v1+json"
     );
-    let layer = &raw["layers"][0];
+    let layers = raw["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "{raw}");
     assert_eq!(
-        layer["mediaType"],
+        layers[0]["mediaType"],
         "application/vnd.module.wasm.content.layer.v1+wasm"
     );
-    assert_eq!(layer["digest"], format!("sha256:{}", sha256_hex(&module)));
+    assert_eq!(
+        layers[0]["digest"],
+        format!("sha256:{}", sha256_hex(&module))
+    );
+    assert_eq!(
+        layers[1]["mediaType"],
+        "application/vnd.module.wasm.config.v1+json"
+    );
 }
 
 #[test]
@@ -361,6 +385,8 @@ fn bad_input_gets_one_error_line_and_writes_nothing() {
             "http_headers",
             "--image",
             "oci://r.example/h:1",
+            "--selector",
+            "app=h",
             "--config",
             path(&bad),
             "--out",
@@ -562,87 +588,6 @@ fn a_network_filter_gets_network_manifests_that_run_in_envoy() {
     assert_eq!(allowed.read(6), b"hello\n");
 }
 
-/// The module of image `oci://REGISTRY/REPO:TAG`, fetched the way Istio's agent does: the
-/// manifest (its digest must be `sha256`), the last layer, `plugin.wasm` inside it.
-fn fetch_like_istio_agent(image: &str, sha256: &str) -> Vec<u8> {
-    let reference = image.strip_prefix("oci://").unwrap();
-    let (registry, rest) = reference.split_once('/').unwrap();
-    let (repository, tag) = rest.rsplit_once(':').unwrap();
-    let client = reqwest::blocking::Client::new();
-    let manifest = client
-        .get(format!("http://{registry}/v2/{repository}/manifests/{tag}"))
-        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
-        .send()
-        .unwrap()
-        .bytes()
-        .unwrap();
-    assert_eq!(
-        sha256_hex(&manifest),
-        sha256,
-        "the image is the one the WasmPlugin names"
-    );
-    let manifest: Value = serde_json::from_slice(&manifest).unwrap();
-    let last = manifest["layers"].as_array().unwrap().last().unwrap();
-    assert_eq!(
-        last["mediaType"],
-        "application/vnd.oci.image.layer.v1.tar+gzip"
-    );
-    let layer = client
-        .get(format!(
-            "http://{registry}/v2/{repository}/blobs/{}",
-            last["digest"].as_str().unwrap()
-        ))
-        .send()
-        .unwrap()
-        .bytes()
-        .unwrap();
-    file_in_tar_gz(&layer, "plugin.wasm").expect("plugin.wasm in the last layer")
-}
-
-/// What istiod makes of a WasmPlugin: the Wasm filter config Envoy receives (with the
-/// module as the local file Istio's agent saved it to).
-fn istiod_filter_config(plugin: &Value, module_file: &Path) -> Value {
-    let spec = &plugin["spec"];
-    let name = format!("default.{}", plugin["metadata"]["name"].as_str().unwrap());
-    let mut env = serde_json::Map::new();
-    let mut host_env = Vec::new();
-    for variable in spec["vmConfig"]["env"].as_array().into_iter().flatten() {
-        let key = variable["name"].as_str().unwrap().to_string();
-        if variable["valueFrom"] == "HOST" {
-            host_env.push(json!(key));
-        } else {
-            env.insert(key, variable["value"].clone());
-        }
-    }
-    let failure_policy = match spec["failStrategy"].as_str().unwrap_or("FAIL_CLOSE") {
-        "FAIL_OPEN" => "FAIL_OPEN",
-        "FAIL_RELOAD" => "FAIL_RELOAD",
-        _ => "FAIL_CLOSED",
-    };
-    let (filter_type, proto) = match spec["type"].as_str().unwrap_or("HTTP") {
-        "NETWORK" => ("network", "envoy.extensions.filters.network.wasm.v3.Wasm"),
-        _ => ("http", "envoy.extensions.filters.http.wasm.v3.Wasm"),
-    };
-    assert_eq!(filter_type, "http");
-    let mut config = json!({
-        "name": name,
-        "root_id": spec["pluginName"],
-        "failure_policy": failure_policy,
-        "vm_config": {
-            "runtime": "envoy.wasm.runtime.v8",
-            "code": {"local": {"filename": path(module_file)}},
-            "environment_variables": {"key_values": env, "host_env_keys": host_env},
-        },
-    });
-    if !spec["pluginConfig"].is_null() {
-        config["configuration"] = json!({
-            "@type": "type.googleapis.com/google.protobuf.StringValue",
-            "value": serde_json::to_string(&spec["pluginConfig"]).unwrap(),
-        });
-    }
-    json!({"name": name, "typed_config": {"@type": format!("type.googleapis.com/{proto}"), "config": config}})
-}
-
 /// An Envoy bootstrap: one listener with `filter` before the router, to `upstream`, plus
 /// `clusters`.
 fn bootstrap(filter: Value, upstream: &Upstream, clusters: Vec<Value>) -> String {
@@ -683,60 +628,6 @@ fn bootstrap(filter: Value, upstream: &Upstream, clusters: Vec<Value>) -> String
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
     })
     .to_string()
-}
-
-#[test]
-fn a_wasmplugin_translated_as_istiod_does_runs_in_envoy() {
-    let registry = Registry::start();
-    let dir = temp();
-    let image = format!("oci://{}/filters/http_headers:0.1.0", registry.address());
-    package(
-        "http_headers",
-        &dir.path().join("oci"),
-        &["--push", image.trim_start_matches("oci://")],
-    );
-    let mut plugin = manifests(
-        "http_headers",
-        &image,
-        Some(&deploy_config("http_headers")),
-        &dir.path().join("manifests"),
-    );
-    plugin["spec"]["vmConfig"] = json!({"env": [{"name": "STAGE", "value": "test"}]});
-    assert_eq!(crd_errors(&plugin), Vec::<String>::new());
-
-    let module = fetch_like_istio_agent(&image, plugin["spec"]["sha256"].as_str().unwrap());
-    assert!(module == built_module("http_headers"));
-    let module_file = dir.path().join("module.wasm");
-    std::fs::write(&module_file, &module).unwrap();
-    let filter = istiod_filter_config(&plugin, &module_file);
-    assert_eq!(filter["typed_config"]["config"]["root_id"], "http_headers");
-    assert_eq!(
-        filter["typed_config"]["config"]["vm_config"]["environment_variables"]["key_values"]["STAGE"],
-        "test"
-    );
-
-    let upstream = Upstream::start();
-    let envoy = Envoy::start_config(&bootstrap(filter, &upstream, vec![]), dir.path())
-        .unwrap_or_else(|e| panic!("Envoy refused the translated WasmPlugin:\n{}", e.log));
-    let response = envoy
-        .http1()
-        .get(envoy.url("/mesh"))
-        .header("x-api-key", "k")
-        .header("x-internal", "secret")
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["x-frame-options"], "DENY");
-    let seen: SeenRequest = response.json().unwrap();
-    assert_eq!(seen.header("x-env"), Some("prod"));
-    assert_eq!(seen.header("x-via-filter"), Some("http_headers"));
-    assert_eq!(seen.header("x-internal"), None);
-    let refused = envoy.http1().get(envoy.url("/mesh")).send().unwrap();
-    assert_eq!(
-        refused.status(),
-        400,
-        "x-api-key is required by pluginConfig"
-    );
 }
 
 fn remote_module_filter(sha256: &str, server: &Upstream) -> (Value, Vec<Value>) {
@@ -854,47 +745,139 @@ fn without_module_path(manifest: &str) -> String {
         .join("\n")
 }
 
+/// `cargo envoy-wasm` in the crate at `dir`, built in [`scratch_target`]; its output.
+fn in_crate(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(cli_binary())
+        .arg("envoy-wasm")
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", scratch_target())
+        .output()
+        .unwrap()
+}
+
 #[test]
-fn a_scaffolded_crate_passes_its_tests_and_serves_traffic_in_envoy() {
+fn a_scaffolded_crate_tests_in_one_command_and_runs_in_envoy() {
     let dir = temp();
     let crate_dir = dir.path().join("my_filter");
     let run = cargo_envoy_wasm(dir.path(), &["new", path(&crate_dir)]);
     assert!(run.success, "{}", run.stderr);
-    let target = scratch_target();
-    let built = Command::new(cli_binary())
-        .args(["envoy-wasm", "build"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
     assert!(
-        built.status.success(),
+        run.stdout.contains("cargo envoy-wasm test"),
         "{}",
-        String::from_utf8_lossy(&built.stderr)
+        run.stdout
     );
-    // Three tests, each natively and against the module just built.
-    let stdout = cargo_test_crate(&crate_dir);
+    assert!(
+        !crate_dir.join("envoy.yaml").exists(),
+        "one configuration file"
+    );
+    // An edit, then one command: the module is rebuilt as shipped and both runs pass.
+    let lib = crate_dir.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        source.replacen(
+            "Ok(Action::Continue)",
+            "log::debug!(\"an edit\");\n        Ok(Action::Continue)",
+            1,
+        ),
+    )
+    .unwrap();
+    let tested = in_crate(&crate_dir, &["test"]);
+    let stdout = String::from_utf8_lossy(&tested.stdout);
+    assert!(
+        tested.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
     assert!(stdout.contains("test result: ok. 6 passed"), "{stdout}");
     assert!(
         stdout.contains("a_request_without_the_header_is_refused_on_wasm ... ok"),
         "{stdout}"
     );
-    let module = target.join("envoy-wasm/my_filter/plugin.wasm");
+    let module = scratch_target().join("envoy-wasm/my_filter/plugin.wasm");
     assert!(std::fs::read(&module).unwrap().starts_with(b"\0asm"));
 
+    // A failing assertion is reported at its own line, in both runs, by the test's name.
+    let tests = crate_dir.join("tests/emulator.rs");
+    let passing = std::fs::read_to_string(&tests).unwrap();
+    let line = passing.lines().count() + 5;
+    std::fs::write(
+        &tests,
+        format!("{passing}\n#[emulator_test]\nfn fails_here() {{\n    let n = 1;\n    assert_eq!(n, 2);\n}}\n"),
+    )
+    .unwrap();
+    let failed = in_crate(&crate_dir, &["test", "--", "fails_here"]);
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert!(!failed.status.success());
+    for thread in ["fails_here", "fails_here_on_wasm"] {
+        let at = format!("thread '{thread}' ");
+        let report = stdout
+            .lines()
+            .find(|l| l.starts_with(&at))
+            .unwrap_or_else(|| panic!("no report of {thread}: {stdout}"));
+        assert!(
+            report.contains(&format!("tests/emulator.rs:{line}:5")),
+            "{report}"
+        );
+    }
+    std::fs::write(&tests, passing).unwrap();
+
+    // `run`: the filter in Envoy, in front of an upstream the user names.
     let upstream = Upstream::start();
-    let config = std::fs::read_to_string(crate_dir.join("envoy.yaml")).unwrap();
-    let config = with_free_ports(&config, &upstream)
-        .replace("target/envoy-wasm/my_filter/plugin.wasm", path(&module));
-    let envoy = Envoy::start_config(&config, &crate_dir).unwrap_or_else(|e| panic!("{}", e.log));
-    let response = envoy
-        .http1()
-        .get(envoy.url("/"))
-        .header("x-api-key", "k")
-        .send()
+    let (port, admin) = (envoy_tests::free_port(), envoy_tests::free_port());
+    let mut child = Command::new(cli_binary())
+        .args(["envoy-wasm", "run", "--upstream"])
+        .arg(format!("127.0.0.1:{}", upstream.port()))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--admin-port",
+            &admin.to_string(),
+        ])
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", scratch_target())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["x-my-filter"], "my_filter");
-    let refused = envoy.http1().get(envoy.url("/")).send().unwrap();
-    assert_eq!(refused.status(), 403);
+    let stderr = child.stderr.take().unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log = said.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            if line.contains("envoy-wasm run: ready") {
+                let _ = ready_tx.send(line);
+            }
+        }
+    });
+    let ready = ready_rx.recv_timeout(envoy_tests::WAIT);
+    let client = reqwest::blocking::Client::new();
+    let url = format!("http://127.0.0.1:{port}/");
+    let served = ready.as_ref().ok().map(|_| {
+        let ok = client.get(&url).header("x-api-key", "k").send().unwrap();
+        let refused = client.get(&url).send().unwrap();
+        (
+            ok.status(),
+            ok.headers().get("x-my-filter").cloned(),
+            refused.status(),
+        )
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = ready.unwrap_or_else(|_| panic!("run was not ready:\n{}", said.lock().unwrap()));
+    assert!(
+        line.contains(&format!("http://127.0.0.1:{port}/")),
+        "{line}"
+    );
+    let (ok, stamp, refused) = served.unwrap();
+    assert_eq!(ok, 200);
+    assert_eq!(stamp.unwrap(), "my_filter");
+    assert_eq!(refused, 403);
+    assert_eq!(upstream.requests().len(), 1);
 }

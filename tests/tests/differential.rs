@@ -206,16 +206,16 @@ fn scenarios() -> Vec<Scenario> {
             },
         },
         Scenario {
-            name: "http_headers with an empty configuration changes nothing",
+            name: "http_headers with one rule changes only that",
             plugin: "http_headers",
-            config: "",
+            config: r#"{"response": {"add": [{"name": "x-added", "value": "1"}]}}"#,
             auth_service: false,
             request: Req::get("/", &[("x-keep", "1")]),
             expect: Expect {
                 reaches_upstream: true,
                 upstream: &[("x-keep", &["1"])],
                 status: 200,
-                response: &[("x-upstream", &["echo"])],
+                response: &[("x-upstream", &["echo"]), ("x-added", &["1"])],
                 ..Expect::default()
             },
         },

@@ -118,18 +118,14 @@ fn with_fail_reload_envoy_serves_again_after_a_panic() {
         .unwrap();
     assert_eq!(response.status(), 503, "the panicking request fails");
     // Envoy reloads the VM after a backoff (1 s by default); then requests pass again.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let status = envoy.http1().get(envoy.url("/")).send().unwrap().status();
-        if status == 200 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {status} after 10 s:\n{}",
-            envoy.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let reloaded = envoy_tests::wait_until(|| {
+        envoy.http1().get(envoy.url("/")).send().unwrap().status() == 200
+    });
+    assert!(
+        reloaded,
+        "still failing after {:?}:\n{}",
+        envoy_tests::WAIT,
+        envoy.log()
+    );
     assert_eq!(upstream.requests().len(), 1);
 }

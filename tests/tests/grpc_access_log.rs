@@ -8,12 +8,11 @@ use grpc_access_log::proto::Entry;
 use prost::Message as _;
 use std::time::{Duration, Instant};
 
-fn within(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+fn within(what: &str, done: impl FnMut() -> bool) {
+    assert!(
+        envoy_tests::wait_until(done),
+        "timed out waiting for {what}"
+    );
 }
 
 fn paths(collector: &GrpcCollector) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! http_auth in a real Envoy, calling a real auth service started by the test.
 
-use envoy_tests::{Plugin, Reply, Upstream, on_both_targets, serve_with};
+use envoy_tests::{Plugin, Reply, Target, Upstream, on_both_targets, serve_with};
 use std::time::{Duration, Instant};
 
 const CONFIG: &str = r#"{"cluster": "service", "timeout_ms": 300, "copy_headers": ["x-user"]}"#;
@@ -59,6 +59,22 @@ on_both_targets! {
             envoy.stats()
         );
         assert_eq!(envoy.stat("wasmcustom.http_auth.denied"), Some(2));
+        // The labelled family, on both targets: the label goes into the name on Wasm (the
+        // proxy-wasm ABI has no labels), and is a tag Envoy appends natively.
+        // (The SDK's `metrics` docs give the names on each target.)
+        let (users, prometheus) = match Target::current() {
+            Target::Wasm => (
+                "wasmcustom.http_auth.users;user=alice",
+                "http_auth_users_user_alice{} 1",
+            ),
+            Target::Native => (
+                "wasmcustom.http_auth.users.user.alice",
+                r#"envoy_wasmcustom_http_auth_users{user="alice"} 1"#,
+            ),
+        };
+        assert_eq!(envoy.stat(users), Some(1), "{}", envoy.stats());
+        envoy.assert_prometheus("", &[prometheus]);
+        assert!(!envoy.log().contains("logged once"), "no metric error: {}", envoy.log());
     }
 
     fn a_service_that_is_down_fails_closed() {

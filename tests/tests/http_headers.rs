@@ -84,8 +84,8 @@ on_both_targets! {
         );
     }
 
-    fn empty_configuration_changes_nothing() {
-        let (upstream, envoy) = start("");
+    fn one_rule_changes_only_that() {
+        let (upstream, envoy) = start(r#"{"response": {"add": [{"name": "x-added", "value": "1"}]}}"#);
         let response = envoy
             .http1()
             .get(envoy.url("/"))
@@ -94,7 +94,14 @@ on_both_targets! {
             .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["x-upstream"], "echo");
+        assert_eq!(response.headers()["x-added"], "1");
         assert_eq!(upstream.last_request().unwrap().header("x-keep"), Some("1"));
+    }
+
+    fn an_empty_configuration_is_refused() {
+        let upstream = Upstream::start();
+        let exited = Envoy::start_rejected(&Plugin::new("http_headers").config(""), &upstream);
+        assert!(exited.rejection().contains("no configuration"), "{}", exited.log);
     }
 
     fn a_value_of_the_wrong_type_is_rejected_naming_the_field() {

@@ -1,5 +1,5 @@
 //! http_routing in a real Envoy: rules per route and authority, a rewrite that Envoy routes
-//! again, and typed attributes as Envoy reports them.
+//! again, and typed properties as Envoy reports them.
 
 use envoy_tests::{Plugin, Reply, Upstream, on_both_targets, serve_with};
 
@@ -68,7 +68,7 @@ on_both_targets! {
         );
     }
 
-    fn typed_attributes_decode_envoys_values() {
+    fn typed_properties_decode_envoys_values() {
         let (_upstream, envoy) = serve_with(&Plugin::new("http_routing").config(CONFIG), None);
         for (client, protocol) in [(envoy.http1(), "HTTP/1.1"), (envoy.http2(), "HTTP/2")] {
             let response = client.get(envoy.url("/a")).send().unwrap();

@@ -5,9 +5,10 @@ use envoy_tests::{Envoy, Plugin, Upstream};
 use envoy_wasm_sdk::metrics::stats_tags;
 use std::time::{Duration, Instant};
 
-/// Waits until `read` gives the same value twice 300 ms apart (or 10 s pass).
+/// Waits until `read` gives the same value twice 300 ms apart (or [`envoy_tests::WAIT`]
+/// passes).
 fn settled(read: impl Fn() -> Option<u64>) -> Option<u64> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + envoy_tests::WAIT;
     let mut last = read();
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(300));

@@ -1,9 +1,10 @@
-//! rate_limit in a real Envoy, from the example's own envoy.yaml, at `--concurrency 2`:
-//! two workers draw from one bucket, the counters carry Prometheus labels, and the
-//! singleton collector hears every decision once, from both workers.
+//! rate_limit in a real Envoy, from the example's own envoy.yaml (and, natively,
+//! envoy-native.yaml), at `--concurrency 2`: two workers draw from one bucket and the
+//! counters carry Prometheus labels, on both targets; on Wasm the singleton collector hears
+//! every decision once, from both workers (the native target has no shared queues, and
+//! refuses `collector` at load).
 
-use envoy_tests::{Envoy, Upstream};
-use std::time::{Duration, Instant};
+use envoy_tests::{Envoy, Plugin, Target, Upstream, on_both_targets};
 
 /// Connections each worker accepted, from Envoy's per-worker listener stats.
 fn connections_per_worker(envoy: &Envoy) -> Vec<u64> {
@@ -16,20 +17,17 @@ fn connections_per_worker(envoy: &Envoy) -> Vec<u64> {
         .collect()
 }
 
-/// Waits until stat `name` reaches `want` (or 10 s pass) and returns its last value.
+/// Waits until stat `name` reaches `want` (or [`envoy_tests::WAIT`] passes) and returns its
+/// last value.
 fn stat_reaching(envoy: &Envoy, name: &str, want: u64) -> Option<u64> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let value = envoy.stat(name);
-        if value == Some(want) || Instant::now() > deadline {
-            return value;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    envoy_tests::wait_until(|| envoy.stat(name) == Some(want));
+    envoy.stat(name)
 }
 
-#[test]
-fn two_workers_share_one_bucket_and_the_collector_hears_every_decision() {
+/// A burst from client `alice` over fresh connections, until both workers served some:
+/// Envoy, and each request's status. Asserts the bucket (capacity 5) was shared and its
+/// counters carry the labels, in each target's Prometheus names.
+fn shared_burst() -> (Envoy, Vec<u16>) {
     let upstream = Upstream::start();
     let envoy = Envoy::start_example_with_workers("rate_limit", &upstream, 2)
         .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
@@ -69,17 +67,52 @@ fn two_workers_share_one_bucket_and_the_collector_hears_every_decision() {
         connections_per_worker(&envoy)
     );
 
+    // The labels as Prometheus labels: on Wasm by the `stats_tags` of envoy.yaml, natively
+    // as Envoy's own tags under the dynamic module's namespace.
+    let name = match Target::current() {
+        Target::Wasm => "rate_limit_requests",
+        Target::Native => "envoy_wasmcustom_rate_limit_requests",
+    };
+    let allowed_line = format!(r#"{name}{{client="alice",outcome="allowed"}} 5"#);
     let limited_line = format!(
-        r#"rate_limit_requests{{client="alice",outcome="limited"}} {}"#,
+        r#"{name}{{client="alice",outcome="limited"}} {}"#,
         total - 5
     );
-    envoy.assert_prometheus(
-        "rate_limit",
-        &[
-            r#"rate_limit_requests{client="alice",outcome="allowed"} 5"#,
-            &limited_line,
-        ],
-    );
+    envoy.assert_prometheus("", &[&allowed_line, &limited_line]);
+    (envoy, statuses)
+}
+
+on_both_targets! {
+    fn two_workers_share_one_bucket() {
+        let (envoy, statuses) = shared_burst();
+        eprintln!(
+            "burst: {statuses:?}\nconnections per worker: {:?}",
+            connections_per_worker(&envoy)
+        );
+    }
+}
+
+/// Natively the collector is refused at load, naming the field: no report is dropped
+/// silently.
+#[test]
+fn natively_a_collector_is_refused_at_load() {
+    Target::Native.run(|| {
+        let upstream = Upstream::start();
+        let plugin = Plugin::new("rate_limit")
+            .config(r#"{"capacity": 5, "refill_per_second": 1.0, "collector": {"vm_id": "c"}}"#);
+        let exited = Envoy::start_rejected(&plugin, &upstream);
+        assert!(
+            exited.rejection().contains("field `collector`"),
+            "{}",
+            exited.log
+        );
+    });
+}
+
+#[test]
+fn two_workers_share_one_bucket_and_the_collector_hears_every_decision() {
+    let (envoy, statuses) = shared_burst();
+    let total = statuses.len() as u64;
 
     // The collector (one VM on the main thread) took every decision once, from both workers.
     assert_eq!(

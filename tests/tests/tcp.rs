@@ -5,7 +5,6 @@
 
 use envoy_tests::{Envoy, Plugin, TcpClient, TcpEcho};
 use envoy_wasm_sdk::testing::{Emulator, TcpConnection};
-use std::time::{Duration, Instant};
 
 /// What the client does.
 #[derive(Clone, Copy)]
@@ -225,10 +224,7 @@ fn in_envoy(scenario: &Scenario) -> Outcome {
     }
     let closed = client.is_closed_by_peer();
     // The connection's last callback comes with its close.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !envoy.log().contains("tcp done") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    envoy.wait_for_log("tcp done");
     let callbacks = envoy
         .log()
         .lines()

@@ -40,8 +40,11 @@ pub struct Config {
 
 pub const NO_FILTER: &str = "no filter";
 pub const PEER: &str = "proxy-wasm 0.2.5";
+pub const GO_PEER: &str = "proxy-wasm-go-sdk";
 pub const OURS: &str = "envoy-wasm-sdk";
 pub const OURS_STATEFUL: &str = "envoy-wasm-sdk, stateful";
+pub const OURS_LOGGED: &str = "envoy-wasm-sdk, a log line with the request id";
+pub const OURS_LOGGED_PLAIN: &str = "envoy-wasm-sdk, a log line without it";
 pub const FLOOR: &str = "hand-written ABI";
 pub const OURS_NATIVE: &str = "envoy-wasm-sdk, native (dynamic module)";
 pub const NATIVE_FLOOR: &str = "hand-written dynamic module";
@@ -61,47 +64,80 @@ pub fn configs(workload: Workload) -> Vec<Config> {
     let ours = wasm_config(OURS, sdk_module(workload), "", marker);
     let native = native_config(workload, marker);
     match workload {
-        Workload::Body => vec![none, peer, ours, native],
-        Workload::Header | Workload::Multi => vec![
-            none,
-            wasm_config(
-                "empty wasm module",
-                workspace_module("bench_empty.wasm"),
-                "",
-                None,
-            ),
-            Config {
-                name: HEADER_MUTATION,
-                filters: header_mutation(workload),
-                wasm: None,
-                library: None,
-                marker,
-            },
-            Config {
-                name: "Lua",
-                filters: lua(workload),
-                wasm: None,
-                library: None,
-                marker,
-            },
-            peer,
-            wasm_config(
-                FLOOR,
-                workspace_module("bench_floor.wasm"),
-                workload.name(),
-                marker,
-            ),
-            ours,
-            wasm_config(
-                OURS_STATEFUL,
-                workspace_module(&format!("examples/sdk_{}_stateful.wasm", workload.name())),
-                "",
-                marker,
-            ),
-            native,
-            native_floor(workload, marker),
-        ],
+        Workload::Body => vec![none, peer, ours, native, native_floor(workload, marker)],
+        Workload::Header | Workload::Multi => {
+            let mut rows = vec![
+                none,
+                wasm_config(
+                    "empty wasm module",
+                    workspace_module("bench_empty.wasm"),
+                    "",
+                    None,
+                ),
+                Config {
+                    name: HEADER_MUTATION,
+                    filters: header_mutation(workload),
+                    wasm: None,
+                    library: None,
+                    marker,
+                },
+                Config {
+                    name: "Lua",
+                    filters: lua(workload),
+                    wasm: None,
+                    library: None,
+                    marker,
+                },
+                peer,
+            ];
+            rows.extend(go_peer(workload, marker));
+            rows.extend([
+                wasm_config(
+                    FLOOR,
+                    workspace_module("bench_floor.wasm"),
+                    workload.name(),
+                    marker,
+                ),
+                ours,
+                wasm_config(
+                    OURS_STATEFUL,
+                    workspace_module(&format!("examples/sdk_{}_stateful.wasm", workload.name())),
+                    "",
+                    marker,
+                ),
+                native,
+                native_floor(workload, marker),
+            ]);
+            if workload == Workload::Header {
+                // The log prefix's cost: the same line, with and without the request id.
+                for (name, module) in [
+                    (OURS_LOGGED, "sdk_header_logged"),
+                    (OURS_LOGGED_PLAIN, "sdk_header_logged_plain"),
+                ] {
+                    let module = workspace_module(&format!("examples/{module}.wasm"));
+                    rows.push(wasm_config(name, module, "", marker));
+                }
+            }
+            rows
+        }
     }
+}
+
+/// The workload on proxy-wasm-go-sdk (`bench/peers/proxy_wasm_go`): one module for both
+/// workloads, picked by the plugin configuration. Go is optional: `scripts/bench.sh` builds
+/// the module only where `go` is installed, so without the module the row is left out (and
+/// said so) rather than failing the run.
+fn go_peer(workload: Workload, marker: Option<&'static str>) -> Option<Config> {
+    let module = go_peer_module();
+    if !module.is_file() {
+        eprintln!(
+            "note: no {GO_PEER} row for {}: {} is missing (scripts/bench.sh builds it when `go` is installed)",
+            workload.name(),
+            module.display()
+        );
+        return None;
+    }
+    Some(wasm_config(GO_PEER, module, workload.name(), marker))
 }
 
 /// The workload as a dynamic module written against Envoy's C ABI by hand
@@ -165,6 +201,12 @@ fn peer_module(workload: Workload) -> PathBuf {
     project_root()
         .join("bench/peers/proxy_wasm_bench/target/wasm32-wasip1/release/examples")
         .join(format!("peer_{}.wasm", workload.name()))
+}
+
+/// Built by `scripts/bench.sh` (`go build -buildmode=c-shared`) into the workspace's
+/// `target/`, which git ignores.
+fn go_peer_module() -> PathBuf {
+    project_root().join("target/go-peer/proxy_wasm_go.wasm")
 }
 
 fn wasm_config(

@@ -64,7 +64,7 @@ impl Load {
 }
 
 /// User plus system CPU ticks of process `pid` (all its threads).
-fn cpu_ticks(pid: u32) -> Result<u64, String> {
+pub fn cpu_ticks(pid: u32) -> Result<u64, String> {
     let stat = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat"))
         .map_err(|e| format!("cannot read Envoy's CPU time: {e}"))?;
     // Fields after the command name (which may hold spaces) start at field 3.

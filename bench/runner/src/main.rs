@@ -7,8 +7,10 @@
 //! Usage: `bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body]
 //! [--configs 'NAME;NAME']` (`--configs` keeps the configurations named, with "no filter"
 //! always: a shorter run for a question about a few of them),
-//! or `bench --soak [--requests N]` for the long run in [`soak`].
+//! or `bench --soak [--requests N]` for the long run in [`soak`], or `bench --client-input`
+//! for what hostile client input costs ([`client_input`]).
 
+mod client_input;
 mod configs;
 mod load;
 mod memory;
@@ -30,6 +32,8 @@ const MEMORY_AFTER_REQUESTS: u64 = 100_000;
 struct Options {
     /// `Some(requests)`: the soak instead of the comparison.
     soak: Option<u64>,
+    /// The check of what hostile client input costs ([`client_input`]).
+    client_input: bool,
     rounds: usize,
     seconds: u64,
     connections: u32,
@@ -43,13 +47,14 @@ fn main() {
         Ok(options) => options,
         Err(message) => {
             eprintln!(
-                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body] [--configs 'NAME;NAME']\n       bench --soak [--requests N]"
+                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body] [--configs 'NAME;NAME']\n       bench --soak [--requests N]\n       bench --client-input"
             );
             std::process::exit(2);
         }
     };
     let result = match options.soak {
         Some(requests) => soak::run(requests),
+        None if options.client_input => client_input::run(),
         None => run(&options),
     };
     if let Err(message) = result {
@@ -61,6 +66,7 @@ fn main() {
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         soak: None,
+        client_input: false,
         rounds: 15,
         seconds: 2,
         connections: 8,
@@ -73,6 +79,10 @@ fn parse_options() -> Result<Options, String> {
     while let Some(flag) = args.next() {
         if flag == "--soak" {
             soak = true;
+            continue;
+        }
+        if flag == "--client-input" {
+            options.client_input = true;
             continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -188,11 +198,12 @@ fn start_all(
     options: &Options,
 ) -> Result<Vec<Subject>, String> {
     let all = configs::configs(workload);
-    if let Some(unknown) = options
-        .configs
-        .iter()
-        .find(|name| !all.iter().any(|config| config.name == name.as_str()))
-    {
+    // A name may be a row of another workload only (the log-line rows are header's).
+    if let Some(unknown) = options.configs.iter().find(|name| {
+        ![Workload::Header, Workload::Multi, Workload::Body]
+            .into_iter()
+            .any(|w| configs::configs(w).iter().any(|c| c.name == name.as_str()))
+    }) {
         return Err(format!("--configs: no configuration named {unknown:?}"));
     }
     all.into_iter()

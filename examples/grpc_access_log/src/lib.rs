@@ -33,7 +33,8 @@ pub struct Config {
     #[serde(default = "default_buffer")]
     pub buffer: usize,
     /// The first wait before reopening a broken stream, in milliseconds; it doubles after
-    /// each failure, up to `max_backoff_ms`, and starts over once a stream opens.
+    /// each failure, up to `max_backoff_ms`, and starts over once a stream has stayed open
+    /// that long.
     #[serde(default = "default_backoff_ms")]
     pub backoff_ms: u64,
     /// The longest wait between attempts, in milliseconds.
@@ -70,6 +71,9 @@ pub struct AccessLog {
     link: Cell<Link>,
     waiting: RefCell<VecDeque<Vec<u8>>>,
     backoff: Cell<Duration>,
+    /// When the open stream was answered (to tell a stream that lasted from one the
+    /// collector breaks at once).
+    opened: Cell<Option<SystemTime>>,
     sent: Counter,
     dropped: Counter,
     reopened: Counter,
@@ -97,6 +101,7 @@ impl Plugin for AccessLog {
         )?;
         Ok(AccessLog {
             backoff: Cell::new(Duration::from_millis(config.backoff_ms)),
+            opened: Cell::new(None),
             config,
             link: Cell::new(Link::Down),
             waiting: RefCell::new(VecDeque::new()),
@@ -106,12 +111,12 @@ impl Plugin for AccessLog {
         })
     }
 
-    fn create_filter(self: Rc<Self>) -> Summary {
-        Summary {
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Summary> {
+        Some(Summary {
             plugin: self,
             started: None,
             entry: proto::Entry::default(),
-        }
+        })
     }
 }
 
@@ -134,7 +139,7 @@ impl AccessLog {
         let max = Duration::from_millis(self.config.max_backoff_ms);
         self.backoff.set((wait * 2).min(max));
         let reopen = ops.once("reopen the collector stream", wait, |plugin, ops| {
-            let _ = plugin.reopened.increment(1);
+            plugin.reopened.increment(1);
             plugin.open(ops);
         });
         if let Err(error) = reopen {
@@ -147,14 +152,29 @@ impl AccessLog {
             (GrpcStreamEvent::InitialMetadata(_), Link::Opening(stream)) => {
                 log::info!("collector stream open");
                 self.link.set(Link::Open(stream));
-                self.backoff
-                    .set(Duration::from_millis(self.config.backoff_ms));
+                self.opened.set(ops.now().ok());
                 let waiting: Vec<Vec<u8>> = self.waiting.borrow_mut().drain(..).collect();
                 for entry in waiting {
                     self.send(entry);
                 }
             }
             (GrpcStreamEvent::Closed { status, message }, _) => {
+                // The backoff starts over only after a stream that lasted (as long as the
+                // longest wait): a collector that breaks each stream at once is retried
+                // ever less often, up to `max_backoff_ms`.
+                let max = Duration::from_millis(self.config.max_backoff_ms);
+                let lasted = self
+                    .opened
+                    .take()
+                    .zip(ops.now().ok())
+                    .is_some_and(|(opened, now)| {
+                        now.duration_since(opened)
+                            .is_ok_and(|open_for| open_for >= max)
+                    });
+                if lasted {
+                    self.backoff
+                        .set(Duration::from_millis(self.config.backoff_ms));
+                }
                 log::warn!(
                     "collector stream closed: {status} {message}; reopening in {} ms",
                     self.backoff.get().as_millis()
@@ -170,7 +190,7 @@ impl AccessLog {
         if let Link::Open(stream) = self.link.get() {
             match stream.send(&entry) {
                 Ok(()) => {
-                    let _ = self.sent.increment(1);
+                    self.sent.increment(1);
                     return;
                 }
                 Err(error) => log::debug!("collector stream refused a summary: {error}"),
@@ -179,7 +199,7 @@ impl AccessLog {
         let mut waiting = self.waiting.borrow_mut();
         if waiting.len() >= self.config.buffer {
             waiting.pop_front();
-            let _ = self.dropped.increment(1);
+            self.dropped.increment(1);
         }
         if self.config.buffer > 0 {
             waiting.push_back(entry);
@@ -210,7 +230,7 @@ impl HttpFilter for Summary {
     fn on_stream_done(&mut self, done: &mut StreamDoneOps) {
         let code = done
             .properties()
-            .attribute(envoy_wasm_sdk::attributes::RESPONSE_CODE)
+            .get(envoy_wasm_sdk::properties::RESPONSE_CODE)
             .ok()
             .flatten();
         self.entry.status = code.and_then(|c| u32::try_from(c).ok()).unwrap_or(0);

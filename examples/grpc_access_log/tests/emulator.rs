@@ -98,9 +98,34 @@ fn a_broken_stream_is_reopened_with_backoff_and_nothing_is_lost_that_fits() {
     assert_eq!(paths(&entries(&envoy, 0)), ["/a"]);
     assert_eq!(paths(&entries(&envoy, 2)), ["/c", "/d", "/e"]);
     assert_eq!(envoy.metric("grpc_access_log.reopened"), Some(2));
-    // Open again: the backoff starts over.
+    // A stream that stayed open as long as the longest wait: the backoff starts over.
+    envoy.advance(Duration::from_millis(400));
     envoy.close_grpc_call(third, GrpcStatus::Internal, "restarting");
     assert!(envoy.logged("collector stream closed: INTERNAL (13) restarting; reopening in 100 ms"));
+}
+
+#[emulator_test]
+fn a_collector_that_breaks_every_stream_at_once_is_retried_ever_less_often() {
+    let envoy = started();
+    // Each stream is answered, then broken at once: the wait grows to its cap and stays.
+    for (attempt, wait) in [100u64, 200, 400, 400, 400].into_iter().enumerate() {
+        let stream = envoy.grpc_calls()[attempt].token;
+        envoy.send_grpc_initial_metadata(stream, &[]);
+        envoy.close_grpc_call(stream, GrpcStatus::Unavailable, "broken");
+        assert!(
+            envoy.logged(&format!("broken; reopening in {wait} ms")),
+            "attempt {attempt}: {:?}",
+            envoy.logs()
+        );
+        envoy.advance(Duration::from_millis(wait - 1));
+        assert_eq!(
+            envoy.grpc_calls().len(),
+            attempt + 1,
+            "not before {wait} ms"
+        );
+        envoy.advance(Duration::from_millis(1));
+        assert_eq!(envoy.grpc_calls().len(), attempt + 2);
+    }
 }
 
 #[emulator_test]

@@ -52,8 +52,8 @@ impl Plugin for GrpcAuth {
         Ok(GrpcAuth { config })
     }
 
-    fn create_filter(self: Rc<Self>) -> GrpcAuthFilter {
-        GrpcAuthFilter { plugin: self }
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<GrpcAuthFilter> {
+        Some(GrpcAuthFilter { plugin: self })
     }
 }
 

@@ -12,18 +12,13 @@ impl Plugin for HelloWorld {
     type Filter = HelloFilter;
 
     fn configure(_config: (), ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-        let name = ctx
-            .properties()
-            .plugin_name()
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let name = ctx.plugin_name();
         log::info!("plugin {name} started");
         Ok(HelloWorld)
     }
 
-    fn create_filter(self: Rc<Self>) -> HelloFilter {
-        HelloFilter
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<HelloFilter> {
+        Some(HelloFilter)
     }
 }
 

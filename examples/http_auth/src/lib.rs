@@ -8,11 +8,13 @@
 //!   `503 auth service unavailable` (fail closed).
 //!
 //! Counters `http_auth.allowed`, `http_auth.denied` and `http_auth.failed` show in Envoy's
-//! stats.
+//! stats, and the labelled family `http_auth.users` counts allowed requests by the
+//! service's `x-user` (label `user`), on both targets (see the SDK's `metrics` docs for the
+//! names each target gives it).
 
 use envoy_wasm_sdk::callout::{CalloutError, CalloutOps, HttpRequest, HttpResponse};
 use envoy_wasm_sdk::config::check_header_name;
-use envoy_wasm_sdk::metrics::Counter;
+use envoy_wasm_sdk::metrics::{Counter, CounterVec};
 use envoy_wasm_sdk::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -81,6 +83,7 @@ pub struct HttpAuth {
     allowed: Counter,
     denied: Counter,
     failed: Counter,
+    users: CounterVec,
 }
 
 impl Plugin for HttpAuth {
@@ -93,12 +96,15 @@ impl Plugin for HttpAuth {
             allowed: Counter::define("http_auth.allowed")?,
             denied: Counter::define("http_auth.denied")?,
             failed: Counter::define("http_auth.failed")?,
+            // Declared here: the native target defines a family's labels only while Envoy
+            // loads the configuration.
+            users: CounterVec::define("http_auth.users", &["user"])?,
             config,
         })
     }
 
-    fn create_filter(self: Rc<Self>) -> AuthFilter {
-        AuthFilter { plugin: self }
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<AuthFilter> {
+        Some(AuthFilter { plugin: self })
     }
 }
 
@@ -108,7 +114,7 @@ pub struct AuthFilter {
 }
 
 fn unavailable(plugin: &HttpAuth, why: String) -> Error {
-    let _ = plugin.failed.increment(1);
+    plugin.failed.increment(1);
     let reply = LocalReply::new(503)
         .body("auth service unavailable\n")
         .details("http_auth_unavailable");
@@ -131,12 +137,14 @@ impl AuthFilter {
                         headers.set(name, value)?;
                     }
                 }
-                plugin.allowed.increment(1)?;
+                plugin.allowed.increment(1);
+                let user = response.header("x-user").unwrap_or("unknown");
+                plugin.users.with(&[user]).increment(1);
                 ops.resume_request()?;
                 Ok(())
             }
             Ok(response) if matches!(response.status, 401 | 403) => {
-                plugin.denied.increment(1)?;
+                plugin.denied.increment(1);
                 ops.respond(
                     LocalReply::new(403)
                         .body("forbidden\n")

@@ -75,8 +75,8 @@ impl Plugin for HttpBody {
         })
     }
 
-    fn create_filter(self: Rc<Self>) -> BodyFilter {
-        BodyFilter { plugin: self }
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<BodyFilter> {
+        Some(BodyFilter { plugin: self })
     }
 }
 

@@ -122,6 +122,14 @@ impl Plugin for HeaderRules {
     fn configure(config: Config, _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
         config.request.validate("request")?;
         config.response.validate("response")?;
+        if config.request.len() + config.response.len() == 0 {
+            // A filter with no rules does nothing: most likely a configuration that did
+            // not reach it. Refused, so a missing `require` never lets requests through.
+            return Err(ConfigError::field(
+                "request",
+                "no rules: give `request` or `response` rules (with none the filter does nothing)",
+            ));
+        }
         log::info!(
             "{} request and {} response rules",
             config.request.len(),
@@ -130,8 +138,8 @@ impl Plugin for HeaderRules {
         Ok(HeaderRules { config })
     }
 
-    fn create_filter(self: Rc<Self>) -> HeaderFilter {
-        HeaderFilter { plugin: self }
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<HeaderFilter> {
+        Some(HeaderFilter { plugin: self })
     }
 }
 

@@ -68,14 +68,17 @@ fn the_header_name_is_matched_without_regard_to_case() {
 }
 
 #[emulator_test]
-fn an_empty_configuration_changes_nothing() {
-    let envoy = with("");
-    let exchange = envoy.send_with(
-        Request::get("/").header("x-a", "1"),
-        Response::ok().header("x-b", "2"),
-    );
-    assert_eq!(exchange.upstream().header("x-a"), Some("1"));
-    assert_eq!(exchange.response().header("x-b"), Some("2"));
+fn an_empty_configuration_is_refused() {
+    let envoy = Emulator::new(register_plugin);
+    let failed = envoy.configure("").expect_err("must be refused");
+    assert!(failed.to_string().contains("no configuration"), "{failed}");
+}
+
+#[emulator_test]
+fn no_rules_are_refused() {
+    let envoy = Emulator::new(register_plugin);
+    let failed = envoy.configure("{}").expect_err("must be refused");
+    assert_eq!(failed.field_path(), Some("request"), "{failed}");
 }
 
 /// The configuration is refused, and the log names `field` and says `reason`.

@@ -1,6 +1,6 @@
 //! `http_routing`: per-route rules pick what each request gets; a header can move a request
 //! under `/v2`, after which Envoy routes it again (`clear_route_cache`); with `expose`, the
-//! response carries what Envoy knew about the request, read as typed attributes.
+//! response carries what Envoy knew about the request, read as typed properties.
 //!
 //! ```json
 //! {
@@ -12,12 +12,12 @@
 //! }
 //! ```
 
-use envoy_wasm_sdk::attributes::{
-    REQUEST_PROTOCOL, REQUEST_TIME, RESPONSE_CODE, SOURCE_PORT, XDS_CLUSTER_NAME, XDS_ROUTE_NAME,
-};
 use envoy_wasm_sdk::config::check_header_name;
 use envoy_wasm_sdk::foreign::{self, LifeSpan};
 use envoy_wasm_sdk::prelude::*;
+use envoy_wasm_sdk::properties::{
+    REQUEST_PROTOCOL, REQUEST_TIME, RESPONSE_CODE, SOURCE_PORT, XDS_CLUSTER_NAME, XDS_ROUTE_NAME,
+};
 use envoy_wasm_sdk::routes::PerRoute;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -63,11 +63,11 @@ impl Plugin for HttpRouting {
         Ok(HttpRouting { routes })
     }
 
-    fn create_filter(self: Rc<Self>) -> RoutingFilter {
-        RoutingFilter {
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<RoutingFilter> {
+        Some(RoutingFilter {
             plugin: self,
             config: None,
-        }
+        })
     }
 }
 
@@ -88,7 +88,7 @@ impl HttpFilter for RoutingFilter {
             {
                 req.headers().set(":path", format!("/v2{path}"))?;
                 // The route was chosen for the old path: have Envoy choose again.
-                foreign::clear_route_cache()?;
+                req.clear_route_cache()?;
                 if let Err(error) =
                     foreign::set_filter_state("envoy.string", "v2", LifeSpan::DownstreamRequest)
                 {
@@ -111,13 +111,13 @@ impl HttpFilter for RoutingFilter {
         if config.expose {
             let now = resp.now()?;
             let props = resp.properties();
-            let route = props.attribute(XDS_ROUTE_NAME)?.unwrap_or_default();
-            let cluster = props.attribute(XDS_CLUSTER_NAME)?.unwrap_or_default();
-            let port = props.attribute(SOURCE_PORT)?.unwrap_or(0);
-            let protocol = props.attribute(REQUEST_PROTOCOL)?.unwrap_or_default();
-            let code = props.attribute(RESPONSE_CODE)?.unwrap_or(0);
+            let route = props.get(XDS_ROUTE_NAME)?.unwrap_or_default();
+            let cluster = props.get(XDS_CLUSTER_NAME)?.unwrap_or_default();
+            let port = props.get(SOURCE_PORT)?.unwrap_or(0);
+            let protocol = props.get(REQUEST_PROTOCOL)?.unwrap_or_default();
+            let code = props.get(RESPONSE_CODE)?.unwrap_or(0);
             let age = props
-                .attribute(REQUEST_TIME)?
+                .get(REQUEST_TIME)?
                 .and_then(|at| now.duration_since(at).ok())
                 .map_or(-1, |age| age.as_millis() as i64);
             let state = props

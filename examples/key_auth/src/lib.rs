@@ -17,13 +17,22 @@
 //! }
 //! ```
 //!
-//! A request that must be authenticated carries exactly one key, in one of the `keys`
-//! headers (`in_header`) or query parameters (`in_query`). No key, several different keys,
-//! or a key no consumer has is a `401` with `www-authenticate: Key realm=...`; a consumer
-//! that the matched rule's `allow` does not list is a `403`. An authenticated request goes
-//! upstream with `x-mse-consumer: <name>`, *set* (any value the client sent is replaced),
-//! and every other request that goes upstream has the header removed, so a client cannot
-//! forge it.
+//! A request that must be authenticated carries exactly one key: in one of the `keys`
+//! headers when `in_header` is true (the first value of each), else in the `keys` query
+//! parameters when `in_query` is (every value), as Higress's key-auth looks. No key, or
+//! more than one (the same key twice included), is a `401`; a key no consumer has, or a
+//! consumer the matched rule's `allow` does not list, is a `403`; every denial carries
+//! `www-authenticate: Key realm=...`. An authenticated request goes upstream with
+//! `x-mse-consumer: <name>`, *set* (any value the client sent is replaced), and every
+//! other request that goes upstream has the header removed, so a client cannot forge it.
+//!
+//! Its configuration is checked as Higress checks it, so one that would let everything
+//! through is refused at load, naming the field: an empty one (`""`), `{}`, `null` (no
+//! `keys`, no `consumers`), or `{"_rules_": []}` (nothing would apply).
+//!
+//! Where it differs from Higress's key-auth: it removes a client's own `x-mse-consumer`;
+//! after a denial it returns `Pause` where Higress's Go returns `Continue` (Envoy does the
+//! same with both: the local reply ends the request); the reply bodies are its own.
 //!
 //! Which requests are authenticated follows Higress's `global_auth`:
 //!
@@ -102,8 +111,8 @@ impl Plugin for KeyAuthPlugin {
         Ok(KeyAuthPlugin { rules })
     }
 
-    fn create_filter(self: Rc<Self>) -> KeyAuthFilter {
-        KeyAuthFilter { plugin: self }
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<KeyAuthFilter> {
+        Some(KeyAuthFilter { plugin: self })
     }
 }
 
@@ -279,31 +288,36 @@ fn consumer_of<'c>(config: &'c KeyAuth, keys: &[Vec<u8>]) -> Result<&'c Consumer
         })
 }
 
-/// The distinct non-empty keys the request carries where the configuration looks. A query
-/// string with a bad `%` escape is an `Err` (a 400), never read as "no key".
+/// The non-empty keys the request carries where the configuration looks: the first value
+/// of each `keys` header when `in_header`, else every value of each `keys` query
+/// parameter when `in_query` (as Higress's key-auth). At most two are kept: more than one
+/// is refused whatever they are, so the work stays linear in the request. A query string
+/// with a bad `%` escape is an `Err` (a 400), never read as "no key".
 fn presented_keys(
     req: &mut RequestHeadersOps<KeyAuthFilter>,
     config: &KeyAuth,
 ) -> Result<Vec<Vec<u8>>, Error> {
     let mut found: Vec<Vec<u8>> = Vec::new();
-    let mut keep = |value: &[u8]| {
-        if !value.is_empty() && !found.iter().any(|seen| seen == value) {
-            found.push(value.to_vec());
-        }
-    };
     if looks_in_header(config) {
         let headers = req.headers();
         for key in &config.keys {
-            for value in headers.get_all(key.to_ascii_lowercase())? {
-                keep(value.as_bytes());
+            if let Some(value) = headers.get(key.to_ascii_lowercase())?
+                && !value.as_bytes().is_empty()
+            {
+                found.push(value.as_bytes().to_vec());
+            }
+            if found.len() > 1 {
+                break;
             }
         }
-    }
-    if looks_in_query(config) {
+    } else if looks_in_query(config) {
         let query = req.query()?;
-        for key in &config.keys {
-            for value in query.get_all(key) {
-                keep(value);
+        'keys: for key in &config.keys {
+            for value in query.get_all(key).filter(|value| !value.is_empty()) {
+                found.push(value.to_vec());
+                if found.len() > 1 {
+                    break 'keys;
+                }
             }
         }
     }
@@ -323,8 +337,8 @@ fn same_secret(credential: &[u8], key: &[u8]) -> bool {
         == 0
 }
 
-/// Answers as Higress does: 401 with `www-authenticate` when the caller is not known, 403
-/// when it is known but not allowed.
+/// Answers as Higress does: 401 when the request carries no key or several, 403 when its
+/// key is unknown or its consumer not allowed; `www-authenticate` on every denial.
 fn deny(
     req: &mut RequestHeadersOps<KeyAuthFilter>,
     config: &KeyAuth,
@@ -337,16 +351,14 @@ fn deny(
             "key_auth.several_keys",
             "Multiple API keys found in request.",
         ),
-        Denied::UnknownKey => (401, "key_auth.invalid_key", "Invalid API key."),
+        Denied::UnknownKey => (403, "key_auth.invalid_key", "Invalid API key."),
         Denied::NotAllowed => (403, "key_auth.not_allowed", "Unauthorized consumer."),
     };
-    let mut reply = LocalReply::new(status)
+    let reply = LocalReply::new(status)
         .header("content-type", "text/plain")
+        .header("www-authenticate", format!("Key realm={}", config.realm))
         .body(format!("Request denied by Key Auth check. {body}\n"))
         .details(details);
-    if status == 401 {
-        reply = reply.header("www-authenticate", format!("Key realm={}", config.realm));
-    }
     req.respond(reply)
 }
 

@@ -95,8 +95,13 @@ fn without_rules_every_request_needs_a_known_key() {
         Some("key_auth.no_key")
     );
 
+    // A key no consumer has: 403, as Higress answers it, with the challenge too.
     let unknown = envoy.send(Request::get("/").header("x-api-key", "guess"));
-    assert_eq!(unknown.response().status(), Some(401));
+    assert_eq!(unknown.response().status(), Some(403));
+    assert_eq!(
+        unknown.response().header("www-authenticate"),
+        Some("Key realm=MSE Gateway")
+    );
     assert!(unknown.response().body_text().contains("Invalid API key"));
     assert!(envoy.logged("a key no consumer has"));
 
@@ -108,11 +113,16 @@ fn without_rules_every_request_needs_a_known_key() {
     );
     assert_eq!(two.response().status(), Some(401));
     assert!(two.response().body_text().contains("Multiple API keys"));
-    // The same key twice is one key.
+    // The same key twice is two keys, as in Higress.
     let twice = Request::get("/")
         .header("x-api-key", ALICE)
         .header("apikey", ALICE);
-    assert_eq!(send(twice), ok("alice"));
+    assert_eq!(send(twice).0, 401);
+    // Of a repeated header, the first value is the key (Envoy's single-value read).
+    let repeated = Request::get("/")
+        .header("x-api-key", ALICE)
+        .header("x-api-key", BOB);
+    assert_eq!(send(repeated), ok("alice"));
     // An empty header is no key.
     assert_eq!(send(Request::get("/").header("x-api-key", "")).0, 401);
     // in_query is off: a key in the query does not count.
@@ -194,7 +204,65 @@ fn rules_allow_consumers_by_route_domain_and_service() {
         forbidden.response().body_text(),
         "Request denied by Key Auth check. Unauthorized consumer.\n"
     );
-    assert!(forbidden.response().header("www-authenticate").is_none());
+    assert_eq!(
+        forbidden.response().header("www-authenticate"),
+        Some("Key realm=MSE Gateway"),
+        "every denial carries the challenge, as in Higress"
+    );
+}
+
+#[emulator_test]
+fn the_first_matching_rule_in_list_order_applies() {
+    // A domain rule for bob listed before a route rule for alice: on route `admin` of
+    // a.example.com the domain rule applies, as Higress's matcher walks the list.
+    let rules = config(
+        r#",
+  "in_header": true,
+  "_rules_": [
+    {"_match_domain_": ["*.example.com"], "allow": ["bob"]},
+    {"_match_route_": ["admin"], "allow": ["alice"]}
+  ]"#,
+    );
+    let envoy = envoy(&rules);
+    let send = |host: &str, key: &str| {
+        let request = Request::get("/admin")
+            .header(":authority", host)
+            .header("x-api-key", key);
+        outcome(&envoy.send(request))
+    };
+    assert_eq!(send("a.example.com", BOB), ok("bob"));
+    assert_eq!(send("a.example.com", ALICE).0, 403);
+    assert_eq!(send("shop.test", ALICE), ok("alice"));
+    assert_eq!(send("shop.test", BOB).0, 403);
+}
+
+#[emulator_test]
+fn headers_win_over_the_query_when_both_are_on() {
+    let envoy = envoy(&config(r#", "in_header": true, "in_query": true"#));
+    let send = |request: Request| outcome(&envoy.send(request));
+    // The query is not read when in_header is on, as in Higress.
+    assert_eq!(send(Request::get(&format!("/?apikey={ALICE}"))).0, 401);
+    let both = Request::get(&format!("/?apikey={ALICE}")).header("x-api-key", BOB);
+    assert_eq!(send(both), ok("bob"));
+}
+
+#[emulator_test]
+fn a_configuration_that_would_let_everything_through_is_refused() {
+    for (empty, field) in [
+        ("", None),
+        ("{}", Some("consumers")),
+        ("null", None),
+        (r#"{"_rules_": []}"#, Some("_rules_")),
+    ] {
+        let envoy = Emulator::new(register_plugin);
+        let failed = envoy
+            .configure(empty)
+            .expect_err(&format!("refuses {empty:?}"));
+        match field {
+            Some(field) => assert_eq!(failed.field_path(), Some(field), "{empty:?}: {failed}"),
+            None => assert!(failed.to_string().contains("no configuration"), "{failed}"),
+        }
+    }
 }
 
 #[emulator_test]

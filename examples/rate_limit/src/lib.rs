@@ -26,6 +26,10 @@
 //!   it runs once per Envoy (a singleton, on the main thread), keeps the set of clients,
 //!   and a timer reports their number (the gauge `rate_limit.clients` and a log line).
 //!
+//! The same crate runs natively (an Envoy dynamic module, `envoy-native.yaml`) without the
+//! collector: shared data is process-wide there, so every worker still draws from one
+//! bucket; `collector` is refused at load, since the native target has no shared queues.
+//!
 //! If the buckets cannot be updated (other workers wrote during every try), the request
 //! goes on (`"fail_open": false` answers it `503` instead) and counts as `error`.
 
@@ -135,6 +139,16 @@ impl Plugin for RateLimit {
         if let Some(header) = &config.client_header {
             check_header_name("client_header", header)?;
         }
+        if let Some(address) = &config.collector {
+            // The collector's queue may not be registered yet (it is found at first use),
+            // but a host without shared queues (the native target) refuses the call: then
+            // the field is refused here, rather than every report dropped later.
+            #[allow(deprecated)]
+            let reachable = TypedQueue::<Decision>::resolve(&address.vm_id, &address.queue);
+            if let Err(error) = reachable {
+                return Err(ConfigError::field("collector", error.to_string()));
+            }
+        }
         // A number for this VM, for the collector's report of who sent what.
         let vm = SharedMap::<u32>::new("rate_limit.")
             .update("vms", |count| {
@@ -152,11 +166,11 @@ impl Plugin for RateLimit {
         })
     }
 
-    fn create_filter(self: Rc<Self>) -> Limiter {
-        Limiter {
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Limiter> {
+        Some(Limiter {
             plugin: self,
             remaining: None,
-        }
+        })
     }
 }
 
@@ -191,17 +205,12 @@ impl RateLimit {
     }
 
     fn count(&self, client: &str, outcome: &str) {
-        let counted = self
-            .requests
-            .with(&[client, outcome])
-            .map_err(|e| e.to_string())
-            .and_then(|counter| counter.increment(1).map_err(|e| e.to_string()));
-        if let Err(error) = counted {
-            log::warn!("rate_limit: cannot count: {error}");
-        }
+        // Never fails the request: a metric error is logged once by the SDK.
+        self.requests.with(&[client, outcome]).increment(1);
     }
 
     /// Sends the decision to the collector, if there is one and it has started.
+    #[allow(deprecated)] // shared queues: `configure` refuses `collector` where there are none
     fn report(&self, client: &str, allowed: bool) {
         let Some(address) = &self.config.collector else {
             return;
@@ -334,19 +343,19 @@ pub struct Collector {
 impl Collector {
     fn report(&self, _ops: &mut PluginOps<Self>) {
         let clients = self.clients.borrow().len();
-        let _ = self.clients_gauge.set(clients as u64);
+        self.clients_gauge.set(clients as u64);
         log::info!("rate_limit collector: {clients} clients");
     }
 
     fn take(&self, decision: Decision) {
-        let _ = self.decisions.increment(1);
+        self.decisions.increment(1);
         let mut last = self.last_seq.borrow_mut();
         let seen = last.entry(decision.vm).or_insert(0);
         if decision.seq <= *seen {
-            let _ = self.duplicates.increment(1);
+            self.duplicates.increment(1);
         }
         *seen = decision.seq.max(*seen);
-        let _ = self.sources.set(last.len() as u64);
+        self.sources.set(last.len() as u64);
         let mut clients = self.clients.borrow_mut();
         if clients.len() < self.max_clients {
             clients.insert(decision.client);
@@ -354,6 +363,9 @@ impl Collector {
     }
 }
 
+// Shared queues and plugin timers: the collector is a Wasm singleton service; the native
+// target has neither, and refuses it at load (its `register` fails, naming `queue`).
+#[allow(deprecated)]
 impl Plugin for Collector {
     type Config = CollectorConfig;
     type Filter = NoFilter;
@@ -383,8 +395,8 @@ impl Plugin for Collector {
         })
     }
 
-    fn create_filter(self: Rc<Self>) -> NoFilter {
-        NoFilter
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<NoFilter> {
+        Some(NoFilter)
     }
 
     fn on_queue_ready(&self, queue: SharedQueue, _ops: &mut PluginOps<Self>) {

@@ -32,8 +32,8 @@ pub const MAX_PREFIX: usize = 64;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Connections whose first bytes start with one of a rule's prefixes are closed.
-    #[serde(default)]
+    /// Connections whose first bytes start with one of a rule's prefixes are closed (at
+    /// least one rule).
     pub deny: Vec<DenyRule>,
 }
 
@@ -65,6 +65,12 @@ impl Plugin for TcpGuard {
     type Filter = NoFilter;
 
     fn configure(config: Config, _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
+        if config.deny.is_empty() {
+            return Err(ConfigError::field(
+                "deny",
+                "must list at least one rule: without one the guard lets every connection through",
+            ));
+        }
         let mut rules = Vec::with_capacity(config.deny.len());
         for (i, rule) in config.deny.into_iter().enumerate() {
             let at = |field: &str| format!("deny[{i}].{field}");
@@ -96,17 +102,23 @@ impl Plugin for TcpGuard {
             }
             rules.push((rule.name, prefixes));
         }
+        let denied = CounterVec::define("tcp_guard.denied", &["rule"])?;
+        // Each rule's counter now: the native target's Envoy defines a network filter's
+        // metrics only while it loads the configuration.
+        for (name, _) in &rules {
+            denied.try_with(&[name])?;
+        }
         Ok(TcpGuard {
             rules,
             connections: Counter::define("tcp_guard.connections")?,
             bytes_in: Counter::define("tcp_guard.bytes_in")?,
             bytes_out: Counter::define("tcp_guard.bytes_out")?,
-            denied: CounterVec::define("tcp_guard.denied", &["rule"])?,
+            denied,
         })
     }
 
-    fn create_filter(self: Rc<Self>) -> NoFilter {
-        NoFilter
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<NoFilter> {
+        Some(NoFilter)
     }
 }
 
@@ -134,8 +146,8 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 impl NetworkPlugin for TcpGuard {
     type Connection = Guarded;
 
-    fn create_connection(self: Rc<Self>) -> Guarded {
-        Guarded {
+    fn create_connection(self: Rc<Self>, _connection: NewContext) -> Option<Guarded> {
+        Some(Guarded {
             plugin: self,
             peer: String::new(),
             opened: None,
@@ -145,7 +157,7 @@ impl NetworkPlugin for TcpGuard {
             bytes_out: 0,
             first_to_finish: None,
             reset_by_client: false,
-        }
+        })
     }
 }
 
@@ -193,7 +205,7 @@ pub struct Guarded {
 #[network_filter]
 impl NetworkFilter for Guarded {
     fn on_new_connection(&mut self, conn: &mut NewConnectionOps) -> Result<Action, Error> {
-        self.plugin.connections.increment(1)?;
+        self.plugin.connections.increment(1);
         self.peer = conn
             .properties()
             .get_string(&["source", "address"])?
@@ -209,7 +221,7 @@ impl NetworkFilter for Guarded {
             match self.plugin.judge(&first) {
                 Verdict::Deny(rule) => {
                     log::warn!("{}: refused ({rule}): closing without a reply", self.peer);
-                    self.plugin.denied.with(&[rule])?.increment(1)?;
+                    self.plugin.denied.with(&[rule]).increment(1);
                     self.denied = Some(rule.to_owned());
                     self.decided = true;
                     data.connection().close_downstream()?;
@@ -266,7 +278,7 @@ impl NetworkFilter for Guarded {
 /// Adds `bytes` to `counter` (Envoy refuses to add nothing).
 fn count(counter: &Counter, bytes: u64) -> Result<(), Error> {
     if bytes > 0 {
-        counter.increment(bytes)?;
+        counter.increment(bytes);
     }
     Ok(())
 }

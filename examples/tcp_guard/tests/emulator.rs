@@ -2,7 +2,7 @@
 //! ways, and each connection ends with one summary line.
 
 use envoy_wasm_sdk::network::PeerType;
-use envoy_wasm_sdk::testing::{Emulator, emulator_test};
+use envoy_wasm_sdk::testing::{Emulator, Request, emulator_test};
 use tcp_guard::register_plugin;
 
 const CONFIG: &str = r#"{
@@ -147,4 +147,21 @@ fn bad_rules_are_refused_naming_the_field() {
         failed.to_string().contains("is 65 bytes; at most 64"),
         "{failed}"
     );
+}
+
+#[emulator_test]
+fn run_as_an_http_filter_it_says_it_filters_nothing() {
+    let envoy = guard();
+    // The module has no HTTP filter: Envoy calls nothing of it for the request but the
+    // context's start and end, and the request goes on untouched.
+    for _ in 0..2 {
+        let exchange = envoy.send(Request::get("/"));
+        assert_eq!(exchange.response().status(), Some(200));
+    }
+    let told: Vec<_> = envoy
+        .logs()
+        .into_iter()
+        .filter(|line| line.message.contains("it filters nothing here"))
+        .collect();
+    assert_eq!(told.len(), 1, "said once: {told:?}");
 }

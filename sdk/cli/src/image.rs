@@ -1,20 +1,28 @@
 //! OCI images of a filter module, and the image layout on disk.
 //!
-//! Two formats, both read by Istio's image fetcher:
+//! Two formats, both read by Istio's image fetcher (`pkg/wasm/imagefetcher.go`, which
+//! tries them in this order):
 //! - [`Format::Compat`]: an ordinary OCI image with one `tar+gzip` layer holding
-//!   `plugin.wasm`; the config's `rootfs.diff_ids` names the uncompressed tar. Istio tries
-//!   this one first, and `skopeo`/`umoci` handle it like any image.
-//! - [`Format::Artifact`]: the Wasm artifact, a config of type
-//!   `application/vnd.module.wasm.config.v1+json` and the module itself as the one layer
-//!   `application/vnd.module.wasm.content.layer.v1+wasm`.
+//!   `plugin.wasm`; the config's `rootfs.diff_ids` names the uncompressed tar. `skopeo`
+//!   and `umoci` handle it like any image.
+//! - [`Format::Artifact`]: the Wasm artifact of Solo's Wasm image spec, as Istio reads it:
+//!   a config of type `application/vnd.module.wasm.config.v1+json` and exactly two layers,
+//!   the module itself (`application/vnd.module.wasm.content.layer.v1+wasm`) and the same
+//!   config again as a layer. `skopeo inspect --raw` reads it; `skopeo inspect` and
+//!   `umoci` refuse it (they know image configs only).
 //!
 //! Images are reproducible: no timestamps, fixed file metadata, fixed JSON field order, so
 //! the same module always gives the same manifest digest.
 
-use crate::{Error, Result};
+use crate::{PathContext as _, Result};
+use anyhow::{Context as _, anyhow};
+use oci_spec::image::{
+    ANNOTATION_REF_NAME, ANNOTATION_TITLE, Arch, Config, Descriptor, ImageConfigurationBuilder,
+    ImageIndexBuilder, ImageManifestBuilder, MediaType, OciLayoutBuilder, Os, RootFsBuilder,
+};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -31,29 +39,21 @@ pub const WASM_LAYER_MEDIA_TYPE: &str = "application/vnd.module.wasm.content.lay
 /// The file in a compat image's layer that holds the module (what Istio's agent extracts).
 pub const MODULE_FILE: &str = "plugin.wasm";
 /// The annotation in `index.json` that names a manifest's tag.
-pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
+pub const REF_NAME_ANNOTATION: &str = ANNOTATION_REF_NAME;
+/// The `schemaVersion` of OCI manifests and indexes.
+const SCHEMA_VERSION: u32 = 2;
 
 /// How the module is laid out in the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Format {
-    /// One `tar+gzip` layer holding `plugin.wasm`.
+    /// One `tar+gzip` layer holding `plugin.wasm` (read by Istio, skopeo and umoci).
     Compat,
-    /// The two-part Wasm artifact (config and raw module).
+    /// The Wasm artifact: the raw module and its config as two layers (read by Istio).
     Artifact,
-}
-
-impl Format {
-    /// Parses `compat` or `artifact`.
-    pub fn parse(name: &str) -> Result<Format> {
-        match name {
-            "compat" => Ok(Format::Compat),
-            "artifact" => Ok(Format::Artifact),
-            other => Err(Error::new(format!(
-                "unknown image format `{other}`: expected `compat` or `artifact`"
-            ))),
-        }
-    }
 }
 
 /// A content-addressed blob.
@@ -76,13 +76,16 @@ impl Blob {
         }
     }
 
-    fn descriptor(&self, annotations: Option<BTreeMap<String, String>>) -> Descriptor {
-        Descriptor {
-            media_type: self.media_type,
-            digest: self.digest.clone(),
-            size: self.bytes.len() as u64,
-            annotations,
-        }
+    /// Its OCI descriptor (media type, digest, size), with `annotations`.
+    fn descriptor(&self, annotations: Option<HashMap<String, String>>) -> Result<Descriptor> {
+        let digest: oci_spec::image::Digest = self
+            .digest
+            .parse()
+            .with_context(|| format!("`{}` is not a digest", self.digest))?;
+        let mut descriptor =
+            Descriptor::new(self.media_type.into(), self.bytes.len() as u64, digest);
+        descriptor.set_annotations(annotations);
+        Ok(descriptor)
     }
 }
 
@@ -93,7 +96,7 @@ pub struct Image {
     pub manifest: Blob,
     /// The config.
     pub config: Blob,
-    /// The layers (one in both formats).
+    /// The layers: one for compat, two for the artifact.
     pub layers: Vec<Blob>,
 }
 
@@ -109,40 +112,7 @@ impl Image {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    media_type: &'static str,
-    digest: String,
-    size: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    annotations: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Manifest {
-    schema_version: u32,
-    media_type: &'static str,
-    config: Descriptor,
-    layers: Vec<Descriptor>,
-}
-
-#[derive(Serialize)]
-struct ImageConfig {
-    architecture: &'static str,
-    os: &'static str,
-    config: BTreeMap<String, String>,
-    rootfs: RootFs,
-}
-
-#[derive(Serialize)]
-struct RootFs {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    diff_ids: Vec<String>,
-}
-
+/// The Wasm artifact's config (Solo's Wasm image spec; not an OCI type).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WasmConfig {
@@ -162,23 +132,27 @@ pub fn digest(bytes: &[u8]) -> String {
 
 /// The image of `module` in `format`.
 pub fn build(module: &[u8], format: Format) -> Result<Image> {
-    let (config, layer, layer_annotations) = match format {
+    let (config, layer, layer_annotations, config_layer) = match format {
         Format::Compat => {
             let tar = tar_of_module(module)?;
             // `os` says where the image unpacks (umoci unpacks only `linux` images); the
             // architecture says what the content is.
-            let config = ImageConfig {
-                architecture: "wasm",
-                os: "linux",
-                config: BTreeMap::new(),
-                rootfs: RootFs {
-                    kind: "layers",
-                    diff_ids: vec![digest(&tar)],
-                },
-            };
+            let config = ImageConfigurationBuilder::default()
+                .architecture(Arch::Wasm)
+                .os(Os::Linux)
+                .config(Config::default())
+                .rootfs(
+                    RootFsBuilder::default()
+                        .diff_ids(vec![digest(&tar)])
+                        .build()
+                        .context("cannot describe the layer")?,
+                )
+                .build()
+                .context("cannot describe the image config")?;
             (
-                Blob::new(IMAGE_CONFIG_MEDIA_TYPE, to_json(&config)),
+                Blob::new(IMAGE_CONFIG_MEDIA_TYPE, to_json(&config)?),
                 Blob::new(TAR_GZIP_LAYER_MEDIA_TYPE, gzip(&tar)?),
+                None,
                 None,
             )
         }
@@ -186,33 +160,40 @@ pub fn build(module: &[u8], format: Format) -> Result<Image> {
             let config = WasmConfig {
                 abi_versions: vec!["proxy_abi_version_0_2_1"],
             };
-            let title = BTreeMap::from([(
-                "org.opencontainers.image.title".to_string(),
-                MODULE_FILE.to_string(),
-            )]);
+            let title = HashMap::from([(ANNOTATION_TITLE.to_string(), MODULE_FILE.to_string())]);
+            let config = Blob::new(WASM_CONFIG_MEDIA_TYPE, to_json(&config)?);
             (
-                Blob::new(WASM_CONFIG_MEDIA_TYPE, to_json(&config)),
+                config.clone(),
                 Blob::new(WASM_LAYER_MEDIA_TYPE, module.to_vec()),
                 Some(title),
+                // Istio's fetcher wants exactly two layers: the module, and the config.
+                Some(config),
             )
         }
     };
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: MANIFEST_MEDIA_TYPE,
-        config: config.descriptor(None),
-        layers: vec![layer.descriptor(layer_annotations)],
-    };
+    let mut descriptors = vec![layer.descriptor(layer_annotations)?];
+    if let Some(config_layer) = &config_layer {
+        descriptors.push(config_layer.descriptor(None)?);
+    }
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(SCHEMA_VERSION)
+        .media_type(MediaType::ImageManifest)
+        .config(config.descriptor(None)?)
+        .layers(descriptors)
+        .build()
+        .context("cannot describe the image manifest")?;
+    let mut layers = vec![layer];
+    layers.extend(config_layer);
     Ok(Image {
-        manifest: Blob::new(MANIFEST_MEDIA_TYPE, to_json(&manifest)),
+        manifest: Blob::new(MANIFEST_MEDIA_TYPE, to_json(&manifest)?),
         config,
-        layers: vec![layer],
+        layers,
     })
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing these plain structs cannot fail.
-    serde_json::to_vec(value).unwrap_or_default()
+/// Compact JSON, fields in the order the types declare them (so the bytes are stable).
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).context("cannot write an image's JSON")
 }
 
 /// A tar holding `plugin.wasm` with fixed metadata (mode 0644, owner 0, mtime 0).
@@ -228,7 +209,7 @@ fn tar_of_module(module: &[u8]) -> Result<Vec<u8>> {
     builder
         .append_data(&mut header, MODULE_FILE, module)
         .and_then(|()| builder.into_inner())
-        .map_err(|e| Error::new(format!("cannot write the layer's tar: {e}")))
+        .context("cannot write the layer's tar")
 }
 
 /// Gzip with a zero timestamp and no file name, so the bytes depend on the input only.
@@ -239,7 +220,7 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
     encoder
         .write_all(bytes)
         .and_then(|()| encoder.finish())
-        .map_err(|e| Error::new(format!("cannot compress the layer: {e}")))
+        .context("cannot compress the layer")
 }
 
 /// Writes `image` as an OCI image layout in `dir`, tagged `tag` (the `ref.name` annotation in
@@ -250,7 +231,7 @@ pub fn write_layout(image: &Image, tag: &str, dir: &Path) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+    std::fs::create_dir_all(parent).on_path("create", parent)?;
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -259,9 +240,9 @@ pub fn write_layout(image: &Image, tag: &str, dir: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&staging);
     let written = fill_layout(image, tag, &staging).and_then(|()| {
         if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io("replace", dir, e))?;
+            std::fs::remove_dir_all(dir).on_path("replace", dir)?;
         }
-        std::fs::rename(&staging, dir).map_err(|e| Error::io("write", dir, e))
+        std::fs::rename(&staging, dir).on_path("write", dir)
     });
     if written.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
@@ -271,29 +252,30 @@ pub fn write_layout(image: &Image, tag: &str, dir: &Path) -> Result<()> {
 
 fn fill_layout(image: &Image, tag: &str, dir: &Path) -> Result<()> {
     let blobs = dir.join("blobs").join("sha256");
-    std::fs::create_dir_all(&blobs).map_err(|e| Error::io("create", &blobs, e))?;
-    let write = |path: &Path, bytes: &[u8]| {
-        std::fs::write(path, bytes).map_err(|e| Error::io("write", path, e))
-    };
+    std::fs::create_dir_all(&blobs).on_path("create", &blobs)?;
+    let write = |path: &Path, bytes: &[u8]| std::fs::write(path, bytes).on_path("write", path);
     for blob in std::iter::once(&image.manifest).chain(image.blobs()) {
         write(
             &blobs.join(blob.digest.trim_start_matches("sha256:")),
             &blob.bytes,
         )?;
     }
-    write(
-        &dir.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )?;
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [image.manifest.descriptor(Some(BTreeMap::from([(
-            REF_NAME_ANNOTATION.to_string(),
-            tag.to_string(),
-        )])))],
-    });
-    write(&dir.join("index.json"), &to_json(&index))
+    let layout = OciLayoutBuilder::default()
+        .image_layout_version("1.0.0")
+        .build()
+        .context("cannot describe the image layout")?;
+    write(&dir.join("oci-layout"), &to_json(&layout)?)?;
+    let tagged = image.manifest.descriptor(Some(HashMap::from([(
+        ANNOTATION_REF_NAME.to_string(),
+        tag.to_string(),
+    )])))?;
+    let index = ImageIndexBuilder::default()
+        .schema_version(SCHEMA_VERSION)
+        .media_type(MediaType::ImageIndex)
+        .manifests(vec![tagged])
+        .build()
+        .context("cannot describe the image index")?;
+    write(&dir.join("index.json"), &to_json(&index)?)
 }
 
 /// `NAME:VERSION` split in two; both parts must be there.
@@ -304,8 +286,8 @@ pub fn parse_tag(tag: &str) -> Result<(&str, &str)> {
         {
             Ok((name, version))
         }
-        _ => Err(Error::new(format!(
+        _ => Err(anyhow!(
             "--tag `{tag}` has no version: write it as NAME:VERSION (for example my_filter:0.1.0)"
-        ))),
+        )),
     }
 }

@@ -7,9 +7,11 @@
 //!
 //! ```no_run
 //! use cargo_envoy_wasm::commands::{self, Selection};
+//! use cargo_envoy_wasm::image::Format;
+//! use cargo_envoy_wasm::registry::Access;
 //!
 //! let crate_ = Selection { package: Some("my_filter"), ..Selection::default() };
-//! commands::package(crate_, "my_filter:0.1.0", "compat", None, None, false)?;
+//! commands::package(crate_, "my_filter:0.1.0", Format::Compat, None, None, &Access::default())?;
 //! # Ok::<(), cargo_envoy_wasm::Error>(())
 //! ```
 
@@ -19,44 +21,39 @@ pub mod manifests;
 pub mod native;
 pub mod project;
 pub mod registry;
+pub mod run;
 pub mod scaffold;
 pub mod schema;
 pub mod wasm;
 
-use std::fmt;
+use anyhow::Context as _;
 use std::path::Path;
 
-/// What went wrong, as the one line the tool prints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(String);
-
-impl Error {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Error {
-        Error(message.into())
-    }
-
-    /// An I/O failure on `path`.
-    pub fn io(action: &str, path: &Path, error: std::io::Error) -> Error {
-        Error(format!("cannot {action} {}: {error}", path.display()))
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
+/// What went wrong: what the tool was doing, and the error that caused it, kept as its
+/// [`source`](std::error::Error::source) (an [`anyhow::Error`]). `{}` shows the outermost
+/// message; `{:#}` the whole chain on one line (`cannot write x: Permission denied`), as
+/// the tool prints it.
+pub type Error = anyhow::Error;
 
 /// The result of every operation here.
-pub type Result<T> = std::result::Result<T, Error>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Context for I/O on a path: the error reads `cannot ACTION PATH: CAUSE`.
+pub(crate) trait PathContext<T> {
+    /// `self`, with the failure described as `cannot {action} {path}`.
+    fn on_path(self, action: &str, path: &Path) -> Result<T>;
+}
+
+impl<T> PathContext<T> for std::io::Result<T> {
+    fn on_path(self, action: &str, path: &Path) -> Result<T> {
+        self.with_context(|| format!("cannot {action} {}", path.display()))
+    }
+}
 
 /// Writes `files` (name, contents) into `dir` so that either all of them land or none does:
 /// each goes to a temporary name first, and the renames happen only when every write worked.
 pub fn write_all_or_nothing(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    std::fs::create_dir_all(dir).on_path("create", dir)?;
     let staged: Vec<_> = files
         .iter()
         .map(|(name, _)| dir.join(format!(".{name}.partial")))
@@ -64,9 +61,7 @@ pub fn write_all_or_nothing(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(
     let written = files
         .iter()
         .zip(&staged)
-        .try_for_each(|((_, bytes), path)| {
-            std::fs::write(path, bytes).map_err(|e| Error::io("write", path, e))
-        });
+        .try_for_each(|((_, bytes), path)| std::fs::write(path, bytes).on_path("write", path));
     if let Err(error) = written {
         staged
             .iter()
@@ -75,7 +70,7 @@ pub fn write_all_or_nothing(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(
     }
     for ((name, _), path) in files.iter().zip(&staged) {
         let target = dir.join(name);
-        std::fs::rename(path, &target).map_err(|e| Error::io("write", &target, e))?;
+        std::fs::rename(path, &target).on_path("write", &target)?;
     }
     Ok(())
 }

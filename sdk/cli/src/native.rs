@@ -6,7 +6,8 @@
 //! built for (the SDK's README, "Native target").
 
 use crate::project::FilterCrate;
-use crate::{Error, Result};
+use crate::{PathContext as _, Result};
+use anyhow::bail;
 use std::path::PathBuf;
 
 /// The hook `entry!` exports in a native build: its name marks a dynamic module.
@@ -42,18 +43,18 @@ pub fn build(filter: &FilterCrate) -> Result<Library> {
     )?;
     let file = format!("lib{}.so", filter.lib_name);
     let built = filter.target_dir.join("native").join(&file);
-    let bytes = std::fs::read(&built).map_err(|e| Error::io("read", &built, e))?;
+    let bytes = std::fs::read(&built).on_path("read", &built)?;
     if !bytes.windows(PROGRAM_INIT.len()).any(|w| w == PROGRAM_INIT) {
-        return Err(Error::new(format!(
+        bail!(
             "{} exports no envoy_dynamic_module_on_program_init: does the crate call \
              `envoy_wasm_sdk::entry!`?",
             built.display()
-        )));
+        );
     }
     let dir = filter.work_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    std::fs::create_dir_all(&dir).on_path("create", &dir)?;
     let path = dir.join(&file);
-    std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
+    std::fs::write(&path, &bytes).on_path("write", &path)?;
     Ok(Library {
         path,
         size: bytes.len() as u64,

@@ -1,9 +1,9 @@
 //! The filter crate a command acts on, found with `cargo metadata`.
 
-use crate::{Error, Result};
-use serde::Deserialize;
+use crate::Result;
+use anyhow::{Context as _, anyhow, bail};
+use cargo_metadata::{DependencyKind, MetadataCommand, TargetKind};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A filter crate in a Cargo workspace.
 #[derive(Debug, Clone)]
@@ -22,41 +22,44 @@ pub struct FilterCrate {
     pub target_dir: PathBuf,
     /// The library's crate types (`cdylib`, `rlib`).
     pub crate_types: Vec<String>,
-    /// How the crate depends on envoy-wasm-sdk, as a Cargo dependency line's value.
-    pub sdk_dependency: Option<String>,
+    /// How the crate depends on envoy-wasm-sdk (a normal dependency), if it does.
+    pub sdk_dependency: Option<SdkDependency>,
 }
 
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<Package>,
-    workspace_members: Vec<String>,
-    workspace_root: PathBuf,
-    target_directory: PathBuf,
+/// Where a filter crate gets envoy-wasm-sdk from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SdkDependency {
+    /// A local checkout (`path = "..."`).
+    Path(PathBuf),
+    /// A published version requirement (`version = "^0.1.0"`).
+    Version(String),
 }
 
-#[derive(Deserialize)]
-struct Package {
-    id: String,
-    name: String,
-    version: String,
-    manifest_path: PathBuf,
-    targets: Vec<Target>,
-    dependencies: Vec<Dependency>,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    name: String,
-    kind: Vec<String>,
-    crate_types: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Dependency {
-    name: String,
-    req: String,
-    kind: Option<String>,
-    path: Option<PathBuf>,
+impl SdkDependency {
+    /// The dependency as a Cargo.toml inline table, with `features` after the source.
+    pub(crate) fn table(&self, features: &[&str]) -> toml_edit::InlineTable {
+        let mut table = toml_edit::InlineTable::new();
+        match self {
+            SdkDependency::Path(path) => {
+                table.insert("path", path.display().to_string().into());
+            }
+            SdkDependency::Version(version) => {
+                table.insert("version", version.as_str().into());
+            }
+        }
+        if !features.is_empty() {
+            table.insert(
+                "features",
+                features
+                    .iter()
+                    .copied()
+                    .collect::<toml_edit::Array>()
+                    .into(),
+            );
+        }
+        table.fmt();
+        table
+    }
 }
 
 /// The SDK's package name.
@@ -66,37 +69,29 @@ impl FilterCrate {
     /// Finds the crate named `package` in the workspace of `manifest_path` (or of the current
     /// folder); without a name, the package whose folder holds the current folder.
     pub fn find(package: Option<&str>, manifest_path: Option<&Path>) -> Result<FilterCrate> {
-        let mut command = Command::new(cargo());
-        command.args(["metadata", "--format-version", "1", "--no-deps"]);
+        let mut command = MetadataCommand::new();
+        command.cargo_path(cargo()).no_deps();
         if let Some(path) = manifest_path {
-            command.arg("--manifest-path").arg(path);
+            command.manifest_path(path);
         }
-        let output = command
-            .output()
-            .map_err(|e| Error::new(format!("cannot run cargo metadata: {e}")))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(Error::new(format!(
+        let metadata = command.exec().map_err(|error| match error {
+            // Cargo's own reason is its last line (the lines before are context).
+            cargo_metadata::Error::CargoMetadata { stderr } => anyhow!(
                 "cargo metadata failed: {}",
                 stderr.trim().lines().last().unwrap_or("no output")
-            )));
-        }
-        let metadata: Metadata = serde_json::from_slice(&output.stdout)
-            .map_err(|e| Error::new(format!("cannot read cargo metadata: {e}")))?;
-        let members = metadata
-            .packages
-            .iter()
-            .filter(|p| metadata.workspace_members.contains(&p.id));
+            ),
+            other => anyhow::Error::new(other).context("cannot run cargo metadata"),
+        })?;
+        let members = metadata.workspace_packages().into_iter();
         let chosen = match package {
-            Some(name) => members.clone().find(|p| p.name == name).ok_or_else(|| {
-                Error::new(format!(
+            Some(name) => members.clone().find(|p| *p.name == name).ok_or_else(|| {
+                anyhow!(
                     "no package `{name}` in the workspace at {}",
-                    metadata.workspace_root.display()
-                ))
+                    metadata.workspace_root
+                )
             })?,
             None => {
-                let here = std::env::current_dir()
-                    .map_err(|e| Error::new(format!("cannot read the current folder: {e}")))?;
+                let here = std::env::current_dir().context("cannot read the current folder")?;
                 members
                     .filter(|p| {
                         p.manifest_path
@@ -105,37 +100,36 @@ impl FilterCrate {
                     })
                     .max_by_key(|p| p.manifest_path.components().count())
                     .ok_or_else(|| {
-                        Error::new(
-                            "no package here: run in a filter crate's folder or pass -p CRATE",
-                        )
+                        anyhow!("no package here: run in a filter crate's folder or pass -p CRATE")
                     })?
             }
         };
         let lib = chosen
             .targets
             .iter()
-            .find(|t| t.kind.iter().any(|k| k.ends_with("lib")));
+            .find(|t| t.kind.iter().any(is_library));
         let sdk_dependency = chosen
             .dependencies
             .iter()
-            .find(|d| d.name == SDK_PACKAGE && d.kind.is_none())
+            .find(|d| d.name == SDK_PACKAGE && d.kind == DependencyKind::Normal)
             .map(|d| match &d.path {
-                Some(path) => format!("{{ path = {:?} }}", path.display().to_string()),
-                None => format!("{{ version = {:?} }}", d.req),
+                Some(path) => SdkDependency::Path(path.clone().into_std_path_buf()),
+                None => SdkDependency::Version(d.req.to_string()),
             });
         Ok(FilterCrate {
-            name: chosen.name.clone(),
+            name: chosen.name.to_string(),
             lib_name: lib.map_or_else(|| chosen.name.replace('-', "_"), |t| t.name.clone()),
-            version: chosen.version.clone(),
+            version: chosen.version.to_string(),
             dir: chosen
                 .manifest_path
                 .parent()
-                .unwrap_or(Path::new("."))
-                .to_path_buf(),
-            workspace_root: metadata.workspace_root,
-            target_dir: metadata.target_directory,
-            crate_types: lib.map(|t| t.crate_types.clone()).unwrap_or_default(),
+                .map_or_else(|| PathBuf::from("."), |dir| dir.as_std_path().to_path_buf()),
+            crate_types: lib
+                .map(|t| t.crate_types.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
             sdk_dependency,
+            workspace_root: metadata.workspace_root.into_std_path_buf(),
+            target_dir: metadata.target_directory.into_std_path_buf(),
         })
     }
 
@@ -144,11 +138,11 @@ impl FilterCrate {
         if self.crate_types.iter().any(|t| t == "cdylib") {
             return Ok(());
         }
-        Err(Error::new(format!(
+        bail!(
             "`{}` is not a cdylib: add `crate-type = [\"cdylib\", \"rlib\"]` under [lib] in {}",
             self.name,
             self.dir.join("Cargo.toml").display()
-        )))
+        )
     }
 
     /// Where this tool keeps what it makes for the crate: `target/envoy-wasm/CRATE`.
@@ -166,16 +160,24 @@ impl FilterCrate {
             .arg("--manifest-path")
             .arg(self.workspace_root.join("Cargo.toml"))
             .status()
-            .map_err(|e| Error::new(format!("cannot run cargo build: {e}")))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(Error::new(format!(
-                "cargo build of `{}`{what} failed",
-                self.name
-            )))
+            .context("cannot run cargo build")?;
+        if !status.success() {
+            bail!("cargo build of `{}`{what} failed", self.name);
         }
+        Ok(())
     }
+}
+
+/// Whether a target of this kind is a library (`lib`, `rlib`, `dylib`, `cdylib`, `staticlib`).
+fn is_library(kind: &TargetKind) -> bool {
+    matches!(
+        kind,
+        TargetKind::Lib
+            | TargetKind::RLib
+            | TargetKind::DyLib
+            | TargetKind::CDyLib
+            | TargetKind::StaticLib
+    )
 }
 
 /// The cargo that called this tool, else `cargo` on PATH.

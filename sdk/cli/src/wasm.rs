@@ -1,7 +1,8 @@
 //! Building a filter crate to the module Envoy loads.
 
 use crate::project::FilterCrate;
-use crate::{Error, Result};
+use crate::{PathContext as _, Result};
+use anyhow::{Context as _, anyhow, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -32,13 +33,13 @@ pub fn build(filter: &FilterCrate) -> Result<Module> {
         .join("release")
         .join(format!("{}.wasm", filter.lib_name));
     let dir = filter.work_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    std::fs::create_dir_all(&dir).on_path("create", &dir)?;
     let path = dir.join("plugin.wasm");
     let optimized = optimize(&built, &path);
     if !optimized {
-        std::fs::copy(&built, &path).map_err(|e| Error::io("copy", &built, e))?;
+        std::fs::copy(&built, &path).on_path("copy", &built)?;
     }
-    let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+    let bytes = std::fs::read(&path).on_path("read", &path)?;
     Ok(Module {
         path,
         bytes,
@@ -48,12 +49,9 @@ pub fn build(filter: &FilterCrate) -> Result<Module> {
 
 /// Reads a module built elsewhere, checking it is WebAssembly.
 pub fn read(path: &Path) -> Result<Module> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    let bytes = std::fs::read(path).on_path("read", path)?;
     if !bytes.starts_with(b"\0asm") {
-        return Err(Error::new(format!(
-            "{} is not a WebAssembly module",
-            path.display()
-        )));
+        bail!("{} is not a WebAssembly module", path.display());
     }
     Ok(Module {
         path: path.to_path_buf(),
@@ -76,10 +74,10 @@ impl Module {
     /// The module's exported function names.
     pub fn exports(&self) -> Result<Vec<String>> {
         exported_names(&self.bytes).ok_or_else(|| {
-            Error::new(format!(
+            anyhow!(
                 "{} is not a well-formed WebAssembly module",
                 self.path.display()
-            ))
+            )
         })
     }
 
@@ -158,11 +156,11 @@ fn ensure_target() -> Result<()> {
             let status = Command::new("rustup")
                 .args(["target", "add", TARGET])
                 .status()
-                .map_err(|e| Error::new(format!("cannot run rustup: {e}")))?;
+                .context("cannot run rustup")?;
             if status.success() {
                 Ok(())
             } else {
-                Err(Error::new(format!("rustup target add {TARGET} failed")))
+                Err(anyhow!("rustup target add {TARGET} failed"))
             }
         }
     }

@@ -1,79 +1,57 @@
-//! `#[http_filter]`, re-exported as `envoy_wasm_sdk::http_filter`; see its documentation
-//! there. Written against `proc_macro` alone: it only needs the implemented method names
-//! and the filter's type, so it pulls no parser into filter builds.
+//! The attributes of `envoy-wasm-sdk`, which re-exports them (see their documentation
+//! there): `#[http_filter]`, `#[network_filter]` and `#[emulator_test]`. Parsed with
+//! `syn`, so a mistake is reported at the user's own tokens.
 
-use proc_macro::{Delimiter, TokenStream, TokenTree};
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Error, Ident, ImplItem, ItemFn, ItemImpl, ReturnType};
 
-/// Trait methods and the guest export each one needs.
-const CALLBACKS: [(&str, &str, &str); 7] = [
-    (
-        "on_request_headers",
-        "proxy_on_request_headers",
-        "context_id: u32, headers: usize, end_of_stream: u32) -> u32",
-    ),
-    (
-        "on_request_body",
-        "proxy_on_request_body",
-        "context_id: u32, body_size: usize, end_of_stream: u32) -> u32",
-    ),
-    (
-        "on_request_trailers",
-        "proxy_on_request_trailers",
-        "context_id: u32, trailers: usize) -> u32",
-    ),
-    (
-        "on_response_headers",
-        "proxy_on_response_headers",
-        "context_id: u32, headers: usize, end_of_stream: u32) -> u32",
-    ),
-    (
-        "on_response_body",
-        "proxy_on_response_body",
-        "context_id: u32, body_size: usize, end_of_stream: u32) -> u32",
-    ),
-    (
-        "on_response_trailers",
-        "proxy_on_response_trailers",
-        "context_id: u32, trailers: usize) -> u32",
-    ),
-    ("on_stream_done", "proxy_on_log", "context_id: u32)"),
+/// A filter method (`None`: exported whether or not the filter implements it), the guest
+/// export Envoy calls for it, the export's parameters after `context_id: u32` and whether
+/// it returns a status.
+type Callback = (Option<&'static str>, &'static str, Params, bool);
+type Params = &'static [(&'static str, &'static str)];
+
+const HEADERS: Params = &[("headers", "usize"), ("end_of_stream", "u32")];
+const BODY: Params = &[("body_size", "usize"), ("end_of_stream", "u32")];
+const TRAILERS: Params = &[("trailers", "usize")];
+const DATA: Params = &[("data_size", "usize"), ("end_of_stream", "u32")];
+const CLOSE: Params = &[("peer_type", "u32")];
+
+/// The stream callbacks of `HttpFilter`.
+#[rustfmt::skip]
+const HTTP_CALLBACKS: [Callback; 7] = [
+    (Some("on_request_headers"),   "proxy_on_request_headers",   HEADERS,  true),
+    (Some("on_request_body"),      "proxy_on_request_body",      BODY,     true),
+    (Some("on_request_trailers"),  "proxy_on_request_trailers",  TRAILERS, true),
+    (Some("on_response_headers"),  "proxy_on_response_headers",  HEADERS,  true),
+    (Some("on_response_body"),     "proxy_on_response_body",     BODY,     true),
+    (Some("on_response_trailers"), "proxy_on_response_trailers", TRAILERS, true),
+    (Some("on_stream_done"),       "proxy_on_log",               &[],      false),
 ];
 
-/// Network filter methods and their exports; `None` for a method: exported whether or
-/// not the filter implements it (it begins or ends the connection's filter).
-const NETWORK_CALLBACKS: [(Option<&str>, &str, &str); 5] = [
-    (None, "proxy_on_new_connection", "context_id: u32) -> u32"),
-    (
-        Some("on_downstream_data"),
-        "proxy_on_downstream_data",
-        "context_id: u32, data_size: usize, end_of_stream: u32) -> u32",
-    ),
-    (
-        Some("on_upstream_data"),
-        "proxy_on_upstream_data",
-        "context_id: u32, data_size: usize, end_of_stream: u32) -> u32",
-    ),
-    (
-        None,
-        "proxy_on_downstream_connection_close",
-        "context_id: u32, peer_type: u32)",
-    ),
-    (
-        Some("on_upstream_close"),
-        "proxy_on_upstream_connection_close",
-        "context_id: u32, peer_type: u32)",
-    ),
+/// The connection callbacks of `NetworkFilter`: a new connection and the downstream close
+/// begin and end the filter, so they are always exported.
+#[rustfmt::skip]
+const NETWORK_CALLBACKS: [Callback; 5] = [
+    (None,                       "proxy_on_new_connection",              &[],   true),
+    (Some("on_downstream_data"), "proxy_on_downstream_data",             DATA,  true),
+    (Some("on_upstream_data"),   "proxy_on_upstream_data",               DATA,  true),
+    (None,                       "proxy_on_downstream_connection_close", CLOSE, false),
+    (Some("on_upstream_close"),  "proxy_on_upstream_connection_close",   CLOSE, false),
 ];
 
 /// Exports a filter to Envoy: put it on `impl HttpFilter for YourFilter`.
 ///
 /// Envoy calls a stream callback only if the module exports it, and each call is a VM
 /// crossing (about 2 µs of Envoy CPU). This attribute exports exactly the callbacks the
-/// impl block defines, plus `proxy_on_delete`, which drops the stream's filter when the
-/// stream ends; `proxy_on_log` only if it defines `on_stream_done`. The filter is made at
-/// the stream's first callback, so Envoy need not announce streams
-/// (`proxy_on_context_create` is not exported): a filter with state per stream costs one
-/// crossing more than a stateless one, the one that frees it.
+/// impl block defines; `proxy_on_log` only if it defines `on_stream_done`. The SDK itself
+/// exports `proxy_on_context_create` and `proxy_on_delete`: Envoy announces each stream
+/// with the plugin context it belongs to, which is how a stream finds its own plugin when
+/// several configurations of one module share a VM, and ends it. The filter is made at
+/// the stream's first callback.
 ///
 /// ```
 /// use envoy_wasm_sdk::prelude::*;
@@ -90,11 +68,11 @@ const NETWORK_CALLBACKS: [(Option<&str>, &str, &str); 5] = [
 /// ```
 ///
 /// `stateless` declares that the filter keeps nothing per stream: a unit struct without
-/// `Drop` (checked at compile time). The SDK then keeps no value per stream and does not
-/// export `proxy_on_delete`, so Envoy does not call into the module when a stream ends: a
-/// stateless filter costs only its own callbacks.
-/// Its plugin's `create_filter` is called once, when the plugin is configured, instead of
-/// per stream.
+/// `Drop` (checked at compile time). The SDK then keeps one value per plugin, made at its
+/// first stream, and allocates nothing per stream; `create_filter` is still asked for each
+/// stream (it may decline one), and the value it returns, which holds nothing, is dropped.
+/// Why a filter that reads its plugin's configuration is not stateless: it holds the
+/// plugin (an `Rc`), and that is state.
 /// A filter that holds anything (an `Rc` of its plugin, a buffer) leaves it out:
 ///
 /// ```compile_fail
@@ -121,8 +99,8 @@ const NETWORK_CALLBACKS: [(Option<&str>, &str, &str); 5] = [
 ///     fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
 ///         Ok(Quiet)
 ///     }
-///     fn create_filter(self: Rc<Self>) -> QuietFilter {
-///         QuietFilter
+///     fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<QuietFilter> {
+///         Some(QuietFilter)
 ///     }
 /// }
 ///
@@ -134,7 +112,31 @@ const NETWORK_CALLBACKS: [(Option<&str>, &str, &str); 5] = [
 /// ```
 #[proc_macro_attribute]
 pub fn http_filter(args: TokenStream, item: TokenStream) -> TokenStream {
-    with_exports(item.clone(), expand(args, item))
+    let generated = stateless(args.into()).and_then(|stateless| {
+        let (self_ty, implemented) = filter_impl(item.clone(), "http_filter", "HttpFilter")?;
+        let exported = exports(&HTTP_CALLBACKS, &implemented);
+        let names = exported.iter().map(|(name, _)| name);
+        let functions = exported.iter().map(|(_, function)| function);
+        // Spanned at the filter's type, so a filter that holds something is reported there.
+        let check = stateless.then(|| {
+            quote_spanned! {self_ty.span()=>
+                const _: () = ::core::assert!(
+                    ::core::mem::size_of::<#self_ty>() == 0 && !::core::mem::needs_drop::<#self_ty>(),
+                    "#[http_filter(stateless)] needs a filter that holds nothing: a unit struct without Drop"
+                );
+            }
+        });
+        Ok(quote! {
+            impl ::envoy_wasm_sdk::__private::FilterExports for #self_ty {
+                const STATELESS: bool = #stateless;
+                const EXPORTS: &'static [&'static str] = &[#(#names),*];
+            }
+            #check
+            #[cfg(target_arch = "wasm32")]
+            const _: () = { #(#functions)* };
+        })
+    });
+    with_exports(item, generated)
 }
 
 /// Exports a network filter to Envoy: put it on `impl NetworkFilter for YourFilter`
@@ -145,13 +147,19 @@ pub fn http_filter(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `proxy_on_downstream_connection_close`, which begin and end the connection's filter.
 #[proc_macro_attribute]
 pub fn network_filter(args: TokenStream, item: TokenStream) -> TokenStream {
-    let generated = if args.is_empty() {
-        expand_network(item.clone())
-    } else {
-        Err(format!(
-            "#[network_filter]: takes no arguments (found `{args}`)"
-        ))
-    };
+    let generated = no_arguments("network_filter", args).and_then(|()| {
+        let (self_ty, implemented) = filter_impl(item.clone(), "network_filter", "NetworkFilter")?;
+        let exported = exports(&NETWORK_CALLBACKS, &implemented);
+        let names = exported.iter().map(|(name, _)| name);
+        let functions = exported.iter().map(|(_, function)| function);
+        Ok(quote! {
+            impl ::envoy_wasm_sdk::__private::ConnectionExports for #self_ty {
+                const EXPORTS: &'static [&'static str] = &[#(#names),*];
+            }
+            #[cfg(target_arch = "wasm32")]
+            const _: () = { #(#functions)* };
+        })
+    });
     with_exports(item, generated)
 }
 
@@ -174,192 +182,140 @@ pub fn network_filter(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn emulator_test(args: TokenStream, item: TokenStream) -> TokenStream {
-    let generated = if args.is_empty() {
-        expand_emulator_test(item)
-    } else {
-        Err(format!(
-            "#[emulator_test]: takes no arguments (found `{args}`)"
-        ))
+    no_arguments("emulator_test", args)
+        .and_then(|()| expand_emulator_test(item))
+        .unwrap_or_else(Error::into_compile_error)
+        .into()
+}
+
+fn expand_emulator_test(item: TokenStream) -> syn::Result<TokenStream2> {
+    let usage = "#[emulator_test] goes on a test function: `fn name() { ... }`";
+    let test: ItemFn = syn::parse(item.clone()).map_err(|e| Error::new(e.span(), usage))?;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = &test;
+    let refuse = |tokens: &dyn ToTokens, what: &str| {
+        let message = format!("#[emulator_test]: a test function {what}: `fn name() {{ ... }}`");
+        Err(Error::new_spanned(tokens, message))
     };
-    generated.unwrap_or_else(|message| {
-        format!("::core::compile_error!({message:?});")
-            .parse()
-            .unwrap_or_default()
+    if let Some(asyncness) = &sig.asyncness {
+        return refuse(asyncness, "is not async");
+    }
+    if !sig.generics.params.is_empty() {
+        return refuse(&sig.generics, "is not generic");
+    }
+    if !sig.inputs.is_empty() {
+        return refuse(&sig.inputs, "takes no parameters");
+    }
+    if let ReturnType::Type(..) = sig.output {
+        return refuse(&sig.output, "returns nothing (it panics to fail)");
+    }
+    // The test's own tokens, spans and all, in both runs: a failing assertion is reported at
+    // its own line in each.
+    let as_written = TokenStream2::from(item);
+    let on_wasm = format_ident!("{}_on_wasm", sig.ident);
+    Ok(quote! {
+        #[test]
+        #as_written
+        #[test]
+        #(#attrs)*
+        #vis fn #on_wasm() {
+            ::envoy_wasm_sdk::testing::on_wasm(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_MANIFEST_DIR"),
+                move || #block,
+            );
+        }
     })
 }
 
-fn expand_emulator_test(item: TokenStream) -> Result<TokenStream, String> {
-    let tokens: Vec<TokenTree> = item.into_iter().collect();
-    let usage = "#[emulator_test] goes on a test function: `fn name() { ... }`";
-    let fn_at = tokens
-        .iter()
-        .position(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "fn"))
-        .ok_or(usage)?;
-    let name = match tokens.get(fn_at + 1) {
-        Some(TokenTree::Ident(name)) => name.to_string(),
-        _ => return Err(usage.into()),
-    };
-    let body = match tokens.last() {
-        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g.to_string(),
-        _ => return Err(usage.into()),
-    };
-    let attributes: String = tokens[..fn_at]
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" ");
-    format!(
-        "#[test] {attributes} fn {name}() {body}
-        #[test] {attributes} fn {name}_on_wasm() {{
-            ::envoy_wasm_sdk::testing::on_wasm(env!(\"CARGO_PKG_NAME\"), env!(\"CARGO_MANIFEST_DIR\"), || {body});
-        }}"
-    )
-    .parse()
-    .map_err(|e| format!("#[emulator_test]: {e:?}"))
-}
-
-/// The impl block as it is, followed by what was generated (or the error).
-fn with_exports(item: TokenStream, generated: Result<TokenStream, String>) -> TokenStream {
-    match generated {
-        Ok(generated) => {
-            let mut out = item;
-            out.extend(generated);
-            out
-        }
-        Err(message) => format!("::core::compile_error!({message:?});")
-            .parse()
-            .unwrap_or(item),
+/// `#[http_filter]`'s one optional argument, `stateless`.
+fn stateless(args: TokenStream2) -> syn::Result<bool> {
+    if args.is_empty() {
+        return Ok(false);
+    }
+    match syn::parse2::<Ident>(args.clone()) {
+        Ok(word) if word == "stateless" => Ok(true),
+        _ => Err(Error::new_spanned(
+            args,
+            "#[http_filter]: unknown argument (expected nothing or `stateless`)",
+        )),
     }
 }
 
-/// The implementing type and the methods an `impl Trait for Type { ... }` block defines.
-fn impl_block(
+/// The other attributes take no arguments.
+fn no_arguments(attribute: &str, args: TokenStream) -> syn::Result<()> {
+    if args.is_empty() {
+        return Ok(());
+    }
+    let message = format!("#[{attribute}] takes no arguments");
+    Err(Error::new_spanned(TokenStream2::from(args), message))
+}
+
+/// The filter type of `impl Trait for Type { ... }` and the methods the block defines.
+fn filter_impl(
     item: TokenStream,
     attribute: &str,
     trait_name: &str,
-) -> Result<(String, Vec<String>), String> {
-    let tokens: Vec<TokenTree> = item.into_iter().collect();
+) -> syn::Result<(syn::Type, Vec<String>)> {
     let usage = format!("#[{attribute}] goes on `impl {trait_name} for YourFilter {{ ... }}`");
-    let is_ident =
-        |t: &TokenTree, word: &str| matches!(t, TokenTree::Ident(i) if i.to_string() == word);
-    if !tokens.first().is_some_and(|t| is_ident(t, "impl")) {
-        return Err(usage);
+    let block: ItemImpl = syn::parse(item).map_err(|e| Error::new(e.span(), &usage))?;
+    let Some((_, path, _)) = &block.trait_ else {
+        return Err(Error::new_spanned(&block.self_ty, usage));
+    };
+    // The other attribute's trait: a mix-up, said as such.
+    let (other, other_attribute) = match trait_name {
+        "HttpFilter" => ("NetworkFilter", "network_filter"),
+        _ => ("HttpFilter", "http_filter"),
+    };
+    if path.segments.last().is_some_and(|s| s.ident == other) {
+        let message = format!(
+            "#[{attribute}] is for `impl {trait_name}`: an `impl {other}` takes #[{other_attribute}]"
+        );
+        return Err(Error::new_spanned(path, message));
     }
-    if matches!(tokens.get(1), Some(TokenTree::Punct(p)) if p.as_char() == '<') {
-        return Err(format!(
+    if !block.generics.params.is_empty() {
+        let message = format!(
             "#[{attribute}]: a filter exported to Envoy must be a concrete type, not generic"
-        ));
+        );
+        return Err(Error::new_spanned(&block.generics, message));
     }
-    let for_at = tokens
+    let implemented = block.items.iter().filter_map(|item| match item {
+        ImplItem::Fn(function) => Some(function.sig.ident.to_string()),
+        _ => None,
+    });
+    Ok((*block.self_ty, implemented.collect()))
+}
+
+/// The exported names and their `extern "C"` functions, each forwarding to the SDK's
+/// export of the same name: the callbacks `implemented` defines and those always exported.
+fn exports(callbacks: &[Callback], implemented: &[String]) -> Vec<(String, TokenStream2)> {
+    let ident = |name: &str| Ident::new(name, Span::call_site());
+    callbacks
         .iter()
-        .position(|t| is_ident(t, "for"))
-        .ok_or(usage.clone())?;
-    let (body_at, body) = tokens
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(i, t)| match t {
-            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => Some((i, g.stream())),
-            _ => None,
+        .filter(|(method, ..)| method.is_none_or(|method| implemented.iter().any(|m| m == method)))
+        .map(|&(_, export, params, status)| {
+            let name = ident(export);
+            let args: Vec<Ident> = params.iter().map(|(arg, _)| ident(arg)).collect();
+            let types = params.iter().map(|(_, ty)| ident(ty));
+            let returns = status.then(|| quote!(-> u32));
+            let function = quote! {
+                #[unsafe(export_name = #export)]
+                extern "C" fn #name(context_id: u32, #(#args: #types),*) #returns {
+                    ::envoy_wasm_sdk::__private::exports::#name(context_id, #(#args),*)
+                }
+            };
+            (export.to_owned(), function)
         })
-        .ok_or(usage)?;
-    let self_type: String = tokens[for_at + 1..body_at]
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let body: Vec<TokenTree> = body.into_iter().collect();
-    let implemented: Vec<String> = body
-        .windows(2)
-        .filter(|pair| is_ident(&pair[0], "fn"))
-        .map(|pair| pair[1].to_string())
-        .collect();
-    Ok((self_type, implemented))
+        .collect()
 }
 
-const SDK: &str = "::envoy_wasm_sdk::__private";
-
-/// `#[unsafe(export_name = "...")] extern "C" fn ...` forwarding to the SDK's export.
-fn export(export: &str, signature: &str) -> String {
-    let args: Vec<&str> = signature
-        .split(')')
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(|arg| arg.split(':').next().unwrap_or_default().trim())
-        .collect();
-    format!(
-        "#[unsafe(export_name = \"{export}\")] extern \"C\" fn {export}({signature} {{ {SDK}::exports::{export}({}) }}\n",
-        args.join(", ")
-    )
-}
-
-/// The exported names, for an in-process host to call only what Envoy would.
-fn exported_names(exports: &str) -> String {
-    exports
-        .match_indices("export_name = \"")
-        .map(|(at, _)| {
-            let rest = &exports[at + 15..];
-            format!("{:?}", &rest[..rest.find('"').unwrap_or(0)])
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn expand_network(item: TokenStream) -> Result<TokenStream, String> {
-    let (self_type, implemented) = impl_block(item, "network_filter", "NetworkFilter")?;
-    let mut exports = String::new();
-    for (method, name, signature) in NETWORK_CALLBACKS {
-        if method.is_none_or(|method| implemented.iter().any(|name| name == method)) {
-            exports.push_str(&export(name, signature));
-        }
-    }
-    let exported = exported_names(&exports);
-    format!(
-        "impl {SDK}::ConnectionExports for {self_type} {{ const EXPORTS: &'static [&'static str] = &[{exported}]; }}
-        #[cfg(target_arch = \"wasm32\")]
-        const _: () = {{ {exports} }};"
-    )
-    .parse()
-    .map_err(|e| format!("#[network_filter]: {e:?}"))
-}
-
-fn expand(args: TokenStream, item: TokenStream) -> Result<TokenStream, String> {
-    let stateless = match args.to_string().trim() {
-        "" => false,
-        "stateless" => true,
-        other => {
-            return Err(format!(
-                "#[http_filter]: unknown argument `{other}` (expected nothing or `stateless`)"
-            ));
-        }
-    };
-    let (self_type, implemented) = impl_block(item, "http_filter", "HttpFilter")?;
-    let mut exports = String::new();
-    for (method, name, signature) in CALLBACKS {
-        if implemented.iter().any(|name| name == method) {
-            exports.push_str(&export(name, signature));
-        }
-    }
-    // A filter with state per stream is made at the stream's first callback, so Envoy need
-    // not announce streams (`proxy_on_context_create`); it is freed in `proxy_on_delete`.
-    if !stateless {
-        exports.push_str(&export("proxy_on_delete", "context_id: u32)"));
-    }
-    let check = if stateless {
-        format!(
-            "const _: () = ::core::assert!(::core::mem::size_of::<{self_type}>() == 0 && !::core::mem::needs_drop::<{self_type}>(), \"#[http_filter(stateless)] needs a filter that holds nothing: a unit struct without Drop\");"
-        )
-    } else {
-        String::new()
-    };
-    let exported = exported_names(&exports);
-    format!(
-        "impl {SDK}::FilterExports for {self_type} {{ const STATELESS: bool = {stateless}; const EXPORTS: &'static [&'static str] = &[{exported}]; }}
-        {check}
-        #[cfg(target_arch = \"wasm32\")]
-        const _: () = {{ {exports} }};"
-    )
-    .parse()
-    .map_err(|e| format!("#[http_filter]: {e:?}"))
+/// The impl block as it is, followed by what was generated or the error.
+fn with_exports(item: TokenStream, generated: syn::Result<TokenStream2>) -> TokenStream {
+    let mut out = TokenStream2::from(item);
+    out.extend(generated.unwrap_or_else(Error::into_compile_error));
+    out.into()
 }

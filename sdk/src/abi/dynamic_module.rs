@@ -3,9 +3,11 @@
 //!
 //! Declared here from Envoy's public `abi.h` at ABI version [`ABI_VERSION`], the version
 //! Envoy 1.40 reports as matched when it loads a module (`Dynamic module ABI version v0.2.0
-//! matched.`). Every declaration below was already in Envoy 1.38's header, and Envoy's ABI
-//! policy never changes a released entity in place, so a module built on these loads in
-//! 1.38 and later.
+//! matched.`). Every HTTP declaration below was already in Envoy 1.38's header, and Envoy's
+//! ABI policy never changes a released entity in place, so a module built on these loads in
+//! 1.38 and later. The network filter's (`network_*`) are checked against Envoy 1.40; an
+//! Envoy that lacks one still loads the module, and refuses its network filter
+//! configurations.
 //!
 //! The callbacks are not linked: [`Callbacks::resolve`] looks each up by name in the
 //! process that loaded the module (Envoy exports them). So the module links with no
@@ -29,6 +31,10 @@ pub type FilterModulePtr = *const c_void;
 /// Envoy's scheduler of a stream (`envoy_dynamic_module_type_http_filter_scheduler_module_ptr`),
 /// which the module frees.
 pub type SchedulerPtr = *mut c_void;
+/// Envoy's network filter configuration object (`DynamicModuleNetworkFilterConfig`).
+pub type NetworkConfigEnvoyPtr = *mut c_void;
+/// Envoy's network filter object for one connection (`DynamicModuleNetworkFilter`).
+pub type NetworkFilterEnvoyPtr = *mut c_void;
 
 /// Bytes Envoy owns, valid for the current event hook.
 #[repr(C)]
@@ -182,10 +188,36 @@ pub mod trailers_status {
     pub const STOP_ITERATION: u32 = 1;
 }
 
+/// What a network filter's hook returns (`envoy_dynamic_module_type_on_network_filter_data_status`).
+pub mod network_status {
+    /// Go on to the next filter.
+    pub const CONTINUE: u32 = 0;
+    /// Hold the data (it stays in the buffer) until the filter continues reading.
+    pub const STOP_ITERATION: u32 = 1;
+}
+
+/// `envoy_dynamic_module_type_network_connection_event`.
+pub mod connection_event {
+    /// The peer closed the connection.
+    pub const REMOTE_CLOSE: u32 = 0;
+    /// Envoy closed it.
+    pub const LOCAL_CLOSE: u32 = 1;
+}
+
+/// `envoy_dynamic_module_type_network_connection_close_type`: how to close a connection.
+pub mod close_type {
+    /// Flush what was written first, then close (`LocalClose`).
+    pub const FLUSH_WRITE: u32 = 0;
+    /// Close now.
+    pub const NO_FLUSH: u32 = 1;
+}
+
 /// `envoy_dynamic_module_type_log_level`.
 pub mod log_level {
     /// `trace`.
     pub const TRACE: u32 = 0;
+    /// `error`.
+    pub const ERROR: u32 = 4;
     /// `critical`; `off` follows it.
     pub const CRITICAL: u32 = 5;
 }
@@ -427,6 +459,81 @@ callbacks! {
     fn http_filter_scheduler_commit(scheduler: SchedulerPtr, event: u64);
     /// Frees a scheduler; events committed before still arrive.
     fn http_filter_scheduler_delete(scheduler: SchedulerPtr);
+    /// How many bytes a network filter's read buffer (the client's data) holds.
+    fn network_filter_get_read_buffer_size(filter: NetworkFilterEnvoyPtr) -> usize;
+    /// How many slices the read buffer has.
+    fn network_filter_get_read_buffer_chunks_size(filter: NetworkFilterEnvoyPtr) -> usize;
+    /// The read buffer's slices, into `result` (room for `..._chunks_size`).
+    fn network_filter_get_read_buffer_chunks(filter: NetworkFilterEnvoyPtr, result: *mut EnvoyBuffer) -> bool;
+    /// Drops the read buffer's first `length` bytes.
+    fn network_filter_drain_read_buffer(filter: NetworkFilterEnvoyPtr, length: usize) -> bool;
+    /// Appends `data` to the read buffer.
+    fn network_filter_append_read_buffer(filter: NetworkFilterEnvoyPtr, data: ModuleBuffer) -> bool;
+    /// Puts `data` before the read buffer's bytes.
+    fn network_filter_prepend_read_buffer(filter: NetworkFilterEnvoyPtr, data: ModuleBuffer) -> bool;
+    /// How many bytes the write buffer (the upstream's data, in `on_network_filter_write`) holds.
+    fn network_filter_get_write_buffer_size(filter: NetworkFilterEnvoyPtr) -> usize;
+    /// How many slices the write buffer has.
+    fn network_filter_get_write_buffer_chunks_size(filter: NetworkFilterEnvoyPtr) -> usize;
+    /// The write buffer's slices, into `result` (room for `..._chunks_size`).
+    fn network_filter_get_write_buffer_chunks(filter: NetworkFilterEnvoyPtr, result: *mut EnvoyBuffer) -> bool;
+    /// Drops the write buffer's first `length` bytes.
+    fn network_filter_drain_write_buffer(filter: NetworkFilterEnvoyPtr, length: usize) -> bool;
+    /// Appends `data` to the write buffer.
+    fn network_filter_append_write_buffer(filter: NetworkFilterEnvoyPtr, data: ModuleBuffer) -> bool;
+    /// Puts `data` before the write buffer's bytes.
+    fn network_filter_prepend_write_buffer(filter: NetworkFilterEnvoyPtr, data: ModuleBuffer) -> bool;
+    /// Resumes reading after a hook returned `StopIteration`.
+    fn network_filter_continue_reading(filter: NetworkFilterEnvoyPtr);
+    /// Closes the connection ([`close_type`]).
+    fn network_filter_close(filter: NetworkFilterEnvoyPtr, close_type: u32);
+    /// The connection's id.
+    fn network_filter_get_connection_id(filter: NetworkFilterEnvoyPtr) -> u64;
+    /// The client's address (its IP, as text) and port.
+    fn network_filter_get_remote_address(filter: NetworkFilterEnvoyPtr, address: *mut EnvoyBuffer, port: *mut u32) -> bool;
+    /// The address (IP, as text) and port the client connected to.
+    fn network_filter_get_local_address(filter: NetworkFilterEnvoyPtr, address: *mut EnvoyBuffer, port: *mut u32) -> bool;
+    /// The server name the client asked for (SNI).
+    fn network_filter_get_requested_server_name(filter: NetworkFilterEnvoyPtr, result: *mut EnvoyBuffer) -> bool;
+    /// A string attribute of the connection.
+    fn network_filter_get_attribute_string(filter: NetworkFilterEnvoyPtr, id: u32, result: *mut EnvoyBuffer) -> bool;
+    /// An integer attribute of the connection.
+    fn network_filter_get_attribute_int(filter: NetworkFilterEnvoyPtr, id: u32, result: *mut u64) -> bool;
+    /// A boolean attribute of the connection.
+    fn network_filter_get_attribute_bool(filter: NetworkFilterEnvoyPtr, id: u32, result: *mut bool) -> bool;
+    /// Defines a counter (only while the configuration is made; no labels); writes its id.
+    fn network_filter_config_define_counter(config: NetworkConfigEnvoyPtr, name: ModuleBuffer, id: *mut usize) -> u32;
+    /// Defines a gauge (only while the configuration is made; no labels); writes its id.
+    fn network_filter_config_define_gauge(config: NetworkConfigEnvoyPtr, name: ModuleBuffer, id: *mut usize) -> u32;
+    /// Defines a histogram (only while the configuration is made; no labels); writes its id.
+    fn network_filter_config_define_histogram(config: NetworkConfigEnvoyPtr, name: ModuleBuffer, id: *mut usize) -> u32;
+    /// Adds `value` to a counter.
+    fn network_filter_increment_counter(filter: NetworkFilterEnvoyPtr, id: usize, value: u64) -> u32;
+    /// Adds `value` to a gauge.
+    fn network_filter_increment_gauge(filter: NetworkFilterEnvoyPtr, id: usize, value: u64) -> u32;
+    /// Subtracts `value` from a gauge.
+    fn network_filter_decrement_gauge(filter: NetworkFilterEnvoyPtr, id: usize, value: u64) -> u32;
+    /// Sets a gauge.
+    fn network_filter_set_gauge(filter: NetworkFilterEnvoyPtr, id: usize, value: u64) -> u32;
+    /// Records a histogram sample.
+    fn network_filter_record_histogram_value(filter: NetworkFilterEnvoyPtr, id: usize, value: u64) -> u32;
+}
+
+impl Callbacks {
+    /// The names of the missing callbacks the HTTP filter needs: a module loads without the
+    /// network filter's (`network_*`), whose configurations are refused instead.
+    pub fn missing_for_http(&self) -> Vec<&'static str> {
+        let mut missing = self.missing();
+        missing.retain(|name| !name.starts_with("network_"));
+        missing
+    }
+
+    /// The names of the missing callbacks a network filter needs.
+    pub fn missing_for_network(&self) -> Vec<&'static str> {
+        let mut missing = self.missing();
+        missing.retain(|name| name.starts_with("network_") || *name == "log");
+        missing
+    }
 }
 
 static RESOLVED: OnceLock<Callbacks> = OnceLock::new();
@@ -473,7 +580,15 @@ mod tests {
         let missing = resolved.missing();
         assert!(!missing.contains(&"log"));
         assert!(missing.contains(&"http_get_header"), "{missing:?}");
-        assert_eq!(missing.len(), 33, "every other callback: {missing:?}");
+        assert_eq!(missing.len(), 62, "every other callback: {missing:?}");
+        assert_eq!(resolved.missing_for_http().len(), 33);
+        assert!(
+            resolved
+                .missing_for_network()
+                .iter()
+                .all(|name| name.starts_with("network_")),
+        );
+        assert_eq!(resolved.missing_for_network().len(), 29);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The proxy-wasm ABI 0.2.1, raw: host imports, wire types, map encoding. (The guest
 //! exports, which call into the SDK, live in the private runtime.)
 //!
-//! Everything here is `unsafe` and speaks in pointers and integers; filters use the safe
-//! [`host`](crate::host) layer and the [`HttpFilter`](crate::HttpFilter)/[`Plugin`](crate::Plugin)
-//! traits instead.
+//! The imports speak in pointers and integers and are `unsafe`; each also has a safe
+//! wrapper (in [`imports::safe`]) that takes the declared shapes below. Filters use the
+//! safe [`host`](crate::host) layer, built on those wrappers, and the
+//! [`HttpFilter`](crate::HttpFilter)/[`Plugin`](crate::Plugin) traits instead.
 //!
 //! # The seam
 //! Each host function is declared once, in the file of its ABI area, with the `hostcalls!`
@@ -19,22 +20,54 @@
 //! On `wasm32` the declaration becomes an import from the `env` module with the raw
 //! arguments, exactly as Envoy links it. On any other target it becomes a plain Rust
 //! function with the same raw arguments that turns them into the declared shape (bytes from
-//! a null pointer are empty) and calls the [`native::Host`] installed on the current
+//! a null pointer are empty) and calls the [`imports::Host`] installed on the current
 //! thread, so the same filter code runs against an in-process host in `cargo test`. Each
 //! call reaches the host as one struct, `<call>::Args`, whose fields are the declared
 //! arguments. A returned buffer goes back as Envoy hands it: pointer 0 and size 0 when
 //! empty, otherwise memory the SDK then owns. With no host installed a call returns
 //! [`Status::Unimplemented`].
+//!
+//! On every target the declaration also becomes a safe function of the same name in
+//! [`imports::safe`], taking the declared shapes themselves and returning the raw status:
+//! it passes each slice as its pointer and length and each `&mut` integer as its pointer,
+//! and takes over a returned buffer into the `&mut Vec<u8>` (replacing what it held; empty
+//! when the host returned none). Their one `unsafe` block, written once in the macro with
+//! its reason, is where the safe [`host`](crate::host) layer meets the raw imports: that
+//! layer has no `unsafe` of its own. The wrappers are `#[inline]`: a module links the same
+//! imports as before.
+//!
+//! The declarations themselves stay available to the layers above: each area module has a
+//! crate-private `declarations!` macro, and `declarations!(then)` expands to
+//! `then! { <the area's hostcalls! input> }`. The emulator (`testing`) builds what serves
+//! the imports to a wasm guest in its VM from them, so that code lives with the emulator
+//! and each host function is still declared once.
 
 /// Declares the host functions of one ABI area; see the [module docs](self).
 macro_rules! hostcalls {
+    // `$d` is a `$` handed in, for the metavariables of the `declarations!` macro it defines.
     (
+        @area ($d:tt)
         $(#[$trait_meta:meta])* trait $area:ident;
         $( $(#[$meta:meta])* fn $name:ident($($args:tt)*); )*
     ) => {
+        /// This area's declarations, as written: `declarations!(then)` is
+        /// `then! { <the declarations> }`, for a layer above to generate its own code from
+        /// them (see the [`abi` module docs](crate::abi)).
+        #[allow(unused_macros)]
+        macro_rules! declarations {
+            ($d then:ident) => {
+                $d then! {
+                    $(#[$trait_meta])* trait $area;
+                    $( $(#[$meta])* fn $name($($args)*); )*
+                }
+            };
+        }
+        #[allow(unused_imports)]
+        pub(crate) use declarations;
+
         $(#[$trait_meta])*
         ///
-        /// Implemented by an in-process host (see [`native`](crate::abi::native)); every call
+        /// Implemented by an in-process host (see [`Host`](crate::abi::imports::Host)); every call
         /// defaults to `Unimplemented`. Each gets its arguments as one struct.
         #[cfg(not(target_arch = "wasm32"))]
         pub trait $area {
@@ -47,18 +80,16 @@ macro_rules! hostcalls {
             )*
         }
 
-        $( hostcall! { @munch [$(#[$meta])*] $name [params guest] [] [] [] [] [] [] [] [] $($args)* } )*
+        $( hostcall! { @munch [$(#[$meta])*] $name [] [] [] [] [] $($args)* } )*
 
-        /// This area's host functions as a wasm guest imports them, for an embedded VM to
-        /// serve from an in-process host.
-        #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
-        pub const GUEST_CALLS: &[$crate::abi::native::GuestCall] = &[
-            $($crate::abi::native::GuestCall {
-                name: stringify!($name),
-                params: $name::PARAMS,
-                run: $name::from_guest,
-            }),*
-        ];
+        /// This area's host functions, safe: each takes its declared arguments and returns
+        /// the host's status (see the [`abi` module docs](crate::abi)).
+        pub mod safe {
+            $( safe_hostcall! { @munch [$(#[$meta])*] $name [] [] [] [] $($args)* } )*
+        }
+    };
+    ($($declarations:tt)*) => {
+        hostcalls! { @area ($) $($declarations)* }
     };
 }
 
@@ -66,13 +97,15 @@ macro_rules! hostcalls {
 /// Walks the declared arguments one at a time, collecting the raw parameters, the
 /// conversions before and after the call and the struct's fields. Names it introduces
 /// (`data`, `size`, `out`) are fresh in each step, so two byte arguments do not collide.
+/// (The guest side, serving the import to a wasm guest, is the emulator's: `testing` walks
+/// the same declarations, handed over by `declarations!`.)
 macro_rules! hostcall {
-    (@munch $meta:tt $name:ident $idents:tt [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*] $(,)?) => {
-        hostcall! { @emit $meta $name $idents [$($raw)*] [$($pre)*] [$($post)*] [$($field)*] [$($init)*] [$($gpre)*] [$($gpost)*] [$($wide)*] }
+    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] $(,)?) => {
+        hostcall! { @emit $meta $name [$($raw)*] [$($pre)*] [$($post)*] [$($field)*] [$($init)*] }
     };
-    (@munch $meta:tt $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]
+    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]
         $arg:ident : &[u8] $(, $($rest:tt)*)?) => {
-        hostcall! { @munch $meta $name [$p $g]
+        hostcall! { @munch $meta $name
             [$($raw)* data: *const u8, size: usize,]
             [$($pre)*
                 // SAFETY: the raw function's contract: `data` is valid for `size` bytes
@@ -81,19 +114,11 @@ macro_rules! hostcall {
             [$($post)*]
             [$($field)* #[doc = concat!("`", stringify!($arg), "`: bytes the guest passed in.")] pub $arg: &'a [u8],]
             [$($init)* $arg,]
-            [$($gpre)*
-                let (data, size) = ($p.next().unwrap_or(0) as u32, $p.next().unwrap_or(0) as u32);
-                let Some(bytes) = $g.read(data, size) else {
-                    return $crate::abi::Status::InvalidMemoryAccess.raw();
-                };
-                let $arg = bytes.as_slice();]
-            [$($gpost)*]
-            [$($wide)* false, false,]
             $($($rest)*)? }
     };
-    (@munch $meta:tt $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]
+    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]
         $arg:ident : &mut Vec<u8> $(, $($rest:tt)*)?) => {
-        hostcall! { @munch $meta $name [$p $g]
+        hostcall! { @munch $meta $name
             [$($raw)* data: *mut *mut u8, size: *mut usize,]
             [$($pre)* let mut $arg = Vec::new();]
             [$($post)*
@@ -101,19 +126,11 @@ macro_rules! hostcall {
                 unsafe { $crate::abi::native::output($arg, data, size) };]
             [$($field)* #[doc = concat!("`", stringify!($arg), "`: the bytes to return; the guest gets them if the call returns `Ok`.")] pub $arg: &'a mut Vec<u8>,]
             [$($init)* $arg: &mut $arg,]
-            [$($gpre)*
-                let (data, size) = ($p.next().unwrap_or(0) as u32, $p.next().unwrap_or(0) as u32);
-                let mut $arg = Vec::new();]
-            [$($gpost)*
-                if !$g.give(data, size, $arg) {
-                    return $crate::abi::Status::InvalidMemoryAccess.raw();
-                }]
-            [$($wide)* false, false,]
             $($($rest)*)? }
     };
-    (@munch $meta:tt $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]
+    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]
         $arg:ident : &mut $ty:ident $(, $($rest:tt)*)?) => {
-        hostcall! { @munch $meta $name [$p $g]
+        hostcall! { @munch $meta $name
             [$($raw)* out: *mut $ty,]
             [$($pre)* let mut $arg: $ty = 0;]
             [$($post)*
@@ -121,31 +138,19 @@ macro_rules! hostcall {
                 unsafe { out.write($arg) };]
             [$($field)* #[doc = concat!("`", stringify!($arg), "`: the value to return; the guest gets it if the call returns `Ok`.")] pub $arg: &'a mut $ty,]
             [$($init)* $arg: &mut $arg,]
-            [$($gpre)*
-                let out = $p.next().unwrap_or(0) as u32;
-                let mut $arg: $ty = 0;]
-            [$($gpost)*
-                if !$g.write(out, &$crate::abi::native::GuestWord::to_guest($arg)) {
-                    return $crate::abi::Status::InvalidMemoryAccess.raw();
-                }]
-            [$($wide)* false,]
             $($($rest)*)? }
     };
-    (@munch $meta:tt $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]
+    (@munch $meta:tt $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]
         $arg:ident : $ty:ident $(, $($rest:tt)*)?) => {
-        hostcall! { @munch $meta $name [$p $g]
+        hostcall! { @munch $meta $name
             [$($raw)* $arg: $ty,]
             [$($pre)*]
             [$($post)*]
             [$($field)* #[doc = concat!("`", stringify!($arg), "`: a value the guest passed in.")] pub $arg: $ty,]
             [$($init)* $arg,]
-            [$($gpre)*
-                let $arg = <$ty as $crate::abi::native::GuestWord>::from_guest($p.next().unwrap_or(0));]
-            [$($gpost)*]
-            [$($wide)* <$ty as $crate::abi::native::GuestWord>::WIDE,]
             $($($rest)*)? }
     };
-    (@emit [$(#[$meta:meta])*] $name:ident [$p:ident $g:ident] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*] [$($gpre:tt)*] [$($gpost:tt)*] [$($wide:tt)*]) => {
+    (@emit [$(#[$meta:meta])*] $name:ident [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] [$($field:tt)*] [$($init:tt)*]) => {
         #[cfg(target_arch = "wasm32")]
         #[link(wasm_import_module = "env")]
         unsafe extern "C" {
@@ -161,7 +166,7 @@ macro_rules! hostcall {
         #[cfg(not(target_arch = "wasm32"))]
         #[allow(clippy::too_many_arguments)] // the ABI's arity
         pub unsafe fn $name($($raw)*) -> u32 {
-            $crate::abi::native::with_host(|host| {
+            $crate::abi::imports::with_host(|host| {
                 $($pre)*
                 let status = host.$name($name::Args {
                     $($init)*
@@ -185,35 +190,97 @@ macro_rules! hostcall {
                 #[doc(hidden)]
                 pub _call: std::marker::PhantomData<&'a ()>,
             }
+        }
+    };
+}
 
-            /// The wasm import's parameters, in order: `true` for a 64-bit one.
-            #[cfg(feature = "testing")]
-            pub const PARAMS: &[bool] = &[$($wide)*];
-
-            /// Serves the import to a wasm guest: its raw parameters are read (bytes from
-            /// its memory), `host` is called with the declared arguments, and what it
-            /// returns goes back into the guest's memory.
-            #[cfg(feature = "testing")]
-            #[allow(unused_mut, unused_variables)]
-            pub fn from_guest(
-                host: &dyn $crate::abi::native::Host,
-                $g: &mut dyn $crate::abi::native::GuestMemory,
-                $p: &mut dyn Iterator<Item = u64>,
-            ) -> u32 {
-                #[allow(unused_imports)]
-                use super::*;
-                $($gpre)*
-                let status = host.$name(Args {
-                    $($init)*
-                    _call: std::marker::PhantomData,
-                });
-                if status == $crate::abi::Status::Ok.raw() {
-                    $($gpost)*
-                }
+/// One host function's safe wrapper, in the area's `safe` module beside the raw function.
+/// Walks the declared arguments like `hostcall!`, collecting the wrapper's parameters (the
+/// declared shapes), the raw function's arguments, the locals a returned buffer's address
+/// and size are written to, and the takeover of that buffer after the call. Names it
+/// introduces (`data`, `size`) are fresh in each step, so two buffers do not collide.
+macro_rules! safe_hostcall {
+    (@munch $meta:tt $name:ident [$($param:tt)*] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*] $(,)?) => {
+        safe_hostcall! { @emit $meta $name [$($param)*] [$($raw)*] [$($pre)*] [$($post)*] }
+    };
+    (@munch $meta:tt $name:ident [$($param:tt)*] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*]
+        $arg:ident : &[u8] $(, $($rest:tt)*)?) => {
+        safe_hostcall! { @munch $meta $name
+            [$($param)* $arg: &[u8],]
+            [$($raw)* $arg.as_ptr(), $arg.len(),]
+            [$($pre)*]
+            [$($post)*]
+            $($($rest)*)? }
+    };
+    (@munch $meta:tt $name:ident [$($param:tt)*] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*]
+        $arg:ident : &mut Vec<u8> $(, $($rest:tt)*)?) => {
+        safe_hostcall! { @munch $meta $name
+            [$($param)* $arg: &mut Vec<u8>,]
+            [$($raw)* &mut data, &mut size,]
+            [$($pre)* let mut data: *mut u8 = ::core::ptr::null_mut(); let mut size: usize = 0;]
+            [$($post)* *$arg = $crate::abi::take_returned(data, size).unwrap_or_default();]
+            $($($rest)*)? }
+    };
+    (@munch $meta:tt $name:ident [$($param:tt)*] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*]
+        $arg:ident : &mut $ty:ident $(, $($rest:tt)*)?) => {
+        safe_hostcall! { @munch $meta $name
+            [$($param)* $arg: &mut $ty,]
+            [$($raw)* $arg,]
+            [$($pre)*]
+            [$($post)*]
+            $($($rest)*)? }
+    };
+    (@munch $meta:tt $name:ident [$($param:tt)*] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*]
+        $arg:ident : $ty:ident $(, $($rest:tt)*)?) => {
+        safe_hostcall! { @munch $meta $name
+            [$($param)* $arg: $ty,]
+            [$($raw)* $arg,]
+            [$($pre)*]
+            [$($post)*]
+            $($($rest)*)? }
+    };
+    (@emit [$(#[$meta:meta])*] $name:ident [$($param:tt)*] [$($raw:tt)*] [$($pre:tt)*] [$($post:tt)*]) => {
+        $(#[$meta])*
+        ///
+        /// The safe call: the declared arguments themselves, the host's raw status back. A
+        /// returned buffer replaces what its `Vec` held (empty when the host returned none),
+        /// whatever the status.
+        #[inline]
+        #[allow(clippy::too_many_arguments, clippy::let_and_return)] // the ABI's arity
+        pub fn $name($($param)*) -> u32 {
+            $($pre)*
+            // SAFETY: every pointer passed comes from a Rust reference or a local of this
+            // function, live for the whole call: a slice's pointer with its length beside it
+            // (the host reads those bytes only), a `&mut` integer's or a local's pointer (the
+            // host writes one value of its type there). A returned buffer is taken over as
+            // the ABI hands it, whatever the status: the pointer left 0 (size 0: empty), or
+            // memory the host allocated for exactly `size` bytes with this module's
+            // `proxy_on_memory_allocate` (off wasm, the in-process seam allocates it the same
+            // way, see `native::output`), which the SDK then owns and frees.
+            unsafe {
+                let status = super::$name($($raw)*);
+                $($post)*
                 status
             }
         }
     };
+}
+
+/// Takes ownership of bytes the host wrote into memory from `proxy_on_memory_allocate`:
+/// `None` for a null pointer, empty for size 0.
+///
+/// # Safety
+/// `data` must be null, or come from `proxy_on_memory_allocate(size)` with this `size`.
+pub(crate) unsafe fn take_returned(data: *mut u8, size: usize) -> Option<Vec<u8>> {
+    if data.is_null() {
+        None
+    } else if size == 0 {
+        Some(Vec::new())
+    } else {
+        // SAFETY: allocated by the global allocator with byte alignment and exactly `size`
+        // bytes (see `proxy_on_memory_allocate`), all written by the host.
+        Some(unsafe { Vec::from_raw_parts(data, size, size) })
+    }
 }
 
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]

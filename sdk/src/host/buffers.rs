@@ -1,16 +1,15 @@
 //! Byte buffers: bodies, callout bodies, configurations.
 
 use super::{HostResult, check, returned_bytes};
-use crate::abi::{BufferType, imports as abi};
+use crate::abi::{BufferType, imports::safe as abi};
 
 /// Up to `max_size` bytes from `start`; `None` when the buffer does not exist here.
 ///
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get(buffer: BufferType, start: usize, max_size: usize) -> HostResult<Option<Vec<u8>>> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    returned_bytes("proxy_get_buffer_bytes", |data, size| unsafe {
-        abi::proxy_get_buffer_bytes(buffer as u32, start, max_size, data, size)
+    returned_bytes("proxy_get_buffer_bytes", |data| {
+        abi::proxy_get_buffer_bytes(buffer as u32, start, max_size, data)
     })
 }
 
@@ -19,10 +18,10 @@ pub fn get(buffer: BufferType, start: usize, max_size: usize) -> HostResult<Opti
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set(buffer: BufferType, start: usize, size: usize, data: &[u8]) -> HostResult<()> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_set_buffer_bytes", unsafe {
-        abi::proxy_set_buffer_bytes(buffer as u32, start, size, data.as_ptr(), data.len())
-    })
+    check(
+        "proxy_set_buffer_bytes",
+        abi::proxy_set_buffer_bytes(buffer as u32, start, size, data),
+    )
 }
 
 /// The buffer's current size.
@@ -32,9 +31,9 @@ pub fn set(buffer: BufferType, start: usize, size: usize, data: &[u8]) -> HostRe
 pub fn size(buffer: BufferType) -> HostResult<usize> {
     let mut size = 0usize;
     let mut flags = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_get_buffer_status", unsafe {
-        abi::proxy_get_buffer_status(buffer as u32, &mut size, &mut flags)
-    })?;
+    check(
+        "proxy_get_buffer_status",
+        abi::proxy_get_buffer_status(buffer as u32, &mut size, &mut flags),
+    )?;
     Ok(size)
 }

@@ -2,7 +2,7 @@
 //! `proxy_on_http_call_response` / `proxy_on_grpc_*` for that token.
 
 use super::{HostResult, check};
-use crate::abi::{imports as abi, pairs};
+use crate::abi::{imports::safe as abi, pairs};
 use std::time::Duration;
 
 fn millis(timeout: Duration) -> u32 {
@@ -24,21 +24,17 @@ pub fn http_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     let headers = pairs::encode(headers);
     let trailers = pairs::encode(trailers);
     let mut token = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_http_call", unsafe {
+    check(
+        "proxy_http_call",
         abi::proxy_http_call(
-            upstream.as_ptr(),
-            upstream.len(),
-            headers.as_ptr(),
-            headers.len(),
-            body.as_ptr(),
-            body.len(),
-            trailers.as_ptr(),
-            trailers.len(),
+            upstream.as_bytes(),
+            &headers,
+            body,
+            &trailers,
             millis(timeout),
             &mut token,
-        )
-    })?;
+        ),
+    )?;
     Ok(token)
 }
 
@@ -56,23 +52,18 @@ pub fn grpc_call<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 ) -> HostResult<u32> {
     let metadata = pairs::encode(metadata);
     let mut token = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_grpc_call", unsafe {
+    check(
+        "proxy_grpc_call",
         abi::proxy_grpc_call(
-            upstream.as_ptr(),
-            upstream.len(),
-            service.as_ptr(),
-            service.len(),
-            method.as_ptr(),
-            method.len(),
-            metadata.as_ptr(),
-            metadata.len(),
-            message.as_ptr(),
-            message.len(),
+            upstream.as_bytes(),
+            service.as_bytes(),
+            method.as_bytes(),
+            &metadata,
+            message,
             millis(timeout),
             &mut token,
-        )
-    })?;
+        ),
+    )?;
     Ok(token)
 }
 
@@ -88,20 +79,16 @@ pub fn grpc_stream<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 ) -> HostResult<u32> {
     let metadata = pairs::encode(metadata);
     let mut token = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_grpc_stream", unsafe {
+    check(
+        "proxy_grpc_stream",
         abi::proxy_grpc_stream(
-            upstream.as_ptr(),
-            upstream.len(),
-            service.as_ptr(),
-            service.len(),
-            method.as_ptr(),
-            method.len(),
-            metadata.as_ptr(),
-            metadata.len(),
+            upstream.as_bytes(),
+            service.as_bytes(),
+            method.as_bytes(),
+            &metadata,
             &mut token,
-        )
-    })?;
+        ),
+    )?;
     Ok(token)
 }
 
@@ -111,15 +98,10 @@ pub fn grpc_stream<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call
 /// (`NotFound` once the stream is gone).
 pub fn grpc_send(token: u32, message: &[u8], end_stream: bool) -> HostResult<()> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_grpc_send", unsafe {
-        abi::proxy_grpc_send(
-            token,
-            message.as_ptr(),
-            message.len(),
-            u32::from(end_stream),
-        )
-    })
+    check(
+        "proxy_grpc_send",
+        abi::proxy_grpc_send(token, message, u32::from(end_stream)),
+    )
 }
 
 /// Closes gRPC stream `token` from this side (a half-close; the peer may still answer).
@@ -127,8 +109,7 @@ pub fn grpc_send(token: u32, message: &[u8], end_stream: bool) -> HostResult<()>
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn grpc_close(token: u32) -> HostResult<()> {
-    // SAFETY: the import takes integers only: no memory is shared.
-    check("proxy_grpc_close", unsafe { abi::proxy_grpc_close(token) })
+    check("proxy_grpc_close", abi::proxy_grpc_close(token))
 }
 
 /// Cancels a gRPC call.
@@ -136,10 +117,7 @@ pub fn grpc_close(token: u32) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn grpc_cancel(token: u32) -> HostResult<()> {
-    // SAFETY: the import takes integers only: no memory is shared.
-    check("proxy_grpc_cancel", unsafe {
-        abi::proxy_grpc_cancel(token)
-    })
+    check("proxy_grpc_cancel", abi::proxy_grpc_cancel(token))
 }
 
 /// The status code and message of the callout being delivered.
@@ -148,9 +126,8 @@ pub fn grpc_cancel(token: u32) -> HostResult<()> {
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn status() -> HostResult<(u32, Vec<u8>)> {
     let mut code = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    let message = super::returned_bytes("proxy_get_status", |data, size| unsafe {
-        abi::proxy_get_status(&mut code, data, size)
+    let message = super::returned_bytes("proxy_get_status", |data| {
+        abi::proxy_get_status(&mut code, data)
     })?;
     Ok((code, message.unwrap_or_default()))
 }

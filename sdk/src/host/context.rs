@@ -1,17 +1,17 @@
 //! Context switching.
 
 use super::{HostResult, check};
-use crate::abi::imports as abi;
+use crate::abi::imports::safe as abi;
 
 /// Makes later host calls act on `context_id` (needed outside that context's callbacks).
 ///
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set_effective_context(context_id: u32) -> HostResult<()> {
-    // SAFETY: the import takes integers only: no memory is shared.
-    check("proxy_set_effective_context", unsafe {
-        abi::proxy_set_effective_context(context_id)
-    })
+    check(
+        "proxy_set_effective_context",
+        abi::proxy_set_effective_context(context_id),
+    )
 }
 
 /// Tells the host a context that returned "not done" from `proxy_on_done` is done.
@@ -19,6 +19,5 @@ pub fn set_effective_context(context_id: u32) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn done() -> HostResult<()> {
-    // SAFETY: the import takes integers only: no memory is shared.
-    check("proxy_done", unsafe { abi::proxy_done() })
+    check("proxy_done", abi::proxy_done())
 }

@@ -1,7 +1,7 @@
 //! Header maps: headers, trailers, callout and gRPC metadata.
 
 use super::{HostResult, check, returned_bytes};
-use crate::abi::{MapType, imports as abi, pairs};
+use crate::abi::{MapType, imports::safe as abi, pairs};
 
 /// The value of `name` (of a repeated header, its first value, as Envoy 1.40 answers), or
 /// `None` if absent.
@@ -9,9 +9,8 @@ use crate::abi::{MapType, imports as abi, pairs};
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    returned_bytes("proxy_get_header_map_value", |data, size| unsafe {
-        abi::proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), data, size)
+    returned_bytes("proxy_get_header_map_value", |data| {
+        abi::proxy_get_header_map_value(map as u32, name, data)
     })
 }
 
@@ -20,13 +19,10 @@ pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
-    Ok(
-        // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-        returned_bytes("proxy_get_header_map_pairs", |data, size| unsafe {
-            abi::proxy_get_header_map_pairs(map as u32, data, size)
-        })?
-        .unwrap_or_default(),
-    )
+    Ok(returned_bytes("proxy_get_header_map_pairs", |data| {
+        abi::proxy_get_header_map_pairs(map as u32, data)
+    })?
+    .unwrap_or_default())
 }
 
 /// Every pair of the map, in order.
@@ -59,10 +55,10 @@ pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     new_pairs: &[(K, V)],
 ) -> HostResult<()> {
     let bytes = pairs::encode(new_pairs);
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_set_header_map_pairs", unsafe {
-        abi::proxy_set_header_map_pairs(map as u32, bytes.as_ptr(), bytes.len())
-    })
+    check(
+        "proxy_set_header_map_pairs",
+        abi::proxy_set_header_map_pairs(map as u32, &bytes),
+    )
 }
 
 /// Sets `name` to exactly `value`, replacing any values it had.
@@ -70,16 +66,10 @@ pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_replace_header_map_value", unsafe {
-        abi::proxy_replace_header_map_value(
-            map as u32,
-            name.as_ptr(),
-            name.len(),
-            value.as_ptr(),
-            value.len(),
-        )
-    })
+    check(
+        "proxy_replace_header_map_value",
+        abi::proxy_replace_header_map_value(map as u32, name, value),
+    )
 }
 
 /// Adds a value for `name`, keeping the values it had.
@@ -87,16 +77,10 @@ pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_add_header_map_value", unsafe {
-        abi::proxy_add_header_map_value(
-            map as u32,
-            name.as_ptr(),
-            name.len(),
-            value.as_ptr(),
-            value.len(),
-        )
-    })
+    check(
+        "proxy_add_header_map_value",
+        abi::proxy_add_header_map_value(map as u32, name, value),
+    )
 }
 
 /// Removes every value of `name`; removing an absent header is not an error.
@@ -104,10 +88,10 @@ pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_remove_header_map_value", unsafe {
-        abi::proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len())
-    })
+    check(
+        "proxy_remove_header_map_value",
+        abi::proxy_remove_header_map_value(map as u32, name),
+    )
 }
 
 /// The serialized size of the map (a cheap way to tell an empty map).
@@ -116,9 +100,9 @@ pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn serialized_size(map: MapType) -> HostResult<usize> {
     let mut size = 0usize;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_get_header_map_size", unsafe {
-        abi::proxy_get_header_map_size(map as u32, &mut size)
-    })?;
+    check(
+        "proxy_get_header_map_size",
+        abi::proxy_get_header_map_size(map as u32, &mut size),
+    )?;
     Ok(size)
 }

@@ -1,17 +1,17 @@
 //! Logging to the host.
 
 use super::{HostResult, check};
-use crate::abi::{LogLevel, imports as abi};
+use crate::abi::{LogLevel, imports::safe as abi};
 
 /// Logs `message` at `level`.
 ///
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn log(level: LogLevel, message: &str) -> HostResult<()> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_log", unsafe {
-        abi::proxy_log(level as u32, message.as_ptr(), message.len())
-    })
+    check(
+        "proxy_log",
+        abi::proxy_log(level as u32, message.as_bytes()),
+    )
 }
 
 /// The level the host logs at: messages below it are dropped by the host anyway.
@@ -20,9 +20,6 @@ pub fn log(level: LogLevel, message: &str) -> HostResult<()> {
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn level() -> HostResult<LogLevel> {
     let mut raw = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_get_log_level", unsafe {
-        abi::proxy_get_log_level(&mut raw)
-    })?;
+    check("proxy_get_log_level", abi::proxy_get_log_level(&mut raw))?;
     Ok(LogLevel::from_raw(raw))
 }

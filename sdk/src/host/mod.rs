@@ -75,33 +75,21 @@ pub(crate) fn check_found(call: &'static str, raw: u32) -> HostResult<Option<()>
     }
 }
 
-/// Takes ownership of bytes the host wrote into memory from `proxy_on_memory_allocate`.
-///
-/// # Safety
-/// `data` must be null, or come from `proxy_on_memory_allocate(size)` with this `size`.
-pub(crate) unsafe fn take_returned(data: *mut u8, size: usize) -> Option<Vec<u8>> {
-    if data.is_null() {
-        None
-    } else if size == 0 {
-        Some(Vec::new())
-    } else {
-        // SAFETY: allocated by the global allocator with byte alignment and exactly `size`
-        // bytes (see `proxy_on_memory_allocate`), all written by the host.
-        Some(unsafe { Vec::from_raw_parts(data, size, size) })
-    }
-}
+/// Takes ownership of bytes the host wrote into memory from `proxy_on_memory_allocate`
+/// (the safe wrappers of [`abi::imports::safe`](crate::abi::imports::safe) do, for every
+/// returned buffer; the runtime's tests check it against its allocator).
+#[cfg(test)]
+pub(crate) use crate::abi::take_returned;
 
-/// Calls a host function that returns a buffer through `(return_data, return_size)`.
+/// Calls a host function that returns a buffer into the `Vec` it is given (a safe wrapper
+/// of [`abi::imports::safe`](crate::abi::imports::safe)).
 pub(crate) fn returned_bytes(
     call: &'static str,
-    hostcall: impl FnOnce(*mut *mut u8, *mut usize) -> u32,
+    hostcall: impl FnOnce(&mut Vec<u8>) -> u32,
 ) -> HostResult<Option<Vec<u8>>> {
-    let mut data: *mut u8 = std::ptr::null_mut();
-    let mut size: usize = 0;
-    let status = hostcall(&mut data, &mut size);
-    // SAFETY: on any status the host either left `data` null or allocated it for `size`.
-    let bytes = unsafe { take_returned(data, size) };
+    let mut bytes = Vec::new();
+    let status = hostcall(&mut bytes);
     // The status says whether there is a value. An empty one comes as pointer 0 and size
     // 0 (Envoy allocates nothing for it): empty, not absent.
-    Ok(check_found(call, status)?.map(|()| bytes.unwrap_or_default()))
+    Ok(check_found(call, status)?.map(|()| bytes))
 }

@@ -1,7 +1,7 @@
 //! Properties: Envoy's attributes, addressed by path segments.
 
 use super::{HostResult, check, returned_bytes};
-use crate::abi::imports as abi;
+use crate::abi::imports::safe as abi;
 
 /// Joins path segments the way the host expects them: separated by NUL bytes.
 fn encode_path(path: &[&str]) -> Vec<u8> {
@@ -21,9 +21,8 @@ fn encode_path(path: &[&str]) -> Vec<u8> {
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get(path: &[&str]) -> HostResult<Option<Vec<u8>>> {
     let path = encode_path(path);
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    returned_bytes("proxy_get_property", |data, size| unsafe {
-        abi::proxy_get_property(path.as_ptr(), path.len(), data, size)
+    returned_bytes("proxy_get_property", |data| {
+        abi::proxy_get_property(&path, data)
     })
 }
 
@@ -33,10 +32,7 @@ pub fn get(path: &[&str]) -> HostResult<Option<Vec<u8>>> {
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set(path: &[&str], value: &[u8]) -> HostResult<()> {
     let path = encode_path(path);
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_set_property", unsafe {
-        abi::proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len())
-    })
+    check("proxy_set_property", abi::proxy_set_property(&path, value))
 }
 
 #[cfg(test)]

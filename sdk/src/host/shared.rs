@@ -1,23 +1,17 @@
 //! Shared data and shared queues (shared by every VM with the same `vm_id`).
 
-use super::{HostResult, check, check_found, returned_bytes, take_returned};
-use crate::abi::{Status, imports as abi};
+use super::{HostResult, check, check_found, returned_bytes};
+use crate::abi::{Status, imports::safe as abi};
 
 /// The value of `key` and its compare-and-swap version, or `None`.
 ///
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get_data(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
-    let mut data: *mut u8 = std::ptr::null_mut();
-    let mut size = 0usize;
+    let mut value = Vec::new();
     let mut cas = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    let status = unsafe {
-        abi::proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas)
-    };
-    // SAFETY: the host allocated `data` for `size` bytes, or left it null.
-    let value = unsafe { take_returned(data, size) };
-    Ok(check_found("proxy_get_shared_data", status)?.map(|()| (value.unwrap_or_default(), cas)))
+    let status = abi::proxy_get_shared_data(key.as_bytes(), &mut value, &mut cas);
+    Ok(check_found("proxy_get_shared_data", status)?.map(|()| (value, cas)))
 }
 
 /// Sets `key`. With `Some(cas)` the write only happens if nobody wrote since that version
@@ -26,16 +20,7 @@ pub fn get_data(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set_data(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<bool> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    let status = unsafe {
-        abi::proxy_set_shared_data(
-            key.as_ptr(),
-            key.len(),
-            value.as_ptr(),
-            value.len(),
-            cas.unwrap_or(0),
-        )
-    };
+    let status = abi::proxy_set_shared_data(key.as_bytes(), value, cas.unwrap_or(0));
     match Status::from_raw(status) {
         Status::CasMismatch => Ok(false),
         _ => check("proxy_set_shared_data", status).map(|()| true),
@@ -48,10 +33,10 @@ pub fn set_data(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<bool> {
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn register_queue(name: &str) -> HostResult<u32> {
     let mut id = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_register_shared_queue", unsafe {
-        abi::proxy_register_shared_queue(name.as_ptr(), name.len(), &mut id)
-    })?;
+    check(
+        "proxy_register_shared_queue",
+        abi::proxy_register_shared_queue(name.as_bytes(), &mut id),
+    )?;
     Ok(id)
 }
 
@@ -61,16 +46,7 @@ pub fn register_queue(name: &str) -> HostResult<u32> {
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn resolve_queue(vm_id: &str, name: &str) -> HostResult<Option<u32>> {
     let mut id = 0u32;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    let status = unsafe {
-        abi::proxy_resolve_shared_queue(
-            vm_id.as_ptr(),
-            vm_id.len(),
-            name.as_ptr(),
-            name.len(),
-            &mut id,
-        )
-    };
+    let status = abi::proxy_resolve_shared_queue(vm_id.as_bytes(), name.as_bytes(), &mut id);
     Ok(check_found("proxy_resolve_shared_queue", status)?.map(|()| id))
 }
 
@@ -79,10 +55,10 @@ pub fn resolve_queue(vm_id: &str, name: &str) -> HostResult<Option<u32>> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn enqueue(id: u32, item: &[u8]) -> HostResult<()> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_enqueue_shared_queue", unsafe {
-        abi::proxy_enqueue_shared_queue(id, item.as_ptr(), item.len())
-    })
+    check(
+        "proxy_enqueue_shared_queue",
+        abi::proxy_enqueue_shared_queue(id, item),
+    )
 }
 
 /// Takes the first item of queue `id`; `None` when it is empty.
@@ -90,8 +66,7 @@ pub fn enqueue(id: u32, item: &[u8]) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn dequeue(id: u32) -> HostResult<Option<Vec<u8>>> {
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    returned_bytes("proxy_dequeue_shared_queue", |data, size| unsafe {
-        abi::proxy_dequeue_shared_queue(id, data, size)
+    returned_bytes("proxy_dequeue_shared_queue", |data| {
+        abi::proxy_dequeue_shared_queue(id, data)
     })
 }

@@ -1,17 +1,17 @@
 //! Stream control and local responses.
 
 use super::{HostResult, check};
-use crate::abi::{StreamType, imports as abi, pairs};
+use crate::abi::{StreamType, imports::safe as abi, pairs};
 
 /// Resumes a paused stream direction.
 ///
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn resume(stream: StreamType) -> HostResult<()> {
-    // SAFETY: the import takes integers only: no memory is shared.
-    check("proxy_continue_stream", unsafe {
-        abi::proxy_continue_stream(stream as u32)
-    })
+    check(
+        "proxy_continue_stream",
+        abi::proxy_continue_stream(stream as u32),
+    )
 }
 
 /// Closes (resets) a stream direction.
@@ -19,10 +19,7 @@ pub fn resume(stream: StreamType) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn close(stream: StreamType) -> HostResult<()> {
-    // SAFETY: the import takes integers only: no memory is shared.
-    check("proxy_close_stream", unsafe {
-        abi::proxy_close_stream(stream as u32)
-    })
+    check("proxy_close_stream", abi::proxy_close_stream(stream as u32))
 }
 
 /// Answers the current request from the proxy. `details` shows in Envoy's
@@ -38,17 +35,14 @@ pub fn send_local_response<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     grpc_status: Option<i32>,
 ) -> HostResult<()> {
     let headers = pairs::encode(headers);
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_send_local_response", unsafe {
+    check(
+        "proxy_send_local_response",
         abi::proxy_send_local_response(
             status,
-            details.as_ptr(),
-            details.len(),
-            body.as_ptr(),
-            body.len(),
-            headers.as_ptr(),
-            headers.len(),
+            details.as_bytes(),
+            body,
+            &headers,
             grpc_status.unwrap_or(-1),
-        )
-    })
+        ),
+    )
 }

@@ -1,7 +1,7 @@
 //! Clock and timer.
 
 use super::{HostResult, check};
-use crate::abi::imports as abi;
+use crate::abi::imports::safe as abi;
 use std::time::{Duration, SystemTime};
 
 /// The host's current time (it may be frozen for the length of a callback).
@@ -10,10 +10,10 @@ use std::time::{Duration, SystemTime};
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn now() -> HostResult<SystemTime> {
     let mut nanos = 0u64;
-    // SAFETY: each pointer is a live slice's or a local's, valid for the whole call, with its length beside it; the host touches nothing else.
-    check("proxy_get_current_time_nanoseconds", unsafe {
-        abi::proxy_get_current_time_nanoseconds(&mut nanos)
-    })?;
+    check(
+        "proxy_get_current_time_nanoseconds",
+        abi::proxy_get_current_time_nanoseconds(&mut nanos),
+    )?;
     Ok(SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos))
 }
 
@@ -23,8 +23,8 @@ pub fn now() -> HostResult<SystemTime> {
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn set_tick_period(period: Duration) -> HostResult<()> {
     let millis = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
-    // SAFETY: the import takes integers only: no memory is shared.
-    check("proxy_set_tick_period_milliseconds", unsafe {
-        abi::proxy_set_tick_period_milliseconds(millis)
-    })
+    check(
+        "proxy_set_tick_period_milliseconds",
+        abi::proxy_set_tick_period_milliseconds(millis),
+    )
 }

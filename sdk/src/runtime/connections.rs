@@ -1,13 +1,14 @@
 //! Network filters' connections: made at their first callback, called as their bytes go
 //! by, dropped after their close.
 //!
+//! A connection is bound to its plugin context when Envoy creates it, like a stream (see
+//! [`state`](super::state)); its filter is made by that plugin at its first callback.
 //! Envoy announces a connection's end once: `proxy_on_downstream_connection_close` (the
 //! downstream connection is the one a network filter sits on), then `proxy_on_done`,
 //! `proxy_on_log` and `proxy_on_delete`. `#[network_filter]` exports the close, so the
 //! filter's last look ([`NetworkFilter::on_connection_done`]) runs there and the filter is
-//! dropped then; a module that also exports `proxy_on_delete` (for a stateful HTTP filter)
-//! keeps the finished connection's slot until Envoy deletes it, so that `proxy_on_log`
-//! does not mistake it for a new HTTP stream.
+//! dropped then; the connection's binding stays until Envoy deletes it, so that
+//! `proxy_on_log` does not mistake it for an HTTP stream.
 
 use crate::abi::{Action, BufferType, PeerType, StreamType};
 use crate::error::Error;
@@ -16,25 +17,12 @@ use crate::network::{
     CloseOps, ConnectionDoneOps, ConnectionExports, DataOps, NetworkFilter, NetworkPlugin,
     NewConnectionOps,
 };
-use crate::runtime::dispatch::{DISPATCHER, guarded, root_of_stream};
+use crate::plugin::NewContext;
+use crate::runtime::access::{binding, bound_root, guarded};
+use crate::runtime::contexts::{ConnectionContext, Made, NetworkEvent};
+use crate::runtime::state::{self, Slot};
 use std::marker::PhantomData;
 use std::rc::Rc;
-
-/// A connection callback, as Envoy delivers it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum NetworkEvent {
-    NewConnection,
-    DownstreamData { size: usize, end_of_stream: bool },
-    UpstreamData { size: usize, end_of_stream: bool },
-    UpstreamClose(PeerType),
-}
-
-/// One connection's filter, behind a trait object.
-pub(crate) trait ConnectionContext {
-    fn on_event(&mut self, context_id: u32, event: NetworkEvent) -> Action;
-    /// The downstream close and the last look, once.
-    fn finish(&mut self, context_id: u32, peer: PeerType);
-}
 
 struct ConnectionFilter<N> {
     filter: N,
@@ -105,9 +93,10 @@ fn close_on_error(callback: &str, error: &Error) -> Action {
 /// type ([`WithConnections`] for a [`NetworkPlugin`], else [`NoConnections`]).
 #[doc(hidden)]
 pub trait Connections<P>: Copy + 'static {
-    /// The filter of a new connection of `plugin`, if it has network filters.
+    /// The filter of a new connection of `plugin`, if it has network filters and does not
+    /// decline the connection.
     #[allow(private_interfaces)]
-    fn create(plugin: Rc<P>) -> Option<Box<dyn ConnectionContext>>;
+    fn create(plugin: Rc<P>, connection: NewContext) -> Made<dyn ConnectionContext>;
     /// The connection callbacks the module exports.
     fn exports() -> &'static [&'static str];
 }
@@ -126,11 +115,14 @@ impl<P> Copy for WithConnections<P> {}
 
 impl<P: NetworkPlugin> Connections<P> for WithConnections<P> {
     #[allow(private_interfaces)]
-    fn create(plugin: Rc<P>) -> Option<Box<dyn ConnectionContext>> {
-        Some(Box::new(ConnectionFilter {
-            filter: plugin.create_connection(),
-            finished: false,
-        }))
+    fn create(plugin: Rc<P>, connection: NewContext) -> Made<dyn ConnectionContext> {
+        match plugin.create_connection(connection) {
+            Some(filter) => Made::Filter(Box::new(ConnectionFilter {
+                filter,
+                finished: false,
+            })),
+            None => Made::Declined,
+        }
     }
 
     fn exports() -> &'static [&'static str] {
@@ -145,8 +137,8 @@ pub struct NoConnections;
 
 impl<P: 'static> Connections<P> for NoConnections {
     #[allow(private_interfaces)]
-    fn create(_plugin: Rc<P>) -> Option<Box<dyn ConnectionContext>> {
-        None
+    fn create(_plugin: Rc<P>, _connection: NewContext) -> Made<dyn ConnectionContext> {
+        Made::Unavailable
     }
 
     fn exports() -> &'static [&'static str] {
@@ -192,32 +184,57 @@ pub mod probe {
 }
 
 /// Runs `call` on the filter of connection `context_id`, taken out of its slot while it
-/// runs; `create` makes it first if the connection has none (its first callback).
+/// runs; `create` makes it first, by the connection's plugin, if it has none (its first
+/// callback).
 fn with_connection<R>(
     context_id: u32,
     create: bool,
     call: impl FnOnce(&mut dyn ConnectionContext) -> R,
 ) -> Option<R> {
-    let found = DISPATCHER.with(|d| {
-        let mut d = d.borrow_mut();
-        d.connections.get_mut(&context_id).map(Option::take)
-    });
-    let mut filter = match found {
-        Some(taken) => taken?,
-        None if create => {
-            let filter = root_of_stream()?.create_connection()?;
-            DISPATCHER.with(|d| d.borrow_mut().connections.insert(context_id, None));
-            filter
+    let found = state::with(|d| {
+        let binding = binding(d, context_id)?;
+        match std::mem::replace(&mut binding.slot, Slot::Busy) {
+            Slot::Connection(filter) => Some(Some(filter)),
+            Slot::Unmade if create => Some(None),
+            other => {
+                binding.slot = other;
+                None
+            }
         }
-        None => return None,
+    })?;
+    let mut filter = match found {
+        Some(filter) => filter,
+        None => {
+            let made = bound_root(context_id).map(|(_, root)| root.create_connection(context_id));
+            match made {
+                Some(Made::Filter(filter)) => filter,
+                Some(Made::Unavailable) | None => {
+                    log::error!(
+                        "connection {context_id}: its plugin has no network filter (is the module configured as an HTTP filter's?)"
+                    );
+                    put_back(context_id, Slot::Declined);
+                    return None;
+                }
+                Some(_) => {
+                    put_back(context_id, Slot::Declined);
+                    return None;
+                }
+            }
+        }
     };
     let result = call(&mut *filter);
-    DISPATCHER.with(|d| {
-        if let Some(slot) = d.borrow_mut().connections.get_mut(&context_id) {
-            *slot = Some(filter);
-        }
-    });
+    put_back(context_id, Slot::Connection(filter));
     Some(result)
+}
+
+/// Sets connection `context_id`'s slot; what it held is dropped after the dispatcher is
+/// released (a filter's `Drop` is user code).
+fn put_back(context_id: u32, slot: Slot) {
+    let gone = state::with(|d| match d.binding(context_id) {
+        Some(binding) => Some(std::mem::replace(&mut binding.slot, slot)),
+        None => Some(slot),
+    });
+    drop(gone);
 }
 
 /// A connection callback from Envoy; creates the connection's filter at its first one.
@@ -228,19 +245,11 @@ pub(crate) fn on_network(context_id: u32, event: NetworkEvent) -> u32 {
         .raw()
 }
 
-/// The downstream connection closed: the filter's close and last look, then (unless Envoy
-/// will delete the context itself) the filter is dropped.
+/// The downstream connection closed: the filter's close and last look, then the filter is
+/// dropped (the binding stays until Envoy deletes the context).
 pub(crate) fn on_downstream_close(context_id: u32, peer: PeerType) {
     let finish = |filter: &mut dyn ConnectionContext| filter.finish(context_id, peer);
-    guarded(|| with_connection(context_id, false, finish));
-    let gone = DISPATCHER.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.deletes_exported {
-            None
-        } else {
-            d.connections.remove(&context_id)
-        }
-    });
-    // Dropped after the dispatcher is released: a filter's `Drop` is user code.
-    drop(gone);
+    if guarded(|| with_connection(context_id, false, finish)).is_some() {
+        put_back(context_id, Slot::Closed);
+    }
 }

@@ -2,33 +2,36 @@
 //!
 //! A line logged while a stream's callback runs (or a callout's or timer's handler for a
 //! stream) starts with the stream's request id, `[<x-request-id>] `, so it can be found
-//! beside Envoy's access log; plugin-level lines do not. Envoy itself puts the plugin's
-//! name first.
+//! beside Envoy's access log; plugin-level lines do not. The id is read once per stream, at
+//! its first line, and kept with the stream; a plugin turns the prefix off with
+//! [`Plugin::LOG_REQUEST_ID`](crate::Plugin::LOG_REQUEST_ID). Envoy itself puts the
+//! plugin's name first.
 
 use crate::abi::LogLevel;
 use crate::host;
 use std::cell::Cell;
 
 thread_local! {
-    /// Whether a stream's code is running (so lines carry its request id).
-    static IN_STREAM: Cell<bool> = const { Cell::new(false) };
+    /// The stream whose code is running (0: none), so its lines carry its request id.
+    static STREAM: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Runs a stream's code: lines it logs carry the stream's request id.
-pub(crate) fn for_stream<R>(code: impl FnOnce() -> R) -> R {
-    let outer = IN_STREAM.with(|flag| flag.replace(true));
+/// Runs stream `context_id`'s code: lines it logs carry the stream's request id.
+pub(crate) fn for_stream<R>(context_id: u32, code: impl FnOnce() -> R) -> R {
+    let outer = STREAM.with(|stream| stream.replace(context_id));
     let result = code();
-    IN_STREAM.with(|flag| flag.set(outer));
+    STREAM.with(|stream| stream.set(outer));
     result
 }
 
 /// `[<request id>] ` while a stream's code runs and the stream has an id; else nothing.
 fn request_prefix() -> Option<String> {
-    if !IN_STREAM.with(Cell::get) {
+    let stream = STREAM.with(Cell::get);
+    if stream == 0 {
         return None;
     }
-    let id = host::properties::get(&["request", "id"]).ok().flatten()?;
-    Some(format!("[{}] ", String::from_utf8_lossy(&id)))
+    let id = crate::runtime::state::request_id(stream)?;
+    Some(format!("[{id}] "))
 }
 
 struct HostLogger;

@@ -19,10 +19,7 @@ fn exported_by_the_filter(name: &str) -> bool {
         || name.starts_with("proxy_on_response_")
         || name.starts_with("proxy_on_downstream_")
         || name.starts_with("proxy_on_upstream_")
-        || matches!(
-            name,
-            "proxy_on_new_connection" | "proxy_on_log" | "proxy_on_delete"
-        )
+        || matches!(name, "proxy_on_new_connection" | "proxy_on_log")
 }
 
 impl Guest {
@@ -75,6 +72,7 @@ fn call_native_without_result(
     match name {
         "proxy_on_log" => lifecycle::proxy_on_log(word(0)),
         "proxy_on_delete" => lifecycle::proxy_on_delete(word(0)),
+        "proxy_on_context_create" => lifecycle::proxy_on_context_create(word(0), word(1)),
         "proxy_on_tick" => root::proxy_on_tick(word(0)),
         "proxy_on_queue_ready" => root::proxy_on_queue_ready(word(0), word(1)),
         "proxy_on_foreign_function" => root::proxy_on_foreign_function(word(0), word(1), size(2)),

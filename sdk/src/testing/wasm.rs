@@ -17,10 +17,9 @@
 //!
 //! A trap (a panic aborts the VM) fails the VM for good, as in Envoy.
 
+use super::guest_calls::{GUEST_CALLS, GuestCall, GuestMemory};
 use super::host::EmulatorHost;
 use crate::abi::LogLevel;
-use crate::abi::imports::GUEST_CALLS;
-use crate::abi::native::{GuestCall, GuestMemory};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

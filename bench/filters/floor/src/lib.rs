@@ -1,28 +1,66 @@
 //! The benchmark workloads written straight against the ABI, exporting only the callbacks
 //! they use and making the fewest host calls the work allows: the cost floor a wasm filter
 //! can reach. Plugin configuration: `header` or `multi`.
+//!
+//! Exact in every topology: each plugin context keeps its own workload, and each stream
+//! the one of the plugin context Envoy created it under (`proxy_on_context_create`), freed
+//! in `proxy_on_delete`, so several configurations of the module in one VM each serve
+//! their own streams. A floor that bound streams to the wrong plugin would not be one.
 #![cfg(target_arch = "wasm32")]
 
 #[path = "../../raw.rs"]
 mod raw;
 
 use raw::*;
+use std::cell::RefCell;
 
-static mut MULTI: bool = false;
+thread_local! {
+    /// Each plugin context's workload (`true`: multi).
+    static ROOTS: RefCell<Vec<(u32, bool)>> = const { RefCell::new(Vec::new()) };
+    /// Each live stream's workload, from its plugin context.
+    static STREAMS: RefCell<Vec<(u32, bool)>> = const { RefCell::new(Vec::new()) };
+}
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_configure(_root: u32, size: usize) -> u32 {
-    match raw::configure(size).as_slice() {
-        b"header" => unsafe { MULTI = false },
-        b"multi" => unsafe { MULTI = true },
+pub extern "C" fn proxy_on_configure(root: u32, size: usize) -> u32 {
+    let multi = match raw::configure(size).as_slice() {
+        b"header" => false,
+        b"multi" => true,
         _ => return 0,
-    }
+    };
+    ROOTS.with_borrow_mut(|roots| {
+        roots.retain(|(id, _)| *id != root);
+        roots.push((root, multi));
+    });
     1
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_request_headers(_context: u32, _headers: usize, _eos: u32) -> u32 {
-    if unsafe { MULTI } {
+pub extern "C" fn proxy_on_context_create(context: u32, parent: u32) {
+    if parent == 0 {
+        return;
+    }
+    let multi = ROOTS.with_borrow(|roots| roots.iter().find(|(id, _)| *id == parent).map(|r| r.1));
+    STREAMS.with_borrow_mut(|streams| streams.push((context, multi.unwrap_or(false))));
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_delete(context: u32) {
+    STREAMS.with_borrow_mut(|streams| {
+        if let Some(at) = streams.iter().position(|(id, _)| *id == context) {
+            streams.swap_remove(at);
+        }
+    });
+}
+
+/// The workload of stream `context` (`true`: multi).
+fn multi(context: u32) -> bool {
+    STREAMS.with_borrow(|streams| streams.iter().any(|&(id, multi)| id == context && multi))
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn proxy_on_request_headers(context: u32, _headers: usize, _eos: u32) -> u32 {
+    if multi(context) {
         multi_request()
     } else {
         header_request()
@@ -30,8 +68,8 @@ pub extern "C" fn proxy_on_request_headers(_context: u32, _headers: usize, _eos:
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_response_headers(_context: u32, _headers: usize, _eos: u32) -> u32 {
-    let (name, value): (&[u8], &[u8]) = if unsafe { MULTI } {
+pub extern "C" fn proxy_on_response_headers(context: u32, _headers: usize, _eos: u32) -> u32 {
+    let (name, value): (&[u8], &[u8]) = if multi(context) {
         (b"x-bench", b"multi")
     } else {
         (b"x-bench", b"header")

@@ -1,11 +1,15 @@
 //! The benchmark workloads as a dynamic module written straight against Envoy's C ABI, no
 //! SDK: what the native target costs at the least, beside the SDK's native build. Filter
-//! configuration: `header` or `multi`. Linux only: Envoy's callbacks are resolved when
+//! configuration: `header`, `multi` or `body`. Linux only: Envoy's callbacks are resolved when
 //! Envoy loads the library.
 #![cfg(target_os = "linux")]
 #![allow(clippy::missing_safety_doc)]
 
 use std::ffi::c_void;
+
+/// The module's own allocator, as the SDK's native build has.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -26,6 +30,11 @@ const REQUEST_HEADERS: u32 = 0;
 const RESPONSE_HEADERS: u32 = 2;
 const CONTINUE: u32 = 0;
 const STOP_ITERATION: u32 = 1;
+/// A body hook's "hold and buffer the data".
+const STOP_ITERATION_AND_BUFFER: u32 = 1;
+/// Body buffers: the data of the current hook, and what earlier hooks buffered.
+const RECEIVED_REQUEST_BODY: u32 = 0;
+const BUFFERED_REQUEST_BODY: u32 = 1;
 
 unsafe extern "C" {
     fn envoy_dynamic_module_callback_http_get_header(
@@ -48,6 +57,26 @@ unsafe extern "C" {
         key: Buffer,
         value: Buffer,
     ) -> bool;
+    fn envoy_dynamic_module_callback_http_get_body_size(filter: *mut c_void, which: u32) -> usize;
+    fn envoy_dynamic_module_callback_http_get_body_chunks_size(
+        filter: *mut c_void,
+        which: u32,
+    ) -> usize;
+    fn envoy_dynamic_module_callback_http_get_body_chunks(
+        filter: *mut c_void,
+        which: u32,
+        result: *mut Buffer,
+    ) -> bool;
+    fn envoy_dynamic_module_callback_http_drain_body(
+        filter: *mut c_void,
+        which: u32,
+        bytes: usize,
+    ) -> bool;
+    fn envoy_dynamic_module_callback_http_append_body(
+        filter: *mut c_void,
+        which: u32,
+        data: Buffer,
+    ) -> bool;
     fn envoy_dynamic_module_callback_http_send_response(
         filter: *mut c_void,
         status: u32,
@@ -58,9 +87,10 @@ unsafe extern "C" {
     );
 }
 
-/// The configuration's pointer encodes the workload: 1 for header, 2 for multi.
+/// The configuration's pointer encodes the workload: 1 for header, 2 for multi, 3 for body.
 const HEADER: usize = 1;
 const MULTI: usize = 2;
+const BODY: usize = 3;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const std::ffi::c_char {
@@ -78,6 +108,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
     match workload {
         b"header" => HEADER as *const c_void,
         b"multi" => MULTI as *const c_void,
+        b"body" => BODY as *const c_void,
         _ => std::ptr::null(),
     }
 }
@@ -123,10 +154,25 @@ unsafe fn request_header<'a>(filter: *mut c_void, name: &[u8]) -> &'a [u8] {
 pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     filter: *mut c_void,
     workload: *const c_void,
-    _end_of_stream: bool,
+    end_of_stream: bool,
 ) -> u32 {
     // SAFETY: Envoy's filter, in its hook.
     unsafe {
+        if workload as usize == BODY {
+            // The body will change size: Envoy recomputes the length without the header.
+            if !end_of_stream {
+                envoy_dynamic_module_callback_http_set_header(
+                    filter,
+                    REQUEST_HEADERS,
+                    buffer(b"content-length"),
+                    Buffer {
+                        ptr: std::ptr::null(),
+                        len: 0,
+                    },
+                );
+            }
+            return CONTINUE;
+        }
         if workload as usize == MULTI {
             let method = request_header(filter, b":method");
             let authority = request_header(filter, b":authority");
@@ -170,10 +216,10 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     workload: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    let value: &[u8] = if workload as usize == MULTI {
-        b"multi"
-    } else {
-        b"header"
+    let value: &[u8] = match workload as usize {
+        MULTI => b"multi",
+        BODY => b"body",
+        _ => b"header",
     };
     // SAFETY: Envoy's filter, in its hook.
     unsafe {
@@ -182,6 +228,88 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
             RESPONSE_HEADERS,
             buffer(b"x-bench"),
             buffer(value),
+        );
+    }
+    CONTINUE
+}
+
+/// The request body, whole: what earlier hooks buffered, then this hook's data, copied
+/// once into one allocation of the right size.
+unsafe fn request_body(filter: *mut c_void) -> Vec<u8> {
+    // SAFETY: Envoy's filter, in its body hook; each chunk array has the room Envoy said.
+    unsafe {
+        let size = envoy_dynamic_module_callback_http_get_body_size(filter, BUFFERED_REQUEST_BODY)
+            + envoy_dynamic_module_callback_http_get_body_size(filter, RECEIVED_REQUEST_BODY);
+        let mut bytes = Vec::with_capacity(size);
+        for which in [BUFFERED_REQUEST_BODY, RECEIVED_REQUEST_BODY] {
+            let count = envoy_dynamic_module_callback_http_get_body_chunks_size(filter, which);
+            let mut chunks = vec![
+                Buffer {
+                    ptr: std::ptr::null(),
+                    len: 0
+                };
+                count
+            ];
+            if count > 0
+                && envoy_dynamic_module_callback_http_get_body_chunks(
+                    filter,
+                    which,
+                    chunks.as_mut_ptr(),
+                )
+            {
+                for chunk in chunks.iter().filter(|chunk| !chunk.ptr.is_null()) {
+                    bytes.extend_from_slice(std::slice::from_raw_parts(chunk.ptr, chunk.len));
+                }
+            }
+        }
+        bytes
+    }
+}
+
+/// body: once the whole request is buffered, replace the top-level `password` and `card`
+/// and forward the rewritten body (as the SDK's `body` workload does).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
+    filter: *mut c_void,
+    workload: *const c_void,
+    end_of_stream: bool,
+) -> u32 {
+    if workload as usize != BODY {
+        return CONTINUE;
+    }
+    if !end_of_stream {
+        return STOP_ITERATION_AND_BUFFER;
+    }
+    // SAFETY: Envoy's filter, in its body hook.
+    unsafe {
+        let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&request_body(filter))
+        else {
+            envoy_dynamic_module_callback_http_send_response(
+                filter,
+                400,
+                std::ptr::null_mut(),
+                0,
+                buffer(b"invalid JSON"),
+                buffer(b""),
+            );
+            return STOP_ITERATION;
+        };
+        if let Some(fields) = json.as_object_mut() {
+            for name in ["password", "card"] {
+                if let Some(value) = fields.get_mut(name) {
+                    *value = serde_json::Value::from("[redacted]");
+                }
+            }
+        }
+        let rewritten = serde_json::to_vec(&json).unwrap_or_default();
+        for which in [BUFFERED_REQUEST_BODY, RECEIVED_REQUEST_BODY] {
+            let size = envoy_dynamic_module_callback_http_get_body_size(filter, which);
+            envoy_dynamic_module_callback_http_drain_body(filter, which, size);
+        }
+        envoy_dynamic_module_callback_http_append_body(
+            filter,
+            RECEIVED_REQUEST_BODY,
+            buffer(&rewritten),
         );
     }
     CONTINUE
@@ -196,7 +324,6 @@ macro_rules! unused_hooks {
 }
 
 unused_hooks! {
-    envoy_dynamic_module_on_http_filter_request_body(*mut c_void, *const c_void, bool) -> u32 = CONTINUE;
     envoy_dynamic_module_on_http_filter_request_trailers(*mut c_void, *const c_void) -> u32 = CONTINUE;
     envoy_dynamic_module_on_http_filter_response_body(*mut c_void, *const c_void, bool) -> u32 = CONTINUE;
     envoy_dynamic_module_on_http_filter_response_trailers(*mut c_void, *const c_void) -> u32 = CONTINUE;

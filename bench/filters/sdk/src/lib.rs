@@ -10,14 +10,16 @@ use std::rc::Rc;
 use std::time::Duration;
 
 /// The plugin of every benchmark module: `entry!(bench_sdk::Bench<MyFilter>)`.
-pub struct Bench<F> {
+/// `PREFIX` is its [`Plugin::LOG_REQUEST_ID`] (for the rows that measure the log prefix).
+pub struct Bench<F, const PREFIX: bool = true> {
     memory: MemoryGauge,
     filter: PhantomData<F>,
 }
 
-impl<F: HttpFilter + Default> Plugin for Bench<F> {
+impl<F: HttpFilter + Default, const PREFIX: bool> Plugin for Bench<F, PREFIX> {
     type Config = ();
     type Filter = F;
+    const LOG_REQUEST_ID: bool = PREFIX;
 
     fn configure(_config: (), ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
         // Linear memory is a wasm VM's; a native build (a dynamic module) has no plugin
@@ -35,8 +37,8 @@ impl<F: HttpFilter + Default> Plugin for Bench<F> {
         })
     }
 
-    fn create_filter(self: Rc<Self>) -> F {
-        F::default()
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<F> {
+        Some(F::default())
     }
 }
 
@@ -131,7 +133,7 @@ impl MemoryGauge {
     pub fn update(&self) {
         let bytes = linear_memory_bytes();
         if self.0.value().is_ok_and(|shown| shown < bytes) {
-            let _ = self.0.set(bytes);
+            self.0.set(bytes);
         }
     }
 }

@@ -28,20 +28,77 @@ pub use shared_queue::*;
 pub use stream::*;
 pub use time::*;
 
-/// Every host function, as a wasm guest imports it from `env`.
-#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
-pub const GUEST_CALLS: [&[crate::abi::native::GuestCall]; 13] = [
-    buffers::GUEST_CALLS,
-    context::GUEST_CALLS,
-    foreign::GUEST_CALLS,
-    grpc::GUEST_CALLS,
-    headers::GUEST_CALLS,
-    http_call::GUEST_CALLS,
-    log::GUEST_CALLS,
-    metrics::GUEST_CALLS,
-    properties::GUEST_CALLS,
-    shared_data::GUEST_CALLS,
-    shared_queue::GUEST_CALLS,
-    stream::GUEST_CALLS,
-    time::GUEST_CALLS,
-];
+#[cfg(not(target_arch = "wasm32"))]
+pub use seam::*;
+
+/// Every host function, safe: the declared arguments themselves, the host's raw status
+/// back (see the [`abi` module docs](crate::abi)). Each area's `safe` module, gathered.
+pub mod safe {
+    pub use super::buffers::safe::*;
+    pub use super::context::safe::*;
+    pub use super::foreign::safe::*;
+    pub use super::grpc::safe::*;
+    pub use super::headers::safe::*;
+    pub use super::http_call::safe::*;
+    pub use super::log::safe::*;
+    pub use super::metrics::safe::*;
+    pub use super::properties::safe::*;
+    pub use super::shared_data::safe::*;
+    pub use super::shared_queue::safe::*;
+    pub use super::stream::safe::*;
+    pub use super::time::safe::*;
+}
+
+/// The in-process host used off wasm: a [`Host`] per thread. Each test thread installs its
+/// own, so tests run in parallel without sharing state.
+#[cfg(not(target_arch = "wasm32"))]
+mod seam {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// `Host`: every area's trait, listed once.
+    macro_rules! every_area {
+        ($($area:ident),* $(,)?) => {
+            /// Every host function of the ABI; implement the area traits to provide one.
+            pub trait Host: $(super::$area +)* {}
+
+            impl<T: $(super::$area +)*> Host for T {}
+        };
+    }
+
+    every_area!(
+        BufferHost,
+        ContextHost,
+        ForeignHost,
+        GrpcHost,
+        HeaderHost,
+        HttpCallHost,
+        LogHost,
+        MetricsHost,
+        PropertyHost,
+        SharedDataHost,
+        SharedQueueHost,
+        StreamHost,
+        TimeHost,
+    );
+
+    thread_local! {
+        static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
+    }
+
+    /// Installs `host` for the current thread and returns the one it replaces.
+    pub fn install_host(host: Option<Rc<dyn Host>>) -> Option<Rc<dyn Host>> {
+        HOST.with(|slot| slot.replace(host))
+    }
+
+    /// Runs `call` on the current thread's host, or returns `Unimplemented` without one.
+    ///
+    /// The host is cloned out before the call, so a host may call back into the guest
+    /// (which may call the host again) without a `RefCell` conflict.
+    pub fn with_host(call: impl FnOnce(&dyn Host) -> u32) -> u32 {
+        match HOST.with(|slot| slot.borrow().clone()) {
+            Some(host) => call(&*host),
+            None => crate::abi::Status::Unimplemented.raw(),
+        }
+    }
+}

@@ -43,7 +43,7 @@ unsafe fn stream_of<'a>(module: FilterModulePtr) -> Option<&'a Stream> {
 /// Runs a hook's body. A panic the runtime's own guard did not catch (a bug in the SDK
 /// rather than in the filter) stops here, because unwinding into Envoy would abort it: the
 /// thread fails as after a filter's panic, and the hook returns what `fallback` makes.
-fn barrier<R>(fallback: impl FnOnce() -> R, body: impl FnOnce() -> R) -> R {
+pub(super) fn barrier<R>(fallback: impl FnOnce() -> R, body: impl FnOnce() -> R) -> R {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(_) => {
@@ -138,7 +138,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
     // SAFETY: Envoy's buffers, valid during this hook.
     let (name, config) = unsafe { (name.bytes(), config.bytes()) };
     barrier(std::ptr::null, || {
-        new_config(envoy, name, config).map_or(std::ptr::null(), |plugin| plugin.cast())
+        new_config(envoy, name, config, false).map_or(std::ptr::null(), |plugin| plugin.cast())
     })
 }
 
@@ -177,11 +177,21 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
         || stream(false),
         || {
             WORKER.with(|worker| {
-                let configured = !worker.failed.get() && worker.root_of(plugin).is_some();
+                let root = (!worker.failed.get())
+                    .then(|| worker.root_of(plugin))
+                    .flatten();
                 let context_id = worker.next_context_id();
-                worker
-                    .host
-                    .add_stream(context_id, Scope::stream(filter, plugin, started));
+                let scope = Scope::stream(filter, plugin, started);
+                worker.host.add_stream(context_id, scope);
+                // Bound to its configuration's plugin context, as Envoy announces a wasm
+                // stream with its root context.
+                let configured = root.is_some_and(|root| {
+                    worker
+                        .run("proxy_on_context_create", scope, || {
+                            lifecycle::proxy_on_context_create(context_id, root);
+                        })
+                        .is_some()
+                });
                 Stream {
                     context_id,
                     ..stream(configured)
@@ -214,7 +224,7 @@ fn body_hook(
         )
     };
     body_flow(phase_hook(module, bit, name, |id| {
-        let size = WORKER.with(|worker| worker.host.body_size_of(filter, request));
+        let size = WORKER.with(|worker| worker.host.body_size(filter, request));
         export(id, size, u32::from(end_of_stream))
     }))
 }

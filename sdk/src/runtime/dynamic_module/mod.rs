@@ -1,11 +1,12 @@
 //! The native target: the same plugin and filter, built as an Envoy dynamic module (a
-//! shared library Envoy loads with `envoy.filters.http.dynamic_modules`; feature
-//! `dynamic-module`).
+//! shared library Envoy loads with `envoy.filters.http.dynamic_modules`, or
+//! `envoy.filters.network.dynamic_modules` for a network filter; feature `dynamic-module`).
 //!
 //! Nothing here changes the filter's code. The module exports Envoy's dynamic-module event
-//! hooks ([`hooks`]), and each hook drives the SDK's runtime exactly as a proxy-wasm host
-//! does, through the same guest exports (`proxy_on_request_headers`, ...). The runtime's
-//! host calls reach [`host::NativeHost`], the [`native::Host`](crate::abi::native::Host)
+//! hooks ([`hooks`] for HTTP filters, [`network`] for network filters), and each hook drives
+//! the SDK's runtime exactly as a proxy-wasm host does, through the same guest exports
+//! (`proxy_on_request_headers`, `proxy_on_downstream_data`, ...). The runtime's
+//! host calls reach [`host::NativeHost`], the [`imports::Host`](crate::abi::imports::Host)
 //! of each Envoy thread, which answers them with Envoy's dynamic-module callbacks.
 //!
 //! Each Envoy thread (the main thread and every worker) is one "VM": it has its own
@@ -30,6 +31,7 @@
 
 mod hooks;
 mod host;
+mod network;
 mod ticks;
 
 use crate::abi::dynamic_module::{self as dm, FilterConfigEnvoyPtr};
@@ -48,7 +50,7 @@ static REGISTER: OnceLock<fn()> = OnceLock::new();
 /// ABI version (null, which makes Envoy unload the module, if Envoy lacks a callback).
 pub fn program_init(register: fn()) -> *const c_char {
     let _ = REGISTER.set(register);
-    let missing = dm::callbacks().missing();
+    let missing = dm::callbacks().missing_for_http();
     if !missing.is_empty() {
         // Without the log callback nothing can be said through Envoy: stderr it is.
         eprintln!(
@@ -61,7 +63,8 @@ pub fn program_init(register: fn()) -> *const c_char {
 }
 
 /// One filter configuration (`filter_name` and `filter_config` of an
-/// `envoy.filters.http.dynamic_modules` filter), shared by every thread.
+/// `envoy.filters.http.dynamic_modules` or `envoy.filters.network.dynamic_modules` filter),
+/// shared by every thread.
 pub(crate) struct PluginConfig {
     /// Tells configurations apart across threads, even one at a freed one's address.
     id: u64,
@@ -72,6 +75,8 @@ pub(crate) struct PluginConfig {
     configuration: Vec<u8>,
     /// Envoy's configuration object: metrics are defined on it.
     envoy: FilterConfigEnvoyPtr,
+    /// A network filter's configuration (`envoy` is Envoy's network filter configuration).
+    network: bool,
     /// Metrics defined while Envoy loads the configuration, then frozen into `metrics`.
     defining: Mutex<Vec<Metric>>,
     metrics: OnceLock<Vec<Metric>>,
@@ -88,7 +93,10 @@ unsafe impl Sync for PluginConfig {}
 #[derive(Clone, Debug)]
 struct Metric {
     kind: u32,
+    /// Its name as the SDK defined it (a family's: `name;label;label`).
     name: Vec<u8>,
+    /// A family's label names (none for a plain metric).
+    labels: Vec<Vec<u8>>,
     envoy_id: usize,
 }
 
@@ -116,9 +124,14 @@ mod callback {
     pub(super) const RESPONSE_TRAILERS: u16 = 1 << 5;
     pub(super) const LOG: u16 = 1 << 6;
     pub(super) const DELETE: u16 = 1 << 7;
+    pub(super) const NEW_CONNECTION: u16 = 1 << 8;
+    pub(super) const DOWNSTREAM_DATA: u16 = 1 << 9;
+    pub(super) const UPSTREAM_DATA: u16 = 1 << 10;
+    pub(super) const DOWNSTREAM_CLOSE: u16 = 1 << 11;
+    pub(super) const UPSTREAM_CLOSE: u16 = 1 << 12;
 
     /// Every one, with its export's name.
-    pub(super) const ALL: [(u16, &str); 8] = [
+    pub(super) const ALL: [(u16, &str); 13] = [
         (REQUEST_HEADERS, "proxy_on_request_headers"),
         (REQUEST_BODY, "proxy_on_request_body"),
         (REQUEST_TRAILERS, "proxy_on_request_trailers"),
@@ -127,6 +140,11 @@ mod callback {
         (RESPONSE_TRAILERS, "proxy_on_response_trailers"),
         (LOG, "proxy_on_log"),
         (DELETE, "proxy_on_delete"),
+        (NEW_CONNECTION, "proxy_on_new_connection"),
+        (DOWNSTREAM_DATA, "proxy_on_downstream_data"),
+        (UPSTREAM_DATA, "proxy_on_upstream_data"),
+        (DOWNSTREAM_CLOSE, "proxy_on_downstream_connection_close"),
+        (UPSTREAM_CLOSE, "proxy_on_upstream_connection_close"),
     ];
 }
 
@@ -153,7 +171,7 @@ impl Worker {
     /// dispatcher.
     fn start() -> Worker {
         let host = Rc::new(NativeHost::new());
-        crate::abi::native::install_host(Some(host.clone()));
+        crate::abi::imports::install_host(Some(host.clone()));
         if let Some(register) = REGISTER.get() {
             register();
         }
@@ -206,6 +224,7 @@ impl Worker {
         let root = self.next_context_id();
         self.host.add_root(root, plugin);
         let configured = self.run("proxy_on_configure", host::Scope::plugin(plugin), || {
+            lifecycle::proxy_on_context_create(root, 0);
             lifecycle::proxy_on_vm_start(root, 0) != 0
                 && lifecycle::proxy_on_configure(root, plugin.configuration.len()) != 0
         });
@@ -242,7 +261,7 @@ impl Worker {
         for root in gone {
             self.host.remove_context(root);
             if !self.failed.get() {
-                crate::runtime::dispatch::guarded(|| {
+                crate::runtime::access::guarded(|| {
                     crate::runtime::exports::lifecycle::proxy_on_delete(root);
                 });
             }
@@ -258,7 +277,7 @@ impl Worker {
         let outer = self.host.enter(scope);
         let result = call();
         self.host.leave(outer);
-        if crate::runtime::dispatch::take_guest_panic().is_some() {
+        if crate::runtime::access::take_guest_panic().is_some() {
             self.failed.set(true);
             self.host.log_for(
                 scope,
@@ -274,18 +293,20 @@ impl Worker {
     }
 }
 
-/// A new configuration from Envoy (main thread): configured here, so a bad one is
-/// rejected now; `None` rejects it.
+/// A new configuration from Envoy (main thread), of an HTTP filter or a `network` one:
+/// configured here, so a bad one is rejected now; `None` rejects it.
 fn new_config(
     envoy: FilterConfigEnvoyPtr,
     name: &[u8],
     config: &[u8],
+    network: bool,
 ) -> Option<*const PluginConfig> {
     let plugin: &'static PluginConfig = Box::leak(Box::new(PluginConfig {
         id: NEXT_CONFIG_ID.fetch_add(1, Ordering::Relaxed),
         name: String::from_utf8_lossy(name).into_owned(),
         configuration: config.to_vec(),
         envoy,
+        network,
         defining: Mutex::new(Vec::new()),
         metrics: OnceLock::new(),
     }));
@@ -296,9 +317,33 @@ fn new_config(
         .map(|m| m.clone())
         .unwrap_or_default();
     let _ = plugin.metrics.set(defined);
+    let filters = root
+        .and_then(crate::runtime::state::root)
+        .map(|root| root.filters());
+    // A network-only plugin configured as an HTTP filter, or a plugin without a network
+    // filter configured as one, would filter nothing: refused, saying so.
+    let refused = match filters {
+        Some((false, true)) if !network => {
+            log::error!(
+                "refusing the configuration of {:?}: this plugin has a network filter only; \
+                 configure it with envoy.filters.network.dynamic_modules",
+                plugin.name
+            );
+            true
+        }
+        Some((_, false)) if network => {
+            log::error!(
+                "refusing the configuration of {:?}: this plugin has no network filter; \
+                 configure it with envoy.filters.http.dynamic_modules",
+                plugin.name
+            );
+            true
+        }
+        _ => false,
+    };
     match root {
-        Some(_) => Some(plugin),
-        None => {
+        Some(_) if !refused => Some(plugin),
+        _ => {
             retire(plugin);
             None
         }

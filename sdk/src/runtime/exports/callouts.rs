@@ -1,6 +1,7 @@
 //! Answers to HTTP and gRPC callouts.
 
-use crate::runtime::dispatch;
+use crate::grpc::GrpcEvent;
+use crate::runtime::calls;
 
 /// An HTTP callout finished; `headers == 0` means it failed.
 #[unsafe(no_mangle)]
@@ -11,7 +12,7 @@ pub extern "C" fn proxy_on_http_call_response(
     body_size: usize,
     trailers: usize,
 ) {
-    dispatch::on_http_call_response(context_id, token, headers, body_size, trailers);
+    calls::on_http_call_response(context_id, token, headers, body_size, trailers);
 }
 
 /// Initial metadata of a gRPC callout arrived.
@@ -21,21 +22,13 @@ pub extern "C" fn proxy_on_grpc_receive_initial_metadata(
     token: u32,
     headers: usize,
 ) {
-    dispatch::on_grpc_event(
-        context_id,
-        token,
-        dispatch::GrpcEvent::InitialMetadata(headers),
-    );
+    calls::on_grpc_event(context_id, token, GrpcEvent::InitialMetadata(headers));
 }
 
 /// A gRPC message arrived.
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_receive(context_id: u32, token: u32, message_size: usize) {
-    dispatch::on_grpc_event(
-        context_id,
-        token,
-        dispatch::GrpcEvent::Message(message_size),
-    );
+    calls::on_grpc_event(context_id, token, GrpcEvent::Message(message_size));
 }
 
 /// Trailing metadata of a gRPC callout arrived.
@@ -45,15 +38,11 @@ pub extern "C" fn proxy_on_grpc_receive_trailing_metadata(
     token: u32,
     trailers: usize,
 ) {
-    dispatch::on_grpc_event(
-        context_id,
-        token,
-        dispatch::GrpcEvent::TrailingMetadata(trailers),
-    );
+    calls::on_grpc_event(context_id, token, GrpcEvent::TrailingMetadata(trailers));
 }
 
 /// A gRPC call or stream closed with `status_code`.
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_close(context_id: u32, token: u32, status_code: u32) {
-    dispatch::on_grpc_event(context_id, token, dispatch::GrpcEvent::Close(status_code));
+    calls::on_grpc_event(context_id, token, GrpcEvent::Close(status_code));
 }

@@ -4,7 +4,8 @@
 //! and end a connection's filter), the others when the filter implements them.
 
 use crate::abi::PeerType;
-use crate::runtime::connections::{self, NetworkEvent};
+use crate::runtime::connections;
+use crate::runtime::contexts::NetworkEvent;
 
 /// A client connected.
 pub fn proxy_on_new_connection(context_id: u32) -> u32 {

@@ -2,7 +2,8 @@
 //! filter crate, each only if the filter implements it: Envoy skips a callback a module
 //! does not export, which saves a VM crossing per request.
 
-use crate::runtime::dispatch::{self, Phase};
+use crate::runtime::contexts::Phase;
+use crate::runtime::dispatch;
 
 /// Request headers arrived.
 pub fn proxy_on_request_headers(context_id: u32, headers: usize, end_of_stream: u32) -> u32 {

@@ -186,8 +186,9 @@ pub(crate) struct State {
     pub connections: HashMap<u32, ConnectionState>,
     pub stream_roots: HashMap<u32, u32>,
     pub roots: Vec<u32>,
-    /// Each plugin's name (its `plugin_name` and `plugin_root_id`), by root context.
-    pub plugin_names: HashMap<u32, Vec<u8>>,
+    /// Each plugin's name and root id (its `plugin_name` and `plugin_root_id`), by root
+    /// context.
+    pub plugin_names: HashMap<u32, (Vec<u8>, Vec<u8>)>,
     pub plugin_configuration: Vec<u8>,
     pub vm_configuration: Vec<u8>,
     pub foreign_arguments: Vec<u8>,
@@ -336,7 +337,7 @@ impl State {
 
     /// What Envoy 1.40 answers for `path` now: nothing where Envoy has no such attribute
     /// at this point of the stream (see [`ENVOY_LACKS`], [`REQUEST_LINE`], [`AFTER_RESPONSE`];
-    /// `tests/tests/attributes.rs` checks these facts in Envoy), else [`State::property`].
+    /// `tests/tests/properties.rs` checks these facts in Envoy), else [`State::property`].
     pub(crate) fn attribute(&mut self, path: &[u8]) -> Option<Vec<u8>> {
         let named = |list: &[&str]| list.iter().any(|p| p.as_bytes() == path);
         if named(ENVOY_LACKS) && !self.host_attributes.iter().any(|p| p == path) {
@@ -354,7 +355,7 @@ impl State {
     }
 
     /// Properties Envoy derives from the stream, else the scripted ones, else what Envoy
-    /// always has (`tests/tests/attributes.rs` compares the whole set with Envoy's).
+    /// always has (`tests/tests/properties.rs` compares the whole set with Envoy's).
     fn property(&mut self, path: &[u8]) -> Option<Vec<u8>> {
         if let Some(scripted) = self.scripted_property(path) {
             return Some(scripted);
@@ -427,7 +428,15 @@ impl State {
             // Each context sees its own plugin's name, as in Envoy.
             b"plugin_name" | b"plugin_root_id" => {
                 let root = self.root_of(self.effective_context);
-                self.plugin_names.get(&root).cloned()
+                let (name, root_id) = self.plugin_names.get(&root)?;
+                Some(
+                    if path == b"plugin_name" {
+                        name
+                    } else {
+                        root_id
+                    }
+                    .clone(),
+                )
             }
             _ => connection_default(path),
         }

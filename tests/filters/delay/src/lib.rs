@@ -23,8 +23,8 @@ impl Plugin for Delay {
         Ok(Delay)
     }
 
-    fn create_filter(self: Rc<Self>) -> DelayFilter {
-        DelayFilter { again: None }
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<DelayFilter> {
+        Some(DelayFilter { again: None })
     }
 }
 

@@ -19,8 +19,8 @@ impl Plugin for Faulty {
         Ok(Faulty)
     }
 
-    fn create_filter(self: Rc<Self>) -> FaultyFilter {
-        FaultyFilter { fault: None }
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<FaultyFilter> {
+        Some(FaultyFilter { fault: None })
     }
 }
 

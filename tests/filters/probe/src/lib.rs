@@ -17,9 +17,6 @@
 //!   (`x-empty-queue`), and shared data set to nothing (`x-empty-shared`);
 //! - `reply-continue`: answers 403 `denied` through the stream handle, then returns
 //!   `Continue` (deny then continue, as Go plugins do);
-//! - `attrs`: lists the attributes that have a value (of the SDK's table and a few other
-//!   hosts set), in request header `x-attrs` at request headers and in response header
-//!   `x-attrs` at response headers;
 //! - `labels`: counts the request in `probe.requests` with the labels `client` (the
 //!   `x-client` header) and `outcome` (`seen`);
 //! - `echo`: copies the query parameter `v` (decoded by `QueryParams`, then written as
@@ -50,22 +47,24 @@ impl Plugin for Probe {
     type Filter = ProbeFilter;
 
     fn configure(_config: (), ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-        ctx.once("count this VM", Duration::from_millis(1), |_probe, _ops| {
-            if let Err(error) = Counter::define("probe.timer_vms").and_then(|c| c.increment(1)) {
-                log::error!("cannot count this VM: {error}");
-            }
-        })?;
+        ctx.once(
+            "count this VM",
+            Duration::from_millis(1),
+            |_probe, _ops| match Counter::define("probe.timer_vms") {
+                Ok(vms) => vms.increment(1),
+                Err(error) => log::error!("cannot count this VM: {error}"),
+            },
+        )?;
         Ok(Probe {
             requests: CounterVec::define("probe.requests", &["client", "outcome"])?,
         })
     }
 
-    fn create_filter(self: Rc<Self>) -> ProbeFilter {
-        ProbeFilter {
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<ProbeFilter> {
+        Some(ProbeFilter {
             plugin: self,
             echo: None,
-            attrs: false,
-        }
+        })
     }
 }
 
@@ -78,8 +77,6 @@ thread_local! {
 pub struct ProbeFilter {
     plugin: Rc<Probe>,
     echo: Option<Vec<u8>>,
-    /// `attrs` mode: report the attributes present at response headers too.
-    attrs: bool,
 }
 
 fn status(response: &Result<HttpResponse, CalloutError>) -> String {
@@ -164,19 +161,13 @@ impl HttpFilter for ProbeFilter {
             Some("reply-continue") => {
                 // The Go-plugin pattern: send the reply, then return Continue.
                 req.stream()
-                    .send_reply(&LocalReply::new(403).body("denied\n"))?;
-                Ok(Action::Continue)
-            }
-            Some("attrs") => {
-                let present = present_attributes(&req.properties())?;
-                req.headers().set("x-attrs", present)?;
-                self.attrs = true;
+                    .respond(LocalReply::new(403).body("denied\n"))?;
                 Ok(Action::Continue)
             }
             Some("labels") => {
                 let client = req.headers().get_str("x-client")?.unwrap_or_default();
                 let requests = &self.plugin.requests;
-                requests.with(&[&client, "seen"])?.increment(1)?;
+                requests.with(&[&client, "seen"]).increment(1);
                 Ok(Action::Continue)
             }
             Some(mode @ ("echo" | "echo-response")) => {
@@ -248,35 +239,8 @@ impl HttpFilter for ProbeFilter {
         if let Some(value) = &self.echo {
             resp.headers().set("x-echo", value)?;
         }
-        if self.attrs {
-            let present = present_attributes(&resp.properties())?;
-            resp.headers().set("x-attrs", present)?;
-        }
         Ok(Action::Continue)
     }
-}
-
-/// Attributes a filter might read beyond the SDK's table: ones other hosts (Higress) set.
-const OTHER_ATTRIBUTES: &[&[&str]] = &[
-    &["route_name"],
-    &["cluster_name"],
-    &["listener_direction"],
-    &["node", "id"],
-];
-
-/// Every attribute of the SDK's table, and [`OTHER_ATTRIBUTES`], that has a value now, as
-/// `a.b,c.d`.
-fn present_attributes(props: &Properties<'_>) -> Result<String, Error> {
-    let mut present = Vec::new();
-    for path in envoy_wasm_sdk::attributes::ALL
-        .iter()
-        .chain(OTHER_ATTRIBUTES)
-    {
-        if props.get(path)?.is_some() {
-            present.push(path.join("."));
-        }
-    }
-    Ok(present.join(","))
 }
 
 envoy_wasm_sdk::entry!(Probe);

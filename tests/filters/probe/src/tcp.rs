@@ -25,12 +25,12 @@ use std::rc::Rc;
 impl NetworkPlugin for Probe {
     type Connection = TcpProbe;
 
-    fn create_connection(self: Rc<Self>) -> TcpProbe {
-        TcpProbe {
+    fn create_connection(self: Rc<Self>, _connection: NewContext) -> Option<TcpProbe> {
+        Some(TcpProbe {
             held_upstream: false,
             bytes_in: 0,
             bytes_out: 0,
-        }
+        })
     }
 }
 
@@ -43,7 +43,7 @@ pub struct TcpProbe {
 
 fn count(name: &str, bytes: usize) -> Result<(), Error> {
     if bytes > 0 {
-        Counter::define(name)?.increment(bytes as u64)?;
+        Counter::define(name)?.increment(bytes as u64);
     }
     Ok(())
 }

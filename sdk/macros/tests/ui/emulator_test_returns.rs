@@ -1,0 +1,8 @@
+use envoy_wasm_sdk_macros::emulator_test;
+
+#[emulator_test]
+fn a_test() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use envoy_wasm_sdk::prelude::*;
+
+struct Filter;
+
+#[http_filter]
+impl Filter {
+    fn on_request_headers(&mut self) {}
+}
+
+fn main() {}

@@ -1,0 +1,185 @@
+//! Why a header is refused: names and values that could split an HTTP message, and the
+//! errors that say so.
+
+use crate::abi::MapType;
+use crate::host::HostError;
+use std::fmt;
+
+/// What is wrong with a header a filter tried to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderProblem {
+    /// The name is empty.
+    EmptyName,
+    /// The name holds a byte HTTP does not allow in a token.
+    NameNotAToken(u8),
+    /// The name has upper-case letters: Envoy and HTTP/2 keep names in lower case.
+    UpperCaseName,
+    /// A pseudo-header (`:name`) this map cannot have.
+    PseudoHeaderNotAllowed,
+    /// The value holds CR, LF or NUL, which could split the message.
+    ControlInValue(u8),
+}
+
+impl fmt::Display for HeaderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let byte = |f: &mut fmt::Formatter<'_>, b: u8| match b {
+            b'\r' => f.write_str("CR"),
+            b'\n' => f.write_str("LF"),
+            0 => f.write_str("NUL"),
+            other => write!(f, "byte {other}"),
+        };
+        match self {
+            HeaderProblem::EmptyName => f.write_str("the name is empty"),
+            HeaderProblem::NameNotAToken(b) => {
+                f.write_str("the name holds ")?;
+                byte(f, *b)
+            }
+            HeaderProblem::UpperCaseName => f.write_str("the name is not lower case"),
+            HeaderProblem::PseudoHeaderNotAllowed => {
+                f.write_str("this pseudo-header has no place here")
+            }
+            HeaderProblem::ControlInValue(b) => {
+                f.write_str("the value holds ")?;
+                byte(f, *b)
+            }
+        }
+    }
+}
+
+/// A header name or value refused before it reached Envoy: it could split or corrupt the
+/// HTTP message (a value with CR LF would start a new header line on HTTP/1.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidHeader {
+    name: String,
+    problem: HeaderProblem,
+}
+
+impl InvalidHeader {
+    /// The header's name as the filter gave it (lossy, control characters as `?`); empty
+    /// for a bare value.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What is wrong.
+    pub fn problem(&self) -> HeaderProblem {
+        self.problem
+    }
+}
+
+impl fmt::Display for InvalidHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() {
+            write!(f, "header value refused: {}", self.problem)
+        } else {
+            write!(f, "header `{}` refused: {}", self.name, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for InvalidHeader {}
+
+/// Why writing a header failed: the filter's input was refused, or the host refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// A name or value that could split or corrupt the message; nothing was written.
+    Invalid(InvalidHeader),
+    /// The host refused the call.
+    Host(HostError),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::Invalid(invalid) => invalid.fmt(f),
+            HeaderError::Host(host) => host.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+impl From<InvalidHeader> for HeaderError {
+    fn from(invalid: InvalidHeader) -> HeaderError {
+        HeaderError::Invalid(invalid)
+    }
+}
+
+impl From<HostError> for HeaderError {
+    fn from(host: HostError) -> HeaderError {
+        HeaderError::Host(host)
+    }
+}
+
+/// The result of writing headers.
+pub type HeaderResult<T> = Result<T, HeaderError>;
+
+/// The pseudo-headers a map may carry.
+pub(crate) fn pseudo_headers(map: MapType) -> &'static [&'static [u8]] {
+    match map {
+        MapType::HttpRequestHeaders => &[
+            b":method",
+            b":path",
+            b":authority",
+            b":scheme",
+            b":protocol",
+        ],
+        MapType::HttpResponseHeaders => &[b":status"],
+        _ => &[],
+    }
+}
+
+fn refused(name: &[u8], problem: HeaderProblem) -> InvalidHeader {
+    // The name may come from a client and ends up in logs: no control characters there.
+    let name = String::from_utf8_lossy(name)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    InvalidHeader { name, problem }
+}
+
+/// `name` in lower case, as Envoy stores names (borrowed when it is already).
+pub(crate) fn lowered(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if name.iter().any(u8::is_ascii_uppercase) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+/// Checks a header name: a lower-case HTTP token, or one of `pseudo`.
+pub(crate) fn check_name(name: &[u8], pseudo: &[&[u8]]) -> Result<(), InvalidHeader> {
+    let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    if name.is_empty() {
+        return Err(refused(name, HeaderProblem::EmptyName));
+    }
+    if name.starts_with(b":") {
+        return match pseudo.contains(&name) {
+            true => Ok(()),
+            false => Err(refused(name, HeaderProblem::PseudoHeaderNotAllowed)),
+        };
+    }
+    if let Some(bad) = name.iter().find(|b| !token(b)) {
+        return Err(refused(name, HeaderProblem::NameNotAToken(*bad)));
+    }
+    if name.iter().any(u8::is_ascii_uppercase) {
+        return Err(refused(name, HeaderProblem::UpperCaseName));
+    }
+    Ok(())
+}
+
+/// Checks a header value: no CR, LF or NUL.
+pub(crate) fn check_value(name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
+    match value.iter().find(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        Some(bad) => Err(refused(name, HeaderProblem::ControlInValue(*bad))),
+        None => Ok(()),
+    }
+}
+
+/// Checks a header for map `map` (pseudo-headers as that map allows them).
+pub(crate) fn check_header(map: MapType, name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
+    check_name(name, pseudo_headers(map))?;
+    check_value(name, value)
+}

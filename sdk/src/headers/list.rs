@@ -1,0 +1,152 @@
+//! [`HeaderList`]: the SDK's one shape for a list of headers it hands out or takes.
+
+use crate::abi::{MapType, pairs};
+use crate::host::{self, HostResult};
+use std::fmt;
+
+/// A list of headers, in order: a header map's copy ([`Headers::snapshot`]), a callout's
+/// response headers and trailers, a gRPC stream's metadata, a local reply's headers, the
+/// header-map properties (`request.headers`, ...). One shape wherever the SDK hands out
+/// or keeps headers, in one allocation.
+///
+/// Lookups are case-insensitive and return bytes borrowed from the list. Build one from
+/// pairs with `collect` (any `AsRef<[u8]>` names and values):
+///
+/// ```
+/// use envoy_wasm_sdk::HeaderList;
+///
+/// let list: HeaderList = [("content-type", "text/plain"), ("set-cookie", "a=1")]
+///     .into_iter()
+///     .collect();
+/// assert_eq!(list.get_str("Content-Type"), Some("text/plain"));
+/// assert_eq!(list.iter().count(), 2);
+/// assert_eq!(list.to_strings()[1], ("set-cookie".to_owned(), "a=1".to_owned()));
+/// ```
+///
+/// [`Headers::snapshot`]: crate::Headers::snapshot
+#[derive(Clone, Default)]
+pub struct HeaderList {
+    /// Every name and value, back to back (Envoy's serialized map, when read from one).
+    bytes: Vec<u8>,
+    /// Offsets into `bytes`: name start, name length, value start, value length.
+    entries: Vec<[u32; 4]>,
+}
+
+impl HeaderList {
+    /// Map `map` of the current context, with one host call.
+    pub(crate) fn read(map: MapType) -> HostResult<HeaderList> {
+        HeaderList::decode(host::headers::serialized(map)?)
+    }
+
+    /// A list from Envoy's serialized map.
+    pub(crate) fn decode(serialized: Vec<u8>) -> HostResult<HeaderList> {
+        let base = serialized.as_ptr() as usize;
+        let offset = |part: &[u8]| (part.as_ptr() as usize - base) as u32;
+        let entries = pairs::decode(&serialized)
+            .map_err(|_| host::headers::malformed())?
+            .into_iter()
+            .map(|(name, value)| {
+                [
+                    offset(name),
+                    name.len() as u32,
+                    offset(value),
+                    value.len() as u32,
+                ]
+            })
+            .collect();
+        Ok(HeaderList {
+            bytes: serialized,
+            entries,
+        })
+    }
+
+    /// Appends a header.
+    pub fn push(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        let mut put = |part: &[u8]| {
+            let at = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(part);
+            (at, part.len() as u32)
+        };
+        let (name_at, name_len) = put(name.as_ref());
+        let (value_at, value_len) = put(value.as_ref());
+        self.entries.push([name_at, name_len, value_at, value_len]);
+    }
+
+    /// Every header, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|&[name, name_len, value, value_len]| {
+                let part = |at: u32, len: u32| &self.bytes[at as usize..(at + len) as usize];
+                (part(name, name_len), part(value, value_len))
+            })
+    }
+
+    /// The first value of `name`, or `None` if absent.
+    pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
+        let name = name.as_ref();
+        self.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// The first value of `name` if it is UTF-8.
+    pub fn get_str(&self, name: impl AsRef<[u8]>) -> Option<&str> {
+        self.get(name)
+            .and_then(|value| std::str::from_utf8(value).ok())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all(&self, name: impl AsRef<[u8]>) -> impl Iterator<Item = &[u8]> {
+        let name = name.as_ref().to_vec();
+        self.iter()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(&name))
+            .map(|(_, value)| value)
+    }
+
+    /// Every header as text (lossy: bytes that are not UTF-8 become `U+FFFD`).
+    pub fn to_strings(&self) -> Vec<(String, String)> {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        self.iter()
+            .map(|(name, value)| (text(name), text(value)))
+            .collect()
+    }
+
+    /// How many headers there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<K: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(K, V)> for HeaderList {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> HeaderList {
+        let mut list = HeaderList::default();
+        for (name, value) in pairs {
+            list.push(name, value);
+        }
+        list
+    }
+}
+
+/// Two lists are equal when they hold the same headers in the same order.
+impl PartialEq for HeaderList {
+    fn eq(&self, other: &HeaderList) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for HeaderList {}
+
+impl fmt::Debug for HeaderList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |bytes| String::from_utf8_lossy(bytes);
+        f.debug_list()
+            .entries(self.iter().map(|(name, value)| (text(name), text(value))))
+            .finish()
+    }
+}

@@ -1,0 +1,123 @@
+//! A header value: bytes, with text views and the checks that keep a message whole.
+
+use super::check::{InvalidHeader, check_value};
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+
+/// A header value as the host holds it: bytes, which are usually (not always) UTF-8.
+///
+/// Made from a filter's own bytes with `try_from`, which refuses what could split an HTTP
+/// message (CR, LF, NUL):
+///
+/// ```
+/// use envoy_wasm_sdk::HeaderValue;
+///
+/// let value = HeaderValue::try_from("text/html").unwrap();
+/// assert_eq!(value, "text/html");
+/// assert_eq!(value.as_str(), Some("text/html"));
+/// assert_eq!(HeaderValue::try_from(vec![0xff]).unwrap().as_str(), None);
+/// assert!(HeaderValue::try_from("a\r\nset-cookie: evil=1").is_err());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HeaderValue(Vec<u8>);
+
+impl HeaderValue {
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value as `&str`, if it is UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// The value as text, with invalid UTF-8 replaced.
+    pub fn to_str_lossy(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+
+    /// The owned bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl Deref for HeaderValue {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for HeaderValue {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl HeaderValue {
+    /// A value the host handed over (it is the host's to have checked).
+    pub(crate) fn from_host(bytes: Vec<u8>) -> HeaderValue {
+        HeaderValue(bytes)
+    }
+}
+
+impl TryFrom<Vec<u8>> for HeaderValue {
+    type Error = InvalidHeader;
+    fn try_from(bytes: Vec<u8>) -> Result<HeaderValue, InvalidHeader> {
+        check_value(b"", &bytes)?;
+        Ok(HeaderValue(bytes))
+    }
+}
+
+impl TryFrom<&[u8]> for HeaderValue {
+    type Error = InvalidHeader;
+    fn try_from(bytes: &[u8]) -> Result<HeaderValue, InvalidHeader> {
+        HeaderValue::try_from(bytes.to_vec())
+    }
+}
+
+impl TryFrom<&str> for HeaderValue {
+    type Error = InvalidHeader;
+    fn try_from(text: &str) -> Result<HeaderValue, InvalidHeader> {
+        HeaderValue::try_from(text.as_bytes().to_vec())
+    }
+}
+
+impl TryFrom<String> for HeaderValue {
+    type Error = InvalidHeader;
+    fn try_from(text: String) -> Result<HeaderValue, InvalidHeader> {
+        HeaderValue::try_from(text.into_bytes())
+    }
+}
+impl PartialEq<str> for HeaderValue {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for HeaderValue {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<[u8]> for HeaderValue {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.0 == other
+    }
+}
+
+impl fmt::Debug for HeaderValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_str_lossy(), f)
+    }
+}
+
+impl fmt::Display for HeaderValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_str_lossy())
+    }
+}

@@ -1,0 +1,201 @@
+//! Reaching a context: a stream's or connection's binding, the filter in its slot (made at
+//! its first callback), the plugin it is bound to; user code run guarded, and a callback's
+//! error answered.
+
+use crate::abi::{Action, StreamType};
+use crate::error::Error;
+use crate::headers::HeaderError;
+use crate::host;
+use crate::reply::LocalReply;
+use crate::runtime::contexts::{Made, RootContext, StreamContext};
+use crate::runtime::logger;
+use crate::runtime::state::{self, Binding, Dispatcher, RequestId, Slot};
+use std::fmt;
+use std::rc::Rc;
+
+/// Runs user code. Off wasm, a panic must not cross the `extern "C"` exports (that aborts
+/// the whole test process): it is caught here and kept for the in-process host to re-raise.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn guarded<R: Default>(user_code: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(user_code)) {
+        Ok(result) => result,
+        Err(payload) => {
+            GUEST_PANIC.with(|slot| *slot.borrow_mut() = Some(payload));
+            R::default()
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn guarded<R>(user_code: impl FnOnce() -> R) -> R {
+    user_code()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    static GUEST_PANIC: std::cell::RefCell<Option<Box<dyn std::any::Any + Send>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The panic the last guest callback raised, if any (off wasm).
+#[cfg(all(
+    any(feature = "testing", feature = "dynamic-module"),
+    not(target_arch = "wasm32")
+))]
+pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
+    GUEST_PANIC.with(|slot| slot.borrow_mut().take())
+}
+
+pub(crate) fn bind(d: &mut Dispatcher, context_id: u32, root: u32, log_prefix: bool) {
+    d.contexts
+        .retain(|binding| binding.context_id != context_id);
+    d.contexts.push(Binding {
+        context_id,
+        root,
+        slot: Slot::Unmade,
+        request_id: if log_prefix {
+            RequestId::Unread
+        } else {
+            RequestId::Off
+        },
+    });
+}
+
+/// A context Envoy did not announce (a host that never calls `proxy_on_context_create`):
+/// bound to the VM's only plugin, if it has exactly one.
+fn bind_to_only_root(d: &mut Dispatcher, context_id: u32) -> bool {
+    let [only] = d.roots.as_slice() else {
+        return false;
+    };
+    let (root, prefix) = (only.context_id, only.root.log_request_id());
+    bind(d, context_id, root, prefix);
+    true
+}
+
+/// What a stream's callback finds in its slot.
+enum Found {
+    Own(Box<dyn StreamContext>),
+    Stateless(Rc<dyn RootContext>),
+    Make(Rc<dyn RootContext>),
+    Nothing,
+}
+
+/// The binding of context `context_id`; one Envoy did not announce is bound to the VM's
+/// only plugin, if it has exactly one.
+pub(crate) fn binding(d: &mut Dispatcher, context_id: u32) -> Option<&mut Binding> {
+    if d.binding(context_id).is_none() && !bind_to_only_root(d, context_id) {
+        return None;
+    }
+    d.binding(context_id)
+}
+
+/// Takes stream `context_id`'s filter out of its slot (or says how to reach it).
+fn take_stream(d: &mut Dispatcher, context_id: u32) -> Found {
+    let Some(binding) = binding(d, context_id) else {
+        return Found::Nothing;
+    };
+    let root_id = binding.root;
+    match std::mem::replace(&mut binding.slot, Slot::Busy) {
+        Slot::Stream(filter) => Found::Own(filter),
+        Slot::Unmade => match d.root(root_id) {
+            Some(root) => Found::Make(root),
+            None => Found::Nothing,
+        },
+        Slot::Stateless => {
+            binding.slot = Slot::Stateless;
+            d.root(root_id).map_or(Found::Nothing, Found::Stateless)
+        }
+        other => {
+            binding.slot = other;
+            Found::Nothing
+        }
+    }
+}
+
+/// Sets stream `context_id`'s slot; hands back what it held if the stream is gone.
+fn put_back(context_id: u32, slot: Slot) -> Option<Slot> {
+    state::with(|d| match d.binding(context_id) {
+        Some(binding) => {
+            binding.slot = slot;
+            None
+        }
+        None => Some(slot),
+    })
+}
+
+/// Runs `call` on stream `context_id`'s filter, made at its first callback by the plugin
+/// the stream is bound to; `None` if it has none (declined, busy, or not an HTTP stream).
+pub(crate) fn with_stream<R>(
+    context_id: u32,
+    call: impl FnOnce(&mut dyn StreamContext) -> R,
+) -> Option<R> {
+    let found = state::with(|d| take_stream(d, context_id));
+    let mut filter = match found {
+        Found::Own(filter) => filter,
+        Found::Stateless(root) => return run_stateless(&*root, context_id, call),
+        Found::Make(root) => match root.create_stream(context_id) {
+            Made::Filter(filter) => filter,
+            Made::Stateless => {
+                drop(put_back(context_id, Slot::Stateless));
+                return run_stateless(&*root, context_id, call);
+            }
+            Made::Declined | Made::Unavailable => {
+                drop(put_back(context_id, Slot::Declined));
+                return None;
+            }
+        },
+        Found::Nothing => return None,
+    };
+    let result = logger::for_stream(context_id, || call(&mut *filter));
+    // Dropped after the dispatcher is released if the stream went meanwhile: a filter's
+    // `Drop` is user code.
+    drop(put_back(context_id, Slot::Stream(filter)));
+    Some(result)
+}
+
+fn run_stateless<R>(
+    root: &dyn RootContext,
+    context_id: u32,
+    call: impl FnOnce(&mut dyn StreamContext) -> R,
+) -> Option<R> {
+    let (mut call, mut result) = (Some(call), None);
+    root.with_stateless(&mut |filter| {
+        if let Some(call) = call.take() {
+            result = Some(logger::for_stream(context_id, || call(filter)));
+        }
+    });
+    result
+}
+
+/// The plugin context stream or connection `context_id` is bound to.
+pub(crate) fn bound_root(context_id: u32) -> Option<(u32, Rc<dyn RootContext>)> {
+    state::with(|d| {
+        let root = d.binding(context_id)?.root;
+        Some((root, d.root(root)?))
+    })
+}
+
+/// Turns a callback's `Err` into a local reply; if even that fails, resets the stream.
+pub(crate) fn answer_error(
+    callback: &dyn fmt::Display,
+    error: Error,
+    direction: StreamType,
+) -> Action {
+    log::error!(
+        "{callback} failed: {error} (answering {})",
+        error.status_code()
+    );
+    let sent = match error.reply().send() {
+        // The filter's reply carried a header that could split the response: a plain 500
+        // goes instead, without it.
+        Err(HeaderError::Invalid(invalid)) => {
+            log::error!("{callback}: its local reply was refused ({invalid}); answering 500");
+            LocalReply::new(500).send()
+        }
+        other => other,
+    };
+    if let Err(send_error) = sent {
+        log::error!("{callback}: cannot send the local reply ({send_error}); resetting the stream");
+        let _ = host::stream::close(direction);
+    }
+    Action::Pause
+}

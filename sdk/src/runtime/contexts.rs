@@ -1,0 +1,124 @@
+//! The traits the dispatcher holds contexts by: [`RootContext`] (one per plugin context,
+//! typed by its plugin inside), [`StreamContext`] (one per HTTP stream, typed by its
+//! filter inside) and [`ConnectionContext`] (one per connection), with what they pass.
+
+use crate::abi::{Action, PeerType};
+use crate::callout::{CallKind, Response};
+use crate::error::Error;
+use crate::grpc::GrpcStreamEvent;
+use crate::host::HostResult;
+use std::fmt;
+use std::rc::Rc;
+
+/// The HTTP callback being delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// `proxy_on_request_headers`
+    RequestHeaders,
+    /// `proxy_on_request_body`
+    RequestBody,
+    /// `proxy_on_request_trailers`
+    RequestTrailers,
+    /// `proxy_on_response_headers`
+    ResponseHeaders,
+    /// `proxy_on_response_body`
+    ResponseBody,
+    /// `proxy_on_response_trailers`
+    ResponseTrailers,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::RequestHeaders => "on_request_headers",
+            Phase::RequestBody => "on_request_body",
+            Phase::RequestTrailers => "on_request_trailers",
+            Phase::ResponseHeaders => "on_response_headers",
+            Phase::ResponseBody => "on_response_body",
+            Phase::ResponseTrailers => "on_response_trailers",
+        })
+    }
+}
+
+/// What a plugin made for a new stream or connection.
+pub(crate) enum Made<C: ?Sized> {
+    /// Its own filter.
+    Filter(Box<C>),
+    /// The plugin's one stateless filter serves it.
+    Stateless,
+    /// The plugin declined it.
+    Declined,
+    /// The plugin is not configured, or has no filter of this kind.
+    Unavailable,
+}
+
+/// Whether a handler ran, and what it returned.
+pub(crate) type Ran = Option<Result<(), Error>>;
+
+/// A call: its kind and the host's token for it (Envoy numbers each kind apart).
+pub(crate) type CallId = (CallKind, u32);
+
+pub(crate) trait RootContext {
+    /// The VM started with `vm_configuration_size` bytes of VM configuration.
+    fn on_vm_start(&self, root_context_id: u32, vm_configuration_size: usize) -> bool;
+    fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool;
+    /// Makes the filter of a new HTTP stream.
+    fn create_stream(&self, context_id: u32) -> Made<dyn StreamContext>;
+    /// Makes the filter of a new connection.
+    fn create_connection(&self, context_id: u32) -> Made<dyn ConnectionContext>;
+    /// Runs `call` on the plugin's stateless filter; false if it has none (or it is busy).
+    fn with_stateless(&self, call: &mut dyn FnMut(&mut dyn StreamContext)) -> bool;
+    /// Whether the plugin's streams' log lines start with their request id.
+    fn log_request_id(&self) -> bool;
+    /// Whether the plugin has an HTTP filter, and a network filter.
+    fn filters(&self) -> (bool, bool);
+    fn on_tick(&self, root_context_id: u32);
+    fn on_queue_ready(&self, root_context_id: u32, queue_id: u32);
+    /// The configured plugin, for the emulator to hand to a test.
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    fn plugin(&self) -> Option<Rc<dyn std::any::Any>>;
+    /// Sets the plugin's tick for its streams' nearest timer, `next` (nanoseconds on the
+    /// host's clock; `None` when they have none).
+    fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()>;
+    /// Runs the plugin's handler of its gRPC stream `token` with `event`.
+    fn on_grpc_stream(&self, root_context_id: u32, token: u32, event: GrpcStreamEvent);
+    /// Drops the handler of the plugin's cancelled stream `token`.
+    fn forget_stream(&self, token: u32);
+    /// Runs the plugin's handler of its call `call` with `response`; `None` if it made no
+    /// such call.
+    fn on_callout_response(&self, root_context_id: u32, call: CallId, response: Response) -> Ran;
+}
+
+pub(crate) trait StreamContext {
+    fn on_http(
+        &mut self,
+        context_id: u32,
+        phase: Phase,
+        size: usize,
+        end_of_stream: bool,
+    ) -> Action;
+    fn on_stream_done(&mut self, context_id: u32);
+    /// Runs the handler of this stream's call; `None` if it has no such call.
+    fn on_callout_response(&mut self, context_id: u32, call: CallId, response: Response) -> Ran;
+}
+
+/// Makes a plugin context of one plugin type.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct NewRoot(pub(crate) fn() -> Rc<dyn RootContext>);
+
+/// A connection callback, as Envoy delivers it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NetworkEvent {
+    NewConnection,
+    DownstreamData { size: usize, end_of_stream: bool },
+    UpstreamData { size: usize, end_of_stream: bool },
+    UpstreamClose(PeerType),
+}
+
+/// One connection's filter, behind a trait object.
+pub(crate) trait ConnectionContext {
+    fn on_event(&mut self, context_id: u32, event: NetworkEvent) -> Action;
+    /// The downstream close and the last look, once.
+    fn finish(&mut self, context_id: u32, peer: PeerType);
+}

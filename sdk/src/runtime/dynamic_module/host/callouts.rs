@@ -1,0 +1,48 @@
+//! HTTP callouts from a stream (gRPC calls the dynamic-module ABI lacks).
+
+use super::*;
+
+impl HttpCallHost for NativeHost {
+    fn proxy_http_call(&self, call: proxy_http_call::Args<'_>) -> u32 {
+        // Envoy's dynamic modules call out from a stream; a callout carries no trailers.
+        let Some(filter) = self.filter() else {
+            return UNIMPLEMENTED;
+        };
+        let Some(headers) = owned_pairs(call.headers) else {
+            return BAD_ARGUMENT;
+        };
+        if !pairs::decode(call.trailers).is_ok_and(|t| t.is_empty()) {
+            return UNIMPLEMENTED;
+        }
+        let mut module_headers: Vec<ModuleHeader> = headers
+            .iter()
+            .map(|(key, value)| ModuleHeader::of(key, value))
+            .collect();
+        let mut envoy_id = 0u64;
+        let started = envoy!(http_filter_http_callout(
+            filter,
+            &mut envoy_id,
+            ModuleBuffer::of(call.upstream),
+            module_headers.as_mut_ptr(),
+            module_headers.len(),
+            ModuleBuffer::of(call.body),
+            u64::from(call.timeout_ms)
+        ));
+        match started {
+            Some(dm::callout_init::SUCCESS) => {
+                let token = self.next_token.get();
+                self.next_token.set(token.wrapping_add(1).max(1));
+                self.callouts.borrow_mut().push((filter, envoy_id, token));
+                *call.return_token = token;
+                OK
+            }
+            Some(
+                dm::callout_init::CLUSTER_NOT_FOUND | dm::callout_init::MISSING_REQUIRED_HEADERS,
+            ) => BAD_ARGUMENT,
+            Some(_) => INTERNAL_FAILURE,
+            None => UNIMPLEMENTED,
+        }
+    }
+}
+
+impl GrpcHost for NativeHost {}

@@ -1,0 +1,25 @@
+//! Contexts: `proxy_set_effective_context`, `proxy_done`.
+
+use super::*;
+
+impl ContextHost for NativeHost {
+    fn proxy_done(&self, _call: proxy_done::Args<'_>) -> u32 {
+        OK
+    }
+
+    fn proxy_set_effective_context(&self, call: proxy_set_effective_context::Args<'_>) -> u32 {
+        let scope = self
+            .contexts
+            .borrow()
+            .iter()
+            .find(|(id, _)| *id == call.context_id)
+            .map(|(_, scope)| *scope);
+        match scope {
+            Some(scope) => {
+                self.scope.set(scope);
+                OK
+            }
+            None => BAD_ARGUMENT,
+        }
+    }
+}

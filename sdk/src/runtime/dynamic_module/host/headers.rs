@@ -1,0 +1,186 @@
+//! Header maps: the stream's headers and trailers, and a callout answer's headers.
+
+use super::*;
+
+impl NativeHost {
+    /// Every header of map `map` of the current stream.
+    pub(super) fn headers(&self, map: u32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+        let filter = self.filter()?;
+        let count = envoy!(http_get_headers_size(filter, map))?;
+        let mut slots = vec![EnvoyHeader::EMPTY; count];
+        if count > 0 && !envoy!(http_get_headers(filter, map, slots.as_mut_ptr()))? {
+            return None;
+        }
+        Some(
+            slots
+                .iter()
+                .map(|header| {
+                    // SAFETY: Envoy filled each slot with its header's bytes, valid for
+                    // the current hook.
+                    let bytes = |ptr, len| unsafe { crate::abi::native::input(ptr, len) }.to_vec();
+                    (
+                        bytes(header.key_ptr, header.key_length),
+                        bytes(header.value_ptr, header.value_length),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Envoy's header map for a proxy-wasm map type of the stream.
+fn stream_map(map_type: u32) -> Option<u32> {
+    match MapType::from_raw(map_type)? {
+        MapType::HttpRequestHeaders => Some(header_map::REQUEST_HEADERS),
+        MapType::HttpRequestTrailers => Some(header_map::REQUEST_TRAILERS),
+        MapType::HttpResponseHeaders => Some(header_map::RESPONSE_HEADERS),
+        MapType::HttpResponseTrailers => Some(header_map::RESPONSE_TRAILERS),
+        _ => None,
+    }
+}
+
+impl HeaderHost for NativeHost {
+    fn proxy_get_header_map_size(&self, call: proxy_get_header_map_size::Args<'_>) -> u32 {
+        let mut pairs_bytes = Vec::new();
+        let status = self.proxy_get_header_map_pairs(proxy_get_header_map_pairs::Args {
+            map_type: call.map_type,
+            return_pairs: &mut pairs_bytes,
+            _call: std::marker::PhantomData,
+        });
+        *call.return_size = pairs_bytes.len();
+        status
+    }
+
+    fn proxy_get_header_map_pairs(&self, call: proxy_get_header_map_pairs::Args<'_>) -> u32 {
+        let list = match MapType::from_raw(call.map_type) {
+            Some(MapType::HttpCallResponseHeaders) => match &*self.answer.borrow() {
+                Some(answer) => answer.headers.clone(),
+                None => return NOT_FOUND,
+            },
+            Some(MapType::HttpCallResponseTrailers) => Vec::new(),
+            _ => match stream_map(call.map_type).and_then(|map| self.headers(map)) {
+                Some(list) => list,
+                None => return BAD_ARGUMENT,
+            },
+        };
+        *call.return_pairs = pairs::encode(&list);
+        OK
+    }
+
+    fn proxy_set_header_map_pairs(&self, call: proxy_set_header_map_pairs::Args<'_>) -> u32 {
+        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
+            return BAD_ARGUMENT;
+        };
+        let (Some(new), Some(old)) = (owned_pairs(call.data), self.headers(map)) else {
+            return BAD_ARGUMENT;
+        };
+        for (key, _) in &old {
+            if !new.iter().any(|(k, _)| k == key) {
+                envoy!(http_set_header(
+                    filter,
+                    map,
+                    ModuleBuffer::of(key),
+                    ModuleBuffer::NULL
+                ));
+            }
+        }
+        let mut set: Vec<&[u8]> = Vec::new();
+        for (key, value) in &new {
+            let (key_buf, value_buf) = (ModuleBuffer::of(key), ModuleBuffer::of(value));
+            let done = if set.contains(&key.as_slice()) {
+                envoy!(http_add_header(filter, map, key_buf, value_buf))
+            } else {
+                set.push(key);
+                envoy!(http_set_header(filter, map, key_buf, value_buf))
+            };
+            if done != Some(true) {
+                return BAD_ARGUMENT;
+            }
+        }
+        OK
+    }
+
+    fn proxy_get_header_map_value(&self, call: proxy_get_header_map_value::Args<'_>) -> u32 {
+        if MapType::from_raw(call.map_type) == Some(MapType::HttpCallResponseHeaders) {
+            let answer = self.answer.borrow();
+            let Some(answer) = answer.as_ref() else {
+                return NOT_FOUND;
+            };
+            let key = call.key.to_ascii_lowercase();
+            return match answer.headers.iter().find(|(k, _)| *k == key) {
+                Some((_, value)) => {
+                    *call.return_value = value.clone();
+                    OK
+                }
+                None => NOT_FOUND,
+            };
+        }
+        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
+            return BAD_ARGUMENT;
+        };
+        let mut value = EnvoyBuffer::EMPTY;
+        let found = envoy!(http_get_header(
+            filter,
+            map,
+            ModuleBuffer::of(call.key),
+            &mut value,
+            0,
+            std::ptr::null_mut()
+        ));
+        match found {
+            Some(true) if !value.ptr.is_null() => {
+                // SAFETY: Envoy filled `value` in the current hook.
+                *call.return_value = unsafe { value.bytes() }.to_vec();
+                OK
+            }
+            Some(_) => NOT_FOUND,
+            None => UNIMPLEMENTED,
+        }
+    }
+
+    fn proxy_add_header_map_value(&self, call: proxy_add_header_map_value::Args<'_>) -> u32 {
+        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
+            return BAD_ARGUMENT;
+        };
+        let added = envoy!(http_add_header(
+            filter,
+            map,
+            ModuleBuffer::of(call.key),
+            ModuleBuffer::of(call.value)
+        ));
+        if added == Some(true) {
+            OK
+        } else {
+            BAD_ARGUMENT
+        }
+    }
+
+    fn proxy_replace_header_map_value(
+        &self,
+        call: proxy_replace_header_map_value::Args<'_>,
+    ) -> u32 {
+        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
+            return BAD_ARGUMENT;
+        };
+        let set = envoy!(http_set_header(
+            filter,
+            map,
+            ModuleBuffer::of(call.key),
+            ModuleBuffer::of(call.value)
+        ));
+        if set == Some(true) { OK } else { BAD_ARGUMENT }
+    }
+
+    fn proxy_remove_header_map_value(&self, call: proxy_remove_header_map_value::Args<'_>) -> u32 {
+        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
+            return BAD_ARGUMENT;
+        };
+        envoy!(http_set_header(
+            filter,
+            map,
+            ModuleBuffer::of(call.key),
+            ModuleBuffer::NULL
+        ));
+        OK
+    }
+}

@@ -1,0 +1,291 @@
+//! The proxy-wasm host functions, answered with Envoy's dynamic-module callbacks: one
+//! [`NativeHost`] per Envoy thread, installed as that thread's
+//! [`imports::Host`](crate::abi::imports::Host).
+//!
+//! A call acts on the stream whose hook is running (or that `proxy_set_effective_context`
+//! chose), and on the plugin configuration it belongs to: the host's [`Scope`].
+
+use super::ticks::Ticks;
+use super::{Metric, PluginConfig};
+use crate::abi::dynamic_module::{
+    self as dm, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer, ModuleHeader,
+    NetworkFilterEnvoyPtr, attribute, body, callbacks, header_map,
+};
+use crate::abi::imports::*;
+use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, pairs};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const OK: u32 = Status::Ok.raw();
+const NOT_FOUND: u32 = Status::NotFound.raw();
+const BAD_ARGUMENT: u32 = Status::BadArgument.raw();
+const UNIMPLEMENTED: u32 = Status::Unimplemented.raw();
+const INTERNAL_FAILURE: u32 = Status::InternalFailure.raw();
+
+/// Calls Envoy's callback `$name`; `None` when this Envoy has none.
+macro_rules! envoy {
+    ($name:ident($($arg:expr),* $(,)?)) => {
+        match callbacks().$name {
+            // SAFETY: an Envoy callback, called on the thread of the hook that is running,
+            // with Envoy's objects from that hook and pointers to live locals and slices,
+            // each valid for the whole call with its length beside it.
+            Some(callback) => Some(unsafe { callback($($arg),*) }),
+            None => None,
+        }
+    };
+}
+
+// One file per ABI area, as in `crate::host`; after `envoy!`, which they call Envoy with.
+mod buffers;
+mod callouts;
+mod connection;
+mod context;
+mod foreign;
+mod headers;
+mod log;
+mod metrics;
+mod properties;
+mod shared;
+mod stream;
+mod time;
+
+/// What a host call acts on: a stream or a connection (`filter`, null for none) of a
+/// configuration.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Scope {
+    /// Envoy's HTTP filter of the stream, or its network filter of the connection.
+    pub(super) filter: FilterEnvoyPtr,
+    pub(super) plugin: *const PluginConfig,
+    /// When the stream's filter was made (nanoseconds since the epoch; 0 for none).
+    pub(super) started: u64,
+    /// `filter` is a network filter's (a connection), not an HTTP stream's.
+    pub(super) network: bool,
+}
+
+impl Scope {
+    const NONE: Scope = Scope {
+        filter: std::ptr::null_mut(),
+        plugin: std::ptr::null(),
+        started: 0,
+        network: false,
+    };
+
+    /// The plugin context of `plugin`, with no stream.
+    pub(super) fn plugin(plugin: &'static PluginConfig) -> Scope {
+        Scope {
+            filter: std::ptr::null_mut(),
+            plugin,
+            started: 0,
+            network: false,
+        }
+    }
+
+    /// A connection of `plugin`, whose network filter is `filter`.
+    pub(super) fn connection(
+        filter: NetworkFilterEnvoyPtr,
+        plugin: &'static PluginConfig,
+    ) -> Scope {
+        Scope {
+            filter,
+            plugin,
+            started: 0,
+            network: true,
+        }
+    }
+
+    /// A stream of `plugin`, whose filter was made at `started`.
+    pub(super) fn stream(
+        filter: FilterEnvoyPtr,
+        plugin: &'static PluginConfig,
+        started: u64,
+    ) -> Scope {
+        Scope {
+            filter,
+            plugin,
+            started,
+            network: false,
+        }
+    }
+
+    fn plugin_config(&self) -> Option<&'static PluginConfig> {
+        // SAFETY: a scope's configuration is leaked (never freed; see `retire`).
+        unsafe { self.plugin.as_ref() }
+    }
+}
+
+/// A callout's answer, while its handler runs.
+struct Answer {
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    body: Vec<u8>,
+    failure: Option<&'static str>,
+}
+
+/// One Envoy thread's host.
+pub(crate) struct NativeHost {
+    scope: Cell<Scope>,
+    /// Contexts `proxy_set_effective_context` may switch to.
+    contexts: RefCell<Vec<(u32, Scope)>>,
+    /// The callout whose answer is being delivered.
+    answer: RefCell<Option<Answer>>,
+    /// Callouts in flight: Envoy's stream and id for each, and the SDK's token.
+    callouts: RefCell<Vec<(FilterEnvoyPtr, u64, u32)>>,
+    next_token: Cell<u32>,
+    /// The plugin contexts' ticks (for streams' timers).
+    pub(super) ticks: Ticks,
+    /// Metrics of labelled families, one per combination of label values this thread
+    /// used: the family (an index into its configuration's metrics) and the values. Their
+    /// ids are [`LABELLED`] plus the index here.
+    labelled: RefCell<Vec<Labelled>>,
+    /// The connection whose network hook is running (null for none): what its filter asks
+    /// of the connection waits in `deferred` until the hook returns.
+    in_hook: Cell<NetworkFilterEnvoyPtr>,
+    deferred: RefCell<Vec<(NetworkFilterEnvoyPtr, connection::Deferred)>>,
+}
+
+/// One metric of a labelled family: its configuration, the family (an index into the
+/// configuration's metrics) and the label values.
+type Labelled = (&'static PluginConfig, usize, Vec<Vec<u8>>);
+
+/// The first id of a labelled family's metric (ids below are the configuration's metrics).
+const LABELLED: u32 = 1 << 30;
+
+impl NativeHost {
+    pub(super) fn new() -> NativeHost {
+        NativeHost {
+            scope: Cell::new(Scope::NONE),
+            contexts: RefCell::new(Vec::new()),
+            answer: RefCell::new(None),
+            callouts: RefCell::new(Vec::new()),
+            next_token: Cell::new(1),
+            ticks: Ticks::new(),
+            labelled: RefCell::new(Vec::new()),
+            in_hook: Cell::new(std::ptr::null_mut()),
+            deferred: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Acts on `scope` until [`leave`](Self::leave); returns the scope to go back to.
+    pub(super) fn enter(&self, scope: Scope) -> Scope {
+        self.scope.replace(scope)
+    }
+
+    pub(super) fn leave(&self, outer: Scope) {
+        self.scope.set(outer);
+    }
+
+    pub(super) fn add_root(&self, context_id: u32, plugin: &'static PluginConfig) {
+        self.contexts
+            .borrow_mut()
+            .push((context_id, Scope::plugin(plugin)));
+    }
+
+    pub(super) fn add_stream(&self, context_id: u32, scope: Scope) {
+        self.contexts.borrow_mut().push((context_id, scope));
+    }
+
+    pub(super) fn remove_context(&self, context_id: u32) {
+        let mut contexts = self.contexts.borrow_mut();
+        if let Some(at) = contexts.iter().position(|(id, _)| *id == context_id) {
+            let (_, scope) = contexts.swap_remove(at);
+            drop(contexts);
+            if scope.filter.is_null() {
+                self.ticks.root_gone(context_id);
+            } else {
+                self.ticks.stream_gone(scope.filter);
+            }
+        }
+    }
+
+    /// The plugin context `scope` belongs to.
+    fn root_of(&self, scope: Scope) -> Option<u32> {
+        self.contexts
+            .borrow()
+            .iter()
+            .find(|(_, root)| root.filter.is_null() && std::ptr::eq(root.plugin, scope.plugin))
+            .map(|(id, _)| *id)
+    }
+
+    /// The configuration of plugin context `root`.
+    pub(super) fn plugin_of(&self, root: u32) -> Option<&'static PluginConfig> {
+        self.contexts
+            .borrow()
+            .iter()
+            .find(|(id, scope)| *id == root && scope.filter.is_null())
+            .and_then(|(_, scope)| scope.plugin_config())
+    }
+
+    /// The SDK's token of Envoy's callout `id` from stream `filter`, forgotten here.
+    pub(super) fn take_callout(&self, filter: FilterEnvoyPtr, id: u64) -> Option<u32> {
+        let mut callouts = self.callouts.borrow_mut();
+        let at = callouts
+            .iter()
+            .position(|(stream, envoy_id, _)| *stream == filter && *envoy_id == id)?;
+        Some(callouts.swap_remove(at).2)
+    }
+
+    /// Forgets the callouts of stream `filter` (Envoy cancels them with the stream).
+    pub(super) fn forget_callouts(&self, filter: FilterEnvoyPtr) {
+        self.callouts
+            .borrow_mut()
+            .retain(|(stream, _, _)| *stream != filter);
+    }
+
+    /// Holds a callout's answer for the handler that reads it.
+    pub(super) fn set_answer(
+        &self,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        body: Vec<u8>,
+        failure: Option<&'static str>,
+    ) {
+        *self.answer.borrow_mut() = Some(Answer {
+            headers,
+            body,
+            failure,
+        });
+    }
+
+    pub(super) fn clear_answer(&self) {
+        self.answer.borrow_mut().take();
+    }
+
+    /// Logs `message` as the plugin of `scope` would.
+    pub(super) fn log_for(&self, scope: Scope, level: LogLevel, message: &str) {
+        let outer = self.enter(scope);
+        self.write_log(level as u32, message.as_bytes());
+        self.leave(outer);
+    }
+
+    /// The current stream's HTTP filter (none for a connection).
+    fn filter(&self) -> Option<FilterEnvoyPtr> {
+        let scope = self.scope.get();
+        Some(scope.filter).filter(|filter| !filter.is_null() && !scope.network)
+    }
+
+    /// The current connection's network filter (none for a stream).
+    fn connection(&self) -> Option<NetworkFilterEnvoyPtr> {
+        let scope = self.scope.get();
+        Some(scope.filter).filter(|filter| !filter.is_null() && scope.network)
+    }
+
+    fn plugin(&self) -> Option<&'static PluginConfig> {
+        self.scope.get().plugin_config()
+    }
+}
+
+/// Decoded pairs, owned; `None` when malformed.
+fn owned_pairs(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    pairs::decode(bytes).ok().map(|list| {
+        list.into_iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect()
+    })
+}
+
+/// The wall clock, in nanoseconds since the epoch.
+pub(super) fn now_nanos() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(now.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,319 @@
+//! Envoy's dynamic-module event hooks for a network filter
+//! (`envoy.filters.network.dynamic_modules`), each driving the runtime's proxy-wasm
+//! network exports on the calling thread, as Envoy's Wasm network filter does:
+//!
+//! - a new connection: `proxy_on_context_create`, then `proxy_on_new_connection`;
+//! - Envoy's read path (the client's bytes): `proxy_on_downstream_data`;
+//! - its write path (the upstream's bytes): `proxy_on_upstream_data`, and at the upstream's
+//!   end of stream `proxy_on_upstream_connection_close` (peer unknown);
+//! - the connection's close (`RemoteClose`, or `LocalClose` when Envoy or the filter
+//!   closed it): `proxy_on_downstream_connection_close`, once, then `proxy_on_log`;
+//! - the filter's destruction: `proxy_on_delete`.
+//!
+//! What the filter asks of its connection from inside a hook (closing it, resuming it)
+//! happens when the hook returns, as Envoy defers it for a Wasm filter. A module that
+//! failed (a panic) closes its connections, as a failed Wasm filter's are.
+
+use super::hooks::barrier;
+use super::host::Scope;
+use super::{PluginConfig, WORKER, callback, new_config, retire};
+use crate::abi::PeerType;
+use crate::abi::dynamic_module::{
+    EnvoyBuffer, FilterConfigModulePtr, FilterModulePtr, ModuleBuffer, NetworkConfigEnvoyPtr,
+    NetworkFilterEnvoyPtr, callbacks, connection_event, log_level, network_status,
+};
+use crate::runtime::exports::{lifecycle, network};
+use std::cell::Cell;
+
+/// The module's object for one connection.
+struct Connection {
+    context_id: u32,
+    plugin: &'static PluginConfig,
+    /// Envoy's network filter of the connection.
+    filter: NetworkFilterEnvoyPtr,
+    /// Envoy announced the connection's close (the filter's close ran).
+    closed: Cell<bool>,
+    /// The module failed on this connection, which is being closed.
+    failed: Cell<bool>,
+}
+
+/// The connection behind a module pointer Envoy hands back (`None` for null).
+///
+/// # Safety
+/// `module` must be null, or a pointer `envoy_dynamic_module_on_network_filter_new`
+/// returned and `envoy_dynamic_module_on_network_filter_destroy` has not freed.
+unsafe fn connection_of<'a>(module: FilterModulePtr) -> Option<&'a Connection> {
+    // SAFETY: the caller's contract: null or a live `Box<Connection>` made by `filter_new`.
+    unsafe { module.cast::<Connection>().as_ref() }
+}
+
+impl Connection {
+    fn scope(&self) -> Scope {
+        Scope::connection(self.filter, self.plugin)
+    }
+
+    /// Runs the connection's export `name` (when the filter implements it, flag `bit`);
+    /// `StopIteration` if the filter paused, or the module failed (which closes the
+    /// connection).
+    fn run(&self, bit: u16, name: &str, call: impl FnOnce(u32) -> u32) -> u32 {
+        WORKER.with(|worker| {
+            if self.failed.get() {
+                return network_status::STOP_ITERATION;
+            }
+            if worker.failed.get() {
+                return self.fail();
+            }
+            if !worker.implements(bit) {
+                return network_status::CONTINUE;
+            }
+            let outer = worker.host.begin_hook(self.filter);
+            let result = worker.run(name, self.scope(), || call(self.context_id));
+            worker.host.end_hook(self.filter, outer);
+            match result {
+                Some(0) => network_status::CONTINUE,
+                Some(_) => network_status::STOP_ITERATION,
+                None => self.fail(),
+            }
+        })
+    }
+
+    /// The module failed: the connection is closed, as Envoy closes a failed Wasm
+    /// filter's.
+    fn fail(&self) -> u32 {
+        if !self.failed.replace(true) {
+            WORKER.with(|worker| worker.host.close_now(self.filter));
+        }
+        network_status::STOP_ITERATION
+    }
+}
+
+/// A data hook's body behind the barrier: a panic the runtime did not catch fails the
+/// connection.
+fn data_hook(module: FilterModulePtr, bit: u16, name: &str, call: impl FnOnce(u32) -> u32) -> u32 {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let Some(connection) = (unsafe { connection_of(module) }) else {
+        return network_status::CONTINUE;
+    };
+    barrier(|| connection.fail(), || connection.run(bit, name, call))
+}
+
+/// Writes `message` to Envoy's log at `error`, outside any plugin.
+fn log_error(message: &str) {
+    match callbacks().log {
+        // SAFETY: Envoy's log callback, with a buffer over a live string.
+        Some(log) => unsafe { log(log_level::ERROR, ModuleBuffer::of(message.as_bytes())) },
+        None => eprintln!("envoy-wasm-sdk: {message}"),
+    }
+}
+
+/// Envoy loads a network filter configuration (main thread); null rejects it.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_network_filter_config_new(
+    envoy: NetworkConfigEnvoyPtr,
+    name: EnvoyBuffer,
+    config: EnvoyBuffer,
+) -> FilterConfigModulePtr {
+    // SAFETY: Envoy's buffers, valid during this hook.
+    let (name, config) = unsafe { (name.bytes(), config.bytes()) };
+    barrier(std::ptr::null, || {
+        let missing = callbacks().missing_for_network();
+        if !missing.is_empty() {
+            log_error(&format!(
+                "refusing the network filter configuration {:?}: this Envoy lacks \
+                 dynamic-module callbacks it needs: {}",
+                String::from_utf8_lossy(name),
+                missing.join(", ")
+            ));
+            return std::ptr::null();
+        }
+        new_config(envoy, name, config, true).map_or(std::ptr::null(), |plugin| plugin.cast())
+    })
+}
+
+/// Envoy drops a network filter configuration (main thread), after its last connection.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_network_filter_config_destroy(
+    config: FilterConfigModulePtr,
+) {
+    // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
+    if let Some(plugin) = unsafe { config.cast::<PluginConfig>().as_ref() } {
+        barrier(|| (), || retire(plugin));
+    }
+}
+
+/// A connection starts (worker thread): its plugin context there is made first if needed.
+/// Null (a plugin that could not be configured, or a failed module) makes Envoy close the
+/// connection.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_network_filter_new(
+    config: FilterConfigModulePtr,
+    filter: NetworkFilterEnvoyPtr,
+) -> FilterModulePtr {
+    // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
+    let Some(plugin) = (unsafe { config.cast::<PluginConfig>().as_ref() }) else {
+        return std::ptr::null();
+    };
+    barrier(std::ptr::null, || {
+        WORKER.with(|worker| {
+            let Some(root) = (!worker.failed.get())
+                .then(|| worker.root_of(plugin))
+                .flatten()
+            else {
+                return std::ptr::null();
+            };
+            let context_id = worker.next_context_id();
+            let scope = Scope::connection(filter, plugin);
+            worker.host.add_stream(context_id, scope);
+            // Bound to its configuration's plugin context, as Envoy announces a Wasm
+            // connection with its root context.
+            let created = worker
+                .run("proxy_on_context_create", scope, || {
+                    lifecycle::proxy_on_context_create(context_id, root);
+                })
+                .is_some();
+            if !created {
+                worker.host.remove_context(context_id);
+                return std::ptr::null();
+            }
+            let connection = Connection {
+                context_id,
+                plugin,
+                filter,
+                closed: Cell::new(false),
+                failed: Cell::new(false),
+            };
+            Box::into_raw(Box::new(connection)).cast_const().cast()
+        })
+    })
+}
+
+/// The connection is established.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_network_filter_new_connection(
+    _filter: NetworkFilterEnvoyPtr,
+    module: FilterModulePtr,
+) -> u32 {
+    data_hook(
+        module,
+        callback::NEW_CONNECTION,
+        "proxy_on_new_connection",
+        network::proxy_on_new_connection,
+    )
+}
+
+/// Bytes from the client (`data_length`: all the read buffer holds, what a pause held too).
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_network_filter_read(
+    _filter: NetworkFilterEnvoyPtr,
+    module: FilterModulePtr,
+    data_length: usize,
+    end_stream: bool,
+) -> u32 {
+    data_hook(
+        module,
+        callback::DOWNSTREAM_DATA,
+        "proxy_on_downstream_data",
+        |id| network::proxy_on_downstream_data(id, data_length, u32::from(end_stream)),
+    )
+}
+
+/// Bytes from the upstream, on their way to the client; at its end of stream, Envoy's
+/// Wasm filter reports the upstream's close too (peer unknown), and so does this.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_network_filter_write(
+    _filter: NetworkFilterEnvoyPtr,
+    module: FilterModulePtr,
+    data_length: usize,
+    end_stream: bool,
+) -> u32 {
+    let status = data_hook(
+        module,
+        callback::UPSTREAM_DATA,
+        "proxy_on_upstream_data",
+        |id| network::proxy_on_upstream_data(id, data_length, u32::from(end_stream)),
+    );
+    if end_stream {
+        data_hook(
+            module,
+            callback::UPSTREAM_CLOSE,
+            "proxy_on_upstream_connection_close",
+            |id| {
+                network::proxy_on_upstream_connection_close(id, PeerType::Unknown as u32);
+                0
+            },
+        );
+    }
+    status
+}
+
+/// A connection event: its close is the filter's (once), then its last look.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_network_filter_event(
+    _filter: NetworkFilterEnvoyPtr,
+    module: FilterModulePtr,
+    event: u32,
+) {
+    let peer = match event {
+        connection_event::REMOTE_CLOSE => PeerType::Remote,
+        connection_event::LOCAL_CLOSE => PeerType::Local,
+        _ => return,
+    };
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let Some(connection) = (unsafe { connection_of(module) }) else {
+        return;
+    };
+    if connection.closed.replace(true) {
+        return;
+    }
+    barrier(
+        || (),
+        || {
+            WORKER.with(|worker| {
+                if worker.failed.get() {
+                    return;
+                }
+                let scope = connection.scope();
+                if worker.implements(callback::DOWNSTREAM_CLOSE) {
+                    let outer = worker.host.begin_hook(connection.filter);
+                    worker.run("proxy_on_downstream_connection_close", scope, || {
+                        network::proxy_on_downstream_connection_close(
+                            connection.context_id,
+                            peer as u32,
+                        );
+                    });
+                    worker.host.end_hook(connection.filter, outer);
+                }
+                if worker.implements(callback::LOG) {
+                    worker.run("proxy_on_log", scope, || {
+                        lifecycle::proxy_on_log(connection.context_id);
+                    });
+                }
+            });
+        },
+    );
+}
+
+/// The connection's filter is gone.
+#[unsafe(no_mangle)]
+pub extern "C" fn envoy_dynamic_module_on_network_filter_destroy(module: FilterModulePtr) {
+    if module.is_null() {
+        return;
+    }
+    // SAFETY: the pointer `filter_new` returned (a `Box<Connection>`), freed only here.
+    let connection = unsafe { Box::from_raw(module.cast::<Connection>().cast_mut()) };
+    barrier(
+        || (),
+        || {
+            WORKER.with(|worker| {
+                worker.host.remove_context(connection.context_id);
+                worker.host.forget_connection(connection.filter);
+                if worker.implements(callback::DELETE) {
+                    // Envoy's object is going away: only the plugin is in scope.
+                    worker.run("proxy_on_delete", Scope::plugin(connection.plugin), || {
+                        lifecycle::proxy_on_delete(connection.context_id)
+                    });
+                }
+            });
+        },
+    );
+}

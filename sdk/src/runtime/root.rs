@@ -1,0 +1,281 @@
+//! A plugin context and a stream's filter, behind the traits the dispatcher holds them by
+//! ([`contexts`](super::contexts)).
+
+use crate::abi::{Action, BufferType, StreamType};
+use crate::callout::{CallKind, Calls, Response};
+use crate::config::{self, ConfigError};
+use crate::filter::{
+    FilterExports, HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps,
+    ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
+};
+use crate::grpc::GrpcStreamEvent;
+use crate::host::{self, HostResult};
+use crate::plugin::{ConfigureOps, NewContext, Plugin, PluginOps, PluginServices, VmStartOps};
+use crate::runtime::access::answer_error;
+use crate::runtime::connections::Connections;
+use crate::runtime::contexts::{
+    CallId, ConnectionContext, Made, Phase, Ran, RootContext, StreamContext,
+};
+use crate::shared::SharedQueue;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+pub(crate) fn new_root<P: Plugin, C: Connections<P>>() -> Rc<dyn RootContext>
+where
+    P::Filter: FilterExports,
+{
+    Rc::new(Root::<P, C> {
+        plugin: RefCell::new(None),
+        stateless: RefCell::new(None),
+        services: PluginServices::default(),
+        connections: std::marker::PhantomData,
+    })
+}
+
+struct Root<P: Plugin, C> {
+    plugin: RefCell<Option<Rc<P>>>,
+    /// The one value of a stateless filter, made at the plugin's first stream; `None`
+    /// before, and while it runs.
+    stateless: RefCell<Option<Filter<P::Filter>>>,
+    services: PluginServices<P>,
+    connections: std::marker::PhantomData<C>,
+}
+
+impl<P: Plugin, C: Connections<P>> Root<P, C> {
+    fn plugin(&self) -> Option<Rc<P>> {
+        self.plugin.borrow().clone()
+    }
+}
+
+/// Reads plugin buffer `buffer` (`size` bytes: 0 for none).
+fn read_buffer(buffer: BufferType, size: usize) -> Result<Vec<u8>, ConfigError> {
+    if size == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(host::buffers::get(buffer, 0, size)?.unwrap_or_default())
+}
+
+/// Logs why the plugin refused to start (and keeps it for the emulator).
+fn refused(error: ConfigError, what: &str) -> bool {
+    log::error!("invalid {what}: {error}");
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    super::state::keep_refused_config(error);
+    false
+}
+
+impl<P: Plugin, C: Connections<P>> RootContext for Root<P, C>
+where
+    P::Filter: FilterExports,
+{
+    fn on_vm_start(&self, root_context_id: u32, vm_configuration_size: usize) -> bool {
+        let started = read_buffer(BufferType::VmConfiguration, vm_configuration_size)
+            .and_then(|bytes| P::on_vm_start(&mut VmStartOps::new(root_context_id, bytes)));
+        match started {
+            Ok(()) => true,
+            Err(error) => refused(error, "VM configuration"),
+        }
+    }
+
+    fn configure(&self, root_context_id: u32, configuration_size: usize) -> bool {
+        self.services.identify();
+        let plugin = read_buffer(BufferType::PluginConfiguration, configuration_size)
+            .and_then(|bytes| config::parse::<P::Config>(&bytes))
+            .and_then(|config| {
+                P::configure(
+                    config,
+                    &mut ConfigureOps::new(root_context_id, &self.services),
+                )
+            });
+        match plugin {
+            Ok(plugin) => {
+                *self.plugin.borrow_mut() = Some(Rc::new(plugin));
+                // A new configuration makes its stateless filter anew.
+                *self.stateless.borrow_mut() = None;
+                true
+            }
+            Err(error) => refused(error, "plugin configuration"),
+        }
+    }
+
+    fn create_stream(&self, context_id: u32) -> Made<dyn StreamContext> {
+        if <P::Filter as FilterExports>::EXPORTS.is_empty() {
+            return Made::Unavailable;
+        }
+        let Some(plugin) = self.plugin() else {
+            return Made::Unavailable;
+        };
+        let Some(filter) = plugin.create_filter(NewContext::new(context_id)) else {
+            return Made::Declined;
+        };
+        // Decided at compile time: a stateless module links no per-stream allocation.
+        if <P::Filter as FilterExports>::STATELESS {
+            if let Ok(mut slot) = self.stateless.try_borrow_mut() {
+                slot.get_or_insert_with(|| Filter::new(filter));
+            }
+            return Made::Stateless;
+        }
+        Made::Filter(Box::new(Filter::new(filter)))
+    }
+
+    fn create_connection(&self, context_id: u32) -> Made<dyn ConnectionContext> {
+        match self.plugin() {
+            Some(plugin) => C::create(plugin, NewContext::new(context_id)),
+            None => Made::Unavailable,
+        }
+    }
+
+    fn with_stateless(&self, call: &mut dyn FnMut(&mut dyn StreamContext)) -> bool {
+        // Taken out while it runs: a callback that re-enters the guest finds it busy.
+        let taken = self
+            .stateless
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut s| s.take());
+        let Some(mut filter) = taken else {
+            return false;
+        };
+        call(&mut filter);
+        if let Ok(mut slot) = self.stateless.try_borrow_mut() {
+            slot.get_or_insert(filter);
+        }
+        true
+    }
+
+    fn log_request_id(&self) -> bool {
+        P::LOG_REQUEST_ID
+    }
+
+    fn filters(&self) -> (bool, bool) {
+        (
+            !<P::Filter as FilterExports>::EXPORTS.is_empty(),
+            !C::exports().is_empty(),
+        )
+    }
+
+    fn on_tick(&self, root_context_id: u32) {
+        if let Some(plugin) = self.plugin() {
+            self.services.run_due_timers(&plugin, root_context_id);
+        }
+        let streams = super::state::with(|d| d.stream_tick);
+        if let Some(run) = streams {
+            run(root_context_id);
+        }
+    }
+
+    fn on_queue_ready(&self, root_context_id: u32, queue_id: u32) {
+        if let Some(plugin) = self.plugin() {
+            plugin.on_queue_ready(
+                SharedQueue::from_id(queue_id),
+                &mut PluginOps::new(root_context_id, &self.services),
+            );
+        }
+    }
+
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    fn plugin(&self) -> Option<Rc<dyn std::any::Any>> {
+        let plugin = self.plugin.borrow().clone()?;
+        Some(plugin)
+    }
+
+    fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()> {
+        let mut timers = self.services.timers.borrow_mut();
+        timers.tick.streams_next = next;
+        timers.tick.arm(now)
+    }
+
+    fn on_grpc_stream(&self, root_context_id: u32, token: u32, event: GrpcStreamEvent) {
+        let Some(plugin) = self.plugin() else {
+            return;
+        };
+        let last = matches!(event, GrpcStreamEvent::Closed { .. });
+        // Its own statement: the handlers must not stay borrowed while one runs.
+        let handler = self.services.streams.borrow_mut().take(token);
+        let Some(mut handler) = handler else {
+            return;
+        };
+        handler(
+            &plugin,
+            event,
+            &mut PluginOps::new(root_context_id, &self.services),
+        );
+        let mut streams = self.services.streams.borrow_mut();
+        if last || !super::calls::stream_routed(token) {
+            streams.remove(token);
+        } else {
+            streams.put_back(token, handler);
+        }
+    }
+
+    fn forget_stream(&self, token: u32) {
+        if let Ok(mut streams) = self.services.streams.try_borrow_mut() {
+            streams.remove(token);
+        }
+    }
+
+    fn on_callout_response(&self, root_context_id: u32, call: CallId, response: Response) -> Ran {
+        let plugin = self.plugin()?;
+        let (CallKind::Http, token) = call else {
+            return None;
+        };
+        let Response::Http(response) = response else {
+            return None;
+        };
+        // Its own statement: the handlers must not stay borrowed while one runs.
+        let handler = self.services.calls.borrow_mut().take(token)?;
+        handler(
+            &plugin,
+            response,
+            &mut PluginOps::new(root_context_id, &self.services),
+        );
+        Some(Ok(()))
+    }
+}
+
+/// A stream's filter and the calls it has in flight.
+pub(crate) struct Filter<F: HttpFilter> {
+    filter: F,
+    calls: Calls<F>,
+}
+
+impl<F: HttpFilter> Filter<F> {
+    const fn new(filter: F) -> Self {
+        Filter {
+            filter,
+            calls: Calls::new(),
+        }
+    }
+}
+
+impl<F: HttpFilter> StreamContext for Filter<F> {
+    fn on_http(&mut self, id: u32, phase: Phase, size: usize, eos: bool) -> Action {
+        let (f, c) = (&mut self.filter, &mut self.calls);
+        let result = match phase {
+            Phase::RequestHeaders => f.on_request_headers(&mut RequestHeadersOps::new(id, eos, c)),
+            Phase::RequestBody => f.on_request_body(&mut RequestBodyOps::new(id, size, eos, c)),
+            Phase::RequestTrailers => f.on_request_trailers(&mut RequestTrailersOps::new(id, c)),
+            Phase::ResponseHeaders => {
+                f.on_response_headers(&mut ResponseHeadersOps::new(id, eos, c))
+            }
+            Phase::ResponseBody => f.on_response_body(&mut ResponseBodyOps::new(id, size, eos, c)),
+            Phase::ResponseTrailers => f.on_response_trailers(&mut ResponseTrailersOps::new(id, c)),
+        };
+        let direction = match phase {
+            Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {
+                StreamType::HttpResponse
+            }
+            _ => StreamType::HttpRequest,
+        };
+        result.unwrap_or_else(|error| answer_error(&phase, error, direction))
+    }
+
+    fn on_stream_done(&mut self, context_id: u32) {
+        self.filter
+            .on_stream_done(&mut StreamDoneOps::new(context_id));
+    }
+
+    fn on_callout_response(&mut self, context_id: u32, call: CallId, response: Response) -> Ran {
+        let (kind, token) = call;
+        self.calls
+            .respond(kind, token, response, &mut self.filter, context_id)
+    }
+}

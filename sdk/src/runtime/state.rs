@@ -1,0 +1,171 @@
+//! The dispatcher's state: this VM's plugin contexts, the streams and connections Envoy
+//! created under each of them, and the calls in flight. One per VM (per thread off wasm);
+//! the other runtime files read and change it, and none of them keeps state of its own.
+//!
+//! Every stream and connection is bound to the plugin context Envoy created it under (the
+//! parent of `proxy_on_context_create`), so several plugins of one module in one VM (two
+//! Istio `WasmPlugin`s from one image, an HTTP and a network plugin) each serve their own.
+
+use crate::callout::CallKind;
+use crate::grpc::GrpcEvent;
+use crate::runtime::contexts::{ConnectionContext, NewRoot, RootContext, StreamContext};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// What a stream's or connection's context holds.
+pub(crate) enum Slot {
+    /// Bound to its plugin; its filter is made at its first callback (Envoy does not say at
+    /// creation whether a context is an HTTP stream or a connection).
+    Unmade,
+    /// Its filter is running (taken out, so that no borrow is held during user code).
+    Busy,
+    /// The plugin declined it: no filter, nothing runs for it.
+    Declined,
+    /// Its plugin's one stateless filter serves it.
+    Stateless,
+    /// An HTTP stream's filter.
+    Stream(Box<dyn StreamContext>),
+    /// A connection's network filter.
+    Connection(Box<dyn ConnectionContext>),
+    /// A connection whose close was delivered (kept until `proxy_on_delete`, so that
+    /// `proxy_on_log` does not take it for an HTTP stream).
+    Closed,
+}
+
+/// A stream's request id, for its log lines: read at its first line, at most once.
+pub(crate) enum RequestId {
+    /// The plugin does not prefix its lines.
+    Off,
+    Unread,
+    Missing,
+    Known(Box<str>),
+}
+
+/// A stream or connection: the plugin context it belongs to and what it holds.
+pub(crate) struct Binding {
+    pub(crate) context_id: u32,
+    /// The plugin context Envoy created it under.
+    pub(crate) root: u32,
+    pub(crate) slot: Slot,
+    pub(crate) request_id: RequestId,
+}
+
+/// A plugin context.
+pub(crate) struct RootEntry {
+    pub(crate) context_id: u32,
+    pub(crate) root: Rc<dyn RootContext>,
+}
+
+pub(crate) struct Dispatcher {
+    pub(crate) new_root: Option<NewRoot>,
+    /// Other plugins of the module, by the `root_id` they run under.
+    pub(crate) other_roots: Vec<(&'static str, NewRoot)>,
+    /// Plugin contexts: a handful per VM, so a list is enough (and smaller than a map).
+    pub(crate) roots: Vec<RootEntry>,
+    /// Live streams and connections. A list: a worker has a few dozen at most, and a list
+    /// that keeps its capacity allocates nothing per context, unlike a tree.
+    pub(crate) contexts: Vec<Binding>,
+    /// Calls waiting for a response: each to the context that made it (a stream, which
+    /// keeps the handler typed by its filter, or a plugin context), with the largest
+    /// response it takes.
+    pub(crate) callouts: BTreeMap<(CallKind, u32), (u32, usize)>,
+    /// Readers of callout responses, installed by the first call of each kind, so that a
+    /// module that never calls out carries none of the code that reads responses.
+    pub(crate) http_deliver: Option<fn(u32, usize, usize)>,
+    pub(crate) grpc_deliver: Option<fn(u32, GrpcEvent)>,
+    /// Streams' timers (`after`): plugin context, deadline, token.
+    pub(crate) stream_timers: Vec<(u32, u64, u32)>,
+    /// Runs a plugin's due stream timers on its tick; installed by the first stream timer,
+    /// so a module without any links none of it.
+    pub(crate) stream_tick: Option<fn(u32)>,
+    /// Plugin contexts told they run as the wrong kind of filter (said once each).
+    pub(crate) told: Vec<u32>,
+}
+
+impl Dispatcher {
+    pub(crate) const fn new() -> Self {
+        Dispatcher {
+            new_root: None,
+            other_roots: Vec::new(),
+            roots: Vec::new(),
+            contexts: Vec::new(),
+            callouts: BTreeMap::new(),
+            http_deliver: None,
+            grpc_deliver: None,
+            stream_timers: Vec::new(),
+            stream_tick: None,
+            told: Vec::new(),
+        }
+    }
+
+    /// The binding of stream or connection `context_id`.
+    pub(crate) fn binding(&mut self, context_id: u32) -> Option<&mut Binding> {
+        self.contexts
+            .iter_mut()
+            .find(|binding| binding.context_id == context_id)
+    }
+
+    /// Plugin context `context_id`.
+    pub(crate) fn root(&self, context_id: u32) -> Option<Rc<dyn RootContext>> {
+        self.roots
+            .iter()
+            .find(|entry| entry.context_id == context_id)
+            .map(|entry| entry.root.clone())
+    }
+}
+
+thread_local! {
+    // Built at compile time: no lazy initialisation to check on each callback.
+    pub(crate) static DISPATCHER: RefCell<Dispatcher> = const { RefCell::new(Dispatcher::new()) };
+}
+
+/// Runs `f` on this VM's dispatcher state.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Dispatcher) -> R) -> R {
+    DISPATCHER.with(|d| f(&mut d.borrow_mut()))
+}
+
+/// Plugin context `context_id`, if this VM has it.
+pub(crate) fn root(context_id: u32) -> Option<Rc<dyn RootContext>> {
+    DISPATCHER.with(|d| d.borrow().root(context_id))
+}
+
+/// The request id for stream `context_id`'s log lines: read at its first line, once.
+pub(crate) fn request_id(context_id: u32) -> Option<Box<str>> {
+    DISPATCHER
+        .try_with(|d| {
+            let mut d = d.try_borrow_mut().ok()?;
+            let binding = d.binding(context_id)?;
+            if let RequestId::Unread = binding.request_id {
+                binding.request_id = match crate::host::properties::get(&["request", "id"]) {
+                    Ok(Some(id)) => {
+                        RequestId::Known(String::from_utf8_lossy(&id).into_owned().into())
+                    }
+                    _ => RequestId::Missing,
+                };
+            }
+            match &binding.request_id {
+                RequestId::Known(id) => Some(id.clone()),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+thread_local! {
+    static REFUSED_CONFIG: std::cell::RefCell<Option<crate::config::ConfigError>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps why a configuration was refused (for the emulator's `ConfigureFailed`).
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub(crate) fn keep_refused_config(error: crate::config::ConfigError) {
+    REFUSED_CONFIG.with(|slot| *slot.borrow_mut() = Some(error));
+}
+
+/// Why the last configuration was refused, if it was (for the emulator's `ConfigureFailed`).
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub(crate) fn take_refused_config() -> Option<crate::config::ConfigError> {
+    REFUSED_CONFIG.with(|slot| slot.borrow_mut().take())
+}
