@@ -77,47 +77,7 @@ func TestMain(m *testing.M) {
 //     deployment controller would make it (ingress-istio: NAME-CLASS,
 //     gatewaycommon.GetDefaultName), with its pod as a WorkloadEntry (10.0.0.3, labelled
 //     gateway.networking.k8s.io/gateway-name=ingress).
-const meshConfig = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: httpbin, namespace: default}
-spec:
-  hosts: [httpbin.default.svc.cluster.local]
-  ports:
-  - {number: 8000, name: http, protocol: HTTP}
-  - {number: 8080, name: http-admin, protocol: HTTP}
-  - {number: 9000, name: tcp, protocol: TCP}
-  resolution: STATIC
-  location: MESH_INTERNAL
-  workloadSelector: {labels: {app: httpbin}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: httpbin, namespace: default}
-spec:
-  address: 10.0.0.1
-  labels: {app: httpbin}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: other, namespace: default}
-spec:
-  hosts: [other.default.svc.cluster.local]
-  ports:
-  - {number: 8000, name: http, protocol: HTTP}
-  - {number: 8080, name: http-admin, protocol: HTTP}
-  - {number: 9000, name: tcp, protocol: TCP}
-  resolution: STATIC
-  location: MESH_INTERNAL
-  workloadSelector: {labels: {app: other}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: other, namespace: default}
-spec:
-  address: 10.0.0.2
-  labels: {app: other}
----
+var meshConfig = meshService("httpbin", "10.0.0.1") + meshService("other", "10.0.0.2") + `
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: ingressgateway, namespace: istio-system}
@@ -167,6 +127,33 @@ spec:
   address: 10.0.0.3
   labels: {gateway.networking.k8s.io/gateway-name: ingress}
 `
+
+// meshService is a mesh service NAME in namespace default (HTTP 8000 and 8080, TCP 9000)
+// with one pod at ADDRESS labelled app=NAME: a ServiceEntry and its WorkloadEntry.
+func meshService(name, address string) string {
+	return fmt.Sprintf(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: %[1]s, namespace: default}
+spec:
+  hosts: [%[1]s.default.svc.cluster.local]
+  ports:
+  - {number: 8000, name: http, protocol: HTTP}
+  - {number: 8080, name: http-admin, protocol: HTTP}
+  - {number: 9000, name: tcp, protocol: TCP}
+  resolution: STATIC
+  location: MESH_INTERNAL
+  workloadSelector: {labels: {app: %[1]s}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: %[1]s, namespace: default}
+spec:
+  address: %[2]s
+  labels: {app: %[1]s}
+---
+`, name, address)
+}
 
 // gatewayAPI is a Gateway API gateway `ingress` of the built-in class `istio`
 // (gatewaycommon.BuiltinGatewayClasses) with an HTTPRoute to httpbin: Kubernetes objects,

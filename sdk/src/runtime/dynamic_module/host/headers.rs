@@ -139,36 +139,14 @@ impl HeaderHost for NativeHost {
     }
 
     fn proxy_add_header_map_value(&self, call: proxy_add_header_map_value::Args<'_>) -> u32 {
-        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
-            return BAD_ARGUMENT;
-        };
-        let added = envoy!(http_add_header(
-            filter,
-            map,
-            ModuleBuffer::of(call.key),
-            ModuleBuffer::of(call.value)
-        ));
-        if added == Some(true) {
-            OK
-        } else {
-            BAD_ARGUMENT
-        }
+        self.write_header(call.map_type, call.key, call.value, Write::Add)
     }
 
     fn proxy_replace_header_map_value(
         &self,
         call: proxy_replace_header_map_value::Args<'_>,
     ) -> u32 {
-        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
-            return BAD_ARGUMENT;
-        };
-        let set = envoy!(http_set_header(
-            filter,
-            map,
-            ModuleBuffer::of(call.key),
-            ModuleBuffer::of(call.value)
-        ));
-        if set == Some(true) { OK } else { BAD_ARGUMENT }
+        self.write_header(call.map_type, call.key, call.value, Write::Replace)
     }
 
     fn proxy_remove_header_map_value(&self, call: proxy_remove_header_map_value::Args<'_>) -> u32 {
@@ -182,5 +160,33 @@ impl HeaderHost for NativeHost {
             ModuleBuffer::NULL
         ));
         OK
+    }
+}
+
+/// How a header write treats the values the map already has under the name.
+#[derive(Clone, Copy)]
+enum Write {
+    /// Keeps them: one more value.
+    Add,
+    /// Drops them: this value alone.
+    Replace,
+}
+
+impl NativeHost {
+    /// Writes `key: value` into the current stream's map `map_type`, adding or replacing.
+    fn write_header(&self, map_type: u32, key: &[u8], value: &[u8], write: Write) -> u32 {
+        let (Some(filter), Some(map)) = (self.filter(), stream_map(map_type)) else {
+            return BAD_ARGUMENT;
+        };
+        let (key, value) = (ModuleBuffer::of(key), ModuleBuffer::of(value));
+        let written = match write {
+            Write::Add => envoy!(http_add_header(filter, map, key, value)),
+            Write::Replace => envoy!(http_set_header(filter, map, key, value)),
+        };
+        if written == Some(true) {
+            OK
+        } else {
+            BAD_ARGUMENT
+        }
     }
 }

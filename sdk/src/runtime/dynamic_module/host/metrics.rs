@@ -57,75 +57,77 @@ impl MetricsHost for NativeHost {
 
     fn proxy_increment_metric(&self, call: proxy_increment_metric::Args<'_>) -> u32 {
         let by = call.delta.unsigned_abs();
-        if let Some((metric, connection)) = self.connection_metric(call.metric_id) {
-            let id = metric.envoy_id;
-            let result = match MetricType::from_raw(metric.kind) {
-                Some(MetricType::Counter) if call.delta >= 0 => {
-                    envoy!(network_filter_increment_counter(connection, id, by))
-                }
-                Some(MetricType::Gauge) if call.delta >= 0 => {
-                    envoy!(network_filter_increment_gauge(connection, id, by))
-                }
-                Some(MetricType::Gauge) => {
-                    envoy!(network_filter_decrement_gauge(connection, id, by))
-                }
-                _ => return BAD_ARGUMENT,
-            };
-            return metrics_status(result);
-        }
-        let Some((metric, filter, values)) = self.metric(call.metric_id) else {
-            return NOT_FOUND;
+        let change = if call.delta >= 0 {
+            Change::Add(by)
+        } else {
+            Change::Subtract(by)
         };
-        let id = metric.envoy_id;
-        let (values, count) = (values.as_ptr(), values.len());
-        let result = match MetricType::from_raw(metric.kind) {
-            Some(MetricType::Counter) if call.delta >= 0 => {
-                envoy!(http_filter_increment_counter(filter, id, values, count, by))
-            }
-            Some(MetricType::Gauge) if call.delta >= 0 => {
-                envoy!(http_filter_increment_gauge(filter, id, values, count, by))
-            }
-            Some(MetricType::Gauge) => {
-                envoy!(http_filter_decrement_gauge(filter, id, values, count, by))
-            }
-            _ => return BAD_ARGUMENT,
-        };
-        metrics_status(result)
+        self.change(call.metric_id, change)
     }
 
     fn proxy_record_metric(&self, call: proxy_record_metric::Args<'_>) -> u32 {
-        if let Some((metric, connection)) = self.connection_metric(call.metric_id) {
-            let (id, value) = (metric.envoy_id, call.value);
-            let result = match MetricType::from_raw(metric.kind) {
-                Some(MetricType::Gauge) => {
-                    envoy!(network_filter_set_gauge(connection, id, value))
-                }
-                Some(MetricType::Histogram) => {
-                    envoy!(network_filter_record_histogram_value(connection, id, value))
-                }
-                _ => return BAD_ARGUMENT,
-            };
-            return metrics_status(result);
-        }
-        let Some((metric, filter, values)) = self.metric(call.metric_id) else {
-            return NOT_FOUND;
-        };
-        let id = metric.envoy_id;
-        let (values, count) = (values.as_ptr(), values.len());
-        let result = match MetricType::from_raw(metric.kind) {
-            Some(MetricType::Gauge) => {
-                envoy!(http_filter_set_gauge(filter, id, values, count, call.value))
-            }
-            Some(MetricType::Histogram) => envoy!(http_filter_record_histogram_value(
-                filter, id, values, count, call.value
-            )),
-            _ => return BAD_ARGUMENT,
-        };
-        metrics_status(result)
+        self.change(call.metric_id, Change::Set(call.value))
     }
 }
 
+/// What a metric call does to the metric's value.
+#[derive(Clone, Copy)]
+enum Change {
+    /// Adds (a counter or gauge).
+    Add(u64),
+    /// Subtracts (a gauge).
+    Subtract(u64),
+    /// Sets a gauge, or records a histogram's sample.
+    Set(u64),
+}
+
 impl NativeHost {
+    /// Applies `change` to metric `metric_id`, through the current connection or stream.
+    fn change(&self, metric_id: u32, change: Change) -> u32 {
+        use MetricType::{Counter, Gauge, Histogram};
+        let result = if let Some((metric, c)) = self.connection_metric(metric_id) {
+            let id = metric.envoy_id;
+            match (MetricType::from_raw(metric.kind), change) {
+                (Some(Counter), Change::Add(by)) => {
+                    envoy!(network_filter_increment_counter(c, id, by))
+                }
+                (Some(Gauge), Change::Add(by)) => envoy!(network_filter_increment_gauge(c, id, by)),
+                (Some(Gauge), Change::Subtract(by)) => {
+                    envoy!(network_filter_decrement_gauge(c, id, by))
+                }
+                (Some(Gauge), Change::Set(value)) => envoy!(network_filter_set_gauge(c, id, value)),
+                (Some(Histogram), Change::Set(value)) => {
+                    envoy!(network_filter_record_histogram_value(c, id, value))
+                }
+                _ => return BAD_ARGUMENT,
+            }
+        } else {
+            let Some((metric, f, values)) = self.metric(metric_id) else {
+                return NOT_FOUND;
+            };
+            let (id, v, n) = (metric.envoy_id, values.as_ptr(), values.len());
+            match (MetricType::from_raw(metric.kind), change) {
+                (Some(Counter), Change::Add(by)) => {
+                    envoy!(http_filter_increment_counter(f, id, v, n, by))
+                }
+                (Some(Gauge), Change::Add(by)) => {
+                    envoy!(http_filter_increment_gauge(f, id, v, n, by))
+                }
+                (Some(Gauge), Change::Subtract(by)) => {
+                    envoy!(http_filter_decrement_gauge(f, id, v, n, by))
+                }
+                (Some(Gauge), Change::Set(value)) => {
+                    envoy!(http_filter_set_gauge(f, id, v, n, value))
+                }
+                (Some(Histogram), Change::Set(value)) => {
+                    envoy!(http_filter_record_histogram_value(f, id, v, n, value))
+                }
+                _ => return BAD_ARGUMENT,
+            }
+        };
+        metrics_status(result)
+    }
+
     /// Metric `id` of the current connection's plugin, and the connection to update it
     /// through; `None` outside a connection.
     fn connection_metric(&self, id: u32) -> Option<(&'static Metric, NetworkFilterEnvoyPtr)> {
