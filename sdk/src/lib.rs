@@ -83,9 +83,10 @@
 //! exports the module's `envoy_dynamic_module_on_program_init`; the SDK declares Envoy's
 //! side of that ABI (`abi::dynamic_module`, under the feature) and answers the filter's host
 //! calls with it. Build it with `cargo envoy-wasm build --target native`. A stream's timers
-//! (`after`) run there too; what the native target lacks (the plugin's timers, shared
-//! queues, gRPC) is marked deprecated under the feature and fails with `Unimplemented`; the
-//! README's "Native target" has the table.
+//! (`after`) run there too, and a [service] runs as Envoy's bootstrap extension
+//! (its timers and the queues workers feed it); what the native target lacks (a filter's
+//! plugin timers, gRPC) is a compile error or marked deprecated under the feature, and
+//! fails with `Unimplemented`; the README's "Native target" has the table.
 
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]

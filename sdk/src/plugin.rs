@@ -407,46 +407,44 @@ macro_rules! plugin_phase {
             }
         }
 
+        impl<P: crate::timer::TimerPlugin + 'static> $ops<'_, P> {
+            /// Runs `callback` every `period` (at least a millisecond) from now on, in this
+            /// VM (see [where timers run](crate::timer#where-timers-run)).
+            ///
+            /// # Errors
+            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
+            /// refuses to set the tick.
+            pub fn every(
+                &mut self,
+                name: &str,
+                period: std::time::Duration,
+                callback: impl FnMut(&P, &mut PluginOps<'_, P>) + 'static,
+            ) -> crate::HostResult<crate::timer::TimerId> {
+                self.services.add_timer(name, period, Some(period), Box::new(callback))
+            }
+
+            /// Runs `callback` once, `delay` from now.
+            ///
+            /// # Errors
+            /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
+            /// refuses to set the tick.
+            pub fn once(
+                &mut self,
+                name: &str,
+                delay: std::time::Duration,
+                callback: impl FnOnce(&P, &mut PluginOps<'_, P>) + 'static,
+            ) -> crate::HostResult<crate::timer::TimerId> {
+                let mut callback = Some(callback);
+                let run = move |plugin: &P, ops: &mut PluginOps<'_, P>| {
+                    if let Some(callback) = callback.take() {
+                        callback(plugin, ops);
+                    }
+                };
+                self.services.add_timer(name, delay, None, Box::new(run))
+            }
+        }
+
         impl<P: 'static> $ops<'_, P> {
-            crate::native_lacks! {
-                /// Runs `callback` every `period` (at least a millisecond) from now on, in this
-                /// VM (see [where timers run](crate::timer#where-timers-run)).
-                ///
-                /// # Errors
-                /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
-                /// refuses to set the tick.
-                pub fn every(
-                    &mut self,
-                    name: &str,
-                    period: std::time::Duration,
-                    callback: impl FnMut(&P, &mut PluginOps<'_, P>) + 'static,
-                ) -> crate::HostResult<crate::timer::TimerId> {
-                    self.services.add_timer(name, period, Some(period), Box::new(callback))
-                }
-            }
-
-            crate::native_lacks! {
-                /// Runs `callback` once, `delay` from now.
-                ///
-                /// # Errors
-                /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy
-                /// refuses to set the tick.
-                pub fn once(
-                    &mut self,
-                    name: &str,
-                    delay: std::time::Duration,
-                    callback: impl FnOnce(&P, &mut PluginOps<'_, P>) + 'static,
-                ) -> crate::HostResult<crate::timer::TimerId> {
-                    let mut callback = Some(callback);
-                    let run = move |plugin: &P, ops: &mut PluginOps<'_, P>| {
-                        if let Some(callback) = callback.take() {
-                            callback(plugin, ops);
-                        }
-                    };
-                    self.services.add_timer(name, delay, None, Box::new(run))
-                }
-            }
-
             /// Stops timer `id`; `Ok(false)` if it had already run or was cancelled.
             ///
             /// # Errors

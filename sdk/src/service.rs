@@ -91,6 +91,31 @@
 //! Workers find the queue by the service's `vm_id` and the queue's name
 //! ([`SharedQueue::resolve`](crate::shared::SharedQueue::resolve)); until the service has
 //! registered it, `resolve` finds nothing.
+//!
+//! # On the native target
+//! Built as an Envoy dynamic module, the same service is Envoy's bootstrap extension for
+//! dynamic modules: its `extension_name` is its `root_id` and its `vm_id` (what workers
+//! resolve its queues by), `extension_config` its configuration. It is configured on the
+//! main thread when Envoy loads the bootstrap (a refused configuration stops Envoy, naming
+//! the field), its timers are Envoy's main-thread timers, and each item a worker enqueues
+//! wakes it there, once. Its metrics are the extension's (`metrics_namespace` names them as
+//! the filter's does).
+//!
+//! ```yaml
+//! bootstrap_extensions:
+//! - name: envoy.bootstrap.dynamic_modules
+//!   typed_config:
+//!     "@type": type.googleapis.com/envoy.extensions.bootstrap.dynamic_modules.v3.DynamicModuleBootstrapExtension
+//!     dynamic_module_config:
+//!       name: my_filter
+//!       module: { local: { filename: libmy_filter.so } }
+//!     extension_name: counter
+//! ```
+//!
+//! Only a service registers queues and sets timers natively: a filter's plugin there lives
+//! on every worker, where Envoy's ABI can neither wake it nor time it
+//! ([`TimerPlugin`](crate::timer::TimerPlugin) makes its timers a compile error; its
+//! [`register`](crate::shared::SharedQueue::register) fails with `Unimplemented`).
 
 use crate::filter::{FilterExports, HttpFilter};
 

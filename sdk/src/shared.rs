@@ -289,25 +289,22 @@ pub struct SharedQueue {
 }
 
 impl SharedQueue {
-    crate::native_lacks! {
-        /// Creates (or opens) queue `name` of this VM. Register it while configuring: the
-        /// plugin's [`on_queue_ready`](crate::Plugin::on_queue_ready) is called when items arrive.
-        ///
-        /// # Errors
-        /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
-        pub fn register(name: &str) -> HostResult<SharedQueue> {
-            shared::register_queue(name).map(|id| SharedQueue { id })
-        }
+    /// Creates (or opens) queue `name` of this VM. Register it while configuring: the
+    /// plugin's [`on_queue_ready`](crate::Plugin::on_queue_ready) is called when items arrive.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`]) when Envoy refuses the call: on the
+    /// native target, `Unimplemented` unless a [service](crate::service) registers it.
+    pub fn register(name: &str) -> HostResult<SharedQueue> {
+        shared::register_queue(name).map(|id| SharedQueue { id })
     }
 
-    crate::native_lacks! {
-        /// Finds queue `name` registered by VM `vm_id`.
-        ///
-        /// # Errors
-        /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
-        pub fn resolve(vm_id: &str, name: &str) -> HostResult<Option<SharedQueue>> {
-            Ok(shared::resolve_queue(vm_id, name)?.map(|id| SharedQueue { id }))
-        }
+    /// Finds queue `name` registered by VM `vm_id`.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
+    pub fn resolve(vm_id: &str, name: &str) -> HostResult<Option<SharedQueue>> {
+        Ok(shared::resolve_queue(vm_id, name)?.map(|id| SharedQueue { id }))
     }
 
     pub(crate) const fn from_id(id: u32) -> SharedQueue {
@@ -319,24 +316,20 @@ impl SharedQueue {
         self.id
     }
 
-    crate::native_lacks! {
-        /// Appends an item.
-        ///
-        /// # Errors
-        /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
-        pub fn enqueue(&self, item: &[u8]) -> HostResult<()> {
-            shared::enqueue(self.id, item)
-        }
+    /// Appends an item.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
+    pub fn enqueue(&self, item: &[u8]) -> HostResult<()> {
+        shared::enqueue(self.id, item)
     }
 
-    crate::native_lacks! {
-        /// Takes the first item; `None` when the queue is empty.
-        ///
-        /// # Errors
-        /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
-        pub fn dequeue(&self) -> HostResult<Option<Vec<u8>>> {
-            shared::dequeue(self.id)
-        }
+    /// Takes the first item; `None` when the queue is empty.
+    ///
+    /// # Errors
+    /// Fails with the host's status ([`HostError`]) when Envoy refuses the call.
+    pub fn dequeue(&self) -> HostResult<Option<Vec<u8>>> {
+        shared::dequeue(self.id)
     }
 }
 
@@ -362,8 +355,6 @@ impl<T> Clone for TypedQueue<T> {
 
 impl<T> Copy for TypedQueue<T> {}
 
-// It wraps `SharedQueue`, whose native-target notice its own methods carry.
-#[allow(deprecated)]
 impl<T: Serialize + DeserializeOwned> TypedQueue<T> {
     /// The typed view of `queue`.
     pub fn new(queue: SharedQueue) -> TypedQueue<T> {
@@ -373,24 +364,20 @@ impl<T: Serialize + DeserializeOwned> TypedQueue<T> {
         }
     }
 
-    crate::native_lacks! {
-        /// Creates (or opens) queue `name` of this VM (see [`SharedQueue::register`]).
-        ///
-        /// # Errors
-        /// [`SharedError::Host`] when Envoy refuses the call.
-        pub fn register(name: &str) -> Result<TypedQueue<T>, SharedError> {
-            Ok(TypedQueue::new(SharedQueue::register(name)?))
-        }
+    /// Creates (or opens) queue `name` of this VM (see [`SharedQueue::register`]).
+    ///
+    /// # Errors
+    /// [`SharedError::Host`] when Envoy refuses the call.
+    pub fn register(name: &str) -> Result<TypedQueue<T>, SharedError> {
+        Ok(TypedQueue::new(SharedQueue::register(name)?))
     }
 
-    crate::native_lacks! {
-        /// Finds queue `name` registered by VM `vm_id` (see [`SharedQueue::resolve`]).
-        ///
-        /// # Errors
-        /// [`SharedError::Host`] when Envoy refuses the call.
-        pub fn resolve(vm_id: &str, name: &str) -> Result<Option<TypedQueue<T>>, SharedError> {
-            Ok(SharedQueue::resolve(vm_id, name)?.map(TypedQueue::new))
-        }
+    /// Finds queue `name` registered by VM `vm_id` (see [`SharedQueue::resolve`]).
+    ///
+    /// # Errors
+    /// [`SharedError::Host`] when Envoy refuses the call.
+    pub fn resolve(vm_id: &str, name: &str) -> Result<Option<TypedQueue<T>>, SharedError> {
+        Ok(SharedQueue::resolve(vm_id, name)?.map(TypedQueue::new))
     }
 
     /// The raw queue underneath.
@@ -398,29 +385,25 @@ impl<T: Serialize + DeserializeOwned> TypedQueue<T> {
         self.queue
     }
 
-    crate::native_lacks! {
-        /// Appends an item.
-        ///
-        /// # Errors
-        /// [`SharedError::Encode`] when `item` does not serialize; [`SharedError::Host`] when
-        /// Envoy refuses the call.
-        pub fn enqueue(&self, item: &T) -> Result<(), SharedError> {
-            let bytes = encode("queue", item)?;
-            Ok(self.queue.enqueue(&bytes)?)
-        }
+    /// Appends an item.
+    ///
+    /// # Errors
+    /// [`SharedError::Encode`] when `item` does not serialize; [`SharedError::Host`] when
+    /// Envoy refuses the call.
+    pub fn enqueue(&self, item: &T) -> Result<(), SharedError> {
+        let bytes = encode("queue", item)?;
+        Ok(self.queue.enqueue(&bytes)?)
     }
 
-    crate::native_lacks! {
-        /// Takes the first item; `None` when the queue is empty.
-        ///
-        /// # Errors
-        /// [`SharedError::Decode`] when the item is not a `T` (it is consumed all the same);
-        /// [`SharedError::Host`] when Envoy refuses the call.
-        pub fn dequeue(&self) -> Result<Option<T>, SharedError> {
-            match self.queue.dequeue()? {
-                Some(bytes) => Ok(Some(decode("queue", &bytes)?)),
-                None => Ok(None),
-            }
+    /// Takes the first item; `None` when the queue is empty.
+    ///
+    /// # Errors
+    /// [`SharedError::Decode`] when the item is not a `T` (it is consumed all the same);
+    /// [`SharedError::Host`] when Envoy refuses the call.
+    pub fn dequeue(&self) -> Result<Option<T>, SharedError> {
+        match self.queue.dequeue()? {
+            Some(bytes) => Ok(Some(decode("queue", &bytes)?)),
+            None => Ok(None),
         }
     }
 }

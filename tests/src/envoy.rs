@@ -79,6 +79,10 @@ pub struct Plugin {
     pub failure_policy: String,
     /// A top-level `stats_config:` for the bootstrap (empty for none).
     pub stats_config: String,
+    /// Services of the same module (their name and root id, and configuration), loaded as
+    /// bootstrap extensions: a Wasm singleton, or natively Envoy's bootstrap extension for
+    /// dynamic modules.
+    pub services: Vec<(String, String)>,
 }
 
 impl Plugin {
@@ -90,7 +94,15 @@ impl Plugin {
             config: String::new(),
             failure_policy: "FAIL_CLOSED".into(),
             stats_config: String::new(),
+            services: Vec::new(),
         }
+    }
+
+    /// Adds service `name` (the plugin of the module's `entry!` with that root id),
+    /// configured with `config`.
+    pub fn service(mut self, name: &str, config: &str) -> Plugin {
+        self.services.push((name.into(), config.into()));
+        self
     }
 
     /// Adds a top-level `stats_config:` to Envoy's bootstrap (such as
@@ -224,6 +236,7 @@ impl Envoy {
             ("UPSTREAM_PORT", upstream.port().to_string()),
             ("SERVICE_PORT", service_port.to_string()),
             ("STATS_CONFIG", plugin.stats_config.clone()),
+            ("BOOTSTRAP_EXTENSIONS", bootstrap_extensions(plugin)),
         ];
         Envoy::start_fixture_with_args("http_filter.yaml", &vars, args)
     }
@@ -555,6 +568,25 @@ fn closed_port() -> u16 {
 /// The plugin's filter entry for `http_filter.yaml` (`kind` "http") or `tcp_filter.yaml`
 /// ("tcp"), on the current [`Target`]: its module built first.
 fn plugin_filter(plugin: &Plugin, kind: &str) -> String {
+    snippet(kind, plugin, &plugin.name, &plugin.config)
+}
+
+/// The bootstrap's `bootstrap_extensions:` with the plugin's services (empty for none).
+fn bootstrap_extensions(plugin: &Plugin) -> String {
+    if plugin.services.is_empty() {
+        return String::new();
+    }
+    let entries: Vec<String> = plugin
+        .services
+        .iter()
+        .map(|(name, config)| snippet("service", plugin, name, config))
+        .collect();
+    format!("bootstrap_extensions:\n{}", entries.join("\n"))
+}
+
+/// Snippet `envoy/<kind>_plugin_<target>.yaml` for a plugin of `plugin`'s module named
+/// `name`, configured with `config`, on the current [`Target`]: the module built first.
+fn snippet(kind: &str, plugin: &Plugin, name: &str, config: &str) -> String {
     let (snippet, module) = match Target::current() {
         Target::Wasm => (
             format!("{kind}_plugin_wasm.yaml"),
@@ -573,13 +605,13 @@ fn plugin_filter(plugin: &Plugin, kind: &str) -> String {
         .filter(|line| !line.starts_with('#'))
         .map(|line| format!("{line}\n"))
         .collect();
-    for (name, value) in [
-        ("PLUGIN_NAME", plugin.name.clone()),
-        ("PLUGIN_CONFIG", yaml_string(&plugin.config)),
+    for (key, value) in [
+        ("PLUGIN_NAME", name.to_owned()),
+        ("PLUGIN_CONFIG", yaml_string(config)),
         ("FAILURE_POLICY", plugin.failure_policy.clone()),
         (module.0, yaml_string(&module.1.to_string_lossy())),
     ] {
-        entry = entry.replace(&format!("${{{name}}}"), &value);
+        entry = entry.replace(&format!("${{{key}}}"), &value);
     }
     entry.trim_end().to_owned()
 }

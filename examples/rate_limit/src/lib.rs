@@ -26,9 +26,9 @@
 //!   it runs once per Envoy (a singleton, on the main thread), keeps the set of clients,
 //!   and a timer reports their number (the gauge `rate_limit.clients` and a log line).
 //!
-//! The same crate runs natively (an Envoy dynamic module, `envoy-native.yaml`) without the
-//! collector: shared data is process-wide there, so every worker still draws from one
-//! bucket; `collector` is refused at load, since the native target has no shared queues.
+//! The same crate runs natively (an Envoy dynamic module, `envoy-native.yaml`): shared data
+//! is process-wide there, so every worker still draws from one bucket, and the collector is
+//! Envoy's bootstrap extension for dynamic modules (`extension_name` is its `vm_id`).
 //!
 //! If the buckets cannot be updated (other workers wrote during every try), the request
 //! goes on (`"fail_open": false` answers it `503` instead) and counts as `error`.
@@ -141,9 +141,8 @@ impl Plugin for RateLimit {
         }
         if let Some(address) = &config.collector {
             // The collector's queue may not be registered yet (it is found at first use),
-            // but a host without shared queues (the native target) refuses the call: then
-            // the field is refused here, rather than every report dropped later.
-            #[allow(deprecated)]
+            // but a host that refuses the call is refused here, naming the field, rather
+            // than every report dropped later.
             let reachable = TypedQueue::<Decision>::resolve(&address.vm_id, &address.queue);
             if let Err(error) = reachable {
                 return Err(ConfigError::field("collector", error.to_string()));
@@ -210,7 +209,6 @@ impl RateLimit {
     }
 
     /// Sends the decision to the collector, if there is one and it has started.
-    #[allow(deprecated)] // shared queues: `configure` refuses `collector` where there are none
     fn report(&self, client: &str, allowed: bool) {
         let Some(address) = &self.config.collector else {
             return;
@@ -363,9 +361,6 @@ impl Collector {
     }
 }
 
-// Shared queues and plugin timers: the collector is a Wasm singleton service; the native
-// target has neither, and refuses it at load (its `register` fails, naming `queue`).
-#[allow(deprecated)]
 impl Plugin for Collector {
     type Config = CollectorConfig;
     type Filter = NoFilter;

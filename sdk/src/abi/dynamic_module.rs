@@ -35,6 +35,13 @@ pub type SchedulerPtr = *mut c_void;
 pub type NetworkConfigEnvoyPtr = *mut c_void;
 /// Envoy's network filter object for one connection (`DynamicModuleNetworkFilter`).
 pub type NetworkFilterEnvoyPtr = *mut c_void;
+/// Envoy's bootstrap extension configuration object (`DynamicModuleBootstrapExtensionConfig`).
+pub type BootstrapConfigEnvoyPtr = *mut c_void;
+/// A timer of a bootstrap extension (main thread, one-shot), which the module frees.
+pub type BootstrapTimerPtr = *mut c_void;
+/// A scheduler of a bootstrap extension configuration: any thread commits events to it,
+/// which Envoy runs on the main thread. The module frees it.
+pub type BootstrapSchedulerPtr = *mut c_void;
 
 /// Bytes Envoy owns, valid for the current event hook.
 #[repr(C)]
@@ -517,6 +524,41 @@ callbacks! {
     fn network_filter_set_gauge(filter: NetworkFilterEnvoyPtr, id: usize, value: u64) -> u32;
     /// Records a histogram sample.
     fn network_filter_record_histogram_value(filter: NetworkFilterEnvoyPtr, id: usize, value: u64) -> u32;
+    /// Tells Envoy the bootstrap extension is ready: Envoy serves nothing until every
+    /// bootstrap extension has said so.
+    fn bootstrap_extension_config_signal_init_complete(config: BootstrapConfigEnvoyPtr);
+    /// A scheduler of bootstrap configuration `config` (main thread).
+    fn bootstrap_extension_config_scheduler_new(config: BootstrapConfigEnvoyPtr) -> BootstrapSchedulerPtr;
+    /// Schedules `event` (from any thread): Envoy runs
+    /// `envoy_dynamic_module_on_bootstrap_extension_config_scheduled` with it on the main
+    /// thread, or drops it once the configuration is gone.
+    fn bootstrap_extension_config_scheduler_commit(scheduler: BootstrapSchedulerPtr, event: u64);
+    /// A timer of bootstrap configuration `config`, not armed (main thread).
+    fn bootstrap_extension_timer_new(config: BootstrapConfigEnvoyPtr) -> BootstrapTimerPtr;
+    /// Arms a timer to fire once, `delay_ms` from now (main thread).
+    fn bootstrap_extension_timer_enable(timer: BootstrapTimerPtr, delay_ms: u64);
+    /// Starts an HTTP callout from bootstrap configuration `config` (main thread, once the
+    /// server is up); writes its id. The answer arrives in
+    /// `envoy_dynamic_module_on_bootstrap_extension_http_callout_done`.
+    fn bootstrap_extension_http_callout(config: BootstrapConfigEnvoyPtr, id: *mut u64, cluster: ModuleBuffer, headers: *mut ModuleHeader, header_count: usize, body: ModuleBuffer, timeout_ms: u64) -> u32;
+    /// Disarms a timer (main thread).
+    fn bootstrap_extension_timer_disable(timer: BootstrapTimerPtr);
+    /// Defines a counter of a bootstrap configuration (only while it is made); writes its id.
+    fn bootstrap_extension_config_define_counter(config: BootstrapConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
+    /// Defines a gauge of a bootstrap configuration (only while it is made); writes its id.
+    fn bootstrap_extension_config_define_gauge(config: BootstrapConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
+    /// Defines a histogram of a bootstrap configuration (only while it is made); writes its id.
+    fn bootstrap_extension_config_define_histogram(config: BootstrapConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
+    /// Adds `value` to a bootstrap configuration's counter.
+    fn bootstrap_extension_config_increment_counter(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Adds `value` to a bootstrap configuration's gauge.
+    fn bootstrap_extension_config_increment_gauge(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Subtracts `value` from a bootstrap configuration's gauge.
+    fn bootstrap_extension_config_decrement_gauge(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Sets a bootstrap configuration's gauge.
+    fn bootstrap_extension_config_set_gauge(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    /// Records a sample of a bootstrap configuration's histogram.
+    fn bootstrap_extension_config_record_histogram_value(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
 }
 
 impl Callbacks {
@@ -524,7 +566,14 @@ impl Callbacks {
     /// network filter's (`network_*`), whose configurations are refused instead.
     pub fn missing_for_http(&self) -> Vec<&'static str> {
         let mut missing = self.missing();
-        missing.retain(|name| !name.starts_with("network_"));
+        missing.retain(|name| !name.starts_with("network_") && !name.starts_with("bootstrap_"));
+        missing
+    }
+
+    /// The names of the missing callbacks a service (a bootstrap extension) needs.
+    pub fn missing_for_service(&self) -> Vec<&'static str> {
+        let mut missing = self.missing();
+        missing.retain(|name| name.starts_with("bootstrap_") || *name == "log");
         missing
     }
 
@@ -580,8 +629,9 @@ mod tests {
         let missing = resolved.missing();
         assert!(!missing.contains(&"log"));
         assert!(missing.contains(&"http_get_header"), "{missing:?}");
-        assert_eq!(missing.len(), 62, "every other callback: {missing:?}");
+        assert_eq!(missing.len(), 77, "every other callback: {missing:?}");
         assert_eq!(resolved.missing_for_http().len(), 33);
+        assert_eq!(resolved.missing_for_service().len(), 15);
         assert!(
             resolved
                 .missing_for_network()

@@ -7,11 +7,11 @@ use envoy_wasm_sdk::metrics::Gauge;
 use envoy_wasm_sdk::prelude::*;
 use std::marker::PhantomData;
 use std::rc::Rc;
-use std::time::Duration;
 
 /// The plugin of every benchmark module: `entry!(bench_sdk::Bench<MyFilter>)`.
 /// `PREFIX` is its [`Plugin::LOG_REQUEST_ID`] (for the rows that measure the log prefix).
 pub struct Bench<F, const PREFIX: bool = true> {
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     memory: MemoryGauge,
     filter: PhantomData<F>,
 }
@@ -22,15 +22,14 @@ impl<F: HttpFilter + Default, const PREFIX: bool> Plugin for Bench<F, PREFIX> {
     const LOG_REQUEST_ID: bool = PREFIX;
 
     fn configure(_config: (), ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-        // Linear memory is a wasm VM's; a native build (a dynamic module) has no plugin
-        // timers (hence the allowance: the native build marks `every` deprecated) and
-        // nothing to report here.
-        #[allow(deprecated)]
-        if cfg!(target_arch = "wasm32") {
-            ctx.every("memory", Duration::from_secs(1), |bench, _| {
-                bench.memory.update();
-            })?;
-        }
+        // Linear memory is a wasm VM's; a native build (a dynamic module) has nothing to
+        // report, and no timers in a filter's plugin.
+        #[cfg(target_arch = "wasm32")]
+        ctx.every("memory", std::time::Duration::from_secs(1), |bench, _| {
+            bench.memory.update();
+        })?;
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = ctx;
         Ok(Bench {
             memory: MemoryGauge::define()?,
             filter: PhantomData,

@@ -6,7 +6,7 @@
 //! nothing.
 
 use super::host::Scope;
-use super::{PluginConfig, WORKER, callback, new_config, retire};
+use super::{Kind, PluginConfig, WORKER, callback, new_config, retire};
 use crate::abi::dynamic_module::{
     EnvoyBuffer, EnvoyHeader, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr,
     FilterModulePtr, ModuleBuffer, body_status, callbacks, callout_result, headers_status,
@@ -138,7 +138,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
     // SAFETY: Envoy's buffers, valid during this hook.
     let (name, config) = unsafe { (name.bytes(), config.bytes()) };
     barrier(std::ptr::null, || {
-        new_config(envoy, name, config, false).map_or(std::ptr::null(), |plugin| plugin.cast())
+        new_config(envoy, name, config, Kind::Http)
+            .map_or(std::ptr::null(), |plugin| std::ptr::from_ref(plugin).cast())
     })
 }
 
@@ -406,43 +407,17 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
             let Some(token) = worker.host.take_callout(filter, callout_id) else {
                 return;
             };
-            // SAFETY: Envoy's arrays of `header_count` headers and `chunk_count` slices,
-            // valid during this hook.
-            let (headers, chunks) = unsafe {
-                (
-                    slice_of(headers, header_count),
-                    slice_of(chunks, chunk_count),
+            // SAFETY: Envoy's arrays, valid during this hook.
+            let (header_count, body_size) = unsafe {
+                hold_answer(
+                    &worker.host,
+                    result,
+                    headers,
+                    header_count,
+                    chunks,
+                    chunk_count,
                 )
             };
-            let copy = |ptr: *const u8, len: usize| {
-                // SAFETY: bytes Envoy handed over in this hook.
-                unsafe { crate::abi::native::input(ptr, len) }.to_vec()
-            };
-            let headers: Vec<(Vec<u8>, Vec<u8>)> = headers
-                .iter()
-                .map(|h| {
-                    (
-                        copy(h.key_ptr, h.key_length),
-                        copy(h.value_ptr, h.value_length),
-                    )
-                })
-                .collect();
-            let body: Vec<u8> = chunks
-                .iter()
-                .flat_map(|chunk| copy(chunk.ptr, chunk.length))
-                .collect();
-            let failure = match result {
-                callout_result::SUCCESS => None,
-                1 => Some("reset"),
-                2 => Some("the response exceeded the buffer limit"),
-                _ => Some("failed"),
-            };
-            let (header_count, body_size) = if failure.is_some() {
-                (0, 0)
-            } else {
-                (headers.len().max(1), body.len())
-            };
-            worker.host.set_answer(headers, body, failure);
             let scope = Scope::stream(filter, stream.plugin, stream.started);
             let delivered = worker.run("proxy_on_http_call_response", scope, || {
                 callouts::proxy_on_http_call_response(
@@ -460,6 +435,60 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
             }
         })
     });
+}
+
+/// Holds a callout's answer (Envoy's `result`, its headers and body slices) for the
+/// handler that reads it; the header count and body size to tell the runtime (none for a
+/// failure).
+///
+/// # Safety
+/// `headers` and `chunks` are null or Envoy's arrays of `header_count` headers and
+/// `chunk_count` slices, valid during the current hook.
+pub(super) unsafe fn hold_answer(
+    host: &super::host::NativeHost,
+    result: u32,
+    headers: *const EnvoyHeader,
+    header_count: usize,
+    chunks: *const EnvoyBuffer,
+    chunk_count: usize,
+) -> (usize, usize) {
+    // SAFETY: the caller's contract.
+    let (headers, chunks) = unsafe {
+        (
+            slice_of(headers, header_count),
+            slice_of(chunks, chunk_count),
+        )
+    };
+    let copy = |ptr: *const u8, len: usize| {
+        // SAFETY: bytes Envoy handed over in this hook.
+        unsafe { crate::abi::native::input(ptr, len) }.to_vec()
+    };
+    let headers: Vec<(Vec<u8>, Vec<u8>)> = headers
+        .iter()
+        .map(|h| {
+            (
+                copy(h.key_ptr, h.key_length),
+                copy(h.value_ptr, h.value_length),
+            )
+        })
+        .collect();
+    let body: Vec<u8> = chunks
+        .iter()
+        .flat_map(|chunk| copy(chunk.ptr, chunk.length))
+        .collect();
+    let failure = match result {
+        callout_result::SUCCESS => None,
+        1 => Some("reset"),
+        2 => Some("the response exceeded the buffer limit"),
+        _ => Some("failed"),
+    };
+    let counts = if failure.is_some() {
+        (0, 0)
+    } else {
+        (headers.len().max(1), body.len())
+    };
+    host.set_answer(headers, body, failure);
+    counts
 }
 
 /// `count` items at `items` (none for a null pointer).

@@ -18,12 +18,18 @@
 //! A stream's timers (`after`) tick through Envoy's per-stream scheduler, committed from
 //! a clock thread ([`ticks`]).
 //!
+//! A service (a plugin with `NoFilter`) is a bootstrap extension ([`service`]): its plugin
+//! context lives on the main thread, its timers are Envoy's main-thread timers, its
+//! callouts the extension's, and the queues it registers (process-wide, in the module)
+//! wake it through the extension's scheduler, from whichever worker enqueued.
+//!
 //! What the dynamic-module ABI lacks, or the SDK does not map yet, answers
-//! `Unimplemented`, which the SDK turns into an `Err` naming the call: plugin timers
-//! (`proxy_set_tick_period_milliseconds` outside a stream), shared queues, gRPC calls and
-//! streams, callouts from the plugin context, foreign functions, and metrics defined after
-//! the configuration was loaded (Envoy freezes a dynamic module's stats then). Define
-//! metrics in `Plugin::configure`, as the SDK's docs say to anyway.
+//! `Unimplemented`, which the SDK turns into an `Err` naming the call: a filter's plugin
+//! timers, queue registrations and callouts (that plugin lives on every worker, where the
+//! ABI has no timer and nothing to wake it), gRPC calls and streams, foreign functions,
+//! and metrics defined after the configuration was loaded (Envoy freezes a dynamic
+//! module's stats then). Define metrics in `Plugin::configure`, as the SDK's docs say to
+//! anyway.
 //!
 //! A panic is caught at the hook. As when a wasm VM traps, the stream is answered 503 and
 //! every later stream on that thread is too (the panicked code may have left its state
@@ -32,6 +38,7 @@
 mod hooks;
 mod host;
 mod network;
+mod service;
 mod ticks;
 
 use crate::abi::dynamic_module::{self as dm, FilterConfigEnvoyPtr};
@@ -73,10 +80,14 @@ pub(crate) struct PluginConfig {
     name: String,
     /// The plugin's configuration bytes (`filter_config`).
     configuration: Vec<u8>,
-    /// Envoy's configuration object: metrics are defined on it.
+    /// Envoy's configuration object (of the filter or bootstrap extension `kind` says):
+    /// metrics are defined on it.
     envoy: FilterConfigEnvoyPtr,
-    /// A network filter's configuration (`envoy` is Envoy's network filter configuration).
-    network: bool,
+    /// What Envoy configured: an HTTP filter, a network filter or a service.
+    kind: Kind,
+    /// A service's scheduler (Envoy's, committed to from any thread to wake the service on
+    /// the main thread), as an address; 0 for a filter.
+    scheduler: usize,
     /// Metrics defined while Envoy loads the configuration, then frozen into `metrics`.
     defining: Mutex<Vec<Metric>>,
     metrics: OnceLock<Vec<Metric>>,
@@ -88,6 +99,17 @@ pub(crate) struct PluginConfig {
 unsafe impl Send for PluginConfig {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for PluginConfig {}
+
+/// What a configuration configures in Envoy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// An `envoy.filters.http.dynamic_modules` filter.
+    Http,
+    /// An `envoy.filters.network.dynamic_modules` filter.
+    Network,
+    /// An `envoy.bootstrap.dynamic_modules` extension: a service, on the main thread.
+    Service,
+}
 
 /// A metric the plugin defined: its proxy-wasm type, name and Envoy's id for it.
 #[derive(Clone, Debug)]
@@ -293,20 +315,29 @@ impl Worker {
     }
 }
 
-/// A new configuration from Envoy (main thread), of an HTTP filter or a `network` one:
-/// configured here, so a bad one is rejected now; `None` rejects it.
+/// A new configuration from Envoy (main thread), of an HTTP filter, a network one or a
+/// service (`kind`): configured here, so a bad one is rejected now; `None` rejects it.
 fn new_config(
     envoy: FilterConfigEnvoyPtr,
     name: &[u8],
     config: &[u8],
-    network: bool,
-) -> Option<*const PluginConfig> {
+    kind: Kind,
+) -> Option<&'static PluginConfig> {
+    let scheduler = match (
+        kind,
+        dm::callbacks().bootstrap_extension_config_scheduler_new,
+    ) {
+        // SAFETY: Envoy's bootstrap configuration object, in its `config_new` hook.
+        (Kind::Service, Some(new)) => (unsafe { new(envoy) }) as usize,
+        _ => 0,
+    };
     let plugin: &'static PluginConfig = Box::leak(Box::new(PluginConfig {
         id: NEXT_CONFIG_ID.fetch_add(1, Ordering::Relaxed),
         name: String::from_utf8_lossy(name).into_owned(),
         configuration: config.to_vec(),
         envoy,
-        network,
+        kind,
+        scheduler,
         defining: Mutex::new(Vec::new()),
         metrics: OnceLock::new(),
     }));
@@ -323,7 +354,7 @@ fn new_config(
     // A network-only plugin configured as an HTTP filter, or a plugin without a network
     // filter configured as one, would filter nothing: refused, saying so.
     let refused = match filters {
-        Some((false, true)) if !network => {
+        Some((false, true)) if kind == Kind::Http => {
             log::error!(
                 "refusing the configuration of {:?}: this plugin has a network filter only; \
                  configure it with envoy.filters.network.dynamic_modules",
@@ -331,7 +362,7 @@ fn new_config(
             );
             true
         }
-        Some((_, false)) if network => {
+        Some((_, false)) if kind == Kind::Network => {
             log::error!(
                 "refusing the configuration of {:?}: this plugin has no network filter; \
                  configure it with envoy.filters.http.dynamic_modules",

@@ -16,7 +16,7 @@
 
 use super::hooks::barrier;
 use super::host::Scope;
-use super::{PluginConfig, WORKER, callback, new_config, retire};
+use super::{Kind, PluginConfig, WORKER, callback, new_config, retire};
 use crate::abi::PeerType;
 use crate::abi::dynamic_module::{
     EnvoyBuffer, FilterConfigModulePtr, FilterModulePtr, ModuleBuffer, NetworkConfigEnvoyPtr,
@@ -126,7 +126,8 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_config_new(
             ));
             return std::ptr::null();
         }
-        new_config(envoy, name, config, true).map_or(std::ptr::null(), |plugin| plugin.cast())
+        new_config(envoy, name, config, Kind::Network)
+            .map_or(std::ptr::null(), |plugin| std::ptr::from_ref(plugin).cast())
     })
 }
 

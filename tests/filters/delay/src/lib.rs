@@ -6,9 +6,16 @@
 //!   milliseconds, and the request goes on with `x-delayed: N+M`.
 //!
 //! A request without `x-delay-ms` goes on at once.
+//!
+//! The same module has a service, `pinger` (root id `pinger`; a Wasm singleton, natively a
+//! bootstrap extension): configured `CLUSTER PATH MILLISECONDS` (plain text), it calls
+//! `PATH` on `CLUSTER` every `MILLISECONDS` from its timer, first once after a millisecond,
+//! counts the answers (`delay.pinger.answers`) and logs `pinger: STATUS PATH` for each.
 
 use envoy_wasm_sdk::callout::CalloutOps;
+use envoy_wasm_sdk::metrics::Counter;
 use envoy_wasm_sdk::prelude::*;
+use envoy_wasm_sdk::service::NoFilter;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -84,4 +91,61 @@ impl HttpFilter for DelayFilter {
     }
 }
 
-envoy_wasm_sdk::entry!(Delay);
+/// The service: calls out on its timer and counts the answers.
+pub struct Pinger {
+    cluster: String,
+    path: String,
+    answers: Counter,
+}
+
+impl Pinger {
+    fn ping(&self, ops: &mut PluginOps<Self>) {
+        let request = HttpRequest::get(&self.cluster, &self.path);
+        if let Err(error) = ops.http_call(request, Self::answered) {
+            log::warn!("pinger: cannot call out: {error}");
+        }
+    }
+
+    fn answered(&self, response: Result<HttpResponse, CalloutError>, _ops: &mut PluginOps<Self>) {
+        match response {
+            Ok(response) => {
+                self.answers.increment(1);
+                log::info!(
+                    "pinger: {} {}",
+                    response.status,
+                    response.header("x-seen-path").unwrap_or("?")
+                );
+            }
+            Err(failure) => log::warn!("pinger: {failure}"),
+        }
+    }
+}
+
+impl Plugin for Pinger {
+    type Config = String;
+    type Filter = NoFilter;
+
+    fn configure(config: String, ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
+        let mut words = config.split_whitespace();
+        let (Some(cluster), Some(path), Some(every)) = (words.next(), words.next(), words.next())
+        else {
+            return Err(ConfigError::new("expected `CLUSTER PATH MILLISECONDS`"));
+        };
+        let every: u64 = every
+            .parse()
+            .map_err(|_| ConfigError::new("MILLISECONDS is not a number"))?;
+        ctx.once("first ping", Duration::from_millis(1), Self::ping)?;
+        ctx.every("ping", Duration::from_millis(every), Self::ping)?;
+        Ok(Pinger {
+            cluster: cluster.to_owned(),
+            path: path.to_owned(),
+            answers: Counter::define("delay.pinger.answers")?,
+        })
+    }
+
+    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<NoFilter> {
+        Some(NoFilter)
+    }
+}
+
+envoy_wasm_sdk::entry!(Delay, "pinger" => Pinger);

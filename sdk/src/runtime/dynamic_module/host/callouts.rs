@@ -1,11 +1,16 @@
-//! HTTP callouts from a stream (gRPC calls the dynamic-module ABI lacks).
+//! HTTP callouts from a stream or a service (gRPC calls the dynamic-module ABI lacks).
 
 use super::*;
 
 impl HttpCallHost for NativeHost {
     fn proxy_http_call(&self, call: proxy_http_call::Args<'_>) -> u32 {
-        // Envoy's dynamic modules call out from a stream; a callout carries no trailers.
-        let Some(filter) = self.filter() else {
+        // Envoy's dynamic modules call out from a stream or a service (a bootstrap
+        // extension, whose configuration keys its callouts here); a callout carries no
+        // trailers.
+        let service = self
+            .plugin()
+            .filter(|p| p.kind == Kind::Service && self.filter().is_none());
+        let Some(filter) = self.filter().or(service.map(|p| p.envoy)) else {
             return UNIMPLEMENTED;
         };
         let Some(headers) = owned_pairs(call.headers) else {
@@ -19,15 +24,33 @@ impl HttpCallHost for NativeHost {
             .map(|(key, value)| ModuleHeader::of(key, value))
             .collect();
         let mut envoy_id = 0u64;
-        let started = envoy!(http_filter_http_callout(
-            filter,
-            &mut envoy_id,
-            ModuleBuffer::of(call.upstream),
+        let (cluster, body) = (ModuleBuffer::of(call.upstream), ModuleBuffer::of(call.body));
+        let (list, count, timeout) = (
             module_headers.as_mut_ptr(),
             module_headers.len(),
-            ModuleBuffer::of(call.body),
-            u64::from(call.timeout_ms)
-        ));
+            u64::from(call.timeout_ms),
+        );
+        let started = if service.is_some() {
+            envoy!(bootstrap_extension_http_callout(
+                filter,
+                &mut envoy_id,
+                cluster,
+                list,
+                count,
+                body,
+                timeout
+            ))
+        } else {
+            envoy!(http_filter_http_callout(
+                filter,
+                &mut envoy_id,
+                cluster,
+                list,
+                count,
+                body,
+                timeout
+            ))
+        };
         match started {
             Some(dm::callout_init::SUCCESS) => {
                 let token = self.next_token.get();

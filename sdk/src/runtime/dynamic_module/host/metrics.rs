@@ -11,7 +11,7 @@ impl MetricsHost for NativeHost {
         let Some(plugin) = self.plugin() else {
             return NOT_FOUND;
         };
-        if plugin.network {
+        if plugin.kind == Kind::Network {
             return network_metric(plugin, call.metric_type, call.name, call.return_id);
         }
         // `name;label=value;..`: one metric of a family declared at configure time.
@@ -23,6 +23,7 @@ impl MetricsHost for NativeHost {
         let name = parts.next().unwrap_or_default();
         let labels: Vec<Vec<u8>> = parts.map(<[u8]>::to_vec).collect();
         let (kind, config) = (call.metric_type, plugin.envoy);
+        let service = plugin.kind == Kind::Service;
         find_or_define(
             plugin,
             kind,
@@ -34,19 +35,34 @@ impl MetricsHost for NativeHost {
                     labels.iter().map(|l| ModuleBuffer::of(l)).collect();
                 let (names, count) = (label_names.as_ptr(), label_names.len());
                 let name = ModuleBuffer::of(name);
-                match MetricType::from_raw(kind)? {
-                    MetricType::Counter => {
+                match (MetricType::from_raw(kind)?, service) {
+                    (MetricType::Counter, false) => {
                         envoy!(http_filter_config_define_counter(
                             config, name, names, count, id
                         ))
                     }
-                    MetricType::Gauge => {
+                    (MetricType::Gauge, false) => {
                         envoy!(http_filter_config_define_gauge(
                             config, name, names, count, id
                         ))
                     }
-                    MetricType::Histogram => {
+                    (MetricType::Histogram, false) => {
                         envoy!(http_filter_config_define_histogram(
+                            config, name, names, count, id
+                        ))
+                    }
+                    (MetricType::Counter, true) => {
+                        envoy!(bootstrap_extension_config_define_counter(
+                            config, name, names, count, id
+                        ))
+                    }
+                    (MetricType::Gauge, true) => {
+                        envoy!(bootstrap_extension_config_define_gauge(
+                            config, name, names, count, id
+                        ))
+                    }
+                    (MetricType::Histogram, true) => {
+                        envoy!(bootstrap_extension_config_define_histogram(
                             config, name, names, count, id
                         ))
                     }
@@ -101,8 +117,42 @@ impl NativeHost {
                 }
                 _ => return BAD_ARGUMENT,
             }
+        } else if let Some(plugin) = self.plugin().filter(|p| p.kind == Kind::Service) {
+            // A service's metrics update through its configuration (no stream).
+            let Some((metric, values)) = self.metric(metric_id) else {
+                return NOT_FOUND;
+            };
+            let (config, id, v, n) = (plugin.envoy, metric.envoy_id, values.as_ptr(), values.len());
+            match (MetricType::from_raw(metric.kind), change) {
+                (Some(Counter), Change::Add(by)) => {
+                    envoy!(bootstrap_extension_config_increment_counter(
+                        config, id, v, n, by
+                    ))
+                }
+                (Some(Gauge), Change::Add(by)) => {
+                    envoy!(bootstrap_extension_config_increment_gauge(
+                        config, id, v, n, by
+                    ))
+                }
+                (Some(Gauge), Change::Subtract(by)) => {
+                    envoy!(bootstrap_extension_config_decrement_gauge(
+                        config, id, v, n, by
+                    ))
+                }
+                (Some(Gauge), Change::Set(value)) => {
+                    envoy!(bootstrap_extension_config_set_gauge(
+                        config, id, v, n, value
+                    ))
+                }
+                (Some(Histogram), Change::Set(value)) => {
+                    envoy!(bootstrap_extension_config_record_histogram_value(
+                        config, id, v, n, value
+                    ))
+                }
+                _ => return BAD_ARGUMENT,
+            }
         } else {
-            let Some((metric, f, values)) = self.metric(metric_id) else {
+            let (Some((metric, values)), Some(f)) = (self.metric(metric_id), self.filter()) else {
                 return NOT_FOUND;
             };
             let (id, v, n) = (metric.envoy_id, values.as_ptr(), values.len());
@@ -132,14 +182,14 @@ impl NativeHost {
     /// through; `None` outside a connection.
     fn connection_metric(&self, id: u32) -> Option<(&'static Metric, NetworkFilterEnvoyPtr)> {
         let connection = self.connection()?;
-        let plugin = self.plugin().filter(|plugin| plugin.network)?;
+        let plugin = self
+            .plugin()
+            .filter(|plugin| plugin.kind == Kind::Network)?;
         Some((plugin.metrics().get(id as usize)?, connection))
     }
 
-    /// Metric `id` of the current plugin, the stream to update it through (Envoy updates
-    /// a dynamic module's metrics through a stream), and its label values (none for a
-    /// plain metric).
-    fn metric(&self, id: u32) -> Option<(&'static Metric, FilterEnvoyPtr, Vec<ModuleBuffer>)> {
+    /// Metric `id` of the current plugin and its label values (none for a plain metric).
+    fn metric(&self, id: u32) -> Option<(&'static Metric, Vec<ModuleBuffer>)> {
         let plugin = self.plugin()?;
         let (metric, values) = if id >= LABELLED {
             let labelled = self.labelled.borrow();
@@ -154,7 +204,7 @@ impl NativeHost {
         } else {
             (plugin.metrics().get(id as usize)?, Vec::new())
         };
-        Some((metric, self.filter()?, values))
+        Some((metric, values))
     }
 
     /// Finds (or makes) the metric `name` (`family;label=value;..`) of a family the

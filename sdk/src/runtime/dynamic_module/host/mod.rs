@@ -6,10 +6,10 @@
 //! chose), and on the plugin configuration it belongs to: the host's [`Scope`].
 
 use super::ticks::Ticks;
-use super::{Metric, PluginConfig};
+use super::{Kind, Metric, PluginConfig};
 use crate::abi::dynamic_module::{
-    self as dm, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer, ModuleHeader,
-    NetworkFilterEnvoyPtr, attribute, body, callbacks, header_map,
+    self as dm, BootstrapTimerPtr, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer,
+    ModuleHeader, NetworkFilterEnvoyPtr, attribute, body, callbacks, header_map,
 };
 use crate::abi::imports::*;
 use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, pairs};
@@ -141,6 +141,9 @@ pub(crate) struct NativeHost {
     /// of the connection waits in `deferred` until the hook returns.
     in_hook: Cell<NetworkFilterEnvoyPtr>,
     deferred: RefCell<Vec<(NetworkFilterEnvoyPtr, connection::Deferred)>>,
+    /// Services' timers (main thread): the configuration's id, Envoy's timer, the period
+    /// in milliseconds (0: stopped).
+    service_timers: RefCell<Vec<(u64, BootstrapTimerPtr, u32)>>,
 }
 
 /// One metric of a labelled family: its configuration, the family (an index into the
@@ -162,6 +165,7 @@ impl NativeHost {
             labelled: RefCell::new(Vec::new()),
             in_hook: Cell::new(std::ptr::null_mut()),
             deferred: RefCell::new(Vec::new()),
+            service_timers: RefCell::new(Vec::new()),
         }
     }
 

@@ -1,4 +1,10 @@
-//! Shared data, process-wide (shared queues the dynamic-module ABI lacks).
+//! Shared data and shared queues, process-wide (the module's memory is the process's).
+//!
+//! A queue is registered by a service (a bootstrap extension, on the main thread) under
+//! its `vm_id`, which natively is its name (`extension_name`); any thread resolves and
+//! enqueues to it, and each item wakes the service through its configuration's scheduler.
+//! A filter's plugin lives on every worker, where nothing can wake it: its registration
+//! answers `Unimplemented`.
 
 use super::*;
 
@@ -41,4 +47,97 @@ impl SharedDataHost for NativeHost {
     }
 }
 
-impl SharedQueueHost for NativeHost {}
+/// The module's shared queues; a queue's id is its index plus one.
+static QUEUES: Mutex<Vec<Queue>> = Mutex::new(Vec::new());
+
+/// A shared queue: who registered it, its items, and the scheduler that wakes its owner.
+struct Queue {
+    vm_id: Vec<u8>,
+    name: Vec<u8>,
+    items: std::collections::VecDeque<Vec<u8>>,
+    /// The owner's scheduler (an Envoy pointer, as an address).
+    scheduler: usize,
+}
+
+impl SharedQueueHost for NativeHost {
+    fn proxy_register_shared_queue(&self, call: proxy_register_shared_queue::Args<'_>) -> u32 {
+        let Some(plugin) = self.plugin().filter(|p| p.kind == Kind::Service) else {
+            return UNIMPLEMENTED;
+        };
+        let Ok(mut queues) = QUEUES.lock() else {
+            return INTERNAL_FAILURE;
+        };
+        let vm_id = plugin.name.as_bytes();
+        let at = match queues
+            .iter()
+            .position(|q| q.vm_id == vm_id && q.name == call.name)
+        {
+            Some(at) => at,
+            None => {
+                queues.push(Queue {
+                    vm_id: vm_id.to_vec(),
+                    name: call.name.to_vec(),
+                    items: std::collections::VecDeque::new(),
+                    scheduler: 0,
+                });
+                queues.len() - 1
+            }
+        };
+        queues[at].scheduler = plugin.scheduler;
+        *call.return_id = at as u32 + 1;
+        OK
+    }
+
+    fn proxy_resolve_shared_queue(&self, call: proxy_resolve_shared_queue::Args<'_>) -> u32 {
+        let Ok(queues) = QUEUES.lock() else {
+            return INTERNAL_FAILURE;
+        };
+        match queues
+            .iter()
+            .position(|q| q.vm_id == call.vm_id && q.name == call.name)
+        {
+            Some(at) => {
+                *call.return_id = at as u32 + 1;
+                OK
+            }
+            None => NOT_FOUND,
+        }
+    }
+
+    fn proxy_enqueue_shared_queue(&self, call: proxy_enqueue_shared_queue::Args<'_>) -> u32 {
+        let scheduler = {
+            let Ok(mut queues) = QUEUES.lock() else {
+                return INTERNAL_FAILURE;
+            };
+            let Some(queue) = queues.get_mut((call.queue_id as usize).wrapping_sub(1)) else {
+                return NOT_FOUND;
+            };
+            queue.items.push_back(call.value.to_vec());
+            queue.scheduler
+        };
+        if scheduler != 0 {
+            // One wake-up per item, as Envoy posts one `proxy_on_queue_ready` per enqueue.
+            envoy!(bootstrap_extension_config_scheduler_commit(
+                scheduler as dm::BootstrapSchedulerPtr,
+                u64::from(call.queue_id)
+            ));
+        }
+        OK
+    }
+
+    fn proxy_dequeue_shared_queue(&self, call: proxy_dequeue_shared_queue::Args<'_>) -> u32 {
+        let Ok(mut queues) = QUEUES.lock() else {
+            return INTERNAL_FAILURE;
+        };
+        let Some(queue) = queues.get_mut((call.queue_id as usize).wrapping_sub(1)) else {
+            return NOT_FOUND;
+        };
+        match queue.items.pop_front() {
+            Some(item) => {
+                *call.return_value = item;
+                OK
+            }
+            None => Status::Empty.raw(),
+        }
+    }
+}

@@ -15,6 +15,9 @@ impl TimeHost for NativeHost {
         &self,
         call: proxy_set_tick_period_milliseconds::Args<'_>,
     ) -> u32 {
+        if let Some(plugin) = self.plugin().filter(|p| p.kind == Kind::Service) {
+            return self.set_service_tick(plugin, call.period);
+        }
         let Some(root) = self.root_of(self.scope.get()) else {
             return NOT_FOUND;
         };
@@ -22,6 +25,50 @@ impl TimeHost for NativeHost {
             OK
         } else {
             UNIMPLEMENTED
+        }
+    }
+}
+
+impl NativeHost {
+    /// Sets service `plugin`'s tick period (0 stops it) on its Envoy timer, made at first
+    /// use (main thread, where a service runs).
+    fn set_service_tick(&self, plugin: &'static PluginConfig, period: u32) -> u32 {
+        let mut timers = self.service_timers.borrow_mut();
+        let at = match timers.iter().position(|(id, _, _)| *id == plugin.id) {
+            Some(at) => at,
+            None => match envoy!(bootstrap_extension_timer_new(plugin.envoy)) {
+                Some(timer) if !timer.is_null() => {
+                    timers.push((plugin.id, timer, 0));
+                    timers.len() - 1
+                }
+                _ => return UNIMPLEMENTED,
+            },
+        };
+        timers[at].2 = period;
+        let timer = timers[at].1;
+        drop(timers);
+        let done = if period == 0 {
+            envoy!(bootstrap_extension_timer_disable(timer))
+        } else {
+            envoy!(bootstrap_extension_timer_enable(timer, u64::from(period)))
+        };
+        if done.is_some() { OK } else { UNIMPLEMENTED }
+    }
+
+    /// Arms service `plugin`'s `timer` again after it fired, for the period set last.
+    pub(in crate::runtime::dynamic_module) fn rearm_service_timer(
+        &self,
+        plugin: &'static PluginConfig,
+        timer: BootstrapTimerPtr,
+    ) {
+        let period = self
+            .service_timers
+            .borrow()
+            .iter()
+            .find(|(id, known, _)| *id == plugin.id && *known == timer)
+            .map_or(0, |(_, _, period)| *period);
+        if period > 0 {
+            envoy!(bootstrap_extension_timer_enable(timer, u64::from(period)));
         }
     }
 }
