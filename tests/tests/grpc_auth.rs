@@ -1,7 +1,8 @@
 //! grpc_auth in a real Envoy, calling a real gRPC service (HTTP/2, length-prefixed messages,
-//! `grpc-status` trailers) that the test starts.
+//! `grpc-status` trailers) that the test starts; on both targets (natively the call is an
+//! HTTP/2 stream the filter starts through Envoy's dynamic-module ABI).
 
-use envoy_tests::{Plugin, Reply, Upstream, grpc_message, serve_with};
+use envoy_tests::{Plugin, Reply, Upstream, grpc_message, on_both_targets, serve_with};
 use grpc_auth::proto::{CheckRequest, CheckResponse};
 use prost::Message as _;
 use std::time::{Duration, Instant};
@@ -40,8 +41,19 @@ fn authorizer() -> Upstream {
     })
 }
 
-#[test]
-fn allowed_denied_and_unauthenticated_requests() {
+on_both_targets! {
+    fn allowed_denied_and_unauthenticated_requests() {
+        allowed_denied_and_unauthenticated();
+    }
+}
+
+on_both_targets! {
+    fn a_service_that_is_down_or_slow_fails_closed() {
+        down_or_slow();
+    }
+}
+
+fn allowed_denied_and_unauthenticated() {
     let service = authorizer();
     let (upstream, envoy) = serve_with(&Plugin::new("grpc_auth").config(CONFIG), Some(&service));
     let allowed = envoy
@@ -70,8 +82,7 @@ fn allowed_denied_and_unauthenticated_requests() {
     assert_eq!(upstream.requests().len(), 1);
 }
 
-#[test]
-fn a_service_that_is_down_or_slow_fails_closed() {
+fn down_or_slow() {
     let (upstream, envoy) = serve_with(&Plugin::new("grpc_auth").config(CONFIG), None);
     let down = envoy
         .http1()

@@ -446,6 +446,12 @@ callbacks! {
     fn http_filter_get_attribute_bool(filter: FilterEnvoyPtr, id: u32, result: *mut bool) -> bool;
     /// Starts an HTTP callout from a stream; writes its id.
     fn http_filter_http_callout(filter: FilterEnvoyPtr, id: *mut u64, cluster: ModuleBuffer, headers: *mut ModuleHeader, header_count: usize, body: ModuleBuffer, timeout_ms: u64) -> u32;
+    /// Starts an HTTP stream from a stream to `cluster` (its headers, a first body, whether
+    /// that ends the request); writes its id. Its answer arrives in the
+    /// `envoy_dynamic_module_on_http_filter_http_stream_*` hooks.
+    fn http_filter_start_http_stream(filter: FilterEnvoyPtr, id: *mut u64, cluster: ModuleBuffer, headers: *mut ModuleHeader, header_count: usize, body: ModuleBuffer, end_stream: bool, timeout_ms: u64) -> u32;
+    /// Resets an HTTP stream the stream started.
+    fn http_filter_reset_http_stream(filter: FilterEnvoyPtr, id: u64);
     /// Resumes a request held by a hook.
     fn http_filter_continue_decoding(filter: FilterEnvoyPtr);
     /// Resumes a response held by a hook.
@@ -629,8 +635,8 @@ mod tests {
         let missing = resolved.missing();
         assert!(!missing.contains(&"log"));
         assert!(missing.contains(&"http_get_header"), "{missing:?}");
-        assert_eq!(missing.len(), 77, "every other callback: {missing:?}");
-        assert_eq!(resolved.missing_for_http().len(), 33);
+        assert_eq!(missing.len(), 79, "every other callback: {missing:?}");
+        assert_eq!(resolved.missing_for_http().len(), 35);
         assert_eq!(resolved.missing_for_service().len(), 15);
         assert!(
             resolved

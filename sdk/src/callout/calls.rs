@@ -324,29 +324,29 @@ macro_rules! start_calls {
             Ok(())
         }
 
-        crate::native_lacks! {
-            /// Calls a gRPC method (unary); `on_response` runs with this filter and the
-            /// serialized response message, or the failure.
-            ///
-            /// # Errors
-            /// As [`http_call`](Self::http_call), for the metadata.
-            pub fn grpc_call(
-                &mut self,
-                request: $crate::callout::GrpcRequest,
-                on_response: impl FnOnce(
-                    &mut F,
-                    Result<Vec<u8>, $crate::callout::CalloutError>,
-                    &mut $crate::callout::CalloutOps<'_, F>,
-                ) -> Result<(), $crate::Error>
-                + 'static,
-            ) -> $crate::HeaderResult<()> {
-                let token = request.dispatch()?;
-                let handler = $crate::callout::Handler::Grpc(Box::new(on_response));
-                let call = ($crate::callout::CallKind::Grpc, token);
-                self.calls
-                    .add(call, self.context_id, request.max_response_bytes, handler);
-                Ok(())
-            }
+        /// Calls a gRPC method (unary); `on_response` runs with this filter and the
+        /// serialized response message, or the failure. On the native target too: the
+        /// call is an HTTP/2 stream Envoy starts for this stream (the cluster must speak
+        /// HTTP/2, as a gRPC service's does).
+        ///
+        /// # Errors
+        /// As [`http_call`](Self::http_call), for the metadata.
+        pub fn grpc_call(
+            &mut self,
+            request: $crate::callout::GrpcRequest,
+            on_response: impl FnOnce(
+                &mut F,
+                Result<Vec<u8>, $crate::callout::CalloutError>,
+                &mut $crate::callout::CalloutOps<'_, F>,
+            ) -> Result<(), $crate::Error>
+            + 'static,
+        ) -> $crate::HeaderResult<()> {
+            let token = request.dispatch()?;
+            let handler = $crate::callout::Handler::Grpc(Box::new(on_response));
+            let call = ($crate::callout::CallKind::Grpc, token);
+            self.calls
+                .add(call, self.context_id, request.max_response_bytes, handler);
+            Ok(())
         }
 
         crate::native_lacks! {

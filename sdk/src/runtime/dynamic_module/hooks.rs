@@ -369,6 +369,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
             WORKER.with(|worker| {
                 worker.host.remove_context(stream.context_id);
                 worker.host.forget_callouts(stream.filter);
+                worker.host.forget_grpc(stream.filter);
                 if stream.configured && worker.implements(callback::DELETE) {
                     // The stream's Envoy object is going away: only the plugin is in scope.
                     worker.run("proxy_on_delete", Scope::plugin(stream.plugin), || {
@@ -459,28 +460,13 @@ pub(super) unsafe fn hold_answer(
             slice_of(chunks, chunk_count),
         )
     };
-    let copy = |ptr: *const u8, len: usize| {
-        // SAFETY: bytes Envoy handed over in this hook.
-        unsafe { crate::abi::native::input(ptr, len) }.to_vec()
-    };
-    let headers: Vec<(Vec<u8>, Vec<u8>)> = headers
-        .iter()
-        .map(|h| {
-            (
-                copy(h.key_ptr, h.key_length),
-                copy(h.value_ptr, h.value_length),
-            )
-        })
-        .collect();
-    let body: Vec<u8> = chunks
-        .iter()
-        .flat_map(|chunk| copy(chunk.ptr, chunk.length))
-        .collect();
+    // SAFETY: as the caller promises.
+    let (headers, body) = unsafe { (owned_headers(headers), joined(chunks)) };
     let failure = match result {
         callout_result::SUCCESS => None,
-        1 => Some("reset"),
-        2 => Some("the response exceeded the buffer limit"),
-        _ => Some("failed"),
+        1 => Some("reset".to_owned()),
+        2 => Some("the response exceeded the buffer limit".to_owned()),
+        _ => Some("failed".to_owned()),
     };
     let counts = if failure.is_some() {
         (0, 0)
@@ -489,6 +475,39 @@ pub(super) unsafe fn hold_answer(
     };
     host.set_answer(headers, body, failure);
     counts
+}
+
+/// Envoy's headers, copied.
+///
+/// # Safety
+/// Each header's bytes are Envoy's, valid during the current hook.
+unsafe fn owned_headers(headers: &[EnvoyHeader]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let copy = |ptr: *const u8, len: usize| {
+        // SAFETY: the caller's contract.
+        unsafe { crate::abi::native::input(ptr, len) }.to_vec()
+    };
+    headers
+        .iter()
+        .map(|h| {
+            (
+                copy(h.key_ptr, h.key_length),
+                copy(h.value_ptr, h.value_length),
+            )
+        })
+        .collect()
+}
+
+/// Envoy's slices, joined into one copy.
+///
+/// # Safety
+/// Each slice's bytes are Envoy's, valid during the current hook.
+unsafe fn joined(chunks: &[EnvoyBuffer]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(chunks.iter().map(|c| c.length).sum());
+    for chunk in chunks {
+        // SAFETY: the caller's contract.
+        bytes.extend_from_slice(unsafe { crate::abi::native::input(chunk.ptr, chunk.length) });
+    }
+    bytes
 }
 
 /// `count` items at `items` (none for a null pointer).
@@ -504,59 +523,133 @@ unsafe fn slice_of<'a, T>(items: *const T, count: usize) -> &'a [T] {
     }
 }
 
-/// Envoy requires these hooks of an HTTP filter module; the SDK starts no HTTP streams,
-/// schedules nothing and does not act on watermarks.
+/// The response headers of an HTTP stream the stream started (a unary gRPC call's).
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
-    _filter: FilterEnvoyPtr,
-    _module: FilterModulePtr,
-    _stream_id: u64,
-    _headers: *const EnvoyHeader,
-    _header_count: usize,
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    stream_id: u64,
+    headers: *const EnvoyHeader,
+    header_count: usize,
     _end_stream: bool,
 ) {
+    // SAFETY: Envoy's array, valid during this hook.
+    let headers = unsafe { owned_headers(slice_of(headers, header_count)) };
+    grpc_arrived(filter, module, stream_id, |h, _, _| *h = headers);
 }
 
-/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+/// Response bytes of an HTTP stream the stream started.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
-    _filter: FilterEnvoyPtr,
-    _module: FilterModulePtr,
-    _stream_id: u64,
-    _data: *const EnvoyBuffer,
-    _data_count: usize,
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    stream_id: u64,
+    data: *const EnvoyBuffer,
+    data_count: usize,
     _end_stream: bool,
 ) {
+    // SAFETY: Envoy's array, valid during this hook.
+    let data = unsafe { joined(slice_of(data, data_count)) };
+    grpc_arrived(filter, module, stream_id, |_, body, _| {
+        body.extend_from_slice(&data);
+    });
 }
 
-/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+/// The response trailers of an HTTP stream the stream started.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
-    _filter: FilterEnvoyPtr,
-    _module: FilterModulePtr,
-    _stream_id: u64,
-    _trailers: *const EnvoyHeader,
-    _trailer_count: usize,
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    stream_id: u64,
+    trailers: *const EnvoyHeader,
+    trailer_count: usize,
 ) {
+    // SAFETY: Envoy's array, valid during this hook.
+    let trailers = unsafe { owned_headers(slice_of(trailers, trailer_count)) };
+    grpc_arrived(filter, module, stream_id, |_, _, t| *t = trailers);
 }
 
-/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+/// An HTTP stream the stream started ended: the gRPC call's answer goes to the filter.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(
-    _filter: FilterEnvoyPtr,
-    _module: FilterModulePtr,
-    _stream_id: u64,
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    stream_id: u64,
 ) {
+    grpc_finished(filter, module, stream_id, false);
 }
 
-/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+/// An HTTP stream the stream started was reset: the gRPC call failed.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
-    _filter: FilterEnvoyPtr,
-    _module: FilterModulePtr,
-    _stream_id: u64,
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    stream_id: u64,
     _reason: u32,
 ) {
+    grpc_finished(filter, module, stream_id, true);
+}
+
+/// Records what arrived on a gRPC call's HTTP stream.
+fn grpc_arrived(
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    stream_id: u64,
+    record: impl FnOnce(&mut Vec<(Vec<u8>, Vec<u8>)>, &mut Vec<u8>, &mut Vec<(Vec<u8>, Vec<u8>)>),
+) {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    if unsafe { stream_of(module) }.is_none() {
+        return;
+    }
+    barrier(
+        || (),
+        || WORKER.with(|worker| worker.host.grpc_arrived(filter, stream_id, record)),
+    );
+}
+
+/// Delivers a gRPC call's end to the stream's filter: the message
+/// (`proxy_on_grpc_receive`), or the failure (`proxy_on_grpc_close` with its status).
+fn grpc_finished(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64, reset: bool) {
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    let Some(stream) = (unsafe { stream_of(module) }) else {
+        return;
+    };
+    let fallback = || {
+        if !stream.answered.get() {
+            stream.answer_failed();
+        }
+    };
+    barrier(fallback, || {
+        WORKER.with(|worker| {
+            let Some((token, outcome)) = worker.host.finish_grpc(filter, stream_id, reset) else {
+                return;
+            };
+            let scope = Scope::stream(filter, stream.plugin, stream.started);
+            let context = stream.context_id;
+            let delivered = match outcome {
+                Ok(message) => {
+                    let size = message.len();
+                    worker.host.set_answer(Vec::new(), message, None);
+                    worker.run("proxy_on_grpc_receive", scope, || {
+                        callouts::proxy_on_grpc_receive(context, token, size);
+                    })
+                }
+                Err((code, message)) => {
+                    worker
+                        .host
+                        .set_answer(Vec::new(), Vec::new(), Some(message));
+                    worker.run("proxy_on_grpc_close", scope, || {
+                        callouts::proxy_on_grpc_close(context, token, code);
+                    })
+                }
+            };
+            worker.host.clear_answer();
+            worker.host.ticks.ran_hook(filter);
+            if delivered.is_none() && !stream.answered.get() {
+                stream.answer_failed();
+            }
+        })
+    });
 }
 
 /// The clock's tick reached this thread through the stream carrying it ([`super::ticks`]):
@@ -592,7 +685,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
     );
 }
 
-/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+/// Envoy requires these hooks of an HTTP filter module; the SDK does not act on
+/// watermarks.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
     _filter: FilterEnvoyPtr,
@@ -600,7 +694,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buf
 ) {
 }
 
-/// See [`envoy_dynamic_module_on_http_filter_http_stream_headers`].
+/// See [`envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark`].
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(
     _filter: FilterEnvoyPtr,

@@ -92,10 +92,12 @@ impl BufferHost for NativeHost {
                 None => return NOT_FOUND,
             },
             Some(BufferType::VmConfiguration) => Vec::new(),
-            Some(BufferType::HttpCallResponseBody) => match &*self.answer.borrow() {
-                Some(answer) => answer.body.clone(),
-                None => return NOT_FOUND,
-            },
+            Some(BufferType::HttpCallResponseBody | BufferType::GrpcReceiveBuffer) => {
+                match &*self.answer.borrow() {
+                    Some(answer) => answer.body.clone(),
+                    None => return NOT_FOUND,
+                }
+            }
             Some(kind @ (BufferType::HttpRequestBody | BufferType::HttpResponseBody)) => {
                 let Some(filter) = self.filter() else {
                     return NOT_FOUND;
@@ -166,10 +168,12 @@ impl BufferHost for NativeHost {
                 Some(plugin) => plugin.configuration.len(),
                 None => return NOT_FOUND,
             },
-            Some(BufferType::HttpCallResponseBody) => match &*self.answer.borrow() {
-                Some(answer) => answer.body.len(),
-                None => return NOT_FOUND,
-            },
+            Some(BufferType::HttpCallResponseBody | BufferType::GrpcReceiveBuffer) => {
+                match &*self.answer.borrow() {
+                    Some(answer) => answer.body.len(),
+                    None => return NOT_FOUND,
+                }
+            }
             Some(kind @ (BufferType::HttpRequestBody | BufferType::HttpResponseBody)) => {
                 let Some(filter) = self.filter() else {
                     return NOT_FOUND;

@@ -1,4 +1,4 @@
-//! HTTP callouts from a stream or a service (gRPC calls the dynamic-module ABI lacks).
+//! HTTP callouts from a stream or a service (unary gRPC calls are in `grpc`).
 
 use super::*;
 
@@ -67,5 +67,3 @@ impl HttpCallHost for NativeHost {
         }
     }
 }
-
-impl GrpcHost for NativeHost {}

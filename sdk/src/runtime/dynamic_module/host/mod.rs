@@ -42,6 +42,7 @@ mod callouts;
 mod connection;
 mod context;
 mod foreign;
+mod grpc;
 mod headers;
 mod log;
 mod metrics;
@@ -118,7 +119,7 @@ impl Scope {
 struct Answer {
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     body: Vec<u8>,
-    failure: Option<&'static str>,
+    failure: Option<String>,
 }
 
 /// One Envoy thread's host.
@@ -141,6 +142,8 @@ pub(crate) struct NativeHost {
     /// of the connection waits in `deferred` until the hook returns.
     in_hook: Cell<NetworkFilterEnvoyPtr>,
     deferred: RefCell<Vec<(NetworkFilterEnvoyPtr, connection::Deferred)>>,
+    /// Unary gRPC calls in flight, over Envoy's HTTP streams of a stream.
+    grpc_calls: RefCell<Vec<grpc::GrpcCall>>,
     /// Services' timers (main thread): the configuration's id, Envoy's timer, the period
     /// in milliseconds (0: stopped).
     service_timers: RefCell<Vec<(u64, BootstrapTimerPtr, u32)>>,
@@ -165,6 +168,7 @@ impl NativeHost {
             labelled: RefCell::new(Vec::new()),
             in_hook: Cell::new(std::ptr::null_mut()),
             deferred: RefCell::new(Vec::new()),
+            grpc_calls: RefCell::new(Vec::new()),
             service_timers: RefCell::new(Vec::new()),
         }
     }
@@ -240,7 +244,7 @@ impl NativeHost {
         &self,
         headers: Vec<(Vec<u8>, Vec<u8>)>,
         body: Vec<u8>,
-        failure: Option<&'static str>,
+        failure: Option<String>,
     ) {
         *self.answer.borrow_mut() = Some(Answer {
             headers,

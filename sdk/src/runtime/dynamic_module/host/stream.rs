@@ -75,7 +75,7 @@ impl StreamHost for NativeHost {
             return NOT_FOUND;
         };
         *call.return_code = u32::from(answer.failure.is_some());
-        *call.return_message = answer.failure.unwrap_or_default().as_bytes().to_vec();
+        *call.return_message = answer.failure.clone().unwrap_or_default().into_bytes();
         OK
     }
 }
