@@ -6,7 +6,7 @@
 //! nothing.
 
 use super::host::Scope;
-use super::{Kind, PluginConfig, WORKER, callback, new_config, retire};
+use super::{Kind, PluginConfig, WORKER, Worker, callback, new_config, retire};
 use crate::abi::dynamic_module::{
     EnvoyBuffer, EnvoyHeader, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr,
     FilterModulePtr, ModuleBuffer, body_status, callbacks, callout_result, headers_status,
@@ -394,6 +394,27 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
     chunks: *const EnvoyBuffer,
     chunk_count: usize,
 ) {
+    let raw = RawAnswer::new(result, (headers, header_count), (chunks, chunk_count));
+    answer_stream(filter, module, |worker, context, scope| {
+        // SAFETY: Envoy's arrays, valid during this hook.
+        let (token, header_count, body_size) =
+            unsafe { take_answer(&worker.host, filter, callout_id, raw) }?;
+        let delivered = worker.run("proxy_on_http_call_response", scope, || {
+            callouts::proxy_on_http_call_response(context, token, header_count, body_size, 0);
+        });
+        Some(delivered.is_some())
+    });
+}
+
+/// Runs `deliver` for stream `module` behind the barrier: it takes an answer from the host
+/// and hands it to the stream's context (given its id and scope), saying whether that went
+/// well, or `None` when the answer is not the stream's. A delivery that failed answers
+/// the stream as a failed module does.
+fn answer_stream(
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    deliver: impl FnOnce(&Worker, u32, Scope) -> Option<bool>,
+) {
     // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return;
@@ -405,54 +426,78 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
     };
     barrier(fallback, || {
         WORKER.with(|worker| {
-            let Some(token) = worker.host.take_callout(filter, callout_id) else {
+            let scope = Scope::stream(filter, stream.plugin, stream.started);
+            let Some(delivered) = deliver(worker, stream.context_id, scope) else {
                 return;
             };
-            // SAFETY: Envoy's arrays, valid during this hook.
-            let (header_count, body_size) = unsafe {
-                hold_answer(
-                    &worker.host,
-                    result,
-                    headers,
-                    header_count,
-                    chunks,
-                    chunk_count,
-                )
-            };
-            let scope = Scope::stream(filter, stream.plugin, stream.started);
-            let delivered = worker.run("proxy_on_http_call_response", scope, || {
-                callouts::proxy_on_http_call_response(
-                    stream.context_id,
-                    token,
-                    header_count,
-                    body_size,
-                    0,
-                );
-            });
             worker.host.clear_answer();
             worker.host.ticks.ran_hook(filter);
-            if delivered.is_none() && !stream.answered.get() {
+            if !delivered && !stream.answered.get() {
                 stream.answer_failed();
             }
-        })
+        });
     });
 }
 
-/// Holds a callout's answer (Envoy's `result`, its headers and body slices) for the
-/// handler that reads it; the header count and body size to tell the runtime (none for a
-/// failure).
+/// A callout's end as Envoy hands it over: its result, and the response's headers and
+/// body slices (null and 0 for a failure).
+#[derive(Clone, Copy)]
+pub(super) struct RawAnswer {
+    pub(super) result: u32,
+    pub(super) headers: *const EnvoyHeader,
+    pub(super) header_count: usize,
+    pub(super) chunks: *const EnvoyBuffer,
+    pub(super) chunk_count: usize,
+}
+
+impl RawAnswer {
+    /// The answer of hook arguments: the result, the headers and the body slices.
+    pub(super) fn new(
+        result: u32,
+        (headers, header_count): (*const EnvoyHeader, usize),
+        (chunks, chunk_count): (*const EnvoyBuffer, usize),
+    ) -> RawAnswer {
+        RawAnswer {
+            result,
+            headers,
+            header_count,
+            chunks,
+            chunk_count,
+        }
+    }
+}
+
+/// Takes callout `callout_id` of `key` (a stream's filter, or a service's configuration)
+/// from the host and holds its answer: the SDK's token, the header count and the body
+/// size to tell the runtime; `None` for a callout the host does not know.
 ///
 /// # Safety
-/// `headers` and `chunks` are null or Envoy's arrays of `header_count` headers and
-/// `chunk_count` slices, valid during the current hook.
-pub(super) unsafe fn hold_answer(
+/// `raw`'s arrays are Envoy's, valid during the current hook.
+pub(super) unsafe fn take_answer(
     host: &super::host::NativeHost,
-    result: u32,
-    headers: *const EnvoyHeader,
-    header_count: usize,
-    chunks: *const EnvoyBuffer,
-    chunk_count: usize,
-) -> (usize, usize) {
+    key: FilterEnvoyPtr,
+    callout_id: u64,
+    raw: RawAnswer,
+) -> Option<(u32, usize, usize)> {
+    let token = host.take_callout(key, callout_id)?;
+    // SAFETY: the caller's contract.
+    let (header_count, body_size) = unsafe { hold_answer(host, raw) };
+    Some((token, header_count, body_size))
+}
+
+/// Holds a callout's answer for the handler that reads it; the header count and body size
+/// to tell the runtime (none for a failure).
+///
+/// # Safety
+/// `raw`'s arrays are null or Envoy's, valid during the current hook.
+unsafe fn hold_answer(host: &super::host::NativeHost, raw: RawAnswer) -> (usize, usize) {
+    let RawAnswer {
+        result,
+        headers,
+        header_count,
+        chunks,
+        chunk_count,
+    } = raw;
     // SAFETY: the caller's contract.
     let (headers, chunks) = unsafe {
         (
@@ -610,45 +655,26 @@ fn grpc_arrived(
 /// Delivers a gRPC call's end to the stream's filter: the message
 /// (`proxy_on_grpc_receive`), or the failure (`proxy_on_grpc_close` with its status).
 fn grpc_finished(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64, reset: bool) {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let Some(stream) = (unsafe { stream_of(module) }) else {
-        return;
-    };
-    let fallback = || {
-        if !stream.answered.get() {
-            stream.answer_failed();
-        }
-    };
-    barrier(fallback, || {
-        WORKER.with(|worker| {
-            let Some((token, outcome)) = worker.host.finish_grpc(filter, stream_id, reset) else {
-                return;
-            };
-            let scope = Scope::stream(filter, stream.plugin, stream.started);
-            let context = stream.context_id;
-            let delivered = match outcome {
-                Ok(message) => {
-                    let size = message.len();
-                    worker.host.set_answer(Vec::new(), message, None);
-                    worker.run("proxy_on_grpc_receive", scope, || {
-                        callouts::proxy_on_grpc_receive(context, token, size);
-                    })
-                }
-                Err((code, message)) => {
-                    worker
-                        .host
-                        .set_answer(Vec::new(), Vec::new(), Some(message));
-                    worker.run("proxy_on_grpc_close", scope, || {
-                        callouts::proxy_on_grpc_close(context, token, code);
-                    })
-                }
-            };
-            worker.host.clear_answer();
-            worker.host.ticks.ran_hook(filter);
-            if delivered.is_none() && !stream.answered.get() {
-                stream.answer_failed();
+    answer_stream(filter, module, |worker, context, scope| {
+        let (token, outcome) = worker.host.finish_grpc(filter, stream_id, reset)?;
+        let delivered = match outcome {
+            Ok(message) => {
+                let size = message.len();
+                worker.host.set_answer(Vec::new(), message, None);
+                worker.run("proxy_on_grpc_receive", scope, || {
+                    callouts::proxy_on_grpc_receive(context, token, size);
+                })
             }
-        })
+            Err((code, message)) => {
+                worker
+                    .host
+                    .set_answer(Vec::new(), Vec::new(), Some(message));
+                worker.run("proxy_on_grpc_close", scope, || {
+                    callouts::proxy_on_grpc_close(context, token, code);
+                })
+            }
+        };
+        Some(delivered.is_some())
     });
 }
 

@@ -15,7 +15,7 @@
 //! Envoy resolves every bootstrap hook when it loads such an extension, so the module
 //! exports them all; those a service has no use for do nothing.
 
-use super::hooks::{barrier, hold_answer};
+use super::hooks::{RawAnswer, barrier, take_answer};
 use super::host::Scope;
 use super::{Kind, PluginConfig, WORKER, new_config, retire};
 use crate::abi::dynamic_module::{
@@ -266,19 +266,12 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_http_callout_done(
         || (),
         || {
             WORKER.with(|worker| {
-                let Some(token) = worker.host.take_callout(envoy, callout_id) else {
-                    return;
-                };
+                let raw = RawAnswer::new(result, (headers, header_count), (chunks, chunk_count));
                 // SAFETY: Envoy's arrays, valid during this hook.
-                let (header_count, body_size) = unsafe {
-                    hold_answer(
-                        &worker.host,
-                        result,
-                        headers,
-                        header_count,
-                        chunks,
-                        chunk_count,
-                    )
+                let Some((token, header_count, body_size)) =
+                    (unsafe { take_answer(&worker.host, envoy, callout_id, raw) })
+                else {
+                    return;
                 };
                 if let Some(root) = worker.root_of(plugin) {
                     worker.run("proxy_on_http_call_response", Scope::plugin(plugin), || {

@@ -30,27 +30,16 @@ impl HttpCallHost for NativeHost {
             module_headers.len(),
             u64::from(call.timeout_ms),
         );
-        let started = if service.is_some() {
-            envoy!(bootstrap_extension_http_callout(
-                filter,
-                &mut envoy_id,
-                cluster,
-                list,
-                count,
-                body,
-                timeout
-            ))
+        let callout = if service.is_some() {
+            callbacks().bootstrap_extension_http_callout
         } else {
-            envoy!(http_filter_http_callout(
-                filter,
-                &mut envoy_id,
-                cluster,
-                list,
-                count,
-                body,
-                timeout
-            ))
+            callbacks().http_filter_http_callout
         };
+        let started = callout.map(|callout| {
+            // SAFETY: Envoy's callback for the current stream's filter (or the service's
+            // configuration), called in its hook, with locals valid for the whole call.
+            unsafe { callout(filter, &mut envoy_id, cluster, list, count, body, timeout) }
+        });
         match started {
             Some(dm::callout_init::SUCCESS) => {
                 let token = self.next_token.get();
