@@ -407,7 +407,7 @@ macro_rules! plugin_phase {
             }
         }
 
-        impl<P: crate::timer::TimerPlugin + 'static> $ops<'_, P> {
+        impl<P: TimerPlugin + 'static> $ops<'_, P> {
             /// Runs `callback` every `period` (at least a millisecond) from now on, in this
             /// VM (see [where timers run](crate::timer#where-timers-run)).
             ///
@@ -516,3 +516,21 @@ macro_rules! plugin_phase {
 
 plugin_phase!(ConfigureOps);
 plugin_phase!(PluginOps);
+
+/// Plugins whose plugin context runs timers: every plugin on Wasm; on the native target
+/// a service (`Filter = NoFilter`), whose context is on Envoy's main thread. Sealed: the
+/// SDK says which plugins these are.
+pub trait TimerPlugin: sealed::Sealed {}
+
+impl<P: sealed::Sealed> TimerPlugin for P {}
+
+mod sealed {
+    /// See [`TimerPlugin`](super::TimerPlugin).
+    pub trait Sealed {}
+
+    #[cfg(not(all(feature = "dynamic-module", not(target_arch = "wasm32"))))]
+    impl<P: ?Sized> Sealed for P {}
+
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    impl<P: crate::Plugin<Filter = crate::service::NoFilter>> Sealed for P {}
+}

@@ -114,7 +114,7 @@
 //!
 //! Only a service registers queues and sets timers natively: a filter's plugin there lives
 //! on every worker, where Envoy's ABI can neither wake it nor time it
-//! ([`TimerPlugin`](crate::timer::TimerPlugin) makes its timers a compile error; its
+//! ([`TimerPlugin`](crate::plugin::TimerPlugin) makes its timers a compile error; its
 //! [`register`](crate::shared::SharedQueue::register) fails with `Unimplemented`).
 
 use crate::filter::{FilterExports, HttpFilter};

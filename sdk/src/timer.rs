@@ -64,7 +64,7 @@
 //! [`NoFilter`](crate::service::NoFilter), loaded as Envoy's bootstrap extension) lives on
 //! the main thread, on Envoy's timers. So natively only a service has
 //! [`every`](crate::ConfigureOps::every) and [`once`](crate::ConfigureOps::once): the bound
-//! [`TimerPlugin`] makes a filter's plugin that sets one a compile error there.
+//! [`TimerPlugin`](crate::plugin::TimerPlugin) makes a filter's plugin that sets one a compile error there.
 //!
 //! # How
 //! The proxy-wasm ABI 0.2.1 has one timer per plugin (`proxy_set_tick_period_milliseconds`
@@ -82,24 +82,6 @@
 use crate::host::{self, HostResult};
 use std::fmt;
 use std::time::{Duration, SystemTime};
-
-/// Plugins whose plugin context runs timers: every plugin on Wasm; on the native target
-/// a service (`Filter = NoFilter`), whose context is on Envoy's main thread. Sealed: the
-/// SDK says which plugins these are.
-pub trait TimerPlugin: sealed::Sealed {}
-
-impl<P: sealed::Sealed> TimerPlugin for P {}
-
-mod sealed {
-    /// See [`TimerPlugin`](super::TimerPlugin).
-    pub trait Sealed {}
-
-    #[cfg(not(all(feature = "dynamic-module", not(target_arch = "wasm32"))))]
-    impl<P: ?Sized> Sealed for P {}
-
-    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-    impl<P: crate::Plugin<Filter = crate::service::NoFilter>> Sealed for P {}
-}
 
 /// Names one timer of a plugin, for [`PluginOps::cancel`](crate::PluginOps::cancel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
