@@ -381,6 +381,21 @@ fn new_config(
     }
 }
 
+/// Writes `message` to Envoy's log at `error`, outside any plugin (before a thread's
+/// runtime, and its logger, may exist).
+fn log_error(message: &str) {
+    match dm::callbacks().log {
+        // SAFETY: Envoy's log callback, with a buffer over a live string.
+        Some(log) => unsafe {
+            log(
+                dm::log_level::ERROR,
+                dm::ModuleBuffer::of(message.as_bytes()),
+            )
+        },
+        None => eprintln!("envoy-wasm-sdk: {message}"),
+    }
+}
+
 /// Envoy destroyed configuration `plugin` (main thread): every thread drops its plugin
 /// context of it. The configuration itself stays allocated (a few hundred bytes): a worker
 /// may still hold its address until it next sees a stream.

@@ -16,11 +16,11 @@
 
 use super::hooks::barrier;
 use super::host::Scope;
-use super::{Kind, PluginConfig, WORKER, callback, new_config, retire};
+use super::{Kind, PluginConfig, WORKER, callback, log_error, new_config, retire};
 use crate::abi::PeerType;
 use crate::abi::dynamic_module::{
-    EnvoyBuffer, FilterConfigModulePtr, FilterModulePtr, ModuleBuffer, NetworkConfigEnvoyPtr,
-    NetworkFilterEnvoyPtr, callbacks, connection_event, log_level, network_status,
+    EnvoyBuffer, FilterConfigModulePtr, FilterModulePtr, NetworkConfigEnvoyPtr,
+    NetworkFilterEnvoyPtr, callbacks, connection_event, network_status,
 };
 use crate::runtime::exports::{lifecycle, network};
 use std::cell::Cell;
@@ -66,9 +66,9 @@ impl Connection {
             if !worker.implements(bit) {
                 return network_status::CONTINUE;
             }
-            let outer = worker.host.begin_hook(self.filter);
+            worker.host.begin_hook();
             let result = worker.run(name, self.scope(), || call(self.context_id));
-            worker.host.end_hook(self.filter, outer);
+            worker.host.end_hook();
             match result {
                 Some(0) => network_status::CONTINUE,
                 Some(_) => network_status::STOP_ITERATION,
@@ -95,15 +95,6 @@ fn data_hook(module: FilterModulePtr, bit: u16, name: &str, call: impl FnOnce(u3
         return network_status::CONTINUE;
     };
     barrier(|| connection.fail(), || connection.run(bit, name, call))
-}
-
-/// Writes `message` to Envoy's log at `error`, outside any plugin.
-fn log_error(message: &str) {
-    match callbacks().log {
-        // SAFETY: Envoy's log callback, with a buffer over a live string.
-        Some(log) => unsafe { log(log_level::ERROR, ModuleBuffer::of(message.as_bytes())) },
-        None => eprintln!("envoy-wasm-sdk: {message}"),
-    }
 }
 
 /// Envoy loads a network filter configuration (main thread); null rejects it.
@@ -275,14 +266,14 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_event(
                 }
                 let scope = connection.scope();
                 if worker.implements(callback::DOWNSTREAM_CLOSE) {
-                    let outer = worker.host.begin_hook(connection.filter);
+                    worker.host.begin_hook();
                     worker.run("proxy_on_downstream_connection_close", scope, || {
                         network::proxy_on_downstream_connection_close(
                             connection.context_id,
                             peer as u32,
                         );
                     });
-                    worker.host.end_hook(connection.filter, outer);
+                    worker.host.end_hook();
                 }
                 if worker.implements(callback::LOG) {
                     worker.run("proxy_on_log", scope, || {

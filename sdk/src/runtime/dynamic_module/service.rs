@@ -17,7 +17,7 @@
 
 use super::hooks::{RawAnswer, barrier, take_answer};
 use super::host::Scope;
-use super::{Kind, PluginConfig, WORKER, new_config, retire};
+use super::{Kind, PluginConfig, WORKER, log_error, new_config, retire};
 use crate::abi::dynamic_module::{
     BootstrapConfigEnvoyPtr, BootstrapTimerPtr, EnvoyBuffer, EnvoyHeader, FilterConfigModulePtr,
     callbacks,
@@ -65,10 +65,11 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_config_new(
 ) -> FilterConfigModulePtr {
     let missing = callbacks().missing_for_service();
     if !missing.is_empty() {
-        log::error!(
-            "this Envoy lacks the bootstrap-extension callbacks a service needs: {}",
+        log_error(&format!(
+            "refusing the bootstrap extension: this Envoy lacks the dynamic-module callbacks \
+             a service needs: {}",
             missing.join(", ")
-        );
+        ));
         return std::ptr::null();
     }
     // SAFETY: Envoy's buffers, valid during this hook.

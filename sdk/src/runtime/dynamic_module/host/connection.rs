@@ -15,25 +15,22 @@ pub(super) enum Deferred {
 }
 
 impl NativeHost {
-    /// A hook of connection `filter` starts; returns what to give [`end_hook`](Self::end_hook).
-    pub(crate) fn begin_hook(&self, filter: NetworkFilterEnvoyPtr) -> NetworkFilterEnvoyPtr {
-        self.in_hook.replace(filter)
+    /// A connection's hook starts.
+    pub(crate) fn begin_hook(&self) {
+        self.hook_depth.set(self.hook_depth.get() + 1);
     }
 
-    /// The hook of connection `filter` returned: what its filter asked for is done now.
-    pub(crate) fn end_hook(&self, filter: NetworkFilterEnvoyPtr, outer: NetworkFilterEnvoyPtr) {
-        self.in_hook.set(outer);
-        let due: Vec<Deferred> = {
-            let mut deferred = self.deferred.borrow_mut();
-            let due = deferred
-                .iter()
-                .filter(|(connection, _)| *connection == filter)
-                .map(|(_, action)| *action)
-                .collect();
-            deferred.retain(|(connection, _)| *connection != filter);
-            due
-        };
-        for action in due {
+    /// A connection's hook returned: once the outermost has, what any filter asked of a
+    /// connection meanwhile is done, in order (as Envoy defers a Wasm filter's until the
+    /// VM call returns).
+    pub(crate) fn end_hook(&self) {
+        let depth = self.hook_depth.get().saturating_sub(1);
+        self.hook_depth.set(depth);
+        if depth > 0 {
+            return;
+        }
+        let due = std::mem::take(&mut *self.deferred.borrow_mut());
+        for (filter, action) in due {
             self.act(filter, action);
         }
     }
@@ -51,9 +48,9 @@ impl NativeHost {
         self.act(filter, Deferred::Close);
     }
 
-    /// Does `action` now, or when the running hook of its connection returns.
+    /// Does `action` now, or, while a connection's hook runs, when the outermost returns.
     fn request(&self, filter: NetworkFilterEnvoyPtr, action: Deferred) -> bool {
-        if self.in_hook.get() == filter {
+        if self.hook_depth.get() > 0 {
             let mut deferred = self.deferred.borrow_mut();
             if !deferred.contains(&(filter, action)) {
                 deferred.push((filter, action));

@@ -138,9 +138,9 @@ pub(crate) struct NativeHost {
     /// used: the family (an index into its configuration's metrics) and the values. Their
     /// ids are [`LABELLED`] plus the index here.
     labelled: RefCell<Vec<Labelled>>,
-    /// The connection whose network hook is running (null for none): what its filter asks
-    /// of the connection waits in `deferred` until the hook returns.
-    in_hook: Cell<NetworkFilterEnvoyPtr>,
+    /// How many connection hooks are running (nested ones count): what a network filter
+    /// asks of a connection meanwhile waits in `deferred` until the outermost returns.
+    hook_depth: Cell<u32>,
     deferred: RefCell<Vec<(NetworkFilterEnvoyPtr, connection::Deferred)>>,
     /// Unary gRPC calls in flight, over Envoy's HTTP streams of a stream.
     grpc_calls: RefCell<Vec<grpc::GrpcCall>>,
@@ -166,7 +166,7 @@ impl NativeHost {
             next_token: Cell::new(1),
             ticks: Ticks::new(),
             labelled: RefCell::new(Vec::new()),
-            in_hook: Cell::new(std::ptr::null_mut()),
+            hook_depth: Cell::new(0),
             deferred: RefCell::new(Vec::new()),
             grpc_calls: RefCell::new(Vec::new()),
             service_timers: RefCell::new(Vec::new()),
