@@ -109,7 +109,7 @@ fn manifests(example: &str, image: &str, config: Option<&Path>, out: &Path) -> V
 fn read_yaml(file: &Path) -> Value {
     let text = std::fs::read_to_string(file)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
 fn deploy_config(example: &str) -> PathBuf {
