@@ -2,32 +2,31 @@
 //! proxy-wasm exports on the calling thread ([`Worker`]).
 //!
 //! Envoy requires every hook below of an HTTP filter module; those for features the SDK
-//! does not map (HTTP streams started by the module, scheduled events, watermarks) do
-//! nothing.
+//! does not map (watermarks) do nothing. The answers to what a stream started (callouts,
+//! gRPC calls) arrive in [`answers`](super::answers).
 
 use super::host::Scope;
-use super::{Kind, PluginConfig, WORKER, Worker, callback, new_config, retire};
+use super::{Kind, PluginConfig, WORKER, callback, new_config, retire};
 use crate::abi::dynamic_module::{
-    EnvoyBuffer, EnvoyHeader, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr,
-    FilterModulePtr, ModuleBuffer, body_status, callbacks, callout_result, headers_status,
-    trailers_status,
+    EnvoyBuffer, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr, FilterModulePtr,
+    ModuleBuffer, body_status, callbacks, headers_status, trailers_status,
 };
-use crate::runtime::exports::{callouts, lifecycle, root, stream};
+use crate::runtime::exports::{lifecycle, root, stream};
 use std::cell::Cell;
 
 /// The module's object for one stream.
-struct Stream {
-    context_id: u32,
-    plugin: &'static PluginConfig,
+pub(super) struct Stream {
+    pub(super) context_id: u32,
+    pub(super) plugin: &'static PluginConfig,
     /// Envoy's object for the stream.
-    filter: FilterEnvoyPtr,
+    pub(super) filter: FilterEnvoyPtr,
     /// When the filter was made (nanoseconds since the epoch): `request.time`.
-    started: u64,
+    pub(super) started: u64,
     /// Whether this thread's plugin context of the configuration is there (configuring it
     /// may have failed).
     configured: bool,
     /// Whether the stream was answered for a failed module already.
-    answered: Cell<bool>,
+    pub(super) answered: Cell<bool>,
 }
 
 /// The stream behind a module pointer Envoy hands back (`None` for null).
@@ -35,7 +34,7 @@ struct Stream {
 /// # Safety
 /// `module` must be null, or a pointer `envoy_dynamic_module_on_http_filter_new` returned
 /// and `envoy_dynamic_module_on_http_filter_destroy` has not freed.
-unsafe fn stream_of<'a>(module: FilterModulePtr) -> Option<&'a Stream> {
+pub(super) unsafe fn stream_of<'a>(module: FilterModulePtr) -> Option<&'a Stream> {
     // SAFETY: the caller's contract: null or a live `Box<Stream>` made by `filter_new`.
     unsafe { module.cast::<Stream>().as_ref() }
 }
@@ -78,7 +77,7 @@ fn phase_hook(
 
 /// What a phase's hook tells Envoy.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Flow {
+pub(super) enum Flow {
     Continue,
     Stop,
 }
@@ -109,7 +108,7 @@ impl Stream {
     }
 
     /// Answers the stream 503 with an empty body, as Envoy answers a failed wasm VM's.
-    fn answer_failed(&self) -> Flow {
+    pub(super) fn answer_failed(&self) -> Flow {
         self.answered.set(true);
         if let Some(send) = callbacks().http_send_response {
             // SAFETY: Envoy's stream object, in one of its hooks; no headers, empty body.
@@ -379,303 +378,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
             });
         },
     );
-}
-
-/// A callout the stream made ended: with a response, or with `result`'s failure.
-#[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)] // the ABI's arity
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
-    filter: FilterEnvoyPtr,
-    module: FilterModulePtr,
-    callout_id: u64,
-    result: u32,
-    headers: *const EnvoyHeader,
-    header_count: usize,
-    chunks: *const EnvoyBuffer,
-    chunk_count: usize,
-) {
-    let raw = RawAnswer::new(result, (headers, header_count), (chunks, chunk_count));
-    answer_stream(filter, module, |worker, context, scope| {
-        // SAFETY: Envoy's arrays, valid during this hook.
-        let (token, header_count, body_size) =
-            unsafe { take_answer(&worker.host, filter, callout_id, raw) }?;
-        let delivered = worker.run("proxy_on_http_call_response", scope, || {
-            callouts::proxy_on_http_call_response(context, token, header_count, body_size, 0);
-        });
-        Some(delivered.is_some())
-    });
-}
-
-/// Runs `deliver` for stream `module` behind the barrier: it takes an answer from the host
-/// and hands it to the stream's context (given its id and scope), saying whether that went
-/// well, or `None` when the answer is not the stream's. A delivery that failed answers
-/// the stream as a failed module does.
-fn answer_stream(
-    filter: FilterEnvoyPtr,
-    module: FilterModulePtr,
-    deliver: impl FnOnce(&Worker, u32, Scope) -> Option<bool>,
-) {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let Some(stream) = (unsafe { stream_of(module) }) else {
-        return;
-    };
-    let fallback = || {
-        if !stream.answered.get() {
-            stream.answer_failed();
-        }
-    };
-    barrier(fallback, || {
-        WORKER.with(|worker| {
-            let scope = Scope::stream(filter, stream.plugin, stream.started);
-            let Some(delivered) = deliver(worker, stream.context_id, scope) else {
-                return;
-            };
-            worker.host.clear_answer();
-            worker.host.ticks.ran_hook(filter);
-            if !delivered && !stream.answered.get() {
-                stream.answer_failed();
-            }
-        });
-    });
-}
-
-/// A callout's end as Envoy hands it over: its result, and the response's headers and
-/// body slices (null and 0 for a failure).
-#[derive(Clone, Copy)]
-pub(super) struct RawAnswer {
-    pub(super) result: u32,
-    pub(super) headers: *const EnvoyHeader,
-    pub(super) header_count: usize,
-    pub(super) chunks: *const EnvoyBuffer,
-    pub(super) chunk_count: usize,
-}
-
-impl RawAnswer {
-    /// The answer of hook arguments: the result, the headers and the body slices.
-    pub(super) fn new(
-        result: u32,
-        (headers, header_count): (*const EnvoyHeader, usize),
-        (chunks, chunk_count): (*const EnvoyBuffer, usize),
-    ) -> RawAnswer {
-        RawAnswer {
-            result,
-            headers,
-            header_count,
-            chunks,
-            chunk_count,
-        }
-    }
-}
-
-/// Takes callout `callout_id` of `key` (a stream's filter, or a service's configuration)
-/// from the host and holds its answer: the SDK's token, the header count and the body
-/// size to tell the runtime; `None` for a callout the host does not know.
-///
-/// # Safety
-/// `raw`'s arrays are Envoy's, valid during the current hook.
-pub(super) unsafe fn take_answer(
-    host: &super::host::NativeHost,
-    key: FilterEnvoyPtr,
-    callout_id: u64,
-    raw: RawAnswer,
-) -> Option<(u32, usize, usize)> {
-    let token = host.take_callout(key, callout_id)?;
-    // SAFETY: the caller's contract.
-    let (header_count, body_size) = unsafe { hold_answer(host, raw) };
-    Some((token, header_count, body_size))
-}
-
-/// Holds a callout's answer for the handler that reads it; the header count and body size
-/// to tell the runtime (none for a failure).
-///
-/// # Safety
-/// `raw`'s arrays are null or Envoy's, valid during the current hook.
-unsafe fn hold_answer(host: &super::host::NativeHost, raw: RawAnswer) -> (usize, usize) {
-    let RawAnswer {
-        result,
-        headers,
-        header_count,
-        chunks,
-        chunk_count,
-    } = raw;
-    // SAFETY: the caller's contract.
-    let (headers, chunks) = unsafe {
-        (
-            slice_of(headers, header_count),
-            slice_of(chunks, chunk_count),
-        )
-    };
-    // SAFETY: as the caller promises.
-    let (headers, body) = unsafe { (owned_headers(headers), joined(chunks)) };
-    let failure = match result {
-        callout_result::SUCCESS => None,
-        1 => Some("reset".to_owned()),
-        2 => Some("the response exceeded the buffer limit".to_owned()),
-        _ => Some("failed".to_owned()),
-    };
-    let counts = if failure.is_some() {
-        (0, 0)
-    } else {
-        (headers.len().max(1), body.len())
-    };
-    host.set_answer(headers, body, failure);
-    counts
-}
-
-/// Envoy's headers, copied.
-///
-/// # Safety
-/// Each header's bytes are Envoy's, valid during the current hook.
-unsafe fn owned_headers(headers: &[EnvoyHeader]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let copy = |ptr: *const u8, len: usize| {
-        // SAFETY: the caller's contract.
-        unsafe { crate::abi::native::input(ptr, len) }.to_vec()
-    };
-    headers
-        .iter()
-        .map(|h| {
-            (
-                copy(h.key_ptr, h.key_length),
-                copy(h.value_ptr, h.value_length),
-            )
-        })
-        .collect()
-}
-
-/// Envoy's slices, joined into one copy.
-///
-/// # Safety
-/// Each slice's bytes are Envoy's, valid during the current hook.
-unsafe fn joined(chunks: &[EnvoyBuffer]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(chunks.iter().map(|c| c.length).sum());
-    for chunk in chunks {
-        // SAFETY: the caller's contract.
-        bytes.extend_from_slice(unsafe { crate::abi::native::input(chunk.ptr, chunk.length) });
-    }
-    bytes
-}
-
-/// `count` items at `items` (none for a null pointer).
-///
-/// # Safety
-/// A non-null `items` must point to `count` initialized items, valid for `'a`.
-unsafe fn slice_of<'a, T>(items: *const T, count: usize) -> &'a [T] {
-    if items.is_null() || count == 0 {
-        &[]
-    } else {
-        // SAFETY: the caller's contract.
-        unsafe { std::slice::from_raw_parts(items, count) }
-    }
-}
-
-/// The response headers of an HTTP stream the stream started (a unary gRPC call's).
-#[unsafe(no_mangle)]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
-    filter: FilterEnvoyPtr,
-    module: FilterModulePtr,
-    stream_id: u64,
-    headers: *const EnvoyHeader,
-    header_count: usize,
-    _end_stream: bool,
-) {
-    // SAFETY: Envoy's array, valid during this hook.
-    let headers = unsafe { owned_headers(slice_of(headers, header_count)) };
-    grpc_arrived(filter, module, stream_id, |h, _, _| *h = headers);
-}
-
-/// Response bytes of an HTTP stream the stream started.
-#[unsafe(no_mangle)]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
-    filter: FilterEnvoyPtr,
-    module: FilterModulePtr,
-    stream_id: u64,
-    data: *const EnvoyBuffer,
-    data_count: usize,
-    _end_stream: bool,
-) {
-    // SAFETY: Envoy's array, valid during this hook.
-    let data = unsafe { joined(slice_of(data, data_count)) };
-    grpc_arrived(filter, module, stream_id, |_, body, _| {
-        body.extend_from_slice(&data);
-    });
-}
-
-/// The response trailers of an HTTP stream the stream started.
-#[unsafe(no_mangle)]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
-    filter: FilterEnvoyPtr,
-    module: FilterModulePtr,
-    stream_id: u64,
-    trailers: *const EnvoyHeader,
-    trailer_count: usize,
-) {
-    // SAFETY: Envoy's array, valid during this hook.
-    let trailers = unsafe { owned_headers(slice_of(trailers, trailer_count)) };
-    grpc_arrived(filter, module, stream_id, |_, _, t| *t = trailers);
-}
-
-/// An HTTP stream the stream started ended: the gRPC call's answer goes to the filter.
-#[unsafe(no_mangle)]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(
-    filter: FilterEnvoyPtr,
-    module: FilterModulePtr,
-    stream_id: u64,
-) {
-    grpc_finished(filter, module, stream_id, false);
-}
-
-/// An HTTP stream the stream started was reset: the gRPC call failed.
-#[unsafe(no_mangle)]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
-    filter: FilterEnvoyPtr,
-    module: FilterModulePtr,
-    stream_id: u64,
-    _reason: u32,
-) {
-    grpc_finished(filter, module, stream_id, true);
-}
-
-/// Records what arrived on a gRPC call's HTTP stream.
-fn grpc_arrived(
-    filter: FilterEnvoyPtr,
-    module: FilterModulePtr,
-    stream_id: u64,
-    record: impl FnOnce(&mut Vec<(Vec<u8>, Vec<u8>)>, &mut Vec<u8>, &mut Vec<(Vec<u8>, Vec<u8>)>),
-) {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    if unsafe { stream_of(module) }.is_none() {
-        return;
-    }
-    barrier(
-        || (),
-        || WORKER.with(|worker| worker.host.grpc_arrived(filter, stream_id, record)),
-    );
-}
-
-/// Delivers a gRPC call's end to the stream's filter: the message
-/// (`proxy_on_grpc_receive`), or the failure (`proxy_on_grpc_close` with its status).
-fn grpc_finished(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64, reset: bool) {
-    answer_stream(filter, module, |worker, context, scope| {
-        let (token, outcome) = worker.host.finish_grpc(filter, stream_id, reset)?;
-        let delivered = match outcome {
-            Ok(message) => {
-                let size = message.len();
-                worker.host.set_answer(Vec::new(), message, None);
-                worker.run("proxy_on_grpc_receive", scope, || {
-                    callouts::proxy_on_grpc_receive(context, token, size);
-                })
-            }
-            Err((code, message)) => {
-                worker
-                    .host
-                    .set_answer(Vec::new(), Vec::new(), Some(message));
-                worker.run("proxy_on_grpc_close", scope, || {
-                    callouts::proxy_on_grpc_close(context, token, code);
-                })
-            }
-        };
-        Some(delivered.is_some())
-    });
 }
 
 /// The clock's tick reached this thread through the stream carrying it ([`super::ticks`]):

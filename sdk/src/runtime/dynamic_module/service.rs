@@ -15,7 +15,8 @@
 //! Envoy resolves every bootstrap hook when it loads such an extension, so the module
 //! exports them all; those a service has no use for do nothing.
 
-use super::hooks::{RawAnswer, barrier, take_answer};
+use super::answers::{RawAnswer, take_answer};
+use super::hooks::barrier;
 use super::host::Scope;
 use super::{Kind, PluginConfig, WORKER, log_error, new_config, retire};
 use crate::abi::dynamic_module::{
