@@ -4,7 +4,7 @@
 //! answers on its metric and logs them; a configuration it refuses stops Envoy, saying why.
 //! (`tests/tests/rate_limit.rs` has a service fed by workers through a queue.)
 
-use envoy_tests::{Envoy, Plugin, Reply, Upstream, on_both_targets, wait_until};
+use envoy_tests::{Envoy, Plugin, Reply, Target, Upstream, on_both_targets, wait_until};
 
 on_both_targets! {
     fn a_service_calls_out_on_its_timers_and_counts_the_answers() {
@@ -63,4 +63,30 @@ fn natively_a_filters_plugin_timer_is_a_compile_error() {
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("the method `once` exists"), "{stderr}");
     assert!(stderr.contains("`Tag: TimerPlugin`"), "{stderr}");
+}
+
+/// A filter's plugin registers a queue on Wasm; natively (where nothing could wake it on a
+/// worker) the registration fails and the plugin refuses its configuration at load.
+#[test]
+fn only_natively_a_filters_plugin_cannot_register_a_queue() {
+    let upstream = Upstream::start();
+    let plugin = Plugin::new("delay").config("register reports");
+    Target::Wasm.run(|| {
+        let envoy = Envoy::start(&plugin, &upstream)
+            .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+        assert!(
+            envoy.wait_for_log("registered queue reports"),
+            "{}",
+            envoy.log()
+        );
+    });
+    Target::Native.run(|| {
+        let exited = Envoy::start_rejected(&plugin, &upstream);
+        eprintln!("{}", exited.rejection());
+        assert!(
+            exited.rejection().contains("Unimplemented"),
+            "{}",
+            exited.log
+        );
+    });
 }

@@ -5,7 +5,9 @@
 //! - with `x-delay-again-ms: M` too, the first timer's handler sets a second one, M
 //!   milliseconds, and the request goes on with `x-delayed: N+M`.
 //!
-//! A request without `x-delay-ms` goes on at once.
+//! A request without `x-delay-ms` goes on at once. Configured `register NAME`, the plugin
+//! registers queue NAME (a configuration refused where that fails: natively, where only a
+//! service registers queues).
 //!
 //! The same module has a service, `pinger` (root id `pinger`; a Wasm singleton, natively a
 //! bootstrap extension): configured `CLUSTER PATH MILLISECONDS` (plain text), it calls
@@ -16,6 +18,7 @@ use envoy_wasm_sdk::callout::CalloutOps;
 use envoy_wasm_sdk::metrics::Counter;
 use envoy_wasm_sdk::prelude::*;
 use envoy_wasm_sdk::service::NoFilter;
+use envoy_wasm_sdk::shared::SharedQueue;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -23,10 +26,19 @@ use std::time::Duration;
 pub struct Delay;
 
 impl Plugin for Delay {
-    type Config = ();
+    /// `register NAME` registers queue NAME (what a filter's plugin can do on Wasm, and not
+    /// natively, where the registration refuses the configuration); nothing else.
+    type Config = Option<String>;
     type Filter = DelayFilter;
 
-    fn configure(_config: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
+    fn configure(
+        config: Option<String>,
+        _ctx: &mut ConfigureOps<Self>,
+    ) -> Result<Self, ConfigError> {
+        if let Some(name) = config.as_deref().and_then(|c| c.strip_prefix("register ")) {
+            SharedQueue::register(name).map_err(|e| ConfigError::new(e.to_string()))?;
+            log::info!("registered queue {name}");
+        }
         Ok(Delay)
     }
 
