@@ -35,38 +35,29 @@ impl MetricsHost for NativeHost {
                     labels.iter().map(|l| ModuleBuffer::of(l)).collect();
                 let (names, count) = (label_names.as_ptr(), label_names.len());
                 let name = ModuleBuffer::of(name);
-                match (MetricType::from_raw(kind)?, service) {
-                    (MetricType::Counter, false) => {
-                        envoy!(http_filter_config_define_counter(
-                            config, name, names, count, id
-                        ))
-                    }
-                    (MetricType::Gauge, false) => {
-                        envoy!(http_filter_config_define_gauge(
-                            config, name, names, count, id
-                        ))
-                    }
-                    (MetricType::Histogram, false) => {
-                        envoy!(http_filter_config_define_histogram(
-                            config, name, names, count, id
-                        ))
-                    }
-                    (MetricType::Counter, true) => {
-                        envoy!(bootstrap_extension_config_define_counter(
-                            config, name, names, count, id
-                        ))
-                    }
-                    (MetricType::Gauge, true) => {
-                        envoy!(bootstrap_extension_config_define_gauge(
-                            config, name, names, count, id
-                        ))
-                    }
-                    (MetricType::Histogram, true) => {
-                        envoy!(bootstrap_extension_config_define_histogram(
-                            config, name, names, count, id
-                        ))
-                    }
-                }
+                // A filter's and a service's definitions take the same arguments.
+                let cb = callbacks();
+                let [counter, gauge, histogram] = if service {
+                    [
+                        cb.bootstrap_extension_config_define_counter,
+                        cb.bootstrap_extension_config_define_gauge,
+                        cb.bootstrap_extension_config_define_histogram,
+                    ]
+                } else {
+                    [
+                        cb.http_filter_config_define_counter,
+                        cb.http_filter_config_define_gauge,
+                        cb.http_filter_config_define_histogram,
+                    ]
+                };
+                let define = match MetricType::from_raw(kind)? {
+                    MetricType::Counter => counter,
+                    MetricType::Gauge => gauge,
+                    MetricType::Histogram => histogram,
+                }?;
+                // SAFETY: Envoy's callback for the configuration being loaded (main thread),
+                // with locals valid for the whole call and their lengths beside them.
+                Some(unsafe { define(config, name, names, count, id) })
             },
         )
     }
@@ -117,63 +108,46 @@ impl NativeHost {
                 }
                 _ => return BAD_ARGUMENT,
             }
-        } else if let Some(plugin) = self.plugin().filter(|p| p.kind == Kind::Service) {
-            // A service's metrics update through its configuration (no stream).
+        } else {
+            // A stream's metrics update through the stream, a service's through its
+            // configuration (it has no stream): the same arguments either way.
             let Some((metric, values)) = self.metric(metric_id) else {
                 return NOT_FOUND;
             };
-            let (config, id, v, n) = (plugin.envoy, metric.envoy_id, values.as_ptr(), values.len());
-            match (MetricType::from_raw(metric.kind), change) {
-                (Some(Counter), Change::Add(by)) => {
-                    envoy!(bootstrap_extension_config_increment_counter(
-                        config, id, v, n, by
-                    ))
-                }
-                (Some(Gauge), Change::Add(by)) => {
-                    envoy!(bootstrap_extension_config_increment_gauge(
-                        config, id, v, n, by
-                    ))
-                }
-                (Some(Gauge), Change::Subtract(by)) => {
-                    envoy!(bootstrap_extension_config_decrement_gauge(
-                        config, id, v, n, by
-                    ))
-                }
-                (Some(Gauge), Change::Set(value)) => {
-                    envoy!(bootstrap_extension_config_set_gauge(
-                        config, id, v, n, value
-                    ))
-                }
-                (Some(Histogram), Change::Set(value)) => {
-                    envoy!(bootstrap_extension_config_record_histogram_value(
-                        config, id, v, n, value
-                    ))
-                }
-                _ => return BAD_ARGUMENT,
-            }
-        } else {
-            let (Some((metric, values)), Some(f)) = (self.metric(metric_id), self.filter()) else {
+            let service = self.plugin().filter(|p| p.kind == Kind::Service);
+            let Some(target) = service.map(|p| p.envoy).or(self.filter()) else {
                 return NOT_FOUND;
             };
-            let (id, v, n) = (metric.envoy_id, values.as_ptr(), values.len());
-            match (MetricType::from_raw(metric.kind), change) {
-                (Some(Counter), Change::Add(by)) => {
-                    envoy!(http_filter_increment_counter(f, id, v, n, by))
-                }
-                (Some(Gauge), Change::Add(by)) => {
-                    envoy!(http_filter_increment_gauge(f, id, v, n, by))
-                }
-                (Some(Gauge), Change::Subtract(by)) => {
-                    envoy!(http_filter_decrement_gauge(f, id, v, n, by))
-                }
-                (Some(Gauge), Change::Set(value)) => {
-                    envoy!(http_filter_set_gauge(f, id, v, n, value))
-                }
-                (Some(Histogram), Change::Set(value)) => {
-                    envoy!(http_filter_record_histogram_value(f, id, v, n, value))
-                }
+            let cb = callbacks();
+            let [add_counter, add_gauge, subtract_gauge, set_gauge, record] = if service.is_some() {
+                [
+                    cb.bootstrap_extension_config_increment_counter,
+                    cb.bootstrap_extension_config_increment_gauge,
+                    cb.bootstrap_extension_config_decrement_gauge,
+                    cb.bootstrap_extension_config_set_gauge,
+                    cb.bootstrap_extension_config_record_histogram_value,
+                ]
+            } else {
+                [
+                    cb.http_filter_increment_counter,
+                    cb.http_filter_increment_gauge,
+                    cb.http_filter_decrement_gauge,
+                    cb.http_filter_set_gauge,
+                    cb.http_filter_record_histogram_value,
+                ]
+            };
+            let (update, value) = match (MetricType::from_raw(metric.kind), change) {
+                (Some(Counter), Change::Add(by)) => (add_counter, by),
+                (Some(Gauge), Change::Add(by)) => (add_gauge, by),
+                (Some(Gauge), Change::Subtract(by)) => (subtract_gauge, by),
+                (Some(Gauge), Change::Set(value)) => (set_gauge, value),
+                (Some(Histogram), Change::Set(value)) => (record, value),
                 _ => return BAD_ARGUMENT,
-            }
+            };
+            let (id, v, n) = (metric.envoy_id, values.as_ptr(), values.len());
+            // SAFETY: Envoy's callback for the stream whose hook runs (or the service's
+            // configuration, on the main thread), with the label values alive for the call.
+            update.map(|update| unsafe { update(target, id, v, n, value) })
         };
         metrics_status(result)
     }
