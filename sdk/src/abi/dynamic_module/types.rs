@@ -201,6 +201,10 @@ pub mod callout_init {
 pub mod callout_result {
     /// A response arrived.
     pub const SUCCESS: u32 = 0;
+    /// The call was reset (a timeout too).
+    pub const RESET: u32 = 1;
+    /// The response exceeded the buffer limit.
+    pub const EXCEED_RESPONSE_BUFFER_LIMIT: u32 = 2;
 }
 
 /// `envoy_dynamic_module_type_metrics_result`.

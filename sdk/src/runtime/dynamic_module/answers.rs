@@ -140,8 +140,10 @@ unsafe fn hold_answer(host: &NativeHost, raw: RawAnswer) -> (usize, usize) {
     let (headers, body) = unsafe { (owned_headers(headers), joined(chunks)) };
     let failure = match result {
         callout_result::SUCCESS => None,
-        1 => Some("reset".to_owned()),
-        2 => Some("the response exceeded the buffer limit".to_owned()),
+        callout_result::RESET => Some("reset".to_owned()),
+        callout_result::EXCEED_RESPONSE_BUFFER_LIMIT => {
+            Some("the response exceeded the buffer limit".to_owned())
+        }
         _ => Some("failed".to_owned()),
     };
     let counts = if failure.is_some() {

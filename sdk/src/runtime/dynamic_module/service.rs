@@ -41,18 +41,20 @@ unsafe fn service_of(module: FilterConfigModulePtr) -> Option<&'static PluginCon
     unsafe { module.cast::<PluginConfig>().as_ref() }
 }
 
-/// Runs export `name` of `plugin`'s plugin context on the main thread.
-fn run_on_root(plugin: &'static PluginConfig, name: &str, call: impl FnOnce(u32)) {
+/// Runs export `name` of `plugin`'s plugin context on the main thread; whether it ran
+/// (not for a failed thread or a plugin that could not be configured).
+fn run_on_root(plugin: &'static PluginConfig, name: &str, call: impl FnOnce(u32)) -> bool {
     barrier(
-        || (),
+        || false,
         || {
             WORKER.with(|worker| {
-                if let Some(root) = worker.root_of(plugin) {
-                    worker.run(name, Scope::plugin(plugin), || call(root));
-                }
-            });
+                worker
+                    .root_of(plugin)
+                    .and_then(|root| worker.run(name, Scope::plugin(plugin), || call(root)))
+                    .is_some()
+            })
         },
-    );
+    )
 }
 
 /// Envoy loads a bootstrap extension (main thread): its plugin is configured now, and
@@ -182,11 +184,13 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_timer_fired(
     let Some(plugin) = (unsafe { service_of(module) }) else {
         return;
     };
-    run_on_root(plugin, "proxy_on_tick", |root| root::proxy_on_tick(root));
-    barrier(
-        || (),
-        || WORKER.with(|worker| worker.host.rearm_service_timer(plugin, timer)),
-    );
+    // A tick that could not run (a failed thread) is not armed again.
+    if run_on_root(plugin, "proxy_on_tick", |root| root::proxy_on_tick(root)) {
+        barrier(
+            || (),
+            || WORKER.with(|worker| worker.host.rearm_service_timer(plugin, timer)),
+        );
+    }
 }
 
 /// A watched file changed. A service watches none.

@@ -22,12 +22,13 @@ pub(in crate::runtime::dynamic_module) type GrpcOutcome = Result<Vec<u8>, (u32, 
 
 /// gRPC's status codes the SDK gives a call that ended without one of the service's.
 mod status {
-    pub(super) const UNKNOWN: u32 = 2;
-    pub(super) const PERMISSION_DENIED: u32 = 7;
-    pub(super) const UNIMPLEMENTED: u32 = 12;
-    pub(super) const INTERNAL: u32 = 13;
-    pub(super) const UNAVAILABLE: u32 = 14;
-    pub(super) const UNAUTHENTICATED: u32 = 16;
+    use crate::grpc::GrpcStatus;
+    pub(super) const UNKNOWN: u32 = GrpcStatus::Unknown.code();
+    pub(super) const PERMISSION_DENIED: u32 = GrpcStatus::PermissionDenied.code();
+    pub(super) const UNIMPLEMENTED: u32 = GrpcStatus::Unimplemented.code();
+    pub(super) const INTERNAL: u32 = GrpcStatus::Internal.code();
+    pub(super) const UNAVAILABLE: u32 = GrpcStatus::Unavailable.code();
+    pub(super) const UNAUTHENTICATED: u32 = GrpcStatus::Unauthenticated.code();
 }
 
 impl GrpcHost for NativeHost {
