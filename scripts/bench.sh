@@ -11,6 +11,9 @@
 #   scripts/bench.sh --soak [--requests N]
 #   scripts/bench.sh --client-input   (what a 52 KB query of 4,400 keys costs key_auth, as a
 #                                      ratio to an ordinary request; fails above 25)
+#   scripts/bench.sh --instructions [--only header,multi]
+#                                     (the native rows as instructions per request, counted
+#                                      by valgrind's callgrind: free of the machine's noise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +23,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v wasm-opt >/dev/null || missing+=(binaryen)
 command -v taskset >/dev/null || missing+=(util-linux)
 command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v valgrind >/dev/null || missing+=(valgrind)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -29,6 +33,14 @@ fi
 if [[ " $* " == *" --client-input "* ]]; then
   echo "==> what hostile client input costs key_auth, against an ordinary request"
   cargo build --quiet --release --target wasm32-wasip1 -p key_auth
+  exec cargo run --quiet --release -p bench -- "$@"
+fi
+
+if [[ " $* " == *" --instructions "* ]]; then
+  echo "==> building the native modules"
+  cargo build --quiet --profile native --features envoy-wasm-sdk/dynamic-module -p bench_sdk --examples
+  cargo build --quiet --profile native -p bench_native_floor
+  echo "==> counting (each Envoy starts under callgrind: a few minutes)"
   exec cargo run --quiet --release -p bench -- "$@"
 fi
 

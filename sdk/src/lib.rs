@@ -185,7 +185,7 @@ pub mod prelude {
 pub mod __private {
     /// The native target's allocator (see `__native_allocator!`).
     #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-    pub use mimalloc::MiMalloc as NativeAllocator;
+    pub use crate::runtime::dynamic_module::allocator::NativeAllocator;
 
     /// How `entry!` finds the configuration's schema without requiring one: the impl on
     /// `&Probe<T>` applies when `T` has a schema (and the `schema` feature is on), and method

@@ -479,6 +479,23 @@ impl Envoy {
         &self.http1
     }
 
+    /// Sends `GET path` over HTTP/1.1 with `authorization: Bearer <token>`; the response,
+    /// and how long Envoy took to give it.
+    pub fn get_bearer_timed(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (reqwest::blocking::Response, Duration) {
+        let started = Instant::now();
+        let response = self
+            .http1
+            .get(self.url(path))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        (response, started.elapsed())
+    }
+
     /// An HTTP/2 (cleartext, prior knowledge) client.
     pub fn http2(&self) -> &reqwest::blocking::Client {
         &self.http2

@@ -5,7 +5,7 @@
 use envoy_tests::{Plugin, Reply, Upstream, grpc_message, on_both_targets, serve_with};
 use grpc_auth::proto::{CheckRequest, CheckResponse};
 use prost::Message as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CONFIG: &str = r#"{"cluster": "grpc_service", "timeout_ms": 300}"#;
 
@@ -96,17 +96,25 @@ fn down_or_slow() {
     let service = authorizer();
     let (slow_upstream, slow_envoy) =
         serve_with(&Plugin::new("grpc_auth").config(CONFIG), Some(&service));
-    let started = Instant::now();
-    let slow = slow_envoy
-        .http1()
-        .get(slow_envoy.url("/"))
-        .header("authorization", "Bearer slow")
-        .send()
-        .unwrap();
+    let (slow, waited) = slow_envoy.get_bearer_timed("/", "slow");
     assert_eq!(slow.status(), 503);
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        waited < Duration::from_millis(1500),
         "answered at the timeout"
     );
     assert!(upstream.requests().is_empty() && slow_upstream.requests().is_empty());
+
+    // No endpoints at all: Envoy ends the call inside the call that starts it; the request
+    // is still answered at once, not at a timeout.
+    let config = r#"{"cluster": "no_endpoints", "timeout_ms": 10000}"#;
+    let (none_upstream, none_envoy) = serve_with(&Plugin::new("grpc_auth").config(config), None);
+    let (none, waited) = none_envoy.get_bearer_timed("/", "good");
+    assert!(
+        waited < Duration::from_secs(5),
+        "lost until a timeout: {waited:?}"
+    );
+    assert_eq!(
+        (none.status().as_u16(), none_upstream.requests().len()),
+        (503, 0)
+    );
 }

@@ -8,10 +8,12 @@
 //! [--configs 'NAME;NAME']` (`--configs` keeps the configurations named, with "no filter"
 //! always: a shorter run for a question about a few of them),
 //! or `bench --soak [--requests N]` for the long run in [`soak`], or `bench --client-input`
-//! for what hostile client input costs ([`client_input`]).
+//! for what hostile client input costs ([`client_input`]), or `bench --instructions [--only
+//! header,multi]` for the native rows as instructions per request ([`instructions`]).
 
 mod client_input;
 mod configs;
+mod instructions;
 mod load;
 mod memory;
 mod soak;
@@ -34,6 +36,8 @@ struct Options {
     soak: Option<u64>,
     /// The check of what hostile client input costs ([`client_input`]).
     client_input: bool,
+    /// Instructions per request instead of CPU time ([`instructions`]).
+    instructions: bool,
     rounds: usize,
     seconds: u64,
     connections: u32,
@@ -47,7 +51,7 @@ fn main() {
         Ok(options) => options,
         Err(message) => {
             eprintln!(
-                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body] [--configs 'NAME;NAME']\n       bench --soak [--requests N]\n       bench --client-input"
+                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body] [--configs 'NAME;NAME']\n       bench --soak [--requests N]\n       bench --client-input\n       bench --instructions [--only header,multi]"
             );
             std::process::exit(2);
         }
@@ -55,6 +59,7 @@ fn main() {
     let result = match options.soak {
         Some(requests) => soak::run(requests),
         None if options.client_input => client_input::run(),
+        None if options.instructions => instructions::run(&options.workloads),
         None => run(&options),
     };
     if let Err(message) = result {
@@ -67,6 +72,7 @@ fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         soak: None,
         client_input: false,
+        instructions: false,
         rounds: 15,
         seconds: 2,
         connections: 8,
@@ -83,6 +89,10 @@ fn parse_options() -> Result<Options, String> {
         }
         if flag == "--client-input" {
             options.client_input = true;
+            continue;
+        }
+        if flag == "--instructions" {
+            options.instructions = true;
             continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;

@@ -6,20 +6,25 @@
 
 /// Serializes `pairs` into one buffer.
 pub fn encode<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
-    let data: usize = pairs
-        .iter()
-        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
-        .sum();
-    let mut out = Vec::with_capacity(4 + pairs.len() * 8 + data);
-    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
-    for (k, v) in pairs {
-        out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
+    encode_iter(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+}
+
+/// Serializes the pairs `pairs` yields (walked twice: lengths, then bytes) into one
+/// buffer of exactly the size it needs.
+pub fn encode_iter<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Vec<u8> {
+    let (count, data) = pairs.clone().fold((0usize, 0usize), |(n, data), (k, v)| {
+        (n + 1, data + k.len() + v.len() + 2)
+    });
+    let mut out = Vec::with_capacity(4 + count * 8 + data);
+    out.extend_from_slice(&(count as u32).to_le_bytes());
+    for (k, v) in pairs.clone() {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
     }
     for (k, v) in pairs {
-        out.extend_from_slice(k.as_ref());
+        out.extend_from_slice(k);
         out.push(0);
-        out.extend_from_slice(v.as_ref());
+        out.extend_from_slice(v);
         out.push(0);
     }
     out

@@ -85,9 +85,15 @@ impl HeaderList {
     /// The first value of `name`, or `None` if absent.
     pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
         let name = name.as_ref();
-        self.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
+        let part = |at: u32, len: u32| self.bytes.get(at as usize..(at + len) as usize);
+        // Lengths first: most names are ruled out without reading their bytes.
+        self.entries
+            .iter()
+            .find(|&&[at, len, _, _]| {
+                len as usize == name.len()
+                    && part(at, len).is_some_and(|key| key.eq_ignore_ascii_case(name))
+            })
+            .and_then(|&[_, _, at, len]| part(at, len))
     }
 
     /// The first value of `name` if it is UTF-8.

@@ -21,6 +21,7 @@ pub(crate) fn guarded<R: Default>(user_code: impl FnOnce() -> R) -> R {
         Ok(result) => result,
         Err(payload) => {
             GUEST_PANIC.with(|slot| *slot.borrow_mut() = Some(payload));
+            PANICKED.store(true, std::sync::atomic::Ordering::Relaxed);
             R::default()
         }
     }
@@ -42,13 +43,20 @@ thread_local! {
     not(target_arch = "wasm32")
 ))]
 pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
+    // A process-wide flag first: no thread-local lookup after every hook while nothing has
+    // panicked (a thread's flag would cost the lookup it saves).
+    if !PANICKED.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
     GUEST_PANIC.with(|slot| slot.borrow_mut().take())
 }
 
+/// Whether any thread's guest code has panicked: once set, [`take_guest_panic`] looks.
+#[cfg(not(target_arch = "wasm32"))]
+static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub(crate) fn bind(d: &mut Dispatcher, context_id: u32, root: u32, log_prefix: bool) {
-    d.contexts
-        .retain(|binding| binding.context_id != context_id);
-    d.contexts.push(Binding {
+    let binding = Binding {
         context_id,
         root,
         slot: Slot::Unmade,
@@ -57,7 +65,12 @@ pub(crate) fn bind(d: &mut Dispatcher, context_id: u32, root: u32, log_prefix: b
         } else {
             RequestId::Off
         },
-    });
+    };
+    // A context id Envoy reuses replaces what it was bound to.
+    match d.binding(context_id) {
+        Some(old) => *old = binding,
+        None => d.contexts.push(binding),
+    }
 }
 
 /// A context Envoy did not announce (a host that never calls `proxy_on_context_create`):
@@ -82,10 +95,11 @@ enum Found {
 /// The binding of context `context_id`; one Envoy did not announce is bound to the VM's
 /// only plugin, if it has exactly one.
 pub(crate) fn binding(d: &mut Dispatcher, context_id: u32) -> Option<&mut Binding> {
-    if d.binding(context_id).is_none() && !bind_to_only_root(d, context_id) {
-        return None;
+    match d.contexts.iter().position(|b| b.context_id == context_id) {
+        Some(at) => d.contexts.get_mut(at),
+        None if bind_to_only_root(d, context_id) => d.binding(context_id),
+        None => None,
     }
-    d.binding(context_id)
 }
 
 /// Takes stream `context_id`'s filter out of its slot (or says how to reach it).
@@ -94,20 +108,18 @@ fn take_stream(d: &mut Dispatcher, context_id: u32) -> Found {
         return Found::Nothing;
     };
     let root_id = binding.root;
-    match std::mem::replace(&mut binding.slot, Slot::Busy) {
-        Slot::Stream(filter) => Found::Own(filter),
-        Slot::Unmade => match d.root(root_id) {
-            Some(root) => Found::Make(root),
-            None => Found::Nothing,
+    match binding.slot {
+        // The common case first, and left in place: nothing to take out or put back.
+        Slot::Stateless => d.root(root_id).map_or(Found::Nothing, Found::Stateless),
+        Slot::Stream(_) => match std::mem::replace(&mut binding.slot, Slot::Busy) {
+            Slot::Stream(filter) => Found::Own(filter),
+            _ => Found::Nothing,
         },
-        Slot::Stateless => {
-            binding.slot = Slot::Stateless;
-            d.root(root_id).map_or(Found::Nothing, Found::Stateless)
+        Slot::Unmade => {
+            binding.slot = Slot::Busy;
+            d.root(root_id).map_or(Found::Nothing, Found::Make)
         }
-        other => {
-            binding.slot = other;
-            Found::Nothing
-        }
+        _ => Found::Nothing,
     }
 }
 

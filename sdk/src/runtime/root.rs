@@ -125,19 +125,14 @@ where
     }
 
     fn with_stateless(&self, call: &mut dyn FnMut(&mut dyn StreamContext)) -> bool {
-        // Taken out while it runs: a callback that re-enters the guest finds it busy.
-        let taken = self
-            .stateless
-            .try_borrow_mut()
-            .ok()
-            .and_then(|mut s| s.take());
-        let Some(mut filter) = taken else {
+        // Borrowed while it runs: a callback that re-enters the guest finds it busy.
+        let Ok(mut slot) = self.stateless.try_borrow_mut() else {
             return false;
         };
-        call(&mut filter);
-        if let Ok(mut slot) = self.stateless.try_borrow_mut() {
-            slot.get_or_insert(filter);
-        }
+        let Some(filter) = slot.as_mut() else {
+            return false;
+        };
+        call(filter);
         true
     }
 

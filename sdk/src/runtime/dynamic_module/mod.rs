@@ -35,6 +35,7 @@
 //! every later stream on that thread is too (the panicked code may have left its state
 //! half-changed); the panic is logged at `critical` with its message and location.
 
+pub(crate) mod allocator;
 mod answers;
 mod hooks;
 mod host;

@@ -2,29 +2,55 @@
 
 use super::*;
 
+/// How many header slots live on the stack while a map is read (more go on the heap).
+const STACK_SLOTS: usize = 32;
+
+/// Header slots Envoy filled in the current hook: names and values borrowed from its map.
+#[derive(Clone, Copy)]
+struct Filled<'a> {
+    slots: &'a [EnvoyHeader],
+}
+
+impl<'a> Filled<'a> {
+    /// Every name and value, in Envoy's order.
+    fn pairs(self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone {
+        self.slots.iter().map(|header| {
+            // SAFETY: `Filled` holds only slots Envoy filled with its header's bytes, valid
+            // for the current hook while the map is not changed (see `with_headers`).
+            unsafe {
+                (
+                    crate::abi::native::input(header.key_ptr, header.key_length),
+                    crate::abi::native::input(header.value_ptr, header.value_length),
+                )
+            }
+        })
+    }
+}
+
 impl NativeHost {
-    /// Every header of map `map` of the current stream.
-    pub(super) fn headers(&self, map: u32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    /// Runs `read` on every header of map `map` of the current stream, borrowed from Envoy.
+    /// `read` cannot write to the map, so what it borrows stays valid while it runs.
+    fn with_headers<R>(&self, map: u32, read: impl FnOnce(Filled<'_>) -> R) -> Option<R> {
         let filter = self.filter()?;
         let count = envoy!(http_get_headers_size(filter, map))?;
-        let mut slots = vec![EnvoyHeader::EMPTY; count];
+        let mut stack = [EnvoyHeader::EMPTY; STACK_SLOTS];
+        let mut heap = Vec::new();
+        let slots: &mut [EnvoyHeader] = if count <= STACK_SLOTS {
+            &mut stack[..count]
+        } else {
+            heap.resize(count, EnvoyHeader::EMPTY);
+            &mut heap
+        };
         if count > 0 && !envoy!(http_get_headers(filter, map, slots.as_mut_ptr()))? {
             return None;
         }
-        Some(
-            slots
-                .iter()
-                .map(|header| {
-                    // SAFETY: Envoy filled each slot with its header's bytes, valid for
-                    // the current hook.
-                    let bytes = |ptr, len| unsafe { crate::abi::native::input(ptr, len) }.to_vec();
-                    (
-                        bytes(header.key_ptr, header.key_length),
-                        bytes(header.value_ptr, header.value_length),
-                    )
-                })
-                .collect(),
-        )
+        Some(read(Filled { slots }))
+    }
+
+    /// Map `map` of the current stream in proxy-wasm's serialized form, encoded straight
+    /// from Envoy's header slots (no copy of each header first).
+    pub(super) fn serialized_headers(&self, map: u32) -> Option<Vec<u8>> {
+        self.with_headers(map, |filled| pairs::encode_iter(filled.pairs()))
     }
 }
 
@@ -58,8 +84,11 @@ impl HeaderHost for NativeHost {
                 None => return NOT_FOUND,
             },
             Some(MapType::HttpCallResponseTrailers) => Vec::new(),
-            _ => match stream_map(call.map_type).and_then(|map| self.headers(map)) {
-                Some(list) => list,
+            _ => match stream_map(call.map_type).and_then(|map| self.serialized_headers(map)) {
+                Some(serialized) => {
+                    *call.return_pairs = serialized;
+                    return OK;
+                }
                 None => return BAD_ARGUMENT,
             },
         };
@@ -71,10 +100,17 @@ impl HeaderHost for NativeHost {
         let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
             return BAD_ARGUMENT;
         };
-        let (Some(new), Some(old)) = (owned_pairs(call.data), self.headers(map)) else {
+        // The old names are copied: the writes below change Envoy's map.
+        let old_names = self.with_headers(map, |filled| {
+            filled
+                .pairs()
+                .map(|(key, _)| key.to_vec())
+                .collect::<Vec<_>>()
+        });
+        let (Some(new), Some(old_names)) = (owned_pairs(call.data), old_names) else {
             return BAD_ARGUMENT;
         };
-        for (key, _) in &old {
+        for key in &old_names {
             if !new.iter().any(|(k, _)| k == key) {
                 envoy!(http_set_header(
                     filter,

@@ -90,15 +90,9 @@ impl PropertyHost for NativeHost {
             [b"plugin_name" | b"plugin_root_id" | b"plugin_vm_id"] => {
                 self.plugin().map(|plugin| plugin.name.clone().into_bytes())
             }
-            [b"request", b"headers"] => self
-                .headers(header_map::REQUEST_HEADERS)
-                .map(|h| pairs::encode(&h)),
-            [b"response", b"headers"] => self
-                .headers(header_map::RESPONSE_HEADERS)
-                .map(|h| pairs::encode(&h)),
-            [b"response", b"trailers"] => self
-                .headers(header_map::RESPONSE_TRAILERS)
-                .map(|h| pairs::encode(&h)),
+            [b"request", b"headers"] => self.serialized_headers(header_map::REQUEST_HEADERS),
+            [b"response", b"headers"] => self.serialized_headers(header_map::RESPONSE_HEADERS),
+            [b"response", b"trailers"] => self.serialized_headers(header_map::RESPONSE_TRAILERS),
             [b"filter_state", key] => self.filter_state(key),
             // Envoy's first-byte time is not in the dynamic-module ABI: the time Envoy made
             // the stream's filter stands in (the request's headers were in by then).

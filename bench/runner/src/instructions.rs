@@ -1,0 +1,251 @@
+//! `bench --instructions`: the native rows as instructions per request, counted by
+//! valgrind's callgrind, so that a difference of a few hundred instructions shows.
+//!
+//! Envoy's CPU time per request on this machine moves by more than the whole overhead of
+//! a dynamic module from one run to the next (the "no filter" row alone ranges over a
+//! third of its value), so the ratio of two native overheads cannot be read from it. An
+//! instruction count does not move: callgrind counts every instruction Envoy's threads
+//! execute (Envoy's code, the module's and the C library's; not the kernel's), and two
+//! runs of one configuration agree within a few instructions per request.
+//!
+//! Each configuration gets its own Envoy (`--concurrency 1`) under callgrind, the same
+//! fixture as the timed rows (`envoy/bench.yaml`). After [`WARM_UP`] requests the counters
+//! are zeroed (`callgrind_control -z`), [`REQUESTS`] requests go over one keep-alive
+//! connection, and the counters are dumped (`callgrind_control -d`): their total over the
+//! requests is the row. Instructions are not time (a cache miss costs more than an add),
+//! but they are what a filter's own code adds, without the machine's noise.
+
+use crate::configs::{
+    self, Config, HEADER_MUTATION, NATIVE_FLOOR, NO_FILTER, OURS_NATIVE, Workload,
+};
+use envoy_tests::{EnvoyCommand, project_root};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Requests before counting: Envoy's and the module's first-use work (a worker's first
+/// stream configures the plugin there) stays out of the row.
+const WARM_UP: usize = 300;
+/// Requests counted.
+const REQUESTS: usize = 2_000;
+/// How long Envoy may take to start under callgrind (about 20 s here, idle).
+const START: Duration = Duration::from_secs(300);
+
+/// The rows: every native configuration of each workload, and no filter.
+pub fn run(workloads: &[Workload]) -> Result<(), String> {
+    for tool in ["valgrind", "callgrind_control"] {
+        if Command::new(tool)
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            return Err(format!(
+                "{tool} is not installed (scripts/bench.sh installs it)"
+            ));
+        }
+    }
+    let envoy = EnvoyCommand::resolve()?;
+    if !envoy.prefix.is_empty() {
+        return Err("Envoy runs under func-e here; set ENVOY_BIN to the Envoy binary".into());
+    }
+    println!(
+        "Instructions per request (valgrind --tool=callgrind, user space: Envoy, the module, libc), Envoy `--concurrency 1`, {REQUESTS} requests after {WARM_UP}, one keep-alive connection.\n"
+    );
+    for &workload in workloads.iter().filter(|w| **w != Workload::Body) {
+        let rows: Vec<Config> = configs::configs(workload)
+            .into_iter()
+            .filter(|c| [NO_FILTER, HEADER_MUTATION, OURS_NATIVE, NATIVE_FLOOR].contains(&c.name))
+            .collect();
+        let mut counted = Vec::new();
+        for config in &rows {
+            let per_request = count(&envoy.program, config)?;
+            eprintln!(
+                "{} / {}: {per_request:.0} instructions per request",
+                workload.name(),
+                config.name
+            );
+            counted.push((config.name, per_request));
+        }
+        println!("{}", table(workload, &counted));
+    }
+    Ok(())
+}
+
+/// The Markdown table of one workload: each row's count, its overhead above no filter and
+/// that overhead as a multiple of the hand-written dynamic module's.
+fn table(workload: Workload, rows: &[(&str, f64)]) -> String {
+    let of = |name: &str| rows.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    let none = of(NO_FILTER).unwrap_or(0.0);
+    let floor = of(NATIVE_FLOOR).map(|v| v - none);
+    let mut out = format!(
+        "### {}: instructions per request\n\n| configuration | instructions/req | above no filter | ÷ hand-written dynamic module's overhead |\n|---|---:|---:|---:|\n",
+        workload.name()
+    );
+    for (name, value) in rows {
+        let above = value - none;
+        let (above, ratio) = if *name == NO_FILTER {
+            (String::new(), String::new())
+        } else {
+            let ratio = floor
+                .filter(|f| *f > 0.0)
+                .map_or(String::new(), |f| format!("{:.2}", above / f));
+            (format!("+{above:.0}"), ratio)
+        };
+        out.push_str(&format!("| {name} | {value:.0} | {above} | {ratio} |\n"));
+    }
+    out
+}
+
+/// Instructions per request of `config`'s Envoy.
+fn count(envoy: &Path, config: &Config) -> Result<f64, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let template = std::fs::read_to_string(project_root().join("envoy/bench.yaml"))
+        .map_err(|e| format!("envoy/bench.yaml: {e}"))?;
+    // The sink is never reached: these workloads answer from the route.
+    let yaml = template
+        .replace("${FILTERS}", &config.filters)
+        .replace("${SINK_PORT}", "9");
+    let config_path = dir.path().join("envoy.yaml");
+    std::fs::write(&config_path, yaml).map_err(|e| e.to_string())?;
+    let admin_path = dir.path().join("admin");
+    let output = dir.path().join("callgrind.out");
+    let mut child = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", output.display()))
+        .args(["--dump-instr=no", "--collect-jumps=no"])
+        .arg(envoy)
+        .arg("-c")
+        .arg(&config_path)
+        .args([
+            "--concurrency",
+            "1",
+            "--disable-hot-restart",
+            "-l",
+            "warning",
+        ])
+        .args(["--base-id", &std::process::id().to_string()])
+        .arg("--admin-address-path")
+        .arg(&admin_path)
+        .current_dir(project_root())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("envoy.log")).map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| format!("valgrind: {e}"))?;
+    let result = measure(&mut child, &admin_path, dir.path(), config);
+    let _ = child.kill();
+    let _ = child.wait();
+    result.map_err(|message| {
+        let log = std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default();
+        format!("{}: {message}\n{log}", config.name)
+    })
+}
+
+fn measure(
+    child: &mut Child,
+    admin_path: &Path,
+    dir: &Path,
+    config: &Config,
+) -> Result<f64, String> {
+    let url = wait_for_listener(child, admin_path)?;
+    let client = reqwest::blocking::Client::builder()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let send = |n: usize| -> Result<(), String> {
+        for _ in 0..n {
+            let response = client
+                .get(&url)
+                .header("x-b1", "alpha")
+                .header("x-b2", "beta")
+                .send()
+                .map_err(|e| e.to_string())?;
+            let marker = response
+                .headers()
+                .get("x-bench")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if response.status() != 200 || marker.as_deref() != config.marker {
+                return Err(format!(
+                    "the filter does not do the work: status {}, x-bench {marker:?}",
+                    response.status()
+                ));
+            }
+        }
+        Ok(())
+    };
+    send(WARM_UP)?;
+    let pid = child.id().to_string();
+    callgrind_control("-z", &pid)?;
+    send(REQUESTS)?;
+    callgrind_control("-d", &pid)?;
+    // The dump is the newest `callgrind.out.N`; its `summary:` (or `totals:`) line is the sum.
+    let dump = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("callgrind.out.")
+        })
+        .max_by_key(|entry| entry.metadata().and_then(|m| m.modified()).ok())
+        .ok_or("callgrind wrote no dump")?;
+    let text = std::fs::read_to_string(dump.path()).map_err(|e| e.to_string())?;
+    let total: u64 = text
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("summary:")
+                .or_else(|| line.strip_prefix("totals:"))
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or("no total in callgrind's dump")?;
+    Ok(total as f64 / REQUESTS as f64)
+}
+
+fn callgrind_control(flag: &str, pid: &str) -> Result<(), String> {
+    let status = Command::new("callgrind_control")
+        .args([flag, pid])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("callgrind_control {flag} {pid} failed"))
+    }
+}
+
+/// The listener's URL, once Envoy (under callgrind, slow to start) serves it.
+fn wait_for_listener(child: &mut Child, admin_path: &Path) -> Result<String, String> {
+    let deadline = Instant::now() + START;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("Envoy exited: {status}"));
+        }
+        let admin = std::fs::read_to_string(admin_path).unwrap_or_default();
+        if !admin.trim().is_empty() {
+            let listeners =
+                reqwest::blocking::get(format!("http://{}/listeners?format=json", admin.trim()))
+                    .and_then(|r| r.text())
+                    .unwrap_or_default();
+            let port = serde_json::from_str::<serde_json::Value>(&listeners)
+                .ok()
+                .and_then(|v| {
+                    v["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
+                        .as_u64()
+                });
+            if let Some(port) = port.filter(|p| *p != 0) {
+                let url = format!("http://127.0.0.1:{port}/");
+                if reqwest::blocking::get(&url).is_ok() {
+                    return Ok(url);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Err(format!("Envoy was not ready within {} s", START.as_secs()))
+}
