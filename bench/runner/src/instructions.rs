@@ -6,7 +6,8 @@
 //! third of its value), so the ratio of two native overheads cannot be read from it. An
 //! instruction count does not move: callgrind counts every instruction Envoy's threads
 //! execute (Envoy's code, the module's and the C library's; not the kernel's), and two
-//! runs of one configuration agree within a few instructions per request.
+//! runs of the same modules agree within 0.4 % of the total (Envoy's own timers add a
+//! little while the requests go).
 //!
 //! Each configuration gets its own Envoy (`--concurrency 1`) under callgrind, the same
 //! fixture as the timed rows (`envoy/bench.yaml`). After [`WARM_UP`] requests the counters
