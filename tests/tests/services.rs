@@ -5,6 +5,7 @@
 //! (`tests/tests/rate_limit.rs` has a service fed by workers through a queue.)
 
 use envoy_tests::{Envoy, Plugin, Reply, Target, Upstream, on_both_targets, wait_until};
+use std::time::{Duration, Instant};
 
 on_both_targets! {
     fn a_service_calls_out_on_its_timers_and_counts_the_answers() {
@@ -16,13 +17,23 @@ on_both_targets! {
         let answers = || envoy.stat("wasmcustom.delay.pinger.answers").unwrap_or(0);
         assert!(wait_until(|| answers() >= 3), "{}", envoy.log());
         assert!(envoy.log().contains("pinger: 200 /ping"), "{}", envoy.log());
-        let pings = upstream
-            .requests()
-            .iter()
-            .filter(|seen| seen.path == "/ping")
-            .count() as u64;
+        let pings = || {
+            upstream
+                .requests()
+                .iter()
+                .filter(|seen| seen.path == "/ping")
+                .count() as u64
+        };
         // Every answer counted was a ping the upstream saw (a later one may be in flight).
-        assert!(pings >= answers().min(3), "{pings} pings");
+        assert!(pings() >= answers().min(3), "{} pings", pings());
+        // The period holds: over a measured window the upstream sees no more pings than
+        // one per 100 ms (Envoy's timers fire late under load, never early), plus one at
+        // each edge of the window.
+        let (before, started) = (pings(), Instant::now());
+        std::thread::sleep(Duration::from_millis(1000));
+        let (during, window) = (pings() - before, started.elapsed());
+        let most = window.as_millis() as u64 / 100 + 2;
+        assert!(during <= most, "{during} pings in {window:?}: faster than every 100 ms");
         // What Envoy said (shown with `--nocapture`).
         for line in envoy.log().lines().filter(|l| l.contains("pinger:")).take(4) {
             eprintln!("{}", line.split_once("] ").map_or(line, |(_, rest)| rest));

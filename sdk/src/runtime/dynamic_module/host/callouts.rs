@@ -7,9 +7,7 @@ impl HttpCallHost for NativeHost {
         // Envoy's dynamic modules call out from a stream or a service (a bootstrap
         // extension, whose configuration keys its callouts here); a callout carries no
         // trailers.
-        let service = self
-            .plugin()
-            .filter(|p| p.kind == Kind::Service && self.filter().is_none());
+        let service = self.service().filter(|_| self.filter().is_none());
         let Some(filter) = self.filter().or(service.map(|p| p.envoy)) else {
             return UNIMPLEMENTED;
         };

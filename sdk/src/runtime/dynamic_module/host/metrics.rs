@@ -114,7 +114,7 @@ impl NativeHost {
             let Some((metric, values)) = self.metric(metric_id) else {
                 return NOT_FOUND;
             };
-            let service = self.plugin().filter(|p| p.kind == Kind::Service);
+            let service = self.service();
             let Some(target) = service.map(|p| p.envoy).or(self.filter()) else {
                 return NOT_FOUND;
             };

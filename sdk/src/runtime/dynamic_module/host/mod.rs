@@ -279,6 +279,12 @@ impl NativeHost {
     fn plugin(&self) -> Option<&'static PluginConfig> {
         self.scope.get().plugin_config()
     }
+
+    /// The current plugin if it is a service (a bootstrap extension's: its timers,
+    /// callouts, queues and metrics are the extension's, not a stream's).
+    fn service(&self) -> Option<&'static PluginConfig> {
+        self.plugin().filter(|p| p.kind == Kind::Service)
+    }
 }
 
 /// Decoded pairs, owned; `None` when malformed.

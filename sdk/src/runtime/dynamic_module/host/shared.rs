@@ -61,7 +61,7 @@ struct Queue {
 
 impl SharedQueueHost for NativeHost {
     fn proxy_register_shared_queue(&self, call: proxy_register_shared_queue::Args<'_>) -> u32 {
-        let Some(plugin) = self.plugin().filter(|p| p.kind == Kind::Service) else {
+        let Some(plugin) = self.service() else {
             return UNIMPLEMENTED;
         };
         let Ok(mut queues) = QUEUES.lock() else {

@@ -15,7 +15,7 @@ impl TimeHost for NativeHost {
         &self,
         call: proxy_set_tick_period_milliseconds::Args<'_>,
     ) -> u32 {
-        if let Some(plugin) = self.plugin().filter(|p| p.kind == Kind::Service) {
+        if let Some(plugin) = self.service() {
             return self.set_service_tick(plugin, call.period);
         }
         let Some(root) = self.root_of(self.scope.get()) else {
