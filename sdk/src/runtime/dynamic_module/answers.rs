@@ -180,12 +180,22 @@ unsafe fn owned_headers(headers: &[EnvoyHeader]) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// # Safety
 /// Each slice's bytes are Envoy's, valid during the current hook.
 unsafe fn joined(chunks: &[EnvoyBuffer]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(chunks.iter().map(|c| c.length).sum());
+    let mut bytes = Vec::new();
+    // SAFETY: the caller's contract.
+    unsafe { append(&mut bytes, chunks) };
+    bytes
+}
+
+/// Appends Envoy's slices to `bytes` (one copy), room for all of them reserved first.
+///
+/// # Safety
+/// Each slice's bytes are Envoy's, valid during the current hook.
+unsafe fn append(bytes: &mut Vec<u8>, chunks: &[EnvoyBuffer]) {
+    bytes.reserve(chunks.iter().map(|c| c.length).sum());
     for chunk in chunks {
         // SAFETY: the caller's contract.
         bytes.extend_from_slice(unsafe { crate::abi::native::input(chunk.ptr, chunk.length) });
     }
-    bytes
 }
 
 /// `count` items at `items` (none for a null pointer).
@@ -226,10 +236,11 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
     data_count: usize,
     _end_stream: bool,
 ) {
-    // SAFETY: Envoy's array, valid during this hook.
-    let data = unsafe { joined(slice_of(data, data_count)) };
+    // SAFETY: Envoy's array, valid during this hook (which the closure runs in).
+    let chunks = unsafe { slice_of(data, data_count) };
     grpc_arrived(filter, module, stream_id, |_, body, _| {
-        body.extend_from_slice(&data);
+        // SAFETY: as above: the slices are Envoy's, valid during this hook.
+        unsafe { append(body, chunks) }
     });
 }
 
