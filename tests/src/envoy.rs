@@ -266,17 +266,20 @@ impl Envoy {
         vars: &[(&str, String)],
         args: &[&str],
     ) -> Result<Envoy, Exited> {
-        let template_path = project_root().join("envoy").join(fixture);
-        let mut config = std::fs::read_to_string(&template_path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", template_path.display()));
-        for (name, value) in vars {
-            config = config.replace(&format!("${{{name}}}"), value);
-        }
-        assert!(
-            !config.contains("${"),
-            "unfilled placeholder in {fixture}:\n{config}"
-        );
-        Envoy::start_config_with_args(&config, &project_root(), args)
+        Envoy::start_config_with_args(&render_fixture(fixture, vars), &project_root(), args)
+    }
+
+    /// Like [`start_fixture`](Envoy::start_fixture), with Envoy run by `launcher` (a
+    /// program and its arguments before Envoy's own, such as `valgrind --tool=callgrind
+    /// /path/to/envoy`), which may take up to `ready` to serve.
+    pub fn start_fixture_under(
+        launcher: &EnvoyCommand,
+        fixture: &str,
+        vars: &[(&str, String)],
+        ready: Duration,
+    ) -> Result<Envoy, Exited> {
+        let config = render_fixture(fixture, vars);
+        Envoy::launch(launcher, &config, &project_root(), &[], ready)
     }
 
     /// Starts Envoy from an example's own `envoy.yaml` (`envoy-native.yaml` on the native
@@ -330,10 +333,22 @@ impl Envoy {
         cwd: &Path,
         args: &[&str],
     ) -> Result<Envoy, Exited> {
+        let command = EnvoyCommand::resolve().unwrap_or_else(|e| panic!("{e}"));
+        Envoy::launch(&command, config, cwd, args, READY_TIMEOUT)
+    }
+
+    /// Starts `command` with configuration text `config` in `cwd` and waits up to `ready`
+    /// for it to serve.
+    fn launch(
+        command: &EnvoyCommand,
+        config: &str,
+        cwd: &Path,
+        args: &[&str],
+        ready: Duration,
+    ) -> Result<Envoy, Exited> {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("envoy.yaml");
         std::fs::write(&config_path, config).expect("write config");
-        let command = EnvoyCommand::resolve().unwrap_or_else(|e| panic!("{e}"));
         let log_file = std::fs::File::create(dir.path().join("envoy.log")).expect("log file");
         let admin_path = dir.path().join("admin.address");
         let mut cmd = Command::new(&command.program);
@@ -386,12 +401,12 @@ impl Envoy {
             http1: client(false),
             http2: client(true),
         };
-        envoy.wait_ready(&admin_path)?;
+        envoy.wait_ready(&admin_path, ready)?;
         Ok(envoy)
     }
 
-    fn wait_ready(&mut self, admin_path: &Path) -> Result<(), Exited> {
-        let deadline = Instant::now() + READY_TIMEOUT;
+    fn wait_ready(&mut self, admin_path: &Path, ready: Duration) -> Result<(), Exited> {
+        let deadline = Instant::now() + ready;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(Exited {
@@ -575,6 +590,21 @@ impl Drop for Envoy {
 }
 
 /// A loopback port nothing listens on (bound, then released).
+/// Fixture `fixture` of `envoy/` with each `${NAME}` replaced by its value.
+fn render_fixture(fixture: &str, vars: &[(&str, String)]) -> String {
+    let template_path = project_root().join("envoy").join(fixture);
+    let mut config = std::fs::read_to_string(&template_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", template_path.display()));
+    for (name, value) in vars {
+        config = config.replace(&format!("${{{name}}}"), value);
+    }
+    assert!(
+        !config.contains("${"),
+        "unfilled placeholder in {fixture}:\n{config}"
+    );
+    config
+}
+
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())

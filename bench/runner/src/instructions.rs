@@ -19,10 +19,9 @@
 use crate::configs::{
     self, Config, HEADER_MUTATION, NATIVE_FLOOR, NO_FILTER, OURS_NATIVE, Workload,
 };
-use envoy_tests::{EnvoyCommand, project_root};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use envoy_tests::{Envoy, EnvoyCommand};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Requests before counting: Envoy's and the module's first-use work (a worker's first
 /// stream configures the plugin there) stays out of the row.
@@ -61,7 +60,7 @@ pub fn run(workloads: &[Workload]) -> Result<(), String> {
             .collect();
         let mut counted = Vec::new();
         for config in &rows {
-            let per_request = count(&envoy.program, config)?;
+            let per_request = count(&envoy, config)?;
             eprintln!(
                 "{} / {}: {per_request:.0} instructions per request",
                 workload.name(),
@@ -99,91 +98,42 @@ fn table(workload: Workload, rows: &[(&str, f64)]) -> String {
     out
 }
 
-/// Instructions per request of `config`'s Envoy.
-fn count(envoy: &Path, config: &Config) -> Result<f64, String> {
+/// Instructions per request of `config`'s Envoy, started by the harness under callgrind.
+fn count(envoy: &EnvoyCommand, config: &Config) -> Result<f64, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let template = std::fs::read_to_string(project_root().join("envoy/bench.yaml"))
-        .map_err(|e| format!("envoy/bench.yaml: {e}"))?;
-    // The sink is never reached: these workloads answer from the route.
-    let yaml = template
-        .replace("${FILTERS}", &config.filters)
-        .replace("${SINK_PORT}", "9");
-    let config_path = dir.path().join("envoy.yaml");
-    std::fs::write(&config_path, yaml).map_err(|e| e.to_string())?;
-    let admin_path = dir.path().join("admin");
     let output = dir.path().join("callgrind.out");
-    let mut child = Command::new("valgrind")
-        .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", output.display()))
-        .args(["--dump-instr=no", "--collect-jumps=no"])
-        .arg(envoy)
-        .arg("-c")
-        .arg(&config_path)
-        .args([
-            "--concurrency",
-            "1",
-            "--disable-hot-restart",
-            "-l",
-            "warning",
-        ])
-        .args(["--base-id", &std::process::id().to_string()])
-        .arg("--admin-address-path")
-        .arg(&admin_path)
-        .current_dir(project_root())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("envoy.log")).map_err(|e| e.to_string())?)
-        .spawn()
-        .map_err(|e| format!("valgrind: {e}"))?;
-    let result = measure(&mut child, &admin_path, dir.path(), config);
-    let _ = child.kill();
-    let _ = child.wait();
-    result.map_err(|message| {
-        let log = std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default();
-        format!("{}: {message}\n{log}", config.name)
-    })
-}
-
-fn measure(
-    child: &mut Child,
-    admin_path: &Path,
-    dir: &Path,
-    config: &Config,
-) -> Result<f64, String> {
-    let url = wait_for_listener(child, admin_path)?;
-    let client = reqwest::blocking::Client::builder()
-        .pool_max_idle_per_host(1)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let send = |n: usize| -> Result<(), String> {
-        for _ in 0..n {
-            let response = client
-                .get(&url)
-                .header("x-b1", "alpha")
-                .header("x-b2", "beta")
-                .send()
-                .map_err(|e| e.to_string())?;
-            let marker = response
-                .headers()
-                .get("x-bench")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            if response.status() != 200 || marker.as_deref() != config.marker {
-                return Err(format!(
-                    "the filter does not do the work: status {}, x-bench {marker:?}",
-                    response.status()
-                ));
-            }
-        }
-        Ok(())
+    let mut prefix = vec![
+        "--tool=callgrind".to_owned(),
+        format!("--callgrind-out-file={}", output.display()),
+        "--dump-instr=no".to_owned(),
+        "--collect-jumps=no".to_owned(),
+    ];
+    prefix.push(envoy.program.display().to_string());
+    let launcher = EnvoyCommand {
+        program: "valgrind".into(),
+        prefix,
     };
+    // The sink is never reached: these workloads answer from the route.
+    let vars = [
+        ("FILTERS", config.filters.clone()),
+        ("SINK_PORT", "9".to_owned()),
+    ];
+    let envoy =
+        Envoy::start_fixture_under(&launcher, "bench.yaml", &vars, START).map_err(|exited| {
+            format!(
+                "{} did not start under callgrind:\n{}",
+                config.name, exited.log
+            )
+        })?;
+    let send = |n: usize| (0..n).try_for_each(|_| crate::check_header_request(&envoy, config));
     send(WARM_UP)?;
-    let pid = child.id().to_string();
+    // Valgrind runs Envoy in its own process: the pid the harness started is Envoy's.
+    let pid = envoy.pid().to_string();
     callgrind_control("-z", &pid)?;
     send(REQUESTS)?;
     callgrind_control("-d", &pid)?;
     // The dump is the newest `callgrind.out.N`; its `summary:` (or `totals:`) line is the sum.
-    let dump = std::fs::read_dir(dir)
+    let dump = std::fs::read_dir(dir.path())
         .map_err(|e| e.to_string())?
         .flatten()
         .filter(|entry| {
@@ -218,35 +168,4 @@ fn callgrind_control(flag: &str, pid: &str) -> Result<(), String> {
     } else {
         Err(format!("callgrind_control {flag} {pid} failed"))
     }
-}
-
-/// The listener's URL, once Envoy (under callgrind, slow to start) serves it.
-fn wait_for_listener(child: &mut Child, admin_path: &Path) -> Result<String, String> {
-    let deadline = Instant::now() + START;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("Envoy exited: {status}"));
-        }
-        let admin = std::fs::read_to_string(admin_path).unwrap_or_default();
-        if !admin.trim().is_empty() {
-            let listeners =
-                reqwest::blocking::get(format!("http://{}/listeners?format=json", admin.trim()))
-                    .and_then(|r| r.text())
-                    .unwrap_or_default();
-            let port = serde_json::from_str::<serde_json::Value>(&listeners)
-                .ok()
-                .and_then(|v| {
-                    v["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
-                        .as_u64()
-                });
-            if let Some(port) = port.filter(|p| *p != 0) {
-                let url = format!("http://127.0.0.1:{port}/");
-                if reqwest::blocking::get(&url).is_ok() {
-                    return Ok(url);
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    Err(format!("Envoy was not ready within {} s", START.as_secs()))
 }

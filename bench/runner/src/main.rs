@@ -315,22 +315,29 @@ fn served(subject: &Subject) -> u64 {
 }
 
 fn check_headers(subject: &Subject) -> Result<(), String> {
-    let response = reqwest::blocking::Client::new()
-        .get(subject.envoy.url("/"))
+    check_header_request(&subject.envoy, &subject.config)
+}
+
+/// One request of the header workloads (`GET /` with the two headers multi-header reads),
+/// on `envoy`'s keep-alive client; `Err` unless `config`'s filter marked the response.
+fn check_header_request(envoy: &Envoy, config: &Config) -> Result<(), String> {
+    let response = envoy
+        .http1()
+        .get(envoy.url("/"))
         .header("x-b1", "alpha")
         .header("x-b2", "beta")
         .send()
-        .map_err(|e| format!("{}: {e}", subject.config.name))?;
+        .map_err(|e| format!("{}: {e}", config.name))?;
     let marker = response
         .headers()
         .get("x-bench")
         .and_then(|v| v.to_str().ok());
-    if response.status() != 200 || marker != subject.config.marker {
+    if response.status() != 200 || marker != config.marker {
         return Err(format!(
             "{} does not do the work: status {}, x-bench {marker:?}\n{}",
-            subject.config.name,
+            config.name,
             response.status(),
-            subject.envoy.log()
+            envoy.log()
         ));
     }
     Ok(())
