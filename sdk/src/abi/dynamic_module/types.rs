@@ -129,36 +129,14 @@ pub mod body {
     pub const BUFFERED_RESPONSE: u32 = 3;
 }
 
-/// What a headers hook returns (`..._headers_status`).
-pub mod headers_status {
+/// What a headers, body, trailers or network-data hook returns (`..._status` in `abi.h`).
+pub mod status {
     /// Go on to the next filter.
     pub const CONTINUE: u32 = 0;
-    /// Hold the headers until the filter continues the stream.
-    pub const STOP_ITERATION: u32 = 1;
-}
-
-/// What a body hook returns (`..._body_status`).
-pub mod body_status {
-    /// Go on to the next filter.
-    pub const CONTINUE: u32 = 0;
-    /// Hold and buffer the data until the filter continues the stream.
-    pub const STOP_ITERATION_AND_BUFFER: u32 = 1;
-}
-
-/// What a trailers hook returns (`..._trailers_status`).
-pub mod trailers_status {
-    /// Go on to the next filter.
-    pub const CONTINUE: u32 = 0;
-    /// Hold the trailers until the filter continues the stream.
-    pub const STOP_ITERATION: u32 = 1;
-}
-
-/// What a network filter's hook returns (`envoy_dynamic_module_type_on_network_filter_data_status`).
-pub mod network_status {
-    /// Go on to the next filter.
-    pub const CONTINUE: u32 = 0;
-    /// Hold the data (it stays in the buffer) until the filter continues reading.
-    pub const STOP_ITERATION: u32 = 1;
+    /// Hold the stream until the filter continues it: `StopIteration` for headers,
+    /// trailers and network data (which stays in Envoy's buffer), `StopIterationAndBuffer`
+    /// for a body.
+    pub const STOP: u32 = 1;
 }
 
 /// `envoy_dynamic_module_type_network_connection_event`.
@@ -173,8 +151,6 @@ pub mod connection_event {
 pub mod close_type {
     /// Flush what was written first, then close (`LocalClose`).
     pub const FLUSH_WRITE: u32 = 0;
-    /// Close now.
-    pub const NO_FLUSH: u32 = 1;
 }
 
 /// `envoy_dynamic_module_type_log_level`.
@@ -217,98 +193,4 @@ pub mod metrics_result {
 pub mod reset_reason {
     /// A local reset.
     pub const LOCAL_RESET: u32 = 0;
-}
-
-/// `envoy_dynamic_module_type_attribute_id`: Envoy's attributes, by position in the enum.
-pub mod attribute {
-    /// `request.path`.
-    pub const REQUEST_PATH: u32 = 0;
-    /// `request.url_path`.
-    pub const REQUEST_URL_PATH: u32 = 1;
-    /// `request.host`.
-    pub const REQUEST_HOST: u32 = 2;
-    /// `request.scheme`.
-    pub const REQUEST_SCHEME: u32 = 3;
-    /// `request.method`.
-    pub const REQUEST_METHOD: u32 = 4;
-    /// `request.referer`.
-    pub const REQUEST_REFERER: u32 = 6;
-    /// `request.useragent`.
-    pub const REQUEST_USER_AGENT: u32 = 7;
-    /// `request.time`.
-    pub const REQUEST_TIME: u32 = 8;
-    /// `request.id`.
-    pub const REQUEST_ID: u32 = 9;
-    /// `request.protocol`.
-    pub const REQUEST_PROTOCOL: u32 = 10;
-    /// `request.query`.
-    pub const REQUEST_QUERY: u32 = 11;
-    /// `request.duration`.
-    pub const REQUEST_DURATION: u32 = 12;
-    /// `request.size`.
-    pub const REQUEST_SIZE: u32 = 13;
-    /// `request.total_size`.
-    pub const REQUEST_TOTAL_SIZE: u32 = 14;
-    /// `response.code`.
-    pub const RESPONSE_CODE: u32 = 15;
-    /// `response.code_details`.
-    pub const RESPONSE_CODE_DETAILS: u32 = 16;
-    /// `response.flags`.
-    pub const RESPONSE_FLAGS: u32 = 17;
-    /// `response.grpc_status`.
-    pub const RESPONSE_GRPC_STATUS: u32 = 18;
-    /// `response.size`.
-    pub const RESPONSE_SIZE: u32 = 21;
-    /// `response.total_size`.
-    pub const RESPONSE_TOTAL_SIZE: u32 = 22;
-    /// `response.backend_latency`.
-    pub const RESPONSE_BACKEND_LATENCY: u32 = 23;
-    /// `source.address`.
-    pub const SOURCE_ADDRESS: u32 = 24;
-    /// `source.port`.
-    pub const SOURCE_PORT: u32 = 25;
-    /// `destination.address`.
-    pub const DESTINATION_ADDRESS: u32 = 26;
-    /// `destination.port`.
-    pub const DESTINATION_PORT: u32 = 27;
-    /// `connection.id`.
-    pub const CONNECTION_ID: u32 = 28;
-    /// `connection.mtls`.
-    pub const CONNECTION_MTLS: u32 = 29;
-    /// `connection.requested_server_name`.
-    pub const CONNECTION_REQUESTED_SERVER_NAME: u32 = 30;
-    /// `connection.tls_version`.
-    pub const CONNECTION_TLS_VERSION: u32 = 31;
-    /// `connection.subject_peer_certificate`.
-    pub const CONNECTION_SUBJECT_PEER_CERTIFICATE: u32 = 33;
-    /// `connection.dns_san_peer_certificate`.
-    pub const CONNECTION_DNS_SAN_PEER_CERTIFICATE: u32 = 35;
-    /// `connection.uri_san_peer_certificate`.
-    pub const CONNECTION_URI_SAN_PEER_CERTIFICATE: u32 = 37;
-    /// `connection.sha256_peer_certificate_digest`.
-    pub const CONNECTION_SHA256_PEER_CERTIFICATE_DIGEST: u32 = 38;
-    /// `connection.termination_details`.
-    pub const CONNECTION_TERMINATION_DETAILS: u32 = 40;
-    /// `upstream.address`.
-    pub const UPSTREAM_ADDRESS: u32 = 41;
-    /// `upstream.port`.
-    pub const UPSTREAM_PORT: u32 = 42;
-    /// `upstream.tls_version`.
-    pub const UPSTREAM_TLS_VERSION: u32 = 43;
-    /// `upstream.local_address`.
-    pub const UPSTREAM_LOCAL_ADDRESS: u32 = 51;
-    /// `upstream.transport_failure_reason`.
-    pub const UPSTREAM_TRANSPORT_FAILURE_REASON: u32 = 52;
-    /// `upstream.request_attempt_count`.
-    pub const UPSTREAM_REQUEST_ATTEMPT_COUNT: u32 = 53;
-    /// `xds.cluster_name`.
-    pub const XDS_CLUSTER_NAME: u32 = 57;
-    /// `xds.listener_direction`.
-    pub const XDS_LISTENER_DIRECTION: u32 = 59;
-    /// `xds.route_name`.
-    pub const XDS_ROUTE_NAME: u32 = 61;
-    /// `xds.virtual_host_name`.
-    pub const XDS_VIRTUAL_HOST_NAME: u32 = 63;
-    /// `xds.filter_chain_name`.
-    pub const XDS_FILTER_CHAIN_NAME: u32 = 66;
 }

@@ -5,7 +5,7 @@
 
 use super::WORKER;
 use super::Worker;
-use super::hooks::{barrier, stream_of};
+use super::hooks::{barrier, on_worker, stream_of};
 use super::host::{NativeHost, Scope};
 use crate::abi::dynamic_module::{
     EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, FilterModulePtr, callout_result,
@@ -290,10 +290,7 @@ fn grpc_arrived(
     if unsafe { stream_of(module) }.is_none() {
         return;
     }
-    barrier(
-        || (),
-        || WORKER.with(|worker| worker.host.grpc_arrived(filter, stream_id, record)),
-    );
+    on_worker(|worker| worker.host.grpc_arrived(filter, stream_id, record));
 }
 
 /// Delivers a gRPC call's end to the stream's filter: the message

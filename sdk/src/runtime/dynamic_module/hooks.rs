@@ -5,11 +5,11 @@
 //! does not map (watermarks) do nothing. The answers to what a stream started (callouts,
 //! gRPC calls) arrive in [`answers`](super::answers).
 
-use super::host::Scope;
-use super::{Kind, PluginConfig, WORKER, callback, new_config, retire};
+use super::host::{NativeHost, Scope};
+use super::{Kind, PluginConfig, WORKER, Worker, callback, config_destroy, config_new, config_of};
 use crate::abi::dynamic_module::{
     EnvoyBuffer, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr, FilterModulePtr,
-    ModuleBuffer, body_status, callbacks, headers_status, trailers_status,
+    ModuleBuffer, callbacks, status,
 };
 use crate::runtime::exports::{lifecycle, root, stream};
 use std::cell::Cell;
@@ -50,6 +50,11 @@ pub(super) fn barrier<R>(fallback: impl FnOnce() -> R, body: impl FnOnce() -> R)
             fallback()
         }
     }
+}
+
+/// Runs a hook's body with this thread's worker, behind the [`barrier`].
+pub(super) fn on_worker(body: impl FnOnce(&Worker)) {
+    barrier(|| (), || WORKER.with(body));
 }
 
 /// A phase's hook: the stream's export `name` (flag `bit`), behind the barrier.
@@ -134,12 +139,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
     name: EnvoyBuffer,
     config: EnvoyBuffer,
 ) -> FilterConfigModulePtr {
-    // SAFETY: Envoy's buffers, valid during this hook.
-    let (name, config) = unsafe { (name.bytes(), config.bytes()) };
-    barrier(std::ptr::null, || {
-        new_config(envoy, name, config, Kind::Http)
-            .map_or(std::ptr::null(), |plugin| std::ptr::from_ref(plugin).cast())
-    })
+    config_new(envoy, name, config, Kind::Http)
 }
 
 /// Envoy drops a filter configuration (main thread), after its last stream.
@@ -147,10 +147,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
 pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(
     config: FilterConfigModulePtr,
 ) {
-    // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
-    if let Some(plugin) = unsafe { config.cast::<PluginConfig>().as_ref() } {
-        barrier(|| (), || retire(plugin));
-    }
+    config_destroy(config);
 }
 
 /// A stream starts (worker thread): its plugin context there is made first if needed.
@@ -159,8 +156,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
     config: FilterConfigModulePtr,
     filter: FilterEnvoyPtr,
 ) -> FilterModulePtr {
-    // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
-    let Some(plugin) = (unsafe { config.cast::<PluginConfig>().as_ref() }) else {
+    // SAFETY: a pointer `config_new` returned.
+    let Some(plugin) = (unsafe { config_of(config) }) else {
         return std::ptr::null();
     };
     let started = super::host::now_nanos();
@@ -223,31 +220,17 @@ fn body_hook(
             stream::proxy_on_response_body,
         )
     };
-    body_flow(phase_hook(module, bit, name, |id| {
+    status(phase_hook(module, bit, name, |id| {
         let size = WORKER.with(|worker| worker.host.body_size(filter, request));
         export(id, size, u32::from(end_of_stream))
     }))
 }
 
-/// Maps the runtime's action to a headers hook's status.
-fn headers_flow(flow: Flow) -> u32 {
+/// Maps the runtime's action to a hook's status.
+fn status(flow: Flow) -> u32 {
     match flow {
-        Flow::Continue => headers_status::CONTINUE,
-        Flow::Stop => headers_status::STOP_ITERATION,
-    }
-}
-
-fn body_flow(flow: Flow) -> u32 {
-    match flow {
-        Flow::Continue => body_status::CONTINUE,
-        Flow::Stop => body_status::STOP_ITERATION_AND_BUFFER,
-    }
-}
-
-fn trailers_flow(flow: Flow) -> u32 {
-    match flow {
-        Flow::Continue => trailers_status::CONTINUE,
-        Flow::Stop => trailers_status::STOP_ITERATION,
+        Flow::Continue => status::CONTINUE,
+        Flow::Stop => status::STOP,
     }
 }
 
@@ -258,7 +241,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    headers_flow(phase_hook(
+    status(phase_hook(
         module,
         callback::REQUEST_HEADERS,
         "proxy_on_request_headers",
@@ -282,7 +265,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) -> u32 {
-    trailers_flow(phase_hook(
+    status(phase_hook(
         module,
         callback::REQUEST_TRAILERS,
         "proxy_on_request_trailers",
@@ -297,7 +280,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    headers_flow(phase_hook(
+    status(phase_hook(
         module,
         callback::RESPONSE_HEADERS,
         "proxy_on_response_headers",
@@ -321,7 +304,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) -> u32 {
-    trailers_flow(phase_hook(
+    status(phase_hook(
         module,
         callback::RESPONSE_TRAILERS,
         "proxy_on_response_trailers",
@@ -339,19 +322,14 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return;
     };
-    barrier(
-        || (),
-        || {
-            WORKER.with(|worker| {
-                if stream.configured && worker.implements(callback::LOG) {
-                    let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
-                    worker.run("proxy_on_log", scope, || {
-                        lifecycle::proxy_on_log(stream.context_id);
-                    });
-                }
+    on_worker(|worker| {
+        if stream.configured && worker.implements(callback::LOG) {
+            let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
+            worker.run("proxy_on_log", scope, || {
+                lifecycle::proxy_on_log(stream.context_id);
             });
-        },
-    );
+        }
+    });
 }
 
 /// The stream is gone: its filter is dropped.
@@ -362,22 +340,31 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
     }
     // SAFETY: the pointer `filter_new` returned (a `Box<Stream>`), freed only here.
     let stream = unsafe { Box::from_raw(module.cast::<Stream>().cast_mut()) };
-    barrier(
-        || (),
-        || {
-            WORKER.with(|worker| {
-                worker.host.remove_context(stream.context_id);
-                worker.host.forget_callouts(stream.filter);
-                worker.host.forget_grpc(stream.filter);
-                if stream.configured && worker.implements(callback::DELETE) {
-                    // The stream's Envoy object is going away: only the plugin is in scope.
-                    worker.run("proxy_on_delete", Scope::plugin(stream.plugin), || {
-                        lifecycle::proxy_on_delete(stream.context_id);
-                    });
-                }
+    let (context_id, filter) = (stream.context_id, stream.filter);
+    end_context(context_id, stream.plugin, stream.configured, |host| {
+        host.forget_callouts(filter);
+        host.forget_grpc(filter);
+    });
+}
+
+/// The end of a stream's or a connection's context (its `destroy` hook): the host forgets
+/// it (and `forget` what it held of it), then the plugin's `proxy_on_delete` runs if the
+/// context was `made`. Envoy's object is going away: only the plugin is in scope.
+pub(super) fn end_context(
+    context_id: u32,
+    plugin: &'static PluginConfig,
+    made: bool,
+    forget: impl FnOnce(&NativeHost),
+) {
+    on_worker(|worker| {
+        worker.host.remove_context(context_id);
+        forget(&worker.host);
+        if made && worker.implements(callback::DELETE) {
+            worker.run("proxy_on_delete", Scope::plugin(plugin), || {
+                lifecycle::proxy_on_delete(context_id);
             });
-        },
-    );
+        }
+    });
 }
 
 /// The clock's tick reached this thread through the stream carrying it ([`super::ticks`]):
@@ -392,25 +379,20 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
     if unsafe { stream_of(module) }.is_none() {
         return;
     }
-    barrier(
-        || (),
-        || {
-            WORKER.with(|worker| {
-                let ticks = &worker.host.ticks;
-                for due in ticks.due() {
-                    let Some(plugin) = worker.host.plugin_of(due) else {
-                        continue;
-                    };
-                    ticks.running(|| {
-                        worker.run("proxy_on_tick", Scope::plugin(plugin), || {
-                            root::proxy_on_tick(due);
-                        })
-                    });
-                }
-                ticks.rearm();
+    on_worker(|worker| {
+        let ticks = &worker.host.ticks;
+        for due in ticks.due() {
+            let Some(plugin) = worker.host.plugin_of(due) else {
+                continue;
+            };
+            ticks.running(|| {
+                worker.run("proxy_on_tick", Scope::plugin(plugin), || {
+                    root::proxy_on_tick(due);
+                })
             });
-        },
-    );
+        }
+        ticks.rearm();
+    });
 }
 
 /// Envoy requires these hooks of an HTTP filter module; the SDK does not act on

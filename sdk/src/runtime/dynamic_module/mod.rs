@@ -43,7 +43,8 @@ mod network;
 mod service;
 mod ticks;
 
-use crate::abi::dynamic_module::{self as dm, FilterConfigEnvoyPtr};
+use crate::abi::dynamic_module::{self as dm, FilterConfigEnvoyPtr, FilterConfigModulePtr};
+use hooks::barrier;
 use host::NativeHost;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
@@ -111,6 +112,17 @@ enum Kind {
     Network,
     /// An `envoy.bootstrap.dynamic_modules` extension: a service, on the main thread.
     Service,
+}
+
+impl Kind {
+    /// What it configures, in a message.
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Http => "HTTP filter",
+            Kind::Network => "network filter",
+            Kind::Service => "service (bootstrap extension)",
+        }
+    }
 }
 
 /// A metric the plugin defined: its proxy-wasm type, name and Envoy's id for it.
@@ -227,12 +239,7 @@ impl Worker {
     /// `None` if configuring it failed.
     fn root_of(&self, plugin: &'static PluginConfig) -> Option<u32> {
         self.drop_retired();
-        let known = self
-            .roots
-            .borrow()
-            .iter()
-            .find(|(config, _)| *config == plugin.id)
-            .map(|(_, root)| *root);
+        let known = value_of(&self.roots.borrow(), plugin.id);
         if known.is_some() {
             return known;
         }
@@ -314,6 +321,63 @@ impl Worker {
             return None;
         }
         Some(result)
+    }
+}
+
+/// The value paired with `key` in a list of pairs (the runtime's small per-thread maps).
+fn value_of<K: PartialEq, V: Copy>(pairs: &[(K, V)], key: K) -> Option<V> {
+    pairs
+        .iter()
+        .find_map(|(known, value)| (*known == key).then_some(*value))
+}
+
+/// The configuration behind a pointer a `config_new` hook returned.
+///
+/// # Safety
+/// `config` is null or a pointer a `config_new` hook returned: a leaked `PluginConfig`.
+unsafe fn config_of(config: FilterConfigModulePtr) -> Option<&'static PluginConfig> {
+    // SAFETY: as the caller promises; a `PluginConfig` is never freed.
+    unsafe { config.cast::<PluginConfig>().as_ref() }
+}
+
+/// A `config_new` hook (main thread): configuration `config`, named `name`, of `kind`, as
+/// the module's pointer to it; null rejects it, as it does where this Envoy lacks a
+/// callback that kind needs.
+fn config_new(
+    envoy: FilterConfigEnvoyPtr,
+    name: dm::EnvoyBuffer,
+    config: dm::EnvoyBuffer,
+    kind: Kind,
+) -> FilterConfigModulePtr {
+    // SAFETY: Envoy's buffers, valid during this hook.
+    let (name, config) = unsafe { (name.bytes(), config.bytes()) };
+    let missing = match kind {
+        Kind::Http => Vec::new(),
+        Kind::Network => dm::callbacks().missing_for_network(),
+        Kind::Service => dm::callbacks().missing_for_service(),
+    };
+    if !missing.is_empty() {
+        log_error(&format!(
+            "refusing the configuration {:?}: this Envoy lacks dynamic-module callbacks a \
+             {} needs: {}",
+            String::from_utf8_lossy(name),
+            kind.noun(),
+            missing.join(", ")
+        ));
+        return std::ptr::null();
+    }
+    barrier(std::ptr::null, || {
+        new_config(envoy, name, config, kind)
+            .map_or(std::ptr::null(), |plugin| std::ptr::from_ref(plugin).cast())
+    })
+}
+
+/// A `config_destroy` hook (main thread), after the configuration's last stream or
+/// connection.
+fn config_destroy(config: FilterConfigModulePtr) {
+    // SAFETY: a pointer `config_new` returned.
+    if let Some(plugin) = unsafe { config_of(config) } {
+        barrier(|| (), || retire(plugin));
     }
 }
 

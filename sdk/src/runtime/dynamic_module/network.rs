@@ -14,13 +14,13 @@
 //! happens when the hook returns, as Envoy defers it for a Wasm filter. A module that
 //! failed (a panic) closes its connections, as a failed Wasm filter's are.
 
-use super::hooks::barrier;
+use super::hooks::{barrier, end_context, on_worker};
 use super::host::Scope;
-use super::{Kind, PluginConfig, WORKER, callback, log_error, new_config, retire};
+use super::{Kind, PluginConfig, WORKER, callback, config_destroy, config_new, config_of};
 use crate::abi::PeerType;
 use crate::abi::dynamic_module::{
     EnvoyBuffer, FilterConfigModulePtr, FilterModulePtr, NetworkConfigEnvoyPtr,
-    NetworkFilterEnvoyPtr, callbacks, connection_event, network_status,
+    NetworkFilterEnvoyPtr, connection_event, status,
 };
 use crate::runtime::exports::{lifecycle, network};
 use std::cell::Cell;
@@ -58,20 +58,20 @@ impl Connection {
     fn run(&self, bit: u16, name: &str, call: impl FnOnce(u32) -> u32) -> u32 {
         WORKER.with(|worker| {
             if self.failed.get() {
-                return network_status::STOP_ITERATION;
+                return status::STOP;
             }
             if worker.failed.get() {
                 return self.fail();
             }
             if !worker.implements(bit) {
-                return network_status::CONTINUE;
+                return status::CONTINUE;
             }
             worker.host.begin_hook();
             let result = worker.run(name, self.scope(), || call(self.context_id));
             worker.host.end_hook();
             match result {
-                Some(0) => network_status::CONTINUE,
-                Some(_) => network_status::STOP_ITERATION,
+                Some(0) => status::CONTINUE,
+                Some(_) => status::STOP,
                 None => self.fail(),
             }
         })
@@ -83,7 +83,7 @@ impl Connection {
         if !self.failed.replace(true) {
             WORKER.with(|worker| worker.host.close_now(self.filter));
         }
-        network_status::STOP_ITERATION
+        status::STOP
     }
 }
 
@@ -92,7 +92,7 @@ impl Connection {
 fn data_hook(module: FilterModulePtr, bit: u16, name: &str, call: impl FnOnce(u32) -> u32) -> u32 {
     // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
     let Some(connection) = (unsafe { connection_of(module) }) else {
-        return network_status::CONTINUE;
+        return status::CONTINUE;
     };
     barrier(|| connection.fail(), || connection.run(bit, name, call))
 }
@@ -104,22 +104,7 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_config_new(
     name: EnvoyBuffer,
     config: EnvoyBuffer,
 ) -> FilterConfigModulePtr {
-    // SAFETY: Envoy's buffers, valid during this hook.
-    let (name, config) = unsafe { (name.bytes(), config.bytes()) };
-    barrier(std::ptr::null, || {
-        let missing = callbacks().missing_for_network();
-        if !missing.is_empty() {
-            log_error(&format!(
-                "refusing the network filter configuration {:?}: this Envoy lacks \
-                 dynamic-module callbacks it needs: {}",
-                String::from_utf8_lossy(name),
-                missing.join(", ")
-            ));
-            return std::ptr::null();
-        }
-        new_config(envoy, name, config, Kind::Network)
-            .map_or(std::ptr::null(), |plugin| std::ptr::from_ref(plugin).cast())
-    })
+    config_new(envoy, name, config, Kind::Network)
 }
 
 /// Envoy drops a network filter configuration (main thread), after its last connection.
@@ -127,10 +112,7 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_config_new(
 pub extern "C" fn envoy_dynamic_module_on_network_filter_config_destroy(
     config: FilterConfigModulePtr,
 ) {
-    // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
-    if let Some(plugin) = unsafe { config.cast::<PluginConfig>().as_ref() } {
-        barrier(|| (), || retire(plugin));
-    }
+    config_destroy(config);
 }
 
 /// A connection starts (worker thread): its plugin context there is made first if needed.
@@ -141,8 +123,8 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_new(
     config: FilterConfigModulePtr,
     filter: NetworkFilterEnvoyPtr,
 ) -> FilterModulePtr {
-    // SAFETY: a pointer `config_new` returned: a leaked `PluginConfig`, never freed.
-    let Some(plugin) = (unsafe { config.cast::<PluginConfig>().as_ref() }) else {
+    // SAFETY: a pointer `config_new` returned.
+    let Some(plugin) = (unsafe { config_of(config) }) else {
         return std::ptr::null();
     };
     barrier(std::ptr::null, || {
@@ -257,32 +239,24 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_event(
     if connection.closed.replace(true) {
         return;
     }
-    barrier(
-        || (),
-        || {
-            WORKER.with(|worker| {
-                if worker.failed.get() {
-                    return;
-                }
-                let scope = connection.scope();
-                if worker.implements(callback::DOWNSTREAM_CLOSE) {
-                    worker.host.begin_hook();
-                    worker.run("proxy_on_downstream_connection_close", scope, || {
-                        network::proxy_on_downstream_connection_close(
-                            connection.context_id,
-                            peer as u32,
-                        );
-                    });
-                    worker.host.end_hook();
-                }
-                if worker.implements(callback::LOG) {
-                    worker.run("proxy_on_log", scope, || {
-                        lifecycle::proxy_on_log(connection.context_id);
-                    });
-                }
+    on_worker(|worker| {
+        if worker.failed.get() {
+            return;
+        }
+        let scope = connection.scope();
+        if worker.implements(callback::DOWNSTREAM_CLOSE) {
+            worker.host.begin_hook();
+            worker.run("proxy_on_downstream_connection_close", scope, || {
+                network::proxy_on_downstream_connection_close(connection.context_id, peer as u32);
             });
-        },
-    );
+            worker.host.end_hook();
+        }
+        if worker.implements(callback::LOG) {
+            worker.run("proxy_on_log", scope, || {
+                lifecycle::proxy_on_log(connection.context_id);
+            });
+        }
+    });
 }
 
 /// The connection's filter is gone.
@@ -293,19 +267,8 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_destroy(module: FilterM
     }
     // SAFETY: the pointer `filter_new` returned (a `Box<Connection>`), freed only here.
     let connection = unsafe { Box::from_raw(module.cast::<Connection>().cast_mut()) };
-    barrier(
-        || (),
-        || {
-            WORKER.with(|worker| {
-                worker.host.remove_context(connection.context_id);
-                worker.host.forget_connection(connection.filter);
-                if worker.implements(callback::DELETE) {
-                    // Envoy's object is going away: only the plugin is in scope.
-                    worker.run("proxy_on_delete", Scope::plugin(connection.plugin), || {
-                        lifecycle::proxy_on_delete(connection.context_id)
-                    });
-                }
-            });
-        },
-    );
+    let filter = connection.filter;
+    end_context(connection.context_id, connection.plugin, true, |host| {
+        host.forget_connection(filter);
+    });
 }

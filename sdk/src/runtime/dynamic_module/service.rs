@@ -16,9 +16,9 @@
 //! exports them all; those a service has no use for do nothing.
 
 use super::answers::{RawAnswer, take_answer};
-use super::hooks::barrier;
+use super::hooks::{barrier, on_worker};
 use super::host::Scope;
-use super::{Kind, PluginConfig, WORKER, log_error, new_config, retire};
+use super::{Kind, PluginConfig, WORKER, config_destroy, config_new, config_of};
 use crate::abi::dynamic_module::{
     BootstrapConfigEnvoyPtr, BootstrapTimerPtr, EnvoyBuffer, EnvoyHeader, FilterConfigModulePtr,
     callbacks,
@@ -32,26 +32,26 @@ type ExtensionModulePtr = *const c_void;
 /// Envoy's object for one bootstrap extension.
 type ExtensionEnvoyPtr = *mut c_void;
 
-/// The service configuration Envoy passes back (a pointer `config_new` returned).
+/// Runs export `name` on the plugin context of service configuration `module`, on the
+/// main thread; the configuration, if it ran (not for a failed thread or a plugin that
+/// could not be configured).
 ///
 /// # Safety
-/// `module` is null or a pointer `config_new` returned: a leaked `PluginConfig`.
-unsafe fn service_of(module: FilterConfigModulePtr) -> Option<&'static PluginConfig> {
-    // SAFETY: as the caller promises; a `PluginConfig` is never freed.
-    unsafe { module.cast::<PluginConfig>().as_ref() }
-}
-
-/// Runs export `name` of `plugin`'s plugin context on the main thread; whether it ran
-/// (not for a failed thread or a plugin that could not be configured).
-fn run_on_root(plugin: &'static PluginConfig, name: &str, call: impl FnOnce(u32)) -> bool {
+/// `module` is null or a pointer `config_new` returned.
+unsafe fn run_on_service(
+    module: FilterConfigModulePtr,
+    name: &str,
+    call: impl FnOnce(u32),
+) -> Option<&'static PluginConfig> {
+    // SAFETY: as the caller promises.
+    let plugin = unsafe { config_of(module) }?;
     barrier(
-        || false,
+        || None,
         || {
             WORKER.with(|worker| {
-                worker
-                    .root_of(plugin)
-                    .and_then(|root| worker.run(name, Scope::plugin(plugin), || call(root)))
-                    .is_some()
+                let root = worker.root_of(plugin)?;
+                worker.run(name, Scope::plugin(plugin), || call(root))?;
+                Some(plugin)
             })
         },
     )
@@ -66,27 +66,14 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_config_new(
     name: EnvoyBuffer,
     config: EnvoyBuffer,
 ) -> FilterConfigModulePtr {
-    let missing = callbacks().missing_for_service();
-    if !missing.is_empty() {
-        log_error(&format!(
-            "refusing the bootstrap extension: this Envoy lacks the dynamic-module callbacks \
-             a service needs: {}",
-            missing.join(", ")
-        ));
-        return std::ptr::null();
+    let module = config_new(envoy, name, config, Kind::Service);
+    if !module.is_null()
+        && let Some(ready) = callbacks().bootstrap_extension_config_signal_init_complete
+    {
+        // SAFETY: Envoy's configuration object, in its `config_new` hook.
+        unsafe { ready(envoy) };
     }
-    // SAFETY: Envoy's buffers, valid during this hook.
-    let (name, config) = unsafe { (name.bytes(), config.bytes()) };
-    barrier(std::ptr::null, || {
-        let Some(plugin) = new_config(envoy, name, config, Kind::Service) else {
-            return std::ptr::null();
-        };
-        if let Some(ready) = callbacks().bootstrap_extension_config_signal_init_complete {
-            // SAFETY: Envoy's configuration object, in its `config_new` hook.
-            unsafe { ready(envoy) };
-        }
-        std::ptr::from_ref(plugin).cast()
-    })
+    module
 }
 
 /// Envoy drops a bootstrap extension's configuration (main thread).
@@ -94,10 +81,7 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_config_new(
 pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_config_destroy(
     module: FilterConfigModulePtr,
 ) {
-    // SAFETY: a pointer `config_new` returned.
-    if let Some(plugin) = unsafe { service_of(module) } {
-        barrier(|| (), || retire(plugin));
-    }
+    config_destroy(module);
 }
 
 /// Envoy makes the extension of a configuration: the configuration stands for it.
@@ -160,16 +144,15 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_config_scheduled(
     module: FilterConfigModulePtr,
     event: u64,
 ) {
-    // SAFETY: a pointer `config_new` returned.
-    let Some(plugin) = (unsafe { service_of(module) }) else {
-        return;
-    };
     let Ok(queue) = u32::try_from(event) else {
         return;
     };
-    run_on_root(plugin, "proxy_on_queue_ready", |root| {
-        root::proxy_on_queue_ready(root, queue);
-    });
+    // SAFETY: Envoy passes the pointer `config_new` returned.
+    unsafe {
+        run_on_service(module, "proxy_on_queue_ready", |root| {
+            root::proxy_on_queue_ready(root, queue);
+        })
+    };
 }
 
 /// The service's timer fired: its `proxy_on_tick`, then the timer armed again for the
@@ -180,16 +163,12 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_timer_fired(
     module: FilterConfigModulePtr,
     timer: BootstrapTimerPtr,
 ) {
-    // SAFETY: a pointer `config_new` returned.
-    let Some(plugin) = (unsafe { service_of(module) }) else {
-        return;
-    };
+    // SAFETY: Envoy passes the pointer `config_new` returned.
+    let ticked =
+        unsafe { run_on_service(module, "proxy_on_tick", |root| root::proxy_on_tick(root)) };
     // A tick that could not run (a failed thread) is not armed again.
-    if run_on_root(plugin, "proxy_on_tick", |root| root::proxy_on_tick(root)) {
-        barrier(
-            || (),
-            || WORKER.with(|worker| worker.host.rearm_service_timer(plugin, timer)),
-        );
+    if let Some(plugin) = ticked {
+        on_worker(|worker| worker.host.rearm_service_timer(plugin, timer));
     }
 }
 
@@ -265,33 +244,22 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_http_callout_done(
     chunk_count: usize,
 ) {
     // SAFETY: a pointer `config_new` returned.
-    let Some(plugin) = (unsafe { service_of(module) }) else {
+    let Some(plugin) = (unsafe { config_of(module) }) else {
         return;
     };
-    barrier(
-        || (),
-        || {
-            WORKER.with(|worker| {
-                let raw = RawAnswer::new(result, (headers, header_count), (chunks, chunk_count));
-                // SAFETY: Envoy's arrays, valid during this hook.
-                let Some((token, header_count, body_size)) =
-                    (unsafe { take_answer(&worker.host, envoy, callout_id, raw) })
-                else {
-                    return;
-                };
-                if let Some(root) = worker.root_of(plugin) {
-                    worker.run("proxy_on_http_call_response", Scope::plugin(plugin), || {
-                        callouts::proxy_on_http_call_response(
-                            root,
-                            token,
-                            header_count,
-                            body_size,
-                            0,
-                        );
-                    });
-                }
-                worker.host.clear_answer();
+    on_worker(|worker| {
+        let raw = RawAnswer::new(result, (headers, header_count), (chunks, chunk_count));
+        // SAFETY: Envoy's arrays, valid during this hook.
+        let Some((token, header_count, body_size)) =
+            (unsafe { take_answer(&worker.host, envoy, callout_id, raw) })
+        else {
+            return;
+        };
+        if let Some(root) = worker.root_of(plugin) {
+            worker.run("proxy_on_http_call_response", Scope::plugin(plugin), || {
+                callouts::proxy_on_http_call_response(root, token, header_count, body_size, 0);
             });
-        },
-    );
+        }
+        worker.host.clear_answer();
+    });
 }

@@ -84,33 +84,31 @@ fn body_pair(request: bool) -> (u32, u32) {
     }
 }
 
+impl NativeHost {
+    /// Buffer `buffer_type`'s bytes in the current context; `None` where it has none.
+    fn buffer(&self, buffer_type: u32) -> Option<Vec<u8>> {
+        Some(match BufferType::from_raw(buffer_type)? {
+            BufferType::PluginConfiguration => self.plugin()?.configuration.clone(),
+            // Natively there is no VM, so no VM configuration.
+            BufferType::VmConfiguration => Vec::new(),
+            BufferType::HttpCallResponseBody | BufferType::GrpcReceiveBuffer => {
+                self.answer.borrow().as_ref()?.body.clone()
+            }
+            kind @ (BufferType::HttpRequestBody | BufferType::HttpResponseBody) => {
+                self.body(self.filter()?, kind == BufferType::HttpRequestBody)
+            }
+            kind @ (BufferType::DownstreamData | BufferType::UpstreamData) => {
+                self.data(kind == BufferType::UpstreamData)?
+            }
+            _ => return None,
+        })
+    }
+}
+
 impl BufferHost for NativeHost {
     fn proxy_get_buffer_bytes(&self, call: proxy_get_buffer_bytes::Args<'_>) -> u32 {
-        let bytes = match BufferType::from_raw(call.buffer_type) {
-            Some(BufferType::PluginConfiguration) => match self.plugin() {
-                Some(plugin) => plugin.configuration.clone(),
-                None => return NOT_FOUND,
-            },
-            Some(BufferType::VmConfiguration) => Vec::new(),
-            Some(BufferType::HttpCallResponseBody | BufferType::GrpcReceiveBuffer) => {
-                match &*self.answer.borrow() {
-                    Some(answer) => answer.body.clone(),
-                    None => return NOT_FOUND,
-                }
-            }
-            Some(kind @ (BufferType::HttpRequestBody | BufferType::HttpResponseBody)) => {
-                let Some(filter) = self.filter() else {
-                    return NOT_FOUND;
-                };
-                self.body(filter, kind == BufferType::HttpRequestBody)
-            }
-            Some(kind @ (BufferType::DownstreamData | BufferType::UpstreamData)) => {
-                match self.data(kind == BufferType::UpstreamData) {
-                    Some(bytes) => bytes,
-                    None => return NOT_FOUND,
-                }
-            }
-            _ => return NOT_FOUND,
+        let Some(bytes) = self.buffer(call.buffer_type) else {
+            return NOT_FOUND;
         };
         if call.start > bytes.len() {
             return BAD_ARGUMENT;
@@ -163,30 +161,10 @@ impl BufferHost for NativeHost {
     }
 
     fn proxy_get_buffer_status(&self, call: proxy_get_buffer_status::Args<'_>) -> u32 {
-        let size = match BufferType::from_raw(call.buffer_type) {
-            Some(BufferType::PluginConfiguration) => match self.plugin() {
-                Some(plugin) => plugin.configuration.len(),
-                None => return NOT_FOUND,
-            },
-            Some(BufferType::HttpCallResponseBody | BufferType::GrpcReceiveBuffer) => {
-                match &*self.answer.borrow() {
-                    Some(answer) => answer.body.len(),
-                    None => return NOT_FOUND,
-                }
-            }
-            Some(kind @ (BufferType::HttpRequestBody | BufferType::HttpResponseBody)) => {
-                let Some(filter) = self.filter() else {
-                    return NOT_FOUND;
-                };
-                self.body_size(filter, kind == BufferType::HttpRequestBody)
-            }
-            Some(kind @ (BufferType::DownstreamData | BufferType::UpstreamData)) => {
-                match self.data_size(kind == BufferType::UpstreamData) {
-                    Some(size) => size,
-                    None => return NOT_FOUND,
-                }
-            }
-            _ => return NOT_FOUND,
+        // Nothing in the SDK asks a buffer's size alone (it reads with `get`): it is
+        // the length of what `get` would return.
+        let Some(size) = self.buffer(call.buffer_type).map(|bytes| bytes.len()) else {
+            return NOT_FOUND;
         };
         *call.return_size = size;
         *call.return_flags = 0;

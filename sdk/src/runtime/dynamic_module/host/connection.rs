@@ -73,24 +73,14 @@ impl NativeHost {
         }
     }
 
-    /// Closes the current connection (`proxy_close_stream` of the downstream or upstream).
-    pub(super) fn close_connection(&self) -> u32 {
+    /// Asks for `action` on the current connection: a close (`proxy_close_stream` of the
+    /// downstream or upstream), or the client's held bytes to go on (`proxy_continue_stream`
+    /// of the downstream).
+    pub(super) fn act_on_connection(&self, action: Deferred) -> u32 {
         let Some(filter) = self.connection() else {
             return NOT_FOUND;
         };
-        if self.request(filter, Deferred::Close) {
-            OK
-        } else {
-            UNIMPLEMENTED
-        }
-    }
-
-    /// Lets the client's held bytes go on (`proxy_continue_stream` of the downstream).
-    pub(super) fn continue_reading(&self) -> u32 {
-        let Some(filter) = self.connection() else {
-            return NOT_FOUND;
-        };
-        if self.request(filter, Deferred::ContinueReading) {
+        if self.request(filter, action) {
             OK
         } else {
             UNIMPLEMENTED

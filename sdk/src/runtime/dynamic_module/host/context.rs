@@ -8,13 +8,7 @@ impl ContextHost for NativeHost {
     }
 
     fn proxy_set_effective_context(&self, call: proxy_set_effective_context::Args<'_>) -> u32 {
-        let scope = self
-            .contexts
-            .borrow()
-            .iter()
-            .find(|(id, _)| *id == call.context_id)
-            .map(|(_, scope)| *scope);
-        match scope {
+        match value_of(&self.contexts.borrow(), call.context_id) {
             Some(scope) => {
                 self.scope.set(scope);
                 OK

@@ -6,10 +6,10 @@
 //! chose), and on the plugin configuration it belongs to: the host's [`Scope`].
 
 use super::ticks::Ticks;
-use super::{Kind, Metric, PluginConfig};
+use super::{Kind, Metric, PluginConfig, value_of};
 use crate::abi::dynamic_module::{
     self as dm, BootstrapTimerPtr, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer,
-    ModuleHeader, NetworkFilterEnvoyPtr, attribute, body, callbacks, header_map,
+    ModuleHeader, NetworkFilterEnvoyPtr, body, callbacks, header_map,
 };
 use crate::abi::imports::*;
 use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, pairs};

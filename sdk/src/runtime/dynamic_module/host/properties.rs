@@ -10,70 +10,56 @@ enum Kind {
     Flag,
 }
 
-/// The dynamic-module attribute at proxy-wasm property `path` (segments).
+/// The dynamic-module attribute at proxy-wasm property `path` (segments): its id, the
+/// attribute's position in `envoy_dynamic_module_type_attribute_id` (Envoy's `abi.h`), and
+/// how its value comes.
 fn attribute_of(path: &[&[u8]]) -> Option<(u32, Kind)> {
     use Kind::{Flag, Integer, Text};
     let (id, kind) = match path {
-        [b"request", b"path"] => (attribute::REQUEST_PATH, Text),
-        [b"request", b"url_path"] => (attribute::REQUEST_URL_PATH, Text),
-        [b"request", b"host"] => (attribute::REQUEST_HOST, Text),
-        [b"request", b"scheme"] => (attribute::REQUEST_SCHEME, Text),
-        [b"request", b"method"] => (attribute::REQUEST_METHOD, Text),
-        [b"request", b"referer"] => (attribute::REQUEST_REFERER, Text),
-        [b"request", b"useragent"] => (attribute::REQUEST_USER_AGENT, Text),
-        [b"request", b"id"] => (attribute::REQUEST_ID, Text),
-        [b"request", b"protocol"] => (attribute::REQUEST_PROTOCOL, Text),
-        [b"request", b"query"] => (attribute::REQUEST_QUERY, Text),
-        [b"request", b"duration"] => (attribute::REQUEST_DURATION, Integer),
-        [b"request", b"size"] => (attribute::REQUEST_SIZE, Integer),
-        [b"request", b"total_size"] => (attribute::REQUEST_TOTAL_SIZE, Integer),
-        [b"response", b"code"] => (attribute::RESPONSE_CODE, Integer),
-        [b"response", b"code_details"] => (attribute::RESPONSE_CODE_DETAILS, Text),
-        [b"response", b"flags"] => (attribute::RESPONSE_FLAGS, Integer),
-        [b"response", b"grpc_status"] => (attribute::RESPONSE_GRPC_STATUS, Integer),
-        [b"response", b"size"] => (attribute::RESPONSE_SIZE, Integer),
-        [b"response", b"total_size"] => (attribute::RESPONSE_TOTAL_SIZE, Integer),
-        [b"response", b"backend_latency"] => (attribute::RESPONSE_BACKEND_LATENCY, Integer),
-        [b"source", b"address"] => (attribute::SOURCE_ADDRESS, Text),
-        [b"source", b"port"] => (attribute::SOURCE_PORT, Integer),
-        [b"destination", b"address"] => (attribute::DESTINATION_ADDRESS, Text),
-        [b"destination", b"port"] => (attribute::DESTINATION_PORT, Integer),
-        [b"connection", b"id"] => (attribute::CONNECTION_ID, Integer),
-        [b"connection", b"mtls"] => (attribute::CONNECTION_MTLS, Flag),
-        [b"connection", b"requested_server_name"] => {
-            (attribute::CONNECTION_REQUESTED_SERVER_NAME, Text)
-        }
-        [b"connection", b"tls_version"] => (attribute::CONNECTION_TLS_VERSION, Text),
-        [b"connection", b"subject_peer_certificate"] => {
-            (attribute::CONNECTION_SUBJECT_PEER_CERTIFICATE, Text)
-        }
-        [b"connection", b"dns_san_peer_certificate"] => {
-            (attribute::CONNECTION_DNS_SAN_PEER_CERTIFICATE, Text)
-        }
-        [b"connection", b"uri_san_peer_certificate"] => {
-            (attribute::CONNECTION_URI_SAN_PEER_CERTIFICATE, Text)
-        }
-        [b"connection", b"sha256_peer_certificate_digest"] => {
-            (attribute::CONNECTION_SHA256_PEER_CERTIFICATE_DIGEST, Text)
-        }
-        [b"connection", b"termination_details"] => {
-            (attribute::CONNECTION_TERMINATION_DETAILS, Text)
-        }
-        [b"upstream", b"address"] => (attribute::UPSTREAM_ADDRESS, Text),
-        [b"upstream", b"port"] => (attribute::UPSTREAM_PORT, Integer),
-        [b"upstream", b"tls_version"] => (attribute::UPSTREAM_TLS_VERSION, Text),
-        [b"upstream", b"local_address"] => (attribute::UPSTREAM_LOCAL_ADDRESS, Text),
-        [b"upstream", b"transport_failure_reason"] => {
-            (attribute::UPSTREAM_TRANSPORT_FAILURE_REASON, Text)
-        }
-        [b"upstream", b"request_attempt_count"] => {
-            (attribute::UPSTREAM_REQUEST_ATTEMPT_COUNT, Integer)
-        }
-        [b"xds", b"cluster_name"] => (attribute::XDS_CLUSTER_NAME, Text),
-        [b"xds", b"listener_direction"] => (attribute::XDS_LISTENER_DIRECTION, Integer),
-        [b"xds", b"route_name"] => (attribute::XDS_ROUTE_NAME, Text),
-        [b"xds", b"virtual_host_name"] => (attribute::XDS_VIRTUAL_HOST_NAME, Text),
-        [b"xds", b"filter_chain_name"] => (attribute::XDS_FILTER_CHAIN_NAME, Text),
+        [b"request", b"path"] => (0, Text),
+        [b"request", b"url_path"] => (1, Text),
+        [b"request", b"host"] => (2, Text),
+        [b"request", b"scheme"] => (3, Text),
+        [b"request", b"method"] => (4, Text),
+        [b"request", b"referer"] => (6, Text),
+        [b"request", b"useragent"] => (7, Text),
+        [b"request", b"id"] => (9, Text),
+        [b"request", b"protocol"] => (10, Text),
+        [b"request", b"query"] => (11, Text),
+        [b"request", b"duration"] => (12, Integer),
+        [b"request", b"size"] => (13, Integer),
+        [b"request", b"total_size"] => (14, Integer),
+        [b"response", b"code"] => (15, Integer),
+        [b"response", b"code_details"] => (16, Text),
+        [b"response", b"flags"] => (17, Integer),
+        [b"response", b"grpc_status"] => (18, Integer),
+        [b"response", b"size"] => (21, Integer),
+        [b"response", b"total_size"] => (22, Integer),
+        [b"response", b"backend_latency"] => (23, Integer),
+        [b"source", b"address"] => (24, Text),
+        [b"source", b"port"] => (25, Integer),
+        [b"destination", b"address"] => (26, Text),
+        [b"destination", b"port"] => (27, Integer),
+        [b"connection", b"id"] => (28, Integer),
+        [b"connection", b"mtls"] => (29, Flag),
+        [b"connection", b"requested_server_name"] => (30, Text),
+        [b"connection", b"tls_version"] => (31, Text),
+        [b"connection", b"subject_peer_certificate"] => (33, Text),
+        [b"connection", b"dns_san_peer_certificate"] => (35, Text),
+        [b"connection", b"uri_san_peer_certificate"] => (37, Text),
+        [b"connection", b"sha256_peer_certificate_digest"] => (38, Text),
+        [b"connection", b"termination_details"] => (40, Text),
+        [b"upstream", b"address"] => (41, Text),
+        [b"upstream", b"port"] => (42, Integer),
+        [b"upstream", b"tls_version"] => (43, Text),
+        [b"upstream", b"local_address"] => (51, Text),
+        [b"upstream", b"transport_failure_reason"] => (52, Text),
+        [b"upstream", b"request_attempt_count"] => (53, Integer),
+        [b"xds", b"cluster_name"] => (57, Text),
+        [b"xds", b"listener_direction"] => (59, Integer),
+        [b"xds", b"route_name"] => (61, Text),
+        [b"xds", b"virtual_host_name"] => (63, Text),
+        [b"xds", b"filter_chain_name"] => (66, Text),
         _ => return None,
     };
     Some((id, kind))

@@ -1,12 +1,15 @@
 //! The stream: resuming, resetting, answering locally; a callout's status. A connection:
 //! resuming, closing.
 
+use super::connection::Deferred;
 use super::*;
 
 impl StreamHost for NativeHost {
     fn proxy_continue_stream(&self, call: proxy_continue_stream::Args<'_>) -> u32 {
         match StreamType::from_raw(call.stream_type) {
-            Some(StreamType::Downstream) => return self.continue_reading(),
+            Some(StreamType::Downstream) => {
+                return self.act_on_connection(Deferred::ContinueReading);
+            }
             // As Envoy answers a Wasm network filter: only the client's side resumes.
             Some(StreamType::Upstream) => return UNIMPLEMENTED,
             _ => {}
@@ -26,7 +29,9 @@ impl StreamHost for NativeHost {
     fn proxy_close_stream(&self, call: proxy_close_stream::Args<'_>) -> u32 {
         match StreamType::from_raw(call.stream_type) {
             // A network filter sits on the downstream connection: either side closes it.
-            Some(StreamType::Downstream | StreamType::Upstream) => return self.close_connection(),
+            Some(StreamType::Downstream | StreamType::Upstream) => {
+                return self.act_on_connection(Deferred::Close);
+            }
             Some(_) => {}
             None => return BAD_ARGUMENT,
         }
