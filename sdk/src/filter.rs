@@ -47,12 +47,13 @@
 pub use crate::abi::Action;
 use crate::abi::{BufferType, MapType, StreamType};
 use crate::body::Body;
-use crate::callout::{CallRouting, Calls, start_calls};
+use crate::callout::{CallRouting, start_calls};
 use crate::error::Error;
 use crate::headers::{Headers, HeadersMut};
 use crate::host::{self, HostResult};
 use crate::properties::{Properties, PropertiesMut};
 use crate::reply::LocalReply;
+use std::marker::PhantomData;
 
 /// Implemented by [`http_filter`](crate::http_filter) for the filter type it is put on.
 ///
@@ -243,15 +244,15 @@ macro_rules! live_phase {
 pub struct RequestHeadersOps<'a, F> {
     context_id: u32,
     end_of_stream: bool,
-    calls: &'a mut Calls<F>,
+    filter: PhantomData<&'a mut F>,
 }
 
 impl<'a, F> RequestHeadersOps<'a, F> {
-    pub(crate) fn new(context_id: u32, end_of_stream: bool, calls: &'a mut Calls<F>) -> Self {
+    pub(crate) fn new(context_id: u32, end_of_stream: bool) -> Self {
         Self {
             context_id,
             end_of_stream,
-            calls,
+            filter: PhantomData,
         }
     }
 
@@ -305,15 +306,15 @@ impl<F> RequestHeadersOps<'_, F> {
 pub struct ResponseHeadersOps<'a, F> {
     context_id: u32,
     end_of_stream: bool,
-    calls: &'a mut Calls<F>,
+    filter: PhantomData<&'a mut F>,
 }
 
 impl<'a, F> ResponseHeadersOps<'a, F> {
-    pub(crate) fn new(context_id: u32, end_of_stream: bool, calls: &'a mut Calls<F>) -> Self {
+    pub(crate) fn new(context_id: u32, end_of_stream: bool) -> Self {
         Self {
             context_id,
             end_of_stream,
-            calls,
+            filter: PhantomData,
         }
     }
 
@@ -350,21 +351,16 @@ macro_rules! body_phase {
             context_id: u32,
             body: Body,
             end_of_stream: bool,
-            calls: &'a mut Calls<F>,
+            filter: PhantomData<&'a mut F>,
         }
 
         impl<'a, F> $phase<'a, F> {
-            pub(crate) fn new(
-                context_id: u32,
-                size: usize,
-                end_of_stream: bool,
-                calls: &'a mut Calls<F>,
-            ) -> Self {
+            pub(crate) fn new(context_id: u32, size: usize, end_of_stream: bool) -> Self {
                 Self {
                     context_id,
                     body: Body::new($buffer, size),
                     end_of_stream,
-                    calls,
+                    filter: PhantomData,
                 }
             }
 
@@ -429,12 +425,15 @@ macro_rules! trailers_phase {
         #[doc = $doc]
         pub struct $phase<'a, F> {
             context_id: u32,
-            calls: &'a mut Calls<F>,
+            filter: PhantomData<&'a mut F>,
         }
 
         impl<'a, F> $phase<'a, F> {
-            pub(crate) fn new(context_id: u32, calls: &'a mut Calls<F>) -> Self {
-                Self { context_id, calls }
+            pub(crate) fn new(context_id: u32) -> Self {
+                Self {
+                    context_id,
+                    filter: PhantomData,
+                }
             }
 
             /// The trailers, writable.

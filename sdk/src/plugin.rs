@@ -54,7 +54,9 @@
 //! envoy_wasm_sdk::entry!(Stamp);
 //! ```
 
-use crate::callout::{CalloutError, HttpRequest, HttpResponse};
+use crate::callout::{
+    Answer, CallKind, CallRouting, CalloutError, HttpRequest, HttpResponse, Owner, Response,
+};
 use crate::config::{self, ConfigError};
 use crate::filter::HttpFilter;
 use crate::grpc::{GrpcStream, GrpcStreamEvent, GrpcStreamRequest};
@@ -189,58 +191,38 @@ type TimerCallback<P> = Box<dyn FnMut(&P, &mut PluginOps<'_, P>)>;
 /// id.
 type TimerRunner<P> = fn(&PluginServices<P>, &P, u32);
 
-/// What a plugin's stream runs for each event: a closure, or a method of the plugin.
-pub(crate) type PluginStreamHandler<P> = Box<dyn FnMut(&P, GrpcStreamEvent, &mut PluginOps<'_, P>)>;
-
-/// A plugin's streams' handlers, by token (owned by the runtime; `None` while one runs).
-pub(crate) struct PluginStreams<P> {
-    handlers: Vec<(u32, Option<PluginStreamHandler<P>>)>,
-}
-
-impl<P> Default for PluginStreams<P> {
-    fn default() -> Self {
-        PluginStreams {
-            handlers: Vec::new(),
+/// `run` as an [`Answer`] of plugin context of a `P`: a plugin's HTTP call or gRPC stream.
+fn plugin_answer<P: 'static>(
+    mut run: impl FnMut(&P, Response, &mut PluginOps<'_, P>) + 'static,
+) -> Answer {
+    Answer::new(move |owner, response| {
+        if let Owner::Plugin {
+            root_context_id,
+            plugin,
+            services,
+        } = owner
+            && let (Some(plugin), Some(services)) = (
+                plugin.downcast_ref::<P>(),
+                services.downcast_ref::<PluginServices<P>>(),
+            )
+        {
+            run(
+                plugin,
+                response,
+                &mut PluginOps::new(root_context_id, services),
+            );
         }
-    }
+        Ok(())
+    })
 }
 
-impl<P> PluginStreams<P> {
-    pub(crate) fn add(&mut self, token: u32, handler: PluginStreamHandler<P>) {
-        self.handlers.push((token, Some(handler)));
-    }
-
-    /// Takes stream `token`'s handler out while it runs.
-    pub(crate) fn take(&mut self, token: u32) -> Option<PluginStreamHandler<P>> {
-        let (_, slot) = self.handlers.iter_mut().find(|(t, _)| *t == token)?;
-        slot.take()
-    }
-
-    /// Puts a handler back after it ran.
-    pub(crate) fn put_back(&mut self, token: u32, handler: PluginStreamHandler<P>) {
-        if let Some((_, slot)) = self.handlers.iter_mut().find(|(t, _)| *t == token) {
-            *slot = Some(handler);
-        }
-    }
-
-    /// Drops stream `token`'s handler (its last event came, or it was cancelled).
-    pub(crate) fn remove(&mut self, token: u32) {
-        self.handlers.retain(|(t, _)| *t != token);
-    }
-}
-
-type PluginCallHandler<P> =
-    Box<dyn FnOnce(&P, Result<HttpResponse, CalloutError>, &mut PluginOps<'_, P>)>;
-
-/// What the runtime keeps for a plugin context besides the plugin: its name, its timers,
-/// its HTTP calls' and gRPC streams' handlers.
+/// What the runtime keeps for a plugin context besides the plugin: its name and its
+/// timers. (Its calls' handlers are kept with every other call's, by the runtime.)
 pub(crate) struct PluginServices<P> {
     pub(crate) timers: RefCell<Timers<TimerCallback<P>>>,
     /// Runs the due timers: installed by the first timer, so a module that sets none links
     /// none of the code.
     timer_runner: Cell<Option<TimerRunner<P>>>,
-    pub(crate) streams: RefCell<PluginStreams<P>>,
-    pub(crate) calls: RefCell<PluginCalls<P>>,
     identity: RefCell<(String, String)>,
 }
 
@@ -249,8 +231,6 @@ impl<P> Default for PluginServices<P> {
         PluginServices {
             timers: RefCell::new(Timers::default()),
             timer_runner: Cell::new(None),
-            streams: RefCell::new(PluginStreams::default()),
-            calls: RefCell::new(PluginCalls(Vec::new())),
             identity: RefCell::new((String::new(), String::new())),
         }
     }
@@ -313,35 +293,6 @@ impl<P: 'static> PluginServices<P> {
             log::error!("cannot set the timers' tick: {error}");
         }
     }
-}
-
-/// A plugin's HTTP calls in flight: each token's handler.
-pub(crate) struct PluginCalls<P>(Vec<(u32, PluginCallHandler<P>)>);
-
-impl<P> PluginCalls<P> {
-    /// The handler of call `token`, taken out (a call is answered once).
-    pub(crate) fn take(&mut self, token: u32) -> Option<PluginCallHandler<P>> {
-        let at = self.0.iter().position(|(t, _)| *t == token)?;
-        Some(self.0.swap_remove(at).1)
-    }
-}
-
-/// How a plugin's gRPC stream's events come back to it. Implemented by the runtime for
-/// every plugin; called only where a plugin opens a stream, so a module that never does
-/// links none of the code that routes stream events.
-#[doc(hidden)]
-pub trait StreamRouting: Sized + 'static {
-    /// Stream `token`, opened by plugin context `root_context_id`, sends its events there
-    /// (messages of at most `max_message_bytes`).
-    fn route_stream(token: u32, root_context_id: u32, max_message_bytes: usize);
-}
-
-/// How a plugin's HTTP call's response comes back to it (as [`StreamRouting`], for calls).
-#[doc(hidden)]
-pub trait PluginCallRouting: Sized + 'static {
-    /// Call `token`, made by plugin context `root_context_id`, answers there (with a body
-    /// of at most `max_response_bytes`).
-    fn route_call(token: u32, root_context_id: u32, max_response_bytes: usize);
 }
 
 /// Operations valid while a plugin is configured.
@@ -456,7 +407,7 @@ macro_rules! plugin_phase {
             }
         }
 
-        impl<P: PluginCallRouting> $ops<'_, P> {
+        impl<P: CallRouting> $ops<'_, P> {
             /// Calls another service over HTTP from the plugin (a timer, a queue callback,
             /// `configure`): `on_response` runs with the plugin when the response (or the
             /// failure) arrives, a closure or a method such as `Self::on_keys`.
@@ -472,17 +423,20 @@ macro_rules! plugin_phase {
                 + 'static,
             ) -> HeaderResult<()> {
                 let token = request.dispatch()?;
-                self.services
-                    .calls
-                    .borrow_mut()
-                    .0
-                    .push((token, Box::new(on_response)));
-                P::route_call(token, self.root_context_id, request.max_response_bytes);
+                let mut on_response = Some(on_response);
+                let answer = plugin_answer(move |plugin: &P, response: Response, ops| {
+                    if let (Some(on_response), Some(result)) = (on_response.take(), response.http())
+                    {
+                        on_response(plugin, result, ops);
+                    }
+                });
+                let limit = request.max_response_bytes;
+                P::route(CallKind::Http, token, self.root_context_id, limit, answer);
                 Ok(())
             }
         }
 
-        impl<P: StreamRouting> $ops<'_, P> {
+        impl<P: CallRouting> $ops<'_, P> {
             crate::native_lacks! {
                 /// Opens a gRPC stream owned by the plugin (see [`grpc`](crate::grpc)):
                 /// `on_event` runs with the plugin for each of its events, until it closes; a
@@ -498,15 +452,14 @@ macro_rules! plugin_phase {
                     on_event: impl FnMut(&P, GrpcStreamEvent, &mut PluginOps<'_, P>) + 'static,
                 ) -> HeaderResult<GrpcStream> {
                     let stream = request.open()?;
-                    self.services
-                        .streams
-                        .borrow_mut()
-                        .add(stream.token(), Box::new(on_event));
-                    P::route_stream(
-                        stream.token(),
-                        self.root_context_id,
-                        request.max_message_bytes,
-                    );
+                    let mut on_event = on_event;
+                    let answer = plugin_answer(move |plugin: &P, response, ops| {
+                        if let Response::Stream(event) = response {
+                            on_event(plugin, event, ops);
+                        }
+                    });
+                    let (token, limit) = (stream.token(), request.max_message_bytes);
+                    P::route(CallKind::GrpcStream, token, self.root_context_id, limit, answer);
                     Ok(stream)
                 }
             }

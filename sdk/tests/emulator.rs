@@ -4,23 +4,15 @@ use envoy_wasm_sdk::Action;
 use envoy_wasm_sdk::testing::{Emulator, LogLevel, Request, Response};
 use std::time::Duration;
 
+mod common;
+use common::configured;
+
 /// Header operations, body buffering, trailers and replies, driven by request headers.
 mod echo {
+    use crate::common::Plain;
     use envoy_wasm_sdk::prelude::*;
-    use std::rc::Rc;
 
-    pub struct Echo;
-    impl Plugin for Echo {
-        type Config = ();
-        type Filter = EchoFilter;
-        fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-            Ok(Echo)
-        }
-        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<EchoFilter> {
-            Some(EchoFilter { upper: false })
-        }
-    }
-
+    #[derive(Default)]
     pub struct EchoFilter {
         upper: bool,
     }
@@ -84,13 +76,11 @@ mod echo {
         }
     }
 
-    envoy_wasm_sdk::entry!(Echo);
+    envoy_wasm_sdk::entry!(Plain<EchoFilter>);
 }
 
 fn echo() -> Emulator {
-    let envoy = Emulator::new(echo::register_plugin);
-    envoy.configure("").expect("configures");
-    envoy
+    configured(echo::register_plugin)
 }
 
 #[test]
@@ -508,22 +498,12 @@ fn the_host_log_level_filters_records() {
 
 /// Raw callouts at the ABI: the emulator records them and checks what Envoy checks.
 mod caller {
+    use crate::common::Plain;
     use envoy_wasm_sdk::host::callouts;
     use envoy_wasm_sdk::prelude::*;
-    use std::rc::Rc;
     use std::time::Duration;
 
-    pub struct Caller;
-    impl Plugin for Caller {
-        type Config = ();
-        type Filter = CallerFilter;
-        fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-            Ok(Caller)
-        }
-        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<CallerFilter> {
-            Some(CallerFilter)
-        }
-    }
+    #[derive(Default)]
     pub struct CallerFilter;
     #[http_filter]
     impl HttpFilter for CallerFilter {
@@ -566,13 +546,12 @@ mod caller {
             Ok(Action::Continue)
         }
     }
-    envoy_wasm_sdk::entry!(Caller);
+    envoy_wasm_sdk::entry!(Plain<CallerFilter>);
 }
 
 #[test]
 fn callouts_are_recorded_and_checked_like_envoy() {
-    let envoy = Emulator::new(caller::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(caller::register_plugin);
     let exchange = envoy.send(Request::get("/"));
     let upstream = exchange.upstream();
     assert_eq!(upstream.header("x-missing"), Some("Err(BadArgument)"));
@@ -663,8 +642,7 @@ mod stateless {
 
 #[test]
 fn a_stateless_filter_is_asked_for_each_stream_and_keeps_one_value() {
-    let envoy = Emulator::new(stateless::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(stateless::register_plugin);
     assert_eq!(stateless::FILTERS_CREATED.get(), 0, "none before a stream");
     for path in ["/a", "/b", "/c"] {
         let exchange = envoy.send(Request::get(path));

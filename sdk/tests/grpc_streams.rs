@@ -7,6 +7,9 @@ use envoy_wasm_sdk::testing::{Emulator, Request};
 use std::cell::Cell;
 use std::rc::Rc;
 
+mod common;
+use common::{Plain, configured};
+
 /// What an event looks like in the log.
 fn shown(event: &GrpcStreamEvent) -> String {
     match event {
@@ -84,21 +87,9 @@ mod shipper {
 mod asker {
     use super::*;
 
-    pub struct Asking;
-
-    impl Plugin for Asking {
-        type Config = ();
-        type Filter = Ask;
-        fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-            Ok(Asking)
-        }
-        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Ask> {
-            Some(Ask { answers: 0 })
-        }
-    }
-
     /// Opens a stream per request, sends the path and holds the request; each answer is
     /// counted, and the second lets the request go on with them.
+    #[derive(Default)]
     pub struct Ask {
         answers: u32,
     }
@@ -134,7 +125,7 @@ mod asker {
         }
     }
 
-    envoy_wasm_sdk::entry!(Asking);
+    envoy_wasm_sdk::entry!(Plain<Ask>);
 }
 
 fn logged_events(envoy: &Emulator, prefix: &str) -> Vec<String> {
@@ -150,8 +141,7 @@ fn logged_events(envoy: &Emulator, prefix: &str) -> Vec<String> {
 
 #[test]
 fn a_plugin_stream_carries_what_its_filters_send_and_hears_every_event() {
-    let envoy = Emulator::new(shipper::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(shipper::register_plugin);
     envoy.send(Request::get("/a"));
     envoy.send(Request::get("/b"));
     let call = &envoy.grpc_calls()[0];
@@ -186,8 +176,7 @@ fn a_plugin_stream_carries_what_its_filters_send_and_hears_every_event() {
 
 #[test]
 fn a_trailers_only_answer_is_trailers_not_an_acceptance() {
-    let envoy = Emulator::new(shipper::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(shipper::register_plugin);
     let token = envoy.grpc_calls()[0].token;
     // What Envoy sends for a service it cannot reach: one headers frame that ends it.
     envoy.send_grpc_initial_metadata(token, &[("grpc-status", "14"), ("grpc-message", "down")]);
@@ -200,8 +189,7 @@ fn a_trailers_only_answer_is_trailers_not_an_acceptance() {
 
 #[test]
 fn a_cancelled_stream_hears_nothing_more_and_refuses_sends() {
-    let envoy = Emulator::new(shipper::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(shipper::register_plugin);
     let token = envoy.grpc_calls()[0].token;
     envoy.send_grpc_message(token, "cancel");
     assert!(envoy.grpc_calls()[0].cancelled);
@@ -212,8 +200,7 @@ fn a_cancelled_stream_hears_nothing_more_and_refuses_sends() {
 
 #[test]
 fn a_message_over_the_limit_cancels_the_stream_as_resource_exhausted() {
-    let envoy = Emulator::new(shipper::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(shipper::register_plugin);
     let token = envoy.grpc_calls()[0].token;
     envoy.send_grpc_message(token, "x".repeat(17));
     assert_eq!(
@@ -225,8 +212,7 @@ fn a_message_over_the_limit_cancels_the_stream_as_resource_exhausted() {
 
 #[test]
 fn a_service_that_goes_away_closes_the_stream_unavailable() {
-    let envoy = Emulator::new(shipper::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(shipper::register_plugin);
     let token = envoy.grpc_calls()[0].token;
     envoy.close_grpc_call(token, GrpcStatus::Unavailable, "upstream connect error");
     assert_eq!(
@@ -240,8 +226,7 @@ fn a_service_that_goes_away_closes_the_stream_unavailable() {
 
 #[test]
 fn a_filter_stream_drives_its_request_and_ends_with_it() {
-    let envoy = Emulator::new(asker::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(asker::register_plugin);
     let mut stream = envoy.stream();
     let held = stream.request_headers(&[(":method", "GET"), (":path", "/q")], true);
     assert_eq!(held, Action::Pause);
@@ -268,8 +253,7 @@ fn a_filter_stream_drives_its_request_and_ends_with_it() {
 
 #[test]
 fn a_filter_stream_that_fails_answers_its_request() {
-    let envoy = Emulator::new(asker::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(asker::register_plugin);
     let mut stream = envoy.stream();
     stream.request_headers(&[(":method", "GET"), (":path", "/q")], true);
     let token = envoy.grpc_calls()[0].token;

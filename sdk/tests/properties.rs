@@ -3,73 +3,36 @@
 
 use envoy_wasm_sdk::prelude::*;
 use envoy_wasm_sdk::testing::{Emulator, Request, Response};
-use std::rc::Rc;
 
-mod reader {
-    use super::*;
+mod common;
+use common::{Plain, configured};
 
-    pub struct Reader;
+/// The filter `tests/tests/properties.rs` runs in Envoy: lists the properties that have a
+/// value, in header `x-attrs` of the request (upstream) and of the response.
+#[path = "../../tests/filters/attributes/src/lib.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "it includes `tests/filters/plain.rs` as `common` does: two separate `Plain`s"
+)]
+mod attributes;
 
-    impl Plugin for Reader {
-        type Config = ();
-        type Filter = Read;
-        fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-            Ok(Reader)
-        }
-        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Read> {
-            Some(Read)
-        }
-    }
-
-    pub struct Read;
-
-    /// `route_name,request.path,response.code` as `+` (has a value) or `-`.
-    fn seen(props: &Properties<'_>) -> Result<String, Error> {
-        let mut marks = String::new();
-        for path in [
-            &["route_name"][..],
-            &["request", "path"],
-            &["response", "code"],
-        ] {
-            marks.push(if props.get(path)?.is_some() { '+' } else { '-' });
-        }
-        Ok(marks)
-    }
-
-    #[http_filter(stateless)]
-    impl HttpFilter for Read {
-        fn on_request_headers(
-            &mut self,
-            req: &mut RequestHeadersOps<Self>,
-        ) -> Result<Action, Error> {
-            let marks = seen(&req.properties())?;
-            req.headers().set("x-seen", marks)?;
-            Ok(Action::Continue)
-        }
-
-        fn on_response_headers(
-            &mut self,
-            resp: &mut ResponseHeadersOps<Self>,
-        ) -> Result<Action, Error> {
-            let marks = seen(&resp.properties())?;
-            resp.headers().set("x-seen", marks)?;
-            Ok(Action::Continue)
-        }
-    }
-
-    envoy_wasm_sdk::entry!(Reader);
-}
-
+/// `route_name,request.path,response.code` as `+` (listed in `x-attrs`) or `-`, at the
+/// upstream and at the client.
 fn seen(envoy: &Emulator) -> (String, String) {
     let exchange = envoy.send_with(Request::get("/a"), Response::ok());
-    let at = |m: &envoy_wasm_sdk::testing::Message| m.header("x-seen").unwrap_or("").to_owned();
+    let at = |m: &envoy_wasm_sdk::testing::Message| {
+        let listed: Vec<&str> = m.header("x-attrs").unwrap_or("").split(',').collect();
+        ["route_name", "request.path", "response.code"]
+            .iter()
+            .map(|path| if listed.contains(path) { '+' } else { '-' })
+            .collect()
+    };
     (at(exchange.upstream()), at(exchange.response()))
 }
 
 #[test]
 fn attributes_follow_envoys_phases_and_hosts() {
-    let envoy = Emulator::new(reader::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(attributes::register_plugin);
     // A test may set `route_name`, but upstream Envoy has no such attribute: not served.
     envoy.set_property(&["route_name"], "r1");
     // route_name, request.path, response.code: the request line only before the
@@ -83,19 +46,7 @@ fn attributes_follow_envoys_phases_and_hosts() {
 mod typed {
     use super::*;
 
-    pub struct Typed;
-
-    impl Plugin for Typed {
-        type Config = ();
-        type Filter = ReadTyped;
-        fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-            Ok(Typed)
-        }
-        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<ReadTyped> {
-            Some(ReadTyped)
-        }
-    }
-
+    #[derive(Default)]
     pub struct ReadTyped;
 
     #[http_filter(stateless)]
@@ -120,13 +71,12 @@ mod typed {
         }
     }
 
-    envoy_wasm_sdk::entry!(Typed);
+    envoy_wasm_sdk::entry!(Plain<ReadTyped>);
 }
 
 #[test]
 fn a_map_valued_property_reads_typed() {
-    let envoy = Emulator::new(typed::register_plugin);
-    envoy.configure("").unwrap();
+    let envoy = configured(typed::register_plugin);
     envoy.set_property(
         &["custom", "map"],
         envoy_wasm_sdk::abi::pairs::encode(&[("a", "1"), ("b", "2")]),

@@ -14,22 +14,13 @@ struct Visit {
     path: String,
 }
 
+mod common;
+use common::Plain;
+
 mod module {
     use super::*;
 
-    pub struct Feeding;
-
-    impl Plugin for Feeding {
-        type Config = ();
-        type Filter = Feed;
-        fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-            Ok(Feeding)
-        }
-        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<Feed> {
-            Some(Feed)
-        }
-    }
-
+    #[derive(Default)]
     pub struct Feed;
 
     #[http_filter(stateless)]
@@ -73,7 +64,7 @@ mod module {
         }
     }
 
-    envoy_wasm_sdk::entry!(Feeding, "collector" => Collector);
+    envoy_wasm_sdk::entry!(Plain<Feed>, "collector" => Collector);
 }
 
 #[test]

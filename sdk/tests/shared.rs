@@ -5,7 +5,9 @@ use envoy_wasm_sdk::prelude::*;
 use envoy_wasm_sdk::shared::{SharedError, SharedMap};
 use envoy_wasm_sdk::testing::{Emulator, Request};
 use serde::{Deserialize, Serialize};
-use std::rc::Rc;
+
+mod common;
+use common::{Plain, configured};
 
 #[derive(Serialize, Deserialize, Default, Debug, PartialEq)]
 struct Visits {
@@ -16,21 +18,7 @@ struct Visits {
 mod counter {
     use super::*;
 
-    pub struct Counter;
-
-    impl Plugin for Counter {
-        type Config = ();
-        type Filter = CountFilter;
-
-        fn configure(_: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-            Ok(Counter)
-        }
-
-        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<CountFilter> {
-            Some(CountFilter)
-        }
-    }
-
+    #[derive(Default)]
     pub struct CountFilter;
 
     #[http_filter(stateless)]
@@ -52,7 +40,7 @@ mod counter {
         }
     }
 
-    envoy_wasm_sdk::entry!(Counter);
+    envoy_wasm_sdk::entry!(Plain<CountFilter>);
 }
 
 fn visit(envoy: &Emulator, client: &str) -> Option<String> {
@@ -61,9 +49,7 @@ fn visit(envoy: &Emulator, client: &str) -> Option<String> {
 }
 
 fn counter() -> Emulator {
-    let envoy = Emulator::new(counter::register_plugin);
-    envoy.configure("").expect("configures");
-    envoy
+    configured(counter::register_plugin)
 }
 
 #[test]

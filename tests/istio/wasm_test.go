@@ -244,28 +244,10 @@ func testImageFormat(t *testing.T, format string) {
 	for _, by := range []string{"tag", "digest"} {
 		url := map[string]string{"tag": img.TagURL(), "digest": img.DigestURL()}[by]
 		t.Run("ECDS conversion loads the module (url by "+by+")", func(t *testing.T) {
-			cache := newCache(t)
 			resources := []*anypb.Any{ecdsResource(t, url, img.DigestHex)}
-			if err := wasm.MaybeConvertWasmExtensionConfig(resources, cache); err != nil {
-				t.Fatalf("MaybeConvertWasmExtensionConfig: %v", err)
-			}
-			ec := &core.TypedExtensionConfig{}
-			if err := resources[0].UnmarshalTo(ec); err != nil {
-				t.Fatal(err)
-			}
-			w := &httpwasm.Wasm{}
-			if err := ec.GetTypedConfig().UnmarshalTo(w); err != nil {
-				t.Fatalf("the agent replaced the Wasm filter by %s (the fetch failed; see its log above)",
-					ec.GetTypedConfig().GetTypeUrl())
-			}
-			file := w.GetConfig().GetVmConfig().GetCode().GetLocal().GetFilename()
-			if file == "" {
-				t.Fatalf("code not rewritten to a local file: %v", w.GetConfig().GetVmConfig().GetCode())
-			}
-			got, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
+			harness.ConvertECDS(t, resources)
+			_, w := harness.WasmOf(t, resources[0])
+			_, got := harness.LocalModule(t, w)
 			sameModule(t, got, modBytes)
 			if env := w.GetConfig().GetVmConfig().GetEnvironmentVariables(); env != nil {
 				t.Errorf("ISTIO_META_* variables left for Envoy: %v", env)
@@ -274,15 +256,9 @@ func testImageFormat(t *testing.T, format string) {
 	}
 
 	t.Run("ECDS conversion with a wrong sha256 fails closed", func(t *testing.T) {
-		cache := newCache(t)
 		resources := []*anypb.Any{ecdsResource(t, img.TagURL(), flipLastHexDigit(img.DigestHex))}
-		if err := wasm.MaybeConvertWasmExtensionConfig(resources, cache); err != nil {
-			t.Fatalf("MaybeConvertWasmExtensionConfig: %v", err)
-		}
-		ec := &core.TypedExtensionConfig{}
-		if err := resources[0].UnmarshalTo(ec); err != nil {
-			t.Fatal(err)
-		}
+		harness.ConvertECDS(t, resources)
+		ec := harness.ExtensionConfig(t, resources[0])
 		rbac := &httprbac.RBAC{}
 		if err := ec.GetTypedConfig().UnmarshalTo(rbac); err != nil {
 			t.Fatalf("want the deny-all RBAC filter, got %s", ec.GetTypedConfig().GetTypeUrl())
@@ -293,21 +269,13 @@ func testImageFormat(t *testing.T, format string) {
 	})
 }
 
-func newCache(t *testing.T) *wasm.LocalFileCache {
-	// Zero Options take the agent's defaults (options.go, defaultOptions). A fresh cache
-	// per call: the cache would otherwise answer from what an earlier call stored.
-	c := wasm.NewLocalFileCache(t.TempDir(), wasm.Options{})
-	t.Cleanup(c.Cleanup)
-	return c
-}
-
 // get fetches url through a fresh LocalFileCache and returns the module's bytes.
 func get(t *testing.T, url string, opts wasm.GetOptions) ([]byte, error) {
 	t.Helper()
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
-	path, err := newCache(t).Get(url, opts)
+	path, err := harness.NewCache(t).Get(url, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -530,6 +530,14 @@ impl Envoy {
         wait_until(|| self.log().contains(needle))
     }
 
+    /// The first line of Envoy's log so far that contains `needle`.
+    pub fn log_line(&self, needle: &str) -> Option<String> {
+        self.log()
+            .lines()
+            .find(|line| line.contains(needle))
+            .map(str::to_owned)
+    }
+
     /// The admin `/stats` text.
     pub fn stats(&self) -> String {
         self.admin_get("/stats").unwrap_or_default()

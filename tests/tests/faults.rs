@@ -89,12 +89,7 @@ on_both_targets! {
         assert_eq!(later.status(), 503);
         assert!(upstream.requests().is_empty());
         assert!(envoy.wait_for_log("asked to panic"), "{}", envoy.log());
-        let line = envoy
-            .log()
-            .lines()
-            .find(|l| l.contains("asked to panic"))
-            .unwrap()
-            .to_owned();
+        let line = envoy.log_line("asked to panic").unwrap();
         assert!(line.contains("[critical]"), "logged at critical: {line}");
         assert!(
             line.contains("panicked at tests/filters/faulty/src/lib.rs:")

@@ -52,12 +52,7 @@ on_both_targets! {
             envoy.log()
         );
         assert!(envoy.wait_for_log("] DELETE /second"), "{}", envoy.log());
-        let line = envoy
-            .log()
-            .lines()
-            .find(|l| l.contains("] DELETE /second"))
-            .map(str::to_owned)
-            .unwrap_or_default();
+        let line = envoy.log_line("] DELETE /second").unwrap_or_default();
         let id = line
             .split_once("hello_world hello_world: [")
             .and_then(|(_, rest)| rest.split_once(']'))

@@ -100,6 +100,14 @@ fn push_and_check(registry: &Registry, access: &Access, name: &str) {
     );
 }
 
+/// The error of pushing `image` to `target` with `access`: a push that must fail.
+#[track_caller]
+fn push_error(image: &Image, target: &Reference, access: &Access) -> String {
+    push(image, target, access)
+        .expect_err("the push went through")
+        .to_string()
+}
+
 #[test]
 fn a_push_logs_in_with_the_registrys_credential_helper() {
     let registry = Registry::start_with_htpasswd(USER, PASSWORD);
@@ -161,13 +169,10 @@ fn wrong_or_missing_credentials_fail_naming_the_registry() {
 
     let docker = Docker::new(json!({ "credHelpers": { &address: "teststub" } }));
     docker.helper("teststub", &address, USER, "wrong-password");
-    let error = push(&image, &target, &docker.access())
-        .expect_err("a wrong password pushed")
-        .to_string();
+    let error = push_error(&image, &target, &docker.access());
+    let refused = format!("the registry {address} refused the credentials of `{USER}`");
     assert!(
-        error.contains(&format!(
-            "the registry {address} refused the credentials of `{USER}`"
-        )) && error.contains("docker-credential-teststub"),
+        error.contains(&refused) && error.contains("docker-credential-teststub"),
         "{error}"
     );
     let error = manifest_digest(&target, &docker.access())
@@ -176,9 +181,7 @@ fn wrong_or_missing_credentials_fail_naming_the_registry() {
     assert!(error.contains(&address), "{error}");
 
     let docker = Docker::new(json!({}));
-    let error = push(&image, &target, &docker.access())
-        .expect_err("pushed without credentials")
-        .to_string();
+    let error = push_error(&image, &target, &docker.access());
     assert!(
         error.contains(&format!("the registry {address} wants a login"))
             && error.contains(&format!("docker login {address}")),
@@ -186,9 +189,7 @@ fn wrong_or_missing_credentials_fail_naming_the_registry() {
     );
 
     let docker = Docker::new(json!({ "credHelpers": { &address: "not-installed" } }));
-    let error = push(&image, &target, &docker.access())
-        .expect_err("pushed with a missing helper")
-        .to_string();
+    let error = push_error(&image, &target, &docker.access());
     assert!(
         error.contains("docker-credential-not-installed") && error.contains(&address),
         "{error}"
@@ -232,7 +233,7 @@ fn manifest_digests_come_by_tag_and_by_digest() {
     let wrong = reference(&format!("{address}/filters/lookup:1.2@{other}"));
     assert!(push(&image, &wrong, &access).is_err());
     // A digest alone is no tag to push to.
-    let error = push(&image, &by_digest, &access).unwrap_err().to_string();
+    let error = push_error(&image, &by_digest, &access);
     assert!(error.contains("add :TAG"), "{error}");
 }
 
@@ -260,9 +261,7 @@ fn https_registries_with_a_private_ca_need_its_certificate() {
     let target = reference(&format!("{address}/filters/tls:0.1.0"));
     let image = image("tls");
 
-    let error = push(&image, &target, &Access::default())
-        .expect_err("pushed to an untrusted certificate")
-        .to_string();
+    let error = push_error(&image, &target, &Access::default());
     assert!(
         error.contains(&format!("TLS certificate of the registry {address}"))
             && error.contains("--ca-cert"),
@@ -278,16 +277,11 @@ fn https_registries_with_a_private_ca_need_its_certificate() {
     // A CA file that holds no certificate is refused before any request.
     let not_pem = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(not_pem.path(), "not a certificate").expect("write");
-    let error = push(
-        &image,
-        &target,
-        &Access {
-            ca_certificate: Some(not_pem.path().to_path_buf()),
-            ..Access::default()
-        },
-    )
-    .unwrap_err()
-    .to_string();
+    let not_pem_access = Access {
+        ca_certificate: Some(not_pem.path().to_path_buf()),
+        ..Access::default()
+    };
+    let error = push_error(&image, &target, &not_pem_access);
     assert!(error.contains("holds no PEM certificate"), "{error}");
     assert!(Path::new(&ca).exists());
 }
@@ -533,9 +527,7 @@ fn bearer_registries_refuse_anonymous_pushes_and_wrong_digests() {
     // Anonymous pulls get a token; an anonymous push does not.
     let nobody = Docker::new(json!({}));
     assert_eq!(manifest_digest(&target, &nobody.access()).unwrap(), None);
-    let error = push(&image, &target, &nobody.access())
-        .unwrap_err()
-        .to_string();
+    let error = push_error(&image, &target, &nobody.access());
     assert!(
         error.contains(&format!("the registry {address} wants a login"))
             && error.contains(&format!("docker login {address}")),
@@ -544,22 +536,17 @@ fn bearer_registries_refuse_anonymous_pushes_and_wrong_digests() {
     // A wrong password: the token service refuses it, and the error says where it came from.
     let wrong =
         Docker::new(json!({ "auths": { address: { "username": USER, "password": "no" } } }));
-    let error = push(&image, &target, &wrong.access())
-        .unwrap_err()
-        .to_string();
+    let error = push_error(&image, &target, &wrong.access());
+    let refused = format!("of the registry {address} refused the credentials of `{USER}`");
     assert!(
-        error.contains(&format!(
-            "of the registry {address} refused the credentials of `{USER}`"
-        )) && error.contains("auths."),
+        error.contains(&refused) && error.contains("auths."),
         "{error}"
     );
     // A registry that stores the manifest under another digest than the image's.
     let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     registry.state.lock().unwrap().claimed_digest = Some(other.to_string());
     let docker = Docker::new(json!({ "auths": { address: { "auth": BASE64_LOGIN } } }));
-    let error = push(&image, &target, &docker.access())
-        .unwrap_err()
-        .to_string();
+    let error = push_error(&image, &target, &docker.access());
     assert!(
         error.contains(other) && error.contains(&image.manifest.digest),
         "{error}"

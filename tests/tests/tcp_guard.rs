@@ -55,12 +55,7 @@ envoy_tests::on_both_targets! {
         client.finish();
         assert!(client.is_closed_by_peer());
         assert!(envoy.wait_for_log("bytes in, 5 bytes out"));
-        let line = envoy
-            .log()
-            .lines()
-            .find(|line| line.contains("5 bytes out"))
-            .map(str::to_owned)
-            .unwrap();
+        let line = envoy.log_line("5 bytes out").unwrap();
         assert!(
             line.contains(": 5 bytes in, 5 bytes out, ") && line.ends_with("closed by the client"),
             "{line}"

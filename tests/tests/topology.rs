@@ -30,6 +30,16 @@ impl<'a> Wasm<'a> {
         }
     }
 
+    /// Filters named and configured as `filters` (name, configuration), all with the root
+    /// id `root_id`: one module's configurations the way Istio renders WasmPlugins of one
+    /// image.
+    fn with_root_id<const N: usize>(
+        root_id: &'a str,
+        filters: [(&'a str, &'a str); N],
+    ) -> [Wasm<'a>; N] {
+        filters.map(|(name, config)| Wasm::new(name, Some(root_id), config))
+    }
+
     fn vm_config(mut self, vm_config: &'a str) -> Wasm<'a> {
         self.vm_config = Some(vm_config);
         self
@@ -74,41 +84,68 @@ impl<'a> Wasm<'a> {
     }
 }
 
-/// Envoy with `http` in the HTTP chain and `tcp` before `tcp_proxy`, each loading
-/// `module`'s `.wasm`, with `workers` workers.
-fn start(
-    module: &str,
-    http: &[Wasm],
-    tcp: &[Wasm],
-    upstream: &Upstream,
-    tcp_upstream: u16,
-    workers: u32,
-) -> Envoy {
+/// Where a topology's Envoy sends its traffic: the HTTP upstream, and the TCP echo server
+/// behind the TCP listener's `tcp_proxy`. Both stay up as long as this does.
+struct Upstreams {
+    http: Upstream,
+    tcp: TcpEcho,
+}
+
+impl Upstreams {
+    fn start() -> Upstreams {
+        Upstreams::with_http(Upstream::start())
+    }
+
+    fn with_http(http: Upstream) -> Upstreams {
+        Upstreams {
+            http,
+            tcp: TcpEcho::start(),
+        }
+    }
+}
+
+/// The topology's Envoy configuration: `http` in the HTTP chain and `tcp` before
+/// `tcp_proxy`, each loading `module`'s `.wasm`, sending to `upstreams`.
+fn config(module: &str, http: &[Wasm], tcp: &[Wasm], upstreams: &Upstreams) -> String {
     let wasm = wasm_path(module);
     let http_filters: String = http.iter().map(|f| f.yaml("http", &wasm, 10)).collect();
     let tcp_filters: String = tcp.iter().map(|f| f.yaml("network", &wasm, 6)).collect();
     let template = std::fs::read_to_string(project_root().join("envoy/topology.yaml")).unwrap();
-    let config = template
+    template
         .replace("${HTTP_FILTERS}\n", &http_filters)
         .replace("${TCP_FILTERS}\n", &tcp_filters)
-        .replace("${UPSTREAM_PORT}", &upstream.port().to_string())
-        .replace("${TCP_UPSTREAM_PORT}", &tcp_upstream.to_string());
+        .replace("${UPSTREAM_PORT}", &upstreams.http.port().to_string())
+        .replace("${TCP_UPSTREAM_PORT}", &upstreams.tcp.port().to_string())
+}
+
+/// Envoy with [`config`] and `workers` workers, in front of fresh [`Upstreams`].
+fn start(module: &str, http: &[Wasm], tcp: &[Wasm], workers: u32) -> (Upstreams, Envoy) {
+    start_with(Upstreams::start(), module, http, tcp, workers)
+}
+
+/// [`start`], in front of `upstreams`.
+fn start_with(
+    upstreams: Upstreams,
+    module: &str,
+    http: &[Wasm],
+    tcp: &[Wasm],
+    workers: u32,
+) -> (Upstreams, Envoy) {
+    let config = config(module, http, tcp, &upstreams);
     let workers = workers.to_string();
-    Envoy::start_config_with_args(&config, &project_root(), &["--concurrency", &workers])
-        .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log))
+    let envoy =
+        Envoy::start_config_with_args(&config, &project_root(), &["--concurrency", &workers])
+            .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+    (upstreams, envoy)
 }
 
 /// What the client and the upstream saw of one request through `envoy`'s HTTP listener,
 /// over HTTP/1.1 and HTTP/2: (response `x-tag` values, upstream's `x-request-tag` values).
 fn tags(envoy: &Envoy, upstream: &Upstream) -> Vec<(Vec<String>, Vec<String>)> {
-    let port = envoy.listener("http").unwrap();
     [envoy.http1(), envoy.http2()]
         .into_iter()
         .map(|client| {
-            let response = client
-                .get(format!("http://127.0.0.1:{port}/"))
-                .send()
-                .unwrap();
+            let response = client.get(url(envoy, "/")).send().unwrap();
             assert_eq!(response.status(), 200);
             let response_tags = values(&response, "x-tag");
             let seen = upstream.last_request().unwrap();
@@ -120,6 +157,11 @@ fn tags(envoy: &Envoy, upstream: &Upstream) -> Vec<(Vec<String>, Vec<String>)> {
             (response_tags, request_tags)
         })
         .collect()
+}
+
+/// `path` on `envoy`'s HTTP listener.
+fn url(envoy: &Envoy, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", envoy.listener("http").unwrap())
 }
 
 fn values(response: &reqwest::blocking::Response, name: &str) -> Vec<String> {
@@ -135,12 +177,10 @@ fn values(response: &reqwest::blocking::Response, name: &str) -> Vec<String> {
 /// override, say), each serving its own streams: the upstream sees both tags in chain
 /// order, the client both in reverse (the response runs the chain backwards).
 fn two_in_one_chain(root_ids: [Option<&str>; 2]) {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
     let a = Wasm::new("istio-system.defaults", root_ids[0], r#"{"tag": "a"}"#);
     let b = Wasm::new("shop.override", root_ids[1], r#"{"tag": "b"}"#);
-    let envoy = start("binding", &[a, b], &[], &upstream, tcp.port(), 2);
-    for (response, request) in tags(&envoy, &upstream) {
+    let (upstreams, envoy) = start("binding", &[a, b], &[], 2);
+    for (response, request) in tags(&envoy, &upstreams.http) {
         assert_eq!(request, ["a", "b"], "{}", envoy.log());
         assert_eq!(response, ["b", "a"], "{}", envoy.log());
     }
@@ -174,23 +214,20 @@ fn two_configurations_without_root_ids_each_serve_their_streams() {
 /// renders two WasmPlugins of one image, one setting `x-plugin-a`, the other `x-plugin-b`.
 #[test]
 fn the_http_headers_example_twice_in_one_chain_applies_both_configurations() {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
     let rule = |name: &str| {
         format!(r#"{{"response": {{"set": [{{"name": "{name}", "value": "yes"}}]}}}}"#)
     };
     let (a, b) = (rule("x-plugin-a"), rule("x-plugin-b"));
-    let filters = [
-        Wasm::new("istio-system.headers-default", Some("http_headers"), &a),
-        Wasm::new("shop.headers-override", Some("http_headers"), &b),
-    ];
-    let envoy = start("http_headers", &filters, &[], &upstream, tcp.port(), 2);
-    let port = envoy.listener("http").unwrap();
+    let filters = Wasm::with_root_id(
+        "http_headers",
+        [
+            ("istio-system.headers-default", &a),
+            ("shop.headers-override", &b),
+        ],
+    );
+    let (_upstreams, envoy) = start("http_headers", &filters, &[], 2);
     for client in [envoy.http1(), envoy.http2()] {
-        let response = client
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .unwrap();
+        let response = client.get(url(&envoy, "/")).send().unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(values(&response, "x-plugin-a"), ["yes"], "{}", envoy.log());
         assert_eq!(values(&response, "x-plugin-b"), ["yes"], "{}", envoy.log());
@@ -201,12 +238,10 @@ fn the_http_headers_example_twice_in_one_chain_applies_both_configurations() {
 /// connections run the network plugin's configuration, streams the HTTP plugin's.
 #[test]
 fn an_http_and_a_network_plugin_in_one_vm_each_serve_their_own() {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
     let http = Wasm::new("web", Some("binding"), r#"{"tag": "http"}"#);
     let network = Wasm::new("raw", Some("binding"), r#"{"tag": "tcp"}"#);
-    let envoy = start("binding", &[http], &[network], &upstream, tcp.port(), 2);
-    for (response, request) in tags(&envoy, &upstream) {
+    let (upstreams, envoy) = start("binding", &[http], &[network], 2);
+    for (response, request) in tags(&envoy, &upstreams.http) {
         assert_eq!(response, ["http"]);
         assert_eq!(request, ["http"]);
     }
@@ -224,16 +259,14 @@ fn an_http_and_a_network_plugin_in_one_vm_each_serve_their_own() {
 /// A plugin that declines: its streams and connections run no filter, the others' do.
 #[test]
 fn a_plugin_that_declines_runs_no_filter_for_its_streams_and_connections() {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
     let declining = r#"{"tag": "no", "decline": true}"#;
-    let http = [
-        Wasm::new("declines", Some("binding"), declining),
-        Wasm::new("serves", Some("binding"), r#"{"tag": "yes"}"#),
-    ];
-    let network = [Wasm::new("declines-tcp", Some("binding"), declining)];
-    let envoy = start("binding", &http, &network, &upstream, tcp.port(), 1);
-    for (response, request) in tags(&envoy, &upstream) {
+    let http = Wasm::with_root_id(
+        "binding",
+        [("declines", declining), ("serves", r#"{"tag": "yes"}"#)],
+    );
+    let network = Wasm::with_root_id("binding", [("declines-tcp", declining)]);
+    let (upstreams, envoy) = start("binding", &http, &network, 1);
+    for (response, request) in tags(&envoy, &upstreams.http) {
         assert_eq!(response, ["yes"]);
         assert_eq!(request, ["yes"]);
     }
@@ -248,20 +281,13 @@ fn a_plugin_that_declines_runs_no_filter_for_its_streams_and_connections() {
 /// chain: each configuration decides for its own streams; one declines, one serves.
 #[test]
 fn a_stateless_filter_with_two_configurations_runs_each_for_its_streams() {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
-    let filters = [
-        Wasm::new("first", Some("stateless"), "decline:first"),
-        Wasm::new("second", Some("stateless"), "serve:second"),
-    ];
-    let envoy = start("stateless", &filters, &[], &upstream, tcp.port(), 2);
-    let port = envoy.listener("http").unwrap();
+    let filters = Wasm::with_root_id(
+        "stateless",
+        [("first", "decline:first"), ("second", "serve:second")],
+    );
+    let (_upstreams, envoy) = start("stateless", &filters, &[], 2);
     for _ in 0..3 {
-        let response = envoy
-            .http1()
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .unwrap();
+        let response = envoy.http1().get(url(&envoy, "/")).send().unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(
             values(&response, "x-stateless"),
@@ -278,11 +304,7 @@ fn a_stateless_filter_with_two_configurations_runs_each_for_its_streams() {
         );
     }
     // The plugin turned its log prefix off: its lines carry no request id.
-    let log = envoy.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("stateless response headers"))
-        .unwrap();
+    let line = envoy.log_line("stateless response headers").unwrap();
     assert!(line.ends_with(": stateless response headers"), "{line}");
 }
 
@@ -291,26 +313,15 @@ fn a_stateless_filter_with_two_configurations_runs_each_for_its_streams() {
 fn a_plugin_calls_out_from_a_timer_and_its_filters_use_the_answer() {
     let upstream =
         Upstream::start_with(|seen| Reply::status(200).header("x-seen-path", &seen.path));
-    let tcp = TcpEcho::start();
     let config = r#"{"tag": "keys", "refresh": {"cluster": "upstream", "path": "/keys"}}"#;
-    let envoy = start(
-        "binding",
-        &[Wasm::new("refresher", None, config)],
-        &[],
-        &upstream,
-        tcp.port(),
-        1,
-    );
+    let filter = Wasm::new("refresher", None, config);
+    let (_upstreams, envoy) =
+        start_with(Upstreams::with_http(upstream), "binding", &[filter], &[], 1);
     // The main thread's plugin and the worker's each call out on their own timer; the
     // worker's answer may land after the main thread's, so ask until it has.
-    let port = envoy.listener("http").unwrap();
     let mut seen = Vec::new();
     let answered = wait_until(|| {
-        let response = envoy
-            .http1()
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .unwrap();
+        let response = envoy.http1().get(url(&envoy, "/")).send().unwrap();
         seen = values(&response, "x-refreshed");
         !seen.is_empty()
     });
@@ -326,33 +337,19 @@ fn a_plugin_calls_out_from_a_timer_and_its_filters_use_the_answer() {
 /// The VM's own configuration, read by the VM-start hook, typed.
 #[test]
 fn the_vm_start_hook_reads_the_vm_configuration() {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
     let filter = Wasm::new("greeter", None, r#"{"tag": "vm"}"#)
         .vm_config(r#"{"greeting": "hello from the VM"}"#);
-    let envoy = start("binding", &[filter], &[], &upstream, tcp.port(), 2);
-    let port = envoy.listener("http").unwrap();
-    let response = envoy
-        .http2()
-        .get(format!("http://127.0.0.1:{port}/"))
-        .send()
-        .unwrap();
+    let (_upstreams, envoy) = start("binding", &[filter], &[], 2);
+    let response = envoy.http2().get(url(&envoy, "/")).send().unwrap();
     assert_eq!(values(&response, "x-vm"), ["hello from the VM"]);
 }
 
 /// A VM configuration the hook refuses stops Envoy, naming the field.
 #[test]
 fn a_bad_vm_configuration_is_refused_naming_the_field() {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
+    let upstreams = Upstreams::start();
     let filter = Wasm::new("greeter", None, r#"{"tag": "vm"}"#).vm_config(r#"{"greeting": 7}"#);
-    let wasm = wasm_path("binding");
-    let template = std::fs::read_to_string(project_root().join("envoy/topology.yaml")).unwrap();
-    let config = template
-        .replace("${HTTP_FILTERS}\n", &filter.yaml("http", &wasm, 10))
-        .replace("${TCP_FILTERS}\n", "")
-        .replace("${UPSTREAM_PORT}", &upstream.port().to_string())
-        .replace("${TCP_UPSTREAM_PORT}", &tcp.port().to_string());
+    let config = config("binding", &[filter], &[], &upstreams);
     let exited = Envoy::start_config(&config, &project_root())
         .err()
         .expect("refused");
@@ -369,20 +366,15 @@ fn a_bad_vm_configuration_is_refused_naming_the_field() {
 /// response headers, the stream's end; also over HTTP/2 with two workers.
 #[test]
 fn the_log_prefix_is_in_every_phase() {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
-    let envoy = start(
+    let (_upstreams, envoy) = start(
         "binding",
         &[Wasm::new("logger", None, r#"{"tag": "log"}"#)],
         &[],
-        &upstream,
-        tcp.port(),
         2,
     );
-    let port = envoy.listener("http").unwrap();
     for (client, id) in [(envoy.http1(), "id-one"), (envoy.http2(), "id-two")] {
         let response = client
-            .get(format!("http://127.0.0.1:{port}/"))
+            .get(url(&envoy, "/"))
             .header("x-request-id", id)
             .send()
             .unwrap();
@@ -407,24 +399,18 @@ fn the_log_prefix_is_in_every_phase() {
 /// with the same root id, each do their own workload.
 #[test]
 fn the_benchmark_floor_binds_each_stream_to_its_own_configuration() {
-    let upstream = Upstream::start();
-    let tcp = TcpEcho::start();
-    let filters = [
-        Wasm::new("header", Some("floor"), "header"),
-        Wasm::new("multi", Some("floor"), "multi"),
-    ];
-    let envoy = start("bench_floor", &filters, &[], &upstream, tcp.port(), 2);
-    let port = envoy.listener("http").unwrap();
+    let filters = Wasm::with_root_id("floor", [("header", "header"), ("multi", "multi")]);
+    let (upstreams, envoy) = start("bench_floor", &filters, &[], 2);
     let response = envoy
         .http1()
-        .get(format!("http://127.0.0.1:{port}/p"))
+        .get(url(&envoy, "/p"))
         .header("x-b1", "one")
         .header("x-b2", "two")
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(values(&response, "x-bench"), ["multi", "header"]);
-    let seen = upstream.last_request().unwrap();
+    let seen = upstreams.http.last_request().unwrap();
     assert_eq!(
         seen.header("x-route"),
         Some("one/two"),

@@ -1373,6 +1373,14 @@ mod tests {
                     }
                 })
         }
+
+        /// The error of looking up `registry`'s credentials: a lookup that must fail.
+        #[track_caller]
+        fn lookup_error(&self, registry: &str) -> String {
+            find_credential(registry, &self.env())
+                .expect_err("credentials found")
+                .to_string()
+        }
     }
 
     impl Drop for Scratch {
@@ -1484,9 +1492,7 @@ mod tests {
     fn a_missing_or_failing_helper_is_an_error_naming_the_registry() {
         let dir = Scratch::new();
         dir.config(serde_json::json!({ "credHelpers": { "reg.example": "absent" } }));
-        let error = find_credential("reg.example", &dir.env())
-            .unwrap_err()
-            .to_string();
+        let error = dir.lookup_error("reg.example");
         assert!(
             error.contains("docker-credential-absent") && error.contains("reg.example"),
             "{error}"
@@ -1498,9 +1504,7 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         dir.config(serde_json::json!({ "credsStore": "broken" }));
-        let error = find_credential("reg.example", &dir.env())
-            .unwrap_err()
-            .to_string();
+        let error = dir.lookup_error("reg.example");
         assert!(
             error.contains("keychain locked") && error.contains("reg.example"),
             "{error}"

@@ -1,16 +1,19 @@
-//! The calls a stream has in flight and the handlers their answers run, typed by the
-//! filter that made them; [`CalloutOps`], what a handler gets; and `start_calls!`, the
-//! phases' `http_call`, `grpc_call`, `grpc_stream` and `after`.
+//! A call's handler, typed by the filter or plugin that made it and erased for the
+//! runtime, which keeps one per call and runs it with its owner ([`Answer`], [`Owner`]);
+//! [`CalloutOps`], what a filter's handler gets; and `start_calls!`, the phases'
+//! `http_call`, `grpc_call`, `grpc_stream` and `after`.
 
 use super::{CalloutError, HttpResponse, envoy_failure};
 use crate::abi::{BufferType, MapType, StreamType};
 use crate::error::Error;
-use crate::grpc::{GrpcEvent, GrpcStatus, GrpcStream, GrpcStreamEvent};
+use crate::grpc::{GrpcEvent, GrpcStatus, GrpcStreamEvent};
 use crate::headers::HeadersMut;
 use crate::host::{self, HostResult};
 use crate::properties::PropertiesMut;
 use crate::reply::LocalReply;
+use std::any::Any;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// What a call brought back, read from the host when it arrives.
 pub(crate) enum Response {
@@ -20,6 +23,29 @@ pub(crate) enum Response {
     Stream(GrpcStreamEvent),
     /// A stream's timer fired.
     Timer,
+}
+
+impl Response {
+    /// An HTTP call's response.
+    pub(crate) fn http(self) -> Option<Result<HttpResponse, CalloutError>> {
+        match self {
+            Response::Http(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// A unary gRPC call's response.
+    pub(crate) fn grpc(self) -> Option<Result<Vec<u8>, CalloutError>> {
+        match self {
+            Response::Grpc(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// A stream timer's firing.
+    pub(crate) fn timer(self) -> Option<()> {
+        matches!(self, Response::Timer).then_some(())
+    }
 }
 
 /// Which kind of call a token belongs to: Envoy numbers HTTP and gRPC calls apart.
@@ -36,194 +62,93 @@ pub enum CallKind {
     Timer,
 }
 
-/// The next stream timer's number (unique in this VM).
-pub(crate) fn next_timer_token() -> u32 {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+/// The context a call's answer runs with: the stream that made the call (its filter), or
+/// the plugin context (the plugin and its services). Each is typed inside; the handler,
+/// made where the type is known, finds its own.
+pub(crate) enum Owner<'a> {
+    /// An HTTP stream's filter.
+    Stream {
+        context_id: u32,
+        filter: &'a mut dyn Any,
+    },
+    /// A plugin context: the plugin, and the services its operations use.
+    Plugin {
+        root_context_id: u32,
+        plugin: &'a dyn Any,
+        services: &'a dyn Any,
+    },
 }
 
-type HttpHandler<F> = Box<
-    dyn FnOnce(
-        &mut F,
-        Result<HttpResponse, CalloutError>,
-        &mut CalloutOps<'_, F>,
-    ) -> Result<(), Error>,
->;
-type GrpcHandler<F> = Box<
-    dyn FnOnce(&mut F, Result<Vec<u8>, CalloutError>, &mut CalloutOps<'_, F>) -> Result<(), Error>,
->;
-
-type TimerHandler<F> = Box<dyn FnOnce(&mut F, &mut CalloutOps<'_, F>) -> Result<(), Error>>;
-
-type StreamHandler<F> =
-    Box<dyn FnMut(&mut F, GrpcStreamEvent, &mut CalloutOps<'_, F>) -> Result<(), Error>>;
-
-/// The code that runs when a call's response arrives (or a stream's timer fires), typed by
-/// the filter that made it.
-pub(crate) enum Handler<F> {
-    Http(HttpHandler<F>),
-    Grpc(GrpcHandler<F>),
-    /// Runs for every event of a gRPC stream, until its close.
-    Stream(StreamHandler<F>),
-    Timer(TimerHandler<F>),
-}
-
-/// How the runtime learns that a stream started a call, so that the call's response comes
-/// back to it. Implemented by the runtime for every filter; called only where a filter calls
-/// out, so a module that never does links none of the code that routes responses.
+/// A call's handler with its type erased: the runtime keeps it, one per call, and runs it
+/// with the call's owner when an answer arrives (every event, for a gRPC stream).
 #[doc(hidden)]
-pub trait CallRouting: Sized + 'static {
-    /// Call `token` of `kind`, started by stream `context_id`, waits for its response (of
-    /// at most `max_response_bytes`).
-    fn route(kind: CallKind, token: u32, context_id: u32, max_response_bytes: usize);
+pub struct Answer(Box<dyn Run>);
 
-    /// Timer `token` of stream `context_id` fires `delay` from now (on its plugin's timers).
+/// What an [`Answer`] holds: a closure over the call's owner and its answer.
+trait Run: FnMut(Owner<'_>, Response) -> Result<(), Error> {}
+
+impl<T: FnMut(Owner<'_>, Response) -> Result<(), Error>> Run for T {}
+
+impl Answer {
+    /// A handler that runs `run`.
+    pub(crate) fn new(run: impl FnMut(Owner<'_>, Response) -> Result<(), Error> + 'static) -> Self {
+        Answer(Box::new(run))
+    }
+
+    /// Runs the handler with `owner`, the context that made the call.
+    pub(crate) fn run(&mut self, owner: Owner<'_>, response: Response) -> Result<(), Error> {
+        (self.0)(owner, response)
+    }
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Answer")
+    }
+}
+
+/// `run` as an [`Answer`] of a stream whose filter is an `F`.
+pub(crate) fn filter_answer<F: 'static>(
+    mut run: impl FnMut(&mut F, Response, &mut CalloutOps<'_, F>) -> Result<(), Error> + 'static,
+) -> Answer {
+    Answer::new(move |owner, response| match owner {
+        Owner::Stream { context_id, filter } => match filter.downcast_mut::<F>() {
+            Some(filter) => run(filter, response, &mut CalloutOps::new(context_id)),
+            None => Ok(()),
+        },
+        Owner::Plugin { .. } => Ok(()),
+    })
+}
+
+/// A handler that runs once, on an answer `pick` accepts (a response of its kind).
+pub(crate) fn once<A: 'static, F: 'static>(
+    handler: impl FnOnce(&mut F, A, &mut CalloutOps<'_, F>) -> Result<(), Error> + 'static,
+    pick: fn(Response) -> Option<A>,
+) -> Answer {
+    let mut handler = Some(handler);
+    filter_answer(
+        move |filter: &mut F, response, ops| match (handler.take(), pick(response)) {
+            (Some(handler), Some(answer)) => handler(filter, answer, ops),
+            _ => Ok(()),
+        },
+    )
+}
+
+/// How a call's answer comes back to whoever made it. Implemented by the runtime for every
+/// type; called only where a filter or a plugin calls out, so a module that never does
+/// links none of the code that keeps and delivers answers.
+#[doc(hidden)]
+pub trait CallRouting: 'static {
+    /// Call `token` of `kind`, made by context `owner` (a stream, or a plugin context),
+    /// waits for its answer (of at most `limit` bytes); `answer` runs with the owner.
+    fn route(kind: CallKind, token: u32, owner: u32, limit: usize, answer: Answer);
+
+    /// A timer of stream `context_id` fires `delay` from now (on its plugin's tick); its
+    /// handler is `answer`.
     ///
     /// # Errors
     /// The host's refusal to set the plugin's tick.
-    fn schedule(token: u32, context_id: u32, delay: std::time::Duration) -> HostResult<()>;
-
-    /// Whether call `token` of `kind` still waits for responses (a stream not cancelled).
-    fn routed(kind: CallKind, token: u32) -> bool;
-
-    /// Stops waiting for call `token` of `kind`.
-    fn forget(kind: CallKind, token: u32);
-}
-
-type Responder<F> =
-    fn(&mut Calls<F>, &mut F, CallKind, u32, Response, u32) -> Option<Result<(), Error>>;
-
-/// The calls one stream has in flight: each token's handler, typed by the stream's filter,
-/// so a response reaches its handler without a run-time type check.
-pub(crate) struct Calls<F> {
-    handlers: Vec<(CallKind, u32, Handler<F>)>,
-    /// Runs a handler; set by the first call, so a filter that never calls out links no
-    /// handler code.
-    responder: Option<Responder<F>>,
-    /// Stops the routing of a stream's events; set by the first stream, whose handler
-    /// goes when the filter does (its streams are cancelled then).
-    forget_stream: Option<fn(CallKind, u32)>,
-}
-
-/// A filter's gRPC streams end with its HTTP stream: Envoy keeps them on the plugin's
-/// context, so the SDK cancels them.
-impl<F> Drop for Calls<F> {
-    fn drop(&mut self) {
-        let Some(forget) = self.forget_stream else {
-            return;
-        };
-        for (kind, token, _) in &self.handlers {
-            if *kind == CallKind::GrpcStream {
-                let _ = host::callouts::grpc_cancel(*token);
-                forget(*kind, *token);
-            }
-        }
-    }
-}
-
-impl<F> Calls<F> {
-    pub(crate) const fn new() -> Self {
-        Calls {
-            handlers: Vec::new(),
-            responder: None,
-            forget_stream: None,
-        }
-    }
-
-    /// Runs the handler of call `token` with `filter`; `None` if no call of this stream
-    /// has that token.
-    pub(crate) fn respond(
-        &mut self,
-        kind: CallKind,
-        token: u32,
-        response: Response,
-        filter: &mut F,
-        context_id: u32,
-    ) -> Option<Result<(), Error>> {
-        let respond = self.responder?;
-        respond(self, filter, kind, token, response, context_id)
-    }
-}
-
-impl<F: CallRouting> Calls<F> {
-    /// Keeps `handler` for call `token`, started by stream `context_id`.
-    pub(crate) fn add(
-        &mut self,
-        call: (CallKind, u32),
-        context_id: u32,
-        limit: usize,
-        handler: Handler<F>,
-    ) {
-        let (kind, token) = call;
-        self.handlers.push((kind, token, handler));
-        self.responder = Some(Self::run_handler);
-        F::route(kind, token, context_id, limit);
-    }
-
-    /// Keeps `handler` for a timer of stream `context_id`, due `delay` from now.
-    pub(crate) fn add_timer(
-        &mut self,
-        context_id: u32,
-        delay: std::time::Duration,
-        handler: TimerHandler<F>,
-    ) -> HostResult<()> {
-        let token = next_timer_token();
-        F::schedule(token, context_id, delay)?;
-        self.handlers
-            .push((CallKind::Timer, token, Handler::Timer(handler)));
-        self.responder = Some(Self::run_handler);
-        Ok(())
-    }
-
-    fn run_handler(
-        &mut self,
-        filter: &mut F,
-        kind: CallKind,
-        token: u32,
-        response: Response,
-        context_id: u32,
-    ) -> Option<Result<(), Error>> {
-        let at = self
-            .handlers
-            .iter()
-            .position(|(k, t, _)| (*k, *t) == (kind, token))?;
-        let (_, _, handler) = self.handlers.swap_remove(at);
-        let mut ops = CalloutOps::new(context_id, self);
-        Some(match (handler, response) {
-            (Handler::Http(handler), Response::Http(result)) => handler(filter, result, &mut ops),
-            (Handler::Grpc(handler), Response::Grpc(result)) => handler(filter, result, &mut ops),
-            (Handler::Stream(mut handler), Response::Stream(event)) => {
-                let last = matches!(event, GrpcStreamEvent::Closed { .. });
-                let result = handler(filter, event, &mut ops);
-                // Kept for the next event, unless this was the last or the handler
-                // cancelled the stream.
-                if !last && F::routed(kind, token) {
-                    self.handlers.push((kind, token, Handler::Stream(handler)));
-                }
-                result
-            }
-            (Handler::Timer(handler), Response::Timer) => handler(filter, &mut ops),
-            // Tokens are kept per kind, so a response meets a handler of its kind.
-            _ => Ok(()),
-        })
-    }
-
-    /// Keeps `handler` for every event of `stream`, started by stream `context_id`.
-    pub(crate) fn add_stream(
-        &mut self,
-        stream: GrpcStream,
-        context_id: u32,
-        limit: usize,
-        handler: StreamHandler<F>,
-    ) {
-        self.forget_stream = Some(F::forget);
-        self.add(
-            (CallKind::GrpcStream, stream.token()),
-            context_id,
-            limit,
-            Handler::Stream(handler),
-        );
-    }
+    fn schedule(context_id: u32, delay: std::time::Duration, answer: Answer) -> HostResult<()>;
 }
 
 /// Reads the response to an HTTP call (in `proxy_on_http_call_response`); `headers == 0`
@@ -293,8 +218,13 @@ macro_rules! start_calls {
             ) -> Result<(), $crate::Error>
             + 'static,
         ) -> $crate::HostResult<()> {
-            self.calls
-                .add_timer(self.context_id, delay, Box::new(on_fire))
+            let answer = $crate::callout::once(
+                move |filter: &mut F, (), ops: &mut $crate::callout::CalloutOps<'_, F>| {
+                    on_fire(filter, ops)
+                },
+                $crate::callout::Response::timer,
+            );
+            F::schedule(self.context_id, delay, answer)
         }
 
         /// Calls another service over HTTP; `on_response` runs with this filter when the
@@ -317,10 +247,9 @@ macro_rules! start_calls {
             + 'static,
         ) -> $crate::HeaderResult<()> {
             let token = request.dispatch()?;
-            let handler = $crate::callout::Handler::Http(Box::new(on_response));
-            let call = ($crate::callout::CallKind::Http, token);
-            self.calls
-                .add(call, self.context_id, request.max_response_bytes, handler);
+            let answer = $crate::callout::once(on_response, $crate::callout::Response::http);
+            let (kind, limit) = ($crate::callout::CallKind::Http, request.max_response_bytes);
+            F::route(kind, token, self.context_id, limit, answer);
             Ok(())
         }
 
@@ -342,10 +271,9 @@ macro_rules! start_calls {
             + 'static,
         ) -> $crate::HeaderResult<()> {
             let token = request.dispatch()?;
-            let handler = $crate::callout::Handler::Grpc(Box::new(on_response));
-            let call = ($crate::callout::CallKind::Grpc, token);
-            self.calls
-                .add(call, self.context_id, request.max_response_bytes, handler);
+            let answer = $crate::callout::once(on_response, $crate::callout::Response::grpc);
+            let kind = $crate::callout::CallKind::Grpc;
+            F::route(kind, token, self.context_id, request.max_response_bytes, answer);
             Ok(())
         }
 
@@ -367,12 +295,17 @@ macro_rules! start_calls {
                 + 'static,
             ) -> $crate::HeaderResult<$crate::grpc::GrpcStream> {
                 let stream = request.open()?;
-                self.calls.add_stream(
-                    stream,
-                    self.context_id,
-                    request.max_message_bytes,
-                    Box::new(on_event),
+                let mut on_event = on_event;
+                let answer = $crate::callout::filter_answer(
+                    move |filter: &mut F, response, ops: &mut $crate::callout::CalloutOps<'_, F>| {
+                        match response {
+                            $crate::callout::Response::Stream(event) => on_event(filter, event, ops),
+                            _ => Ok(()),
+                        }
+                    },
                 );
+                let kind = $crate::callout::CallKind::GrpcStream;
+                F::route(kind, stream.token(), self.context_id, request.max_message_bytes, answer);
                 Ok(stream)
             }
         }
@@ -384,7 +317,7 @@ pub(crate) use start_calls;
 /// `F` is the filter that made the call; further calls can start from here.
 pub struct CalloutOps<'a, F> {
     context_id: u32,
-    calls: &'a mut Calls<F>,
+    filter: PhantomData<&'a mut F>,
 }
 
 impl<F> fmt::Debug for CalloutOps<'_, F> {
@@ -396,8 +329,11 @@ impl<F> fmt::Debug for CalloutOps<'_, F> {
 }
 
 impl<'a, F> CalloutOps<'a, F> {
-    pub(crate) fn new(context_id: u32, calls: &'a mut Calls<F>) -> Self {
-        Self { context_id, calls }
+    pub(crate) fn new(context_id: u32) -> Self {
+        Self {
+            context_id,
+            filter: PhantomData,
+        }
     }
 
     /// The request headers, writable while the request is held at its headers.

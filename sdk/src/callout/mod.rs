@@ -6,7 +6,9 @@
 //! and the operations valid then: resume the request, answer it, or call again. The handler
 //! is typed by the filter (the phase objects carry its type, `RequestHeadersOps<Self>`), so
 //! an inline closure needs no annotations, a method such as `Self::decide` fits as it is,
-//! and nothing is checked at run time. No tokens, no bookkeeping in user code.
+//! and user code has no casts. No tokens, no bookkeeping in user code: the SDK keeps each
+//! call's handler until its answer comes, and drops it (cancelling a gRPC stream) when
+//! the stream that made the call ends first.
 //!
 //! ```
 //! use envoy_wasm_sdk::callout::HttpRequest;
@@ -51,10 +53,10 @@ use std::time::Duration;
 
 mod calls;
 
-pub use calls::{CallKind, CallRouting, CalloutOps};
 pub(crate) use calls::{
-    Calls, Handler, Response, read_grpc_event, read_http_response, start_calls,
+    Answer, Owner, Response, filter_answer, once, read_grpc_event, read_http_response, start_calls,
 };
+pub use calls::{CallKind, CallRouting, CalloutOps};
 
 /// How long a call may take when the request does not say: 1 second.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);

@@ -1,104 +1,156 @@
-//! Answers to calls: HTTP and gRPC callouts, gRPC streams' events and streams' timers,
-//! each delivered to the context that started it: a stream (whose filter keeps the
-//! handler, typed by the filter) or a plugin context (whose services keep it, typed by the
-//! plugin).
+//! Answers to calls: HTTP and gRPC callouts, gRPC streams' events and streams' timers.
+//!
+//! One registry holds every call in flight, the dispatcher's `calls`: for each, its kind
+//! and token, the context that made it (a stream, or a plugin context), the largest answer
+//! it takes, and its handler, typed by that context's filter or plugin inside
+//! ([`Answer`]). An answer's walk: the export (`proxy_on_http_call_response`, a gRPC
+//! event) → the reader of its kind → [`deliver`], which reads the answer on the plugin's
+//! context (where Envoy delivers it), takes the handler out of the registry and runs it
+//! with its owner → the user's closure.
 
 use crate::abi::StreamType;
-use crate::callout::{CallKind, CallRouting, Response, read_grpc_event, read_http_response};
-use crate::filter::HttpFilter;
+use crate::callout::{
+    Answer, CallKind, CallRouting, Response, read_grpc_event, read_http_response,
+};
 use crate::grpc::{self, GrpcEvent, GrpcStreamEvent};
 use crate::host::{self, HostError, HostResult};
-use crate::plugin::{Plugin, PluginCallRouting, StreamRouting};
 use crate::runtime::access::{answer_error, bound_root, guarded, with_stream};
-use crate::runtime::state::{self, DISPATCHER, Dispatcher, root};
+use crate::runtime::contexts::Ran;
+use crate::runtime::state::{self, Dispatcher, Pending};
 use crate::timer;
 use std::time::Duration;
 
-/// Runs the handler waiting for call `token`, with the filter or plugin that made it.
-fn deliver(kind: CallKind, token: u32, read_response: impl FnOnce(usize) -> Option<Response>) {
-    let Some((context_id, limit)) = state::with(|d| d.callouts.get(&(kind, token)).copied()) else {
-        log::debug!("response to callout {token}, which nobody waits for");
+/// The registry's entry of call `token` of `kind`.
+fn pending(d: &mut Dispatcher, kind: CallKind, token: u32) -> Option<&mut Pending> {
+    d.calls
+        .iter_mut()
+        .find(|call| call.kind == kind && call.token == token)
+}
+
+/// Takes call `token`'s entry out of the registry.
+fn remove(d: &mut Dispatcher, kind: CallKind, token: u32) -> Option<Pending> {
+    let at = d
+        .calls
+        .iter()
+        .position(|call| call.kind == kind && call.token == token)?;
+    Some(d.calls.swap_remove(at))
+}
+
+/// Runs the handler waiting for call `token` of `kind` with the context that made it.
+/// `read` reads the answer (taking at most the call's limit); `None` brings nothing to run.
+/// A gRPC stream's handler stays for its next event, until the close.
+fn deliver(kind: CallKind, token: u32, read: impl FnOnce(usize) -> Option<Response>) {
+    let Some((owner, limit)) =
+        state::with(|d| pending(d, kind, token).map(|call| (call.owner, call.limit)))
+    else {
+        log::debug!("answer to call {token}, which nobody waits for");
         return;
     };
-    // Envoy delivers the response on the plugin's context, which holds it: read it there,
-    // then act on the context that made the call.
-    let Some(response) = read_response(limit) else {
+    // Envoy delivers the answer on the plugin's context, which holds it: read it there,
+    // then run the handler on the context that made the call.
+    let Some(response) = read(limit) else {
         return;
     };
-    state::with(|d| d.callouts.remove(&(kind, token)));
-    if let Some(root) = state::root(context_id) {
-        guarded(|| root.on_callout_response(context_id, (kind, token), response));
-        return;
-    }
-    if let Err(error) = host::context::set_effective_context(context_id) {
-        log::debug!("response to callout {token}: its stream {context_id} is gone ({error})");
-        return;
-    }
-    let delivered = guarded(|| {
-        with_stream(context_id, |stream| {
-            stream.on_callout_response(context_id, (kind, token), response)
-        })
+    let again = matches!(&response, Response::Stream(event)
+        if !matches!(event, GrpcStreamEvent::Closed { .. }));
+    // Out of the registry while it runs (user code may call out, or cancel its stream).
+    let taken = state::with(|d| {
+        if again {
+            pending(d, kind, token).and_then(|call| call.answer.take())
+        } else {
+            remove(d, kind, token).and_then(|call| call.answer)
+        }
     });
-    match delivered.flatten() {
+    let Some(mut answer) = taken else {
+        return;
+    };
+    match run(owner, &mut answer, response) {
         Some(Ok(())) => {}
         Some(Err(error)) => {
+            let what = match kind {
+                CallKind::GrpcStream => "gRPC stream",
+                _ => "callout",
+            };
             answer_error(
-                &format_args!("callout {token}"),
+                &format_args!("{what} {token}"),
                 error,
                 StreamType::HttpRequest,
             );
         }
-        None => log::debug!("response to callout {token}: its stream {context_id} is gone"),
+        None => {
+            log::debug!("answer to call {token}: its context {owner} is gone");
+            if kind == CallKind::GrpcStream {
+                let _ = host::callouts::grpc_cancel(token);
+                forget_stream(token);
+            }
+        }
+    }
+    if again {
+        // Back for the next event, unless the handler cancelled the stream meanwhile;
+        // otherwise dropped here, after the registry is released (a closure's `Drop` is
+        // user code).
+        let unplaced = state::with(|d| match pending(d, kind, token) {
+            Some(call) => {
+                call.answer = Some(answer);
+                None
+            }
+            None => Some(answer),
+        });
+        drop(unplaced);
     }
 }
 
-/// Call `token` of `kind` answers to context `context_id` (responses of at most `limit`
-/// bytes), with the reader of its kind installed.
-fn route(kind: CallKind, token: u32, context_id: u32, limit: usize) {
-    state::with(|d| {
-        d.callouts.insert((kind, token), (context_id, limit));
-        match kind {
-            CallKind::Http => d.http_deliver = Some(deliver_http_response),
-            CallKind::Grpc | CallKind::GrpcStream => d.grpc_deliver = Some(deliver_grpc_event),
-            CallKind::Timer => {}
-        }
-    });
+/// Runs `answer` with context `owner`: a plugin context, or a stream's filter (on the
+/// stream's context). `None` if the owner is gone.
+fn run(owner: u32, answer: &mut Answer, response: Response) -> Ran {
+    if let Some(root) = state::root(owner) {
+        return guarded(|| root.answer(owner, answer, response));
+    }
+    host::context::set_effective_context(owner).ok()?;
+    guarded(|| with_stream(owner, |stream| stream.answer(owner, answer, response)))
 }
 
-/// Routing is instantiated only where a filter calls out (see [`CallRouting`]): the code
-/// that delivers responses is linked into modules that make calls, and only those.
-impl<F: HttpFilter> CallRouting for F {
-    fn route(kind: CallKind, token: u32, context_id: u32, max_response_bytes: usize) {
-        route(kind, token, context_id, max_response_bytes);
-        if kind == CallKind::GrpcStream {
-            crate::grpc::on_cancel(forget_stream);
-        }
-    }
-
-    fn routed(kind: CallKind, token: u32) -> bool {
-        state::with(|d| d.callouts.contains_key(&(kind, token)))
-    }
-
-    fn forget(kind: CallKind, token: u32) {
-        // A filter dropped as the dispatcher is torn down finds it borrowed: all goes.
-        state::DISPATCHER.with(|d| {
-            if let Ok(mut d) = d.try_borrow_mut() {
-                d.callouts.remove(&(kind, token));
+/// Instantiated only where a filter or a plugin calls out (see [`CallRouting`]): the code
+/// that keeps and delivers answers is linked into modules that make calls, and only those.
+impl<T: 'static> CallRouting for T {
+    fn route(kind: CallKind, token: u32, owner: u32, limit: usize, answer: Answer) {
+        state::with(|d| {
+            d.calls.push(Pending {
+                kind,
+                token,
+                owner,
+                limit,
+                answer: Some(answer),
+            });
+            match kind {
+                CallKind::Http => d.http_deliver = Some(deliver_http_response),
+                CallKind::Grpc | CallKind::GrpcStream => d.grpc_deliver = Some(deliver_grpc_event),
+                CallKind::Timer => {}
             }
         });
+        if kind == CallKind::GrpcStream {
+            grpc::on_cancel(forget_stream);
+        }
     }
 
-    fn schedule(token: u32, context_id: u32, delay: Duration) -> HostResult<()> {
+    fn schedule(context_id: u32, delay: Duration, answer: Answer) -> HostResult<()> {
         let Some((root_context_id, root)) = bound_root(context_id) else {
             return Err(HostError {
                 call: "proxy_set_tick_period_milliseconds",
                 status: crate::abi::Status::NotFound,
             });
         };
+        let token = next_timer_token();
         let now = timer::now_nanos()?;
         let due = now.saturating_add(timer::duration_nanos(delay));
         let next = state::with(|d| {
-            d.callouts.insert((CallKind::Timer, token), (context_id, 0));
+            d.calls.push(Pending {
+                kind: CallKind::Timer,
+                token,
+                owner: context_id,
+                limit: 0,
+                answer: Some(answer),
+            });
             d.stream_timers.push((root_context_id, due, token));
             d.stream_tick = Some(run_stream_timers);
             next_stream_timer(d, root_context_id)
@@ -107,12 +159,43 @@ impl<F: HttpFilter> CallRouting for F {
     }
 }
 
-/// A plugin's HTTP calls answer to its plugin context; instantiated only where a plugin
-/// calls out.
-impl<P: Plugin> PluginCallRouting for P {
-    fn route_call(token: u32, root_context_id: u32, max_response_bytes: usize) {
-        route(CallKind::Http, token, root_context_id, max_response_bytes);
+/// The next stream timer's number (unique in this VM).
+fn next_timer_token() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Context `context_id` ended: its calls leave the registry (with their stream timers),
+/// handed back to be dropped by [`drop_calls`] once the dispatcher is released.
+pub(crate) fn take_calls(d: &mut Dispatcher, context_id: u32) -> Vec<Pending> {
+    let mut gone = Vec::new();
+    let mut at = 0;
+    while at < d.calls.len() {
+        if d.calls[at].owner == context_id {
+            let call = d.calls.swap_remove(at);
+            if call.kind == CallKind::Timer {
+                d.stream_timers.retain(|(_, _, token)| *token != call.token);
+            }
+            gone.push(call);
+        } else {
+            at += 1;
+        }
     }
+    gone
+}
+
+/// Drops the calls of an ended context (a closure's `Drop` is user code, so this runs
+/// with the dispatcher released). A stream's gRPC streams are cancelled: Envoy keeps them
+/// on the plugin's context, so they would outlive the stream.
+pub(crate) fn drop_calls(gone: Vec<Pending>, stream: bool) {
+    if stream {
+        for call in &gone {
+            if call.kind == CallKind::GrpcStream {
+                let _ = host::callouts::grpc_cancel(call.token);
+            }
+        }
+    }
+    drop(gone);
 }
 
 /// The nearest stream timer of plugin context `root_context_id`.
@@ -162,13 +245,21 @@ fn deliver_http_response(token: u32, headers: usize, body_size: usize) {
 }
 
 /// A gRPC event: for a unary call, or for a stream.
-pub(crate) fn deliver_grpc_event(token: u32, event: GrpcEvent) {
-    let unary = state::with(|d| d.callouts.contains_key(&(CallKind::Grpc, token)));
+fn deliver_grpc_event(token: u32, event: GrpcEvent) {
+    let unary = state::with(|d| pending(d, CallKind::Grpc, token).is_some());
     if unary {
         deliver(CallKind::Grpc, token, |limit| read_grpc_event(event, limit));
-    } else {
-        deliver_stream_event(token, event);
+        return;
     }
+    // A stream's event: after the close the SDK closes its side too (unless it cancelled
+    // the stream for a message over the limit), so Envoy forgets the stream.
+    deliver(CallKind::GrpcStream, token, |limit| {
+        let (event, cancelled) = grpc::read_event(token, event, limit);
+        if matches!(event, Some(GrpcStreamEvent::Closed { .. })) && !cancelled {
+            let _ = host::callouts::grpc_close(token);
+        }
+        event.map(Response::Stream)
+    });
 }
 
 pub(crate) fn on_http_call_response(
@@ -191,88 +282,13 @@ pub(crate) fn on_grpc_event(_context_id: u32, token: u32, event: GrpcEvent) {
     }
 }
 
-// gRPC streams' events: routed to the plugin or the filter that opened the stream, every
-// event until the close. Envoy keeps every stream on the plugin's context and delivers its events there, so the
-// event is read on that context, then handed to its owner: the plugin (the handler of
-// [`PluginOps::grpc_stream`](crate::PluginOps::grpc_stream)) or the HTTP stream whose
-// filter opened it. After the close the SDK closes its side too, so Envoy forgets the
-// stream.
-
-/// Routing is instantiated only where a plugin opens a stream (see [`StreamRouting`]).
-impl<P: Plugin> StreamRouting for P {
-    fn route_stream(token: u32, root_context_id: u32, max_message_bytes: usize) {
-        state::with(|d| {
-            d.callouts.insert(
-                (CallKind::GrpcStream, token),
-                (root_context_id, max_message_bytes),
-            );
-            d.grpc_deliver = Some(deliver_grpc_event);
-        });
-        grpc::on_cancel(forget_stream);
-    }
-}
-
-/// Whether stream `token` still has a handler waiting (not closed, not cancelled).
-pub(crate) fn stream_routed(token: u32) -> bool {
-    DISPATCHER.with(|d| {
-        d.borrow()
-            .callouts
-            .contains_key(&(CallKind::GrpcStream, token))
-    })
-}
-
-/// A stream was cancelled: its events no longer route, and a plugin's handler goes.
-pub(crate) fn forget_stream(token: u32) {
-    let owner = DISPATCHER.with(|d| {
+/// A stream was cancelled: its events no longer route, and its handler goes (after the
+/// registry is released).
+fn forget_stream(token: u32) {
+    // A filter dropped as the dispatcher is torn down finds it borrowed: all goes anyway.
+    let gone = state::DISPATCHER.with(|d| {
         let mut d = d.try_borrow_mut().ok()?;
-        d.callouts
-            .remove(&(CallKind::GrpcStream, token))
-            .map(|(owner, _)| owner)
+        remove(&mut d, CallKind::GrpcStream, token)
     });
-    if let Some(root) = owner.and_then(root) {
-        root.forget_stream(token);
-    }
-}
-
-/// Hands event `event` of stream `token` to the handler of whoever opened it.
-pub(crate) fn deliver_stream_event(token: u32, event: GrpcEvent) {
-    let key = (CallKind::GrpcStream, token);
-    let Some((owner, limit)) = DISPATCHER.with(|d| d.borrow().callouts.get(&key).copied()) else {
-        log::debug!("event for gRPC stream {token}, which nobody waits for");
-        return;
-    };
-    let (event, cancelled) = grpc::read_event(token, event, limit);
-    let Some(event) = event else {
-        return;
-    };
-    if matches!(event, GrpcStreamEvent::Closed { .. }) {
-        DISPATCHER.with(|d| d.borrow_mut().callouts.remove(&key));
-        if !cancelled {
-            // The service ended it; Envoy forgets a stream once both sides have closed.
-            let _ = host::callouts::grpc_close(token);
-        }
-    }
-    if let Some(plugin) = root(owner) {
-        guarded(|| plugin.on_grpc_stream(owner, token, event));
-        return;
-    }
-    // A filter's stream: its handler runs on the HTTP stream, as a callout's response.
-    if host::context::set_effective_context(owner).is_err() {
-        log::debug!("gRPC stream {token}: its HTTP stream {owner} is gone");
-        let _ = host::callouts::grpc_cancel(token);
-        forget_stream(token);
-        return;
-    }
-    let delivered = guarded(|| {
-        with_stream(owner, |stream| {
-            stream.on_callout_response(owner, key, Response::Stream(event))
-        })
-    });
-    if let Some(Err(error)) = delivered.flatten() {
-        answer_error(
-            &format_args!("gRPC stream {token}"),
-            error,
-            StreamType::HttpRequest,
-        );
-    }
+    drop(gone);
 }

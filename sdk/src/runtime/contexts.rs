@@ -3,9 +3,8 @@
 //! filter inside) and [`ConnectionContext`] (one per connection), with what they pass.
 
 use crate::abi::{Action, PeerType};
-use crate::callout::{CallKind, Response};
+use crate::callout::{Answer, Response};
 use crate::error::Error;
-use crate::grpc::GrpcStreamEvent;
 use crate::host::HostResult;
 use std::fmt;
 use std::rc::Rc;
@@ -55,9 +54,6 @@ pub(crate) enum Made<C: ?Sized> {
 /// Whether a handler ran, and what it returned.
 pub(crate) type Ran = Option<Result<(), Error>>;
 
-/// A call: its kind and the host's token for it (Envoy numbers each kind apart).
-pub(crate) type CallId = (CallKind, u32);
-
 pub(crate) trait RootContext {
     /// The VM started with `vm_configuration_size` bytes of VM configuration.
     fn on_vm_start(&self, root_context_id: u32, vm_configuration_size: usize) -> bool;
@@ -80,13 +76,9 @@ pub(crate) trait RootContext {
     /// Sets the plugin's tick for its streams' nearest timer, `next` (nanoseconds on the
     /// host's clock; `None` when they have none).
     fn set_streams_next(&self, next: Option<u64>, now: u64) -> HostResult<()>;
-    /// Runs the plugin's handler of its gRPC stream `token` with `event`.
-    fn on_grpc_stream(&self, root_context_id: u32, token: u32, event: GrpcStreamEvent);
-    /// Drops the handler of the plugin's cancelled stream `token`.
-    fn forget_stream(&self, token: u32);
-    /// Runs the plugin's handler of its call `call` with `response`; `None` if it made no
-    /// such call.
-    fn on_callout_response(&self, root_context_id: u32, call: CallId, response: Response) -> Ran;
+    /// Runs `answer`, a handler of one of the plugin's calls, with the plugin; `None` if
+    /// it is not configured.
+    fn answer(&self, root_context_id: u32, answer: &mut Answer, response: Response) -> Ran;
 }
 
 pub(crate) trait StreamContext {
@@ -98,8 +90,13 @@ pub(crate) trait StreamContext {
         end_of_stream: bool,
     ) -> Action;
     fn on_stream_done(&mut self, context_id: u32);
-    /// Runs the handler of this stream's call; `None` if it has no such call.
-    fn on_callout_response(&mut self, context_id: u32, call: CallId, response: Response) -> Ran;
+    /// Runs `answer`, a handler of one of this stream's calls, with its filter.
+    fn answer(
+        &mut self,
+        context_id: u32,
+        answer: &mut Answer,
+        response: Response,
+    ) -> Result<(), Error>;
 }
 
 /// Makes a plugin context of one plugin type.

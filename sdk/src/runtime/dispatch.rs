@@ -182,18 +182,22 @@ pub(crate) fn on_log(context_id: u32) {
 pub(crate) fn on_delete(context_id: u32) {
     // Dropped after the dispatcher is released: a filter's `Drop` is user code.
     let gone = state::with(|d| {
+        let calls = super::calls::take_calls(d, context_id);
         if let Some(at) = d.contexts.iter().position(|b| b.context_id == context_id) {
-            return (Some(d.contexts.swap_remove(at)), None);
+            return (Some(d.contexts.swap_remove(at)), None, calls);
         }
         let at = d.roots.iter().position(|e| e.context_id == context_id);
-        (None, at.map(|at| d.roots.swap_remove(at)))
+        (None, at.map(|at| d.roots.swap_remove(at)), calls)
     });
-    if let (Some(binding), _) = &gone
+    if let (Some(binding), _, _) = &gone
         && matches!(binding.slot, Slot::Unmade)
     {
         misconfigured(binding.root);
     }
-    drop(gone);
+    let (binding, root, calls) = gone;
+    let stream = binding.is_some();
+    drop((binding, root));
+    super::calls::drop_calls(calls, stream);
 }
 
 /// A context ended that no callback ever reached. For a plugin with only a network filter

@@ -2,20 +2,18 @@
 //! ([`contexts`](super::contexts)).
 
 use crate::abi::{Action, BufferType, StreamType};
-use crate::callout::{CallKind, Calls, Response};
+use crate::callout::{Answer, Owner, Response};
 use crate::config::{self, ConfigError};
+use crate::error::Error;
 use crate::filter::{
     FilterExports, HttpFilter, RequestBodyOps, RequestHeadersOps, RequestTrailersOps,
     ResponseBodyOps, ResponseHeadersOps, ResponseTrailersOps, StreamDoneOps,
 };
-use crate::grpc::GrpcStreamEvent;
 use crate::host::{self, HostResult};
 use crate::plugin::{ConfigureOps, NewContext, Plugin, PluginOps, PluginServices, VmStartOps};
 use crate::runtime::access::answer_error;
 use crate::runtime::connections::Connections;
-use crate::runtime::contexts::{
-    CallId, ConnectionContext, Made, Phase, Ran, RootContext, StreamContext,
-};
+use crate::runtime::contexts::{ConnectionContext, Made, Phase, Ran, RootContext, StreamContext};
 use crate::shared::SharedQueue;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -178,81 +176,38 @@ where
         timers.tick.arm(now)
     }
 
-    fn on_grpc_stream(&self, root_context_id: u32, token: u32, event: GrpcStreamEvent) {
-        let Some(plugin) = self.plugin() else {
-            return;
-        };
-        let last = matches!(event, GrpcStreamEvent::Closed { .. });
-        // Its own statement: the handlers must not stay borrowed while one runs.
-        let handler = self.services.streams.borrow_mut().take(token);
-        let Some(mut handler) = handler else {
-            return;
-        };
-        handler(
-            &plugin,
-            event,
-            &mut PluginOps::new(root_context_id, &self.services),
-        );
-        let mut streams = self.services.streams.borrow_mut();
-        if last || !super::calls::stream_routed(token) {
-            streams.remove(token);
-        } else {
-            streams.put_back(token, handler);
-        }
-    }
-
-    fn forget_stream(&self, token: u32) {
-        if let Ok(mut streams) = self.services.streams.try_borrow_mut() {
-            streams.remove(token);
-        }
-    }
-
-    fn on_callout_response(&self, root_context_id: u32, call: CallId, response: Response) -> Ran {
+    fn answer(&self, root_context_id: u32, answer: &mut Answer, response: Response) -> Ran {
         let plugin = self.plugin()?;
-        let (CallKind::Http, token) = call else {
-            return None;
+        let owner = Owner::Plugin {
+            root_context_id,
+            plugin: &*plugin,
+            services: &self.services,
         };
-        let Response::Http(response) = response else {
-            return None;
-        };
-        // Its own statement: the handlers must not stay borrowed while one runs.
-        let handler = self.services.calls.borrow_mut().take(token)?;
-        handler(
-            &plugin,
-            response,
-            &mut PluginOps::new(root_context_id, &self.services),
-        );
-        Some(Ok(()))
+        Some(answer.run(owner, response))
     }
 }
 
-/// A stream's filter and the calls it has in flight.
+/// A stream's filter.
 pub(crate) struct Filter<F: HttpFilter> {
     filter: F,
-    calls: Calls<F>,
 }
 
 impl<F: HttpFilter> Filter<F> {
     const fn new(filter: F) -> Self {
-        Filter {
-            filter,
-            calls: Calls::new(),
-        }
+        Filter { filter }
     }
 }
 
 impl<F: HttpFilter> StreamContext for Filter<F> {
     fn on_http(&mut self, id: u32, phase: Phase, size: usize, eos: bool) -> Action {
-        let (f, c) = (&mut self.filter, &mut self.calls);
+        let f = &mut self.filter;
         let result = match phase {
-            Phase::RequestHeaders => f.on_request_headers(&mut RequestHeadersOps::new(id, eos, c)),
-            Phase::RequestBody => f.on_request_body(&mut RequestBodyOps::new(id, size, eos, c)),
-            Phase::RequestTrailers => f.on_request_trailers(&mut RequestTrailersOps::new(id, c)),
-            Phase::ResponseHeaders => {
-                f.on_response_headers(&mut ResponseHeadersOps::new(id, eos, c))
-            }
-            Phase::ResponseBody => f.on_response_body(&mut ResponseBodyOps::new(id, size, eos, c)),
-            Phase::ResponseTrailers => f.on_response_trailers(&mut ResponseTrailersOps::new(id, c)),
+            Phase::RequestHeaders => f.on_request_headers(&mut RequestHeadersOps::new(id, eos)),
+            Phase::RequestBody => f.on_request_body(&mut RequestBodyOps::new(id, size, eos)),
+            Phase::RequestTrailers => f.on_request_trailers(&mut RequestTrailersOps::new(id)),
+            Phase::ResponseHeaders => f.on_response_headers(&mut ResponseHeadersOps::new(id, eos)),
+            Phase::ResponseBody => f.on_response_body(&mut ResponseBodyOps::new(id, size, eos)),
+            Phase::ResponseTrailers => f.on_response_trailers(&mut ResponseTrailersOps::new(id)),
         };
         let direction = match phase {
             Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {
@@ -268,9 +223,13 @@ impl<F: HttpFilter> StreamContext for Filter<F> {
             .on_stream_done(&mut StreamDoneOps::new(context_id));
     }
 
-    fn on_callout_response(&mut self, context_id: u32, call: CallId, response: Response) -> Ran {
-        let (kind, token) = call;
-        self.calls
-            .respond(kind, token, response, &mut self.filter, context_id)
+    fn answer(
+        &mut self,
+        context_id: u32,
+        answer: &mut Answer,
+        response: Response,
+    ) -> Result<(), Error> {
+        let filter = &mut self.filter;
+        answer.run(Owner::Stream { context_id, filter }, response)
     }
 }

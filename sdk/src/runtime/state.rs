@@ -6,11 +6,10 @@
 //! parent of `proxy_on_context_create`), so several plugins of one module in one VM (two
 //! Istio `WasmPlugin`s from one image, an HTTP and a network plugin) each serve their own.
 
-use crate::callout::CallKind;
+use crate::callout::{Answer, CallKind};
 use crate::grpc::GrpcEvent;
 use crate::runtime::contexts::{ConnectionContext, NewRoot, RootContext, StreamContext};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// What a stream's or connection's context holds.
@@ -51,6 +50,20 @@ pub(crate) struct Binding {
     pub(crate) request_id: RequestId,
 }
 
+/// A call waiting for its answer (every event, for a gRPC stream).
+pub(crate) struct Pending {
+    pub(crate) kind: CallKind,
+    /// The host's token for it (the SDK's, for a stream's timer).
+    pub(crate) token: u32,
+    /// The stream or plugin context that made it, whose filter or plugin its handler
+    /// runs with.
+    pub(crate) owner: u32,
+    /// The largest answer it takes (bytes).
+    pub(crate) limit: usize,
+    /// Its handler; `None` while it runs.
+    pub(crate) answer: Option<Answer>,
+}
+
 /// A plugin context.
 pub(crate) struct RootEntry {
     pub(crate) context_id: u32,
@@ -66,10 +79,9 @@ pub(crate) struct Dispatcher {
     /// Live streams and connections. A list: a worker has a few dozen at most, and a list
     /// that keeps its capacity allocates nothing per context, unlike a tree.
     pub(crate) contexts: Vec<Binding>,
-    /// Calls waiting for a response: each to the context that made it (a stream, which
-    /// keeps the handler typed by its filter, or a plugin context), with the largest
-    /// response it takes.
-    pub(crate) callouts: BTreeMap<(CallKind, u32), (u32, usize)>,
+    /// Calls waiting for their answers (see [`calls`](super::calls)): a few per stream
+    /// at most, so a list.
+    pub(crate) calls: Vec<Pending>,
     /// Readers of callout responses, installed by the first call of each kind, so that a
     /// module that never calls out carries none of the code that reads responses.
     pub(crate) http_deliver: Option<fn(u32, usize, usize)>,
@@ -90,7 +102,7 @@ impl Dispatcher {
             other_roots: Vec::new(),
             roots: Vec::new(),
             contexts: Vec::new(),
-            callouts: BTreeMap::new(),
+            calls: Vec::new(),
             http_deliver: None,
             grpc_deliver: None,
             stream_timers: Vec::new(),

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -35,7 +34,6 @@ import (
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pkg/config/xds"
 	"istio.io/istio/pkg/util/sets"
-	"istio.io/istio/pkg/wasm"
 
 	"github.com/envoy-wasm-sdk/envoy-wasm-sdk/tests/istio/internal/harness"
 )
@@ -65,21 +63,6 @@ func (m *mesh) ecdsFor(t *testing.T, proxy string, names ...string) []*anypb.Any
 		out = append(out, r)
 	}
 	return out
-}
-
-// wasmOf unmarshals an ECDS resource (a TypedExtensionConfig holding an HTTP Wasm filter).
-func wasmOf(t *testing.T, r *anypb.Any) (*core.TypedExtensionConfig, *httpwasm.Wasm) {
-	t.Helper()
-	ec := &core.TypedExtensionConfig{}
-	if err := r.UnmarshalTo(ec); err != nil {
-		t.Fatal(err)
-	}
-	w := &httpwasm.Wasm{}
-	if err := ec.GetTypedConfig().UnmarshalTo(w); err != nil {
-		t.Fatalf("%s holds %s, not the Wasm HTTP filter (the agent substitutes RBAC when the fetch fails; its log is above)",
-			ec.GetName(), ec.GetTypedConfig().GetTypeUrl())
-	}
-	return ec, w
 }
 
 // httpFilterOn is the ECDS reference named name on chain c, checked to be what Istio renders
@@ -112,19 +95,6 @@ func findChain(t *testing.T, chains []chain, f func(c chain) bool, what string) 
 	}
 	t.Fatalf("no %s chain", what)
 	return chain{}
-}
-
-// convert runs the agent's conversion (pkg/wasm/convert.go, MaybeConvertWasmExtensionConfig,
-// as pkg/istio-agent/xds_proxy.go calls it on each ECDS response) with a real
-// LocalFileCache (pkg/wasm/cache.go) over the test's registry: the module is pulled,
-// checked against the sha256 and written to a local file, which the resources now name.
-func convert(t *testing.T, resources []*anypb.Any) {
-	t.Helper()
-	cache := wasm.NewLocalFileCache(t.TempDir(), wasm.Options{})
-	t.Cleanup(cache.Cleanup)
-	if err := wasm.MaybeConvertWasmExtensionConfig(resources, cache); err != nil {
-		t.Fatalf("MaybeConvertWasmExtensionConfig: %v", err)
-	}
 }
 
 // upstream is a tiny HTTP service that answers 200 and remembers the request headers.
@@ -304,14 +274,7 @@ func checkIstiodWasm(t *testing.T, w *httpwasm.Wasm, img harness.Image, config s
 // ISTIO_META_* variables are gone.
 func checkConverted(t *testing.T, w *httpwasm.Wasm, module []byte) string {
 	t.Helper()
-	file := w.GetConfig().GetVmConfig().GetCode().GetLocal().GetFilename()
-	if file == "" {
-		t.Fatalf("the agent left the code remote: %v", w.GetConfig().GetVmConfig().GetCode())
-	}
-	got, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	file, got := harness.LocalModule(t, w)
 	if string(got) != string(module) {
 		t.Errorf("the agent's file %s (%d bytes) is not the packaged module (%d bytes)", file, len(got), len(module))
 	}
@@ -346,11 +309,11 @@ func TestECDSEnvoy(t *testing.T) {
 			httpFilterOn(t, c, name)
 
 			resources := mesh.ecdsFor(t, "httpbin", name)
-			_, w := wasmOf(t, resources[0])
+			_, w := harness.WasmOf(t, resources[0])
 			checkIstiodWasm(t, w, img, config)
 
-			convert(t, resources)
-			ec, w := wasmOf(t, resources[0])
+			harness.ConvertECDS(t, resources)
+			ec, w := harness.WasmOf(t, resources[0])
 			file := checkConverted(t, w, module)
 			t.Logf("istiod → agent: %s → %s", img.TagURL(), file)
 
@@ -414,7 +377,7 @@ func TestTwoPluginsOneImage(t *testing.T) {
 	resources := mesh.ecdsFor(t, "httpbin", inChain...)
 	var ws []*httpwasm.Wasm
 	for i, r := range resources {
-		_, w := wasmOf(t, r)
+		_, w := harness.WasmOf(t, r)
 		ns := strings.SplitN(strings.TrimPrefix(inChain[i], model.TrafficExtensionResourceNamePrefix), ".", 2)[0]
 		checkIstiodWasm(t, w, img, configs[ns])
 		ws = append(ws, w)
@@ -424,11 +387,11 @@ func TestTwoPluginsOneImage(t *testing.T) {
 	}
 
 	// The agent converts every resource of an ECDS response in one call, with one cache.
-	convert(t, resources)
+	harness.ConvertECDS(t, resources)
 	var filters []*core.TypedExtensionConfig
 	var files []string
 	for _, r := range resources {
-		ec, w := wasmOf(t, r)
+		ec, w := harness.WasmOf(t, r)
 		files = append(files, checkConverted(t, w, module))
 		filters = append(filters, ec)
 	}

@@ -77,6 +77,38 @@ pub fn mark_response<F>(resp: &mut ResponseHeadersOps<F>, workload: &str) -> Res
     Ok(Action::Continue)
 }
 
+/// A filter `$name` that keeps nothing per stream (`#[http_filter(stateless)]`): the request
+/// half is `$request` (one of the functions above, or the module's own), the response half
+/// marks the response `$workload`. The module adds its `entry!` (with the plugin's
+/// `PREFIX` it measures).
+#[macro_export]
+macro_rules! stateless_filter {
+    ($(#[$attr:meta])* $name:ident, $request:path, $workload:literal) => {
+        use envoy_wasm_sdk::prelude::*;
+
+        $(#[$attr])*
+        #[derive(Default)]
+        pub struct $name;
+
+        #[http_filter(stateless)]
+        impl HttpFilter for $name {
+            fn on_request_headers(
+                &mut self,
+                req: &mut RequestHeadersOps<Self>,
+            ) -> Result<Action, Error> {
+                $request(req)
+            }
+
+            fn on_response_headers(
+                &mut self,
+                resp: &mut ResponseHeadersOps<Self>,
+            ) -> Result<Action, Error> {
+                $crate::mark_response(resp, $workload)
+            }
+        }
+    };
+}
+
 /// A module whose filter keeps state per stream (the default, without `stateless`): the
 /// request half (`$request`, one of the functions above) records that it ran, and the
 /// response half checks it before marking the response `$workload`.

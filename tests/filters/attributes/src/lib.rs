@@ -5,7 +5,10 @@
 //! have, so `tests/tests/properties.rs` runs it in Envoy as Wasm and natively.
 
 use envoy_wasm_sdk::prelude::*;
-use std::rc::Rc;
+
+#[path = "../../plain.rs"]
+mod plain;
+use plain::Plain;
 
 /// Properties outside the SDK's table: Higress's Envoy sets the first two, Istio's the
 /// third; upstream Envoy has none of them. And one every Envoy has.
@@ -16,23 +19,8 @@ const OTHER_ATTRIBUTES: &[&[&str]] = &[
     &["node", "id"],
 ];
 
-/// The plugin.
-pub struct Attributes;
-
-impl Plugin for Attributes {
-    type Config = ();
-    type Filter = AttributesFilter;
-
-    fn configure(_config: (), _ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-        Ok(Attributes)
-    }
-
-    fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<AttributesFilter> {
-        Some(AttributesFilter)
-    }
-}
-
-/// One per request.
+/// One per request; the plugin, `Plain`, has no configuration.
+#[derive(Default)]
 pub struct AttributesFilter;
 
 #[http_filter]
@@ -67,4 +55,4 @@ fn present(props: &Properties<'_>) -> Result<String, Error> {
     Ok(present.join(","))
 }
 
-envoy_wasm_sdk::entry!(Attributes);
+envoy_wasm_sdk::entry!(Plain<AttributesFilter>);

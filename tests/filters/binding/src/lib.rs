@@ -78,6 +78,16 @@ impl Tag {
         );
         *self.refreshed.borrow_mut() = Some(seen);
     }
+
+    /// The filter for a new `what` (`stream`, `connection`), or none when this
+    /// configuration declines them (logged as `declined <what> <context id>`).
+    fn serve(self: Rc<Self>, what: &str, context: NewContext) -> Option<Tagged> {
+        if self.decline {
+            log::info!("declined {what} {}", context.context_id());
+            return None;
+        }
+        Some(Tagged { plugin: self })
+    }
 }
 
 impl Plugin for Tag {
@@ -117,25 +127,33 @@ impl Plugin for Tag {
     }
 
     fn create_filter(self: Rc<Self>, stream: NewContext) -> Option<Tagged> {
-        if self.decline {
-            log::info!("declined stream {}", stream.context_id());
-            return None;
-        }
-        Some(Tagged { plugin: self })
+        self.serve("stream", stream)
     }
 }
 
-/// One per stream.
+/// One per stream, and one per connection.
 pub struct Tagged {
     plugin: Rc<Tag>,
+}
+
+impl Tagged {
+    /// Logs `<phase> <tag>` and adds header `name: <tag>`.
+    fn mark(
+        &self,
+        phase: &str,
+        headers: &mut HeadersMut<'_>,
+        name: &str,
+    ) -> Result<(), HeaderError> {
+        let tag = &self.plugin.tag;
+        log::info!("{phase} {tag}");
+        headers.add(name, tag)
+    }
 }
 
 #[http_filter]
 impl HttpFilter for Tagged {
     fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
-        let tag = &self.plugin.tag;
-        log::info!("request headers {tag}");
-        req.headers().add("x-request-tag", tag)?;
+        self.mark("request headers", &mut req.headers(), "x-request-tag")?;
         Ok(Action::Continue)
     }
 
@@ -143,10 +161,8 @@ impl HttpFilter for Tagged {
         &mut self,
         resp: &mut ResponseHeadersOps<Self>,
     ) -> Result<Action, Error> {
-        let tag = &self.plugin.tag;
-        log::info!("response headers {tag}");
         let mut headers = resp.headers();
-        headers.add("x-tag", tag)?;
+        self.mark("response headers", &mut headers, "x-tag")?;
         if let Some(greeting) = GREETING.with(|g| g.borrow().clone()) {
             headers.set("x-vm", &greeting)?;
         }
@@ -162,24 +178,15 @@ impl HttpFilter for Tagged {
 }
 
 impl NetworkPlugin for Tag {
-    type Connection = TaggedConnection;
+    type Connection = Tagged;
 
-    fn create_connection(self: Rc<Self>, connection: NewContext) -> Option<TaggedConnection> {
-        if self.decline {
-            log::info!("declined connection {}", connection.context_id());
-            return None;
-        }
-        Some(TaggedConnection { plugin: self })
+    fn create_connection(self: Rc<Self>, connection: NewContext) -> Option<Tagged> {
+        self.serve("connection", connection)
     }
 }
 
-/// One per connection.
-pub struct TaggedConnection {
-    plugin: Rc<Tag>,
-}
-
 #[network_filter]
-impl NetworkFilter for TaggedConnection {
+impl NetworkFilter for Tagged {
     fn on_downstream_data(&mut self, data: &mut DataOps) -> Result<Action, Error> {
         let prefix = format!("{}:", self.plugin.tag);
         data.data().prepend(prefix.as_bytes())?;

@@ -20,15 +20,19 @@ fn tag_of(envoy: &Emulator, plugin: PluginId) -> Vec<String> {
         .collect()
 }
 
+/// Adds plugin `name` under `root_id`, configured with `{"tag": "<tag>"}`.
+fn add_tagged(envoy: &Emulator, name: &str, root_id: &str, tag: &str) -> PluginId {
+    let configuration = format!(r#"{{"tag": "{tag}"}}"#);
+    envoy
+        .add_plugin_with_root_id(name, root_id, configuration)
+        .unwrap()
+}
+
 /// Two configurations under `root_ids`, each serving its own streams, in either order.
 fn two_plugins(root_ids: [&str; 2]) {
     let envoy = Emulator::new(register_plugin);
-    let a = envoy
-        .add_plugin_with_root_id("mesh.default", root_ids[0], r#"{"tag": "a"}"#)
-        .unwrap();
-    let b = envoy
-        .add_plugin_with_root_id("ns.override", root_ids[1], r#"{"tag": "b"}"#)
-        .unwrap();
+    let a = add_tagged(&envoy, "mesh.default", root_ids[0], "a");
+    let b = add_tagged(&envoy, "ns.override", root_ids[1], "b");
     for _ in 0..2 {
         assert_eq!(tag_of(&envoy, b), ["b"]);
         assert_eq!(tag_of(&envoy, a), ["a"]);
@@ -49,10 +53,7 @@ fn two_configurations_with_different_or_no_root_ids_serve_their_own_streams() {
 #[emulator_test]
 fn the_plugin_knows_its_name_root_id_and_context() {
     let envoy = Emulator::new(register_plugin);
-    let plugin = envoy
-        .add_plugin_with_root_id("shop.tags", "binding", r#"{"tag": "t"}"#)
-        .unwrap();
-    let _ = plugin;
+    add_tagged(&envoy, "shop.tags", "binding", "t");
     assert!(
         envoy.logged(r#"configured tag t as plugin "shop.tags" (root id "binding", context "#),
         "{:?}",
@@ -63,12 +64,8 @@ fn the_plugin_knows_its_name_root_id_and_context() {
 #[emulator_test]
 fn an_http_and_a_network_plugin_in_one_vm_serve_their_own() {
     let envoy = Emulator::new(register_plugin);
-    let http = envoy
-        .add_plugin_with_root_id("web", "binding", r#"{"tag": "http"}"#)
-        .unwrap();
-    let tcp = envoy
-        .add_plugin_with_root_id("raw", "binding", r#"{"tag": "tcp"}"#)
-        .unwrap();
+    let http = add_tagged(&envoy, "web", "binding", "http");
+    let tcp = add_tagged(&envoy, "raw", "binding", "tcp");
     let mut connection = envoy.connect_to(tcp);
     connection.send(b"hello");
     assert_eq!(connection.upstream_received(), b"tcp:hello");

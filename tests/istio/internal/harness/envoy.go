@@ -59,21 +59,11 @@ func StartEnvoy(t testing.TB, bootstrap string) *Envoy {
 	if err := os.WriteFile(config, []byte(bootstrap), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, "envoy.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	adminPath := filepath.Join(dir, "admin.address")
 	cmd := exec.Command(bin, "-c", config, "--disable-hot-restart", "-l", "info",
 		"--concurrency", "1", "--admin-address-path", adminPath)
 	cmd.Dir = dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	// Envoy dies with the test binary even if the test is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start %s: %v", bin, err)
-	}
+	logFile := startLogged(t, cmd, filepath.Join(dir, "envoy.log"))
 	e := &Envoy{cmd: cmd, dir: dir, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()

@@ -295,18 +295,8 @@ func StartRegistry(t testing.TB) string {
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(bin, "serve", configPath)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	// The registry dies with the test binary even if the test is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start %s: %v", bin, err)
-	}
+	logFile := startLogged(t, cmd, filepath.Join(dir, "registry.log"))
 	readLog := func() string {
 		b, _ := os.ReadFile(logFile.Name())
 		return string(b)
@@ -332,6 +322,24 @@ func StartRegistry(t testing.TB) string {
 	}
 	t.Fatalf("the registry did not start:\n%s", readLog())
 	return ""
+}
+
+// startLogged starts cmd with its stdout and stderr in a new file at logPath, which it
+// returns (for the caller to close once cmd has ended). cmd dies with the test binary even
+// if the test is killed; the test fails if cmd cannot start.
+func startLogged(t testing.TB, cmd *exec.Cmd, logPath string) *os.File {
+	t.Helper()
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cannot start %s: %v", cmd.Path, err)
+	}
+	return logFile
 }
 
 // FreePort is a TCP port free on 127.0.0.1 a moment ago.

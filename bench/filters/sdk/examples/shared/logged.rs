@@ -3,22 +3,17 @@
 
 use envoy_wasm_sdk::prelude::*;
 
-/// header, logging one line per request (`info`): the filter of `header_logged` (with the
-/// request id first, as every plugin does by default) and `header_logged_plain` (without).
-#[derive(Default)]
-pub struct LoggedFilter;
-
-#[http_filter(stateless)]
-impl HttpFilter for LoggedFilter {
-    fn on_request_headers(&mut self, req: &mut RequestHeadersOps<Self>) -> Result<Action, Error> {
-        log::info!("request");
-        bench_sdk::check_path(req)
-    }
-
-    fn on_response_headers(
-        &mut self,
-        resp: &mut ResponseHeadersOps<Self>,
-    ) -> Result<Action, Error> {
-        bench_sdk::mark_response(resp, "header")
-    }
+/// The header workload's request half, after one log line (`info`).
+#[inline]
+fn log_and_check_path<F>(req: &mut RequestHeadersOps<F>) -> Result<Action, Error> {
+    log::info!("request");
+    bench_sdk::check_path(req)
 }
+
+bench_sdk::stateless_filter!(
+    /// header, logging one line per request (`info`): the filter of `header_logged` (with the
+    /// request id first, as every plugin does by default) and `header_logged_plain` (without).
+    LoggedFilter,
+    log_and_check_path,
+    "header"
+);
