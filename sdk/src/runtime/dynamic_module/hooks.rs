@@ -52,6 +52,15 @@ pub(super) fn barrier<R>(fallback: impl FnOnce() -> R, body: impl FnOnce() -> R)
     }
 }
 
+/// Takes back the box behind a module pointer `filter_new` returned, in `destroy`.
+///
+/// # Safety
+/// `module` is null or a `Box<T>` made by `filter_new`, not taken back before.
+pub(super) unsafe fn take_module<T>(module: FilterModulePtr) -> Option<Box<T>> {
+    // SAFETY: as the caller promises.
+    (!module.is_null()).then(|| unsafe { Box::from_raw(module.cast::<T>().cast_mut()) })
+}
+
 /// Runs a hook's body with this thread's worker, behind the [`barrier`].
 pub(super) fn on_worker(body: impl FnOnce(&Worker)) {
     barrier(|| (), || WORKER.with(body));
@@ -322,24 +331,19 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return;
     };
-    on_worker(|worker| {
-        if stream.configured && worker.implements(callback::LOG) {
-            let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
-            worker.run("proxy_on_log", scope, || {
-                lifecycle::proxy_on_log(stream.context_id);
-            });
-        }
-    });
+    if stream.configured {
+        let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
+        on_worker(|worker| worker.last_look(scope, stream.context_id));
+    }
 }
 
 /// The stream is gone: its filter is dropped.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModulePtr) {
-    if module.is_null() {
-        return;
-    }
     // SAFETY: the pointer `filter_new` returned (a `Box<Stream>`), freed only here.
-    let stream = unsafe { Box::from_raw(module.cast::<Stream>().cast_mut()) };
+    let Some(stream) = (unsafe { take_module::<Stream>(module) }) else {
+        return;
+    };
     let (context_id, filter) = (stream.context_id, stream.filter);
     end_context(context_id, stream.plugin, stream.configured, |host| {
         host.forget_callouts(filter);

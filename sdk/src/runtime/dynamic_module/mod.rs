@@ -235,6 +235,15 @@ impl Worker {
         self.callbacks & bit != 0
     }
 
+    /// A stream's or connection's last look, `proxy_on_log`, if the module has one.
+    fn last_look(&self, scope: host::Scope, context_id: u32) {
+        if self.implements(callback::LOG) {
+            self.run("proxy_on_log", scope, || {
+                crate::runtime::exports::lifecycle::proxy_on_log(context_id);
+            });
+        }
+    }
+
     /// This thread's plugin context of `plugin`, configured now if it has none yet;
     /// `None` if configuring it failed.
     fn root_of(&self, plugin: &'static PluginConfig) -> Option<u32> {

@@ -14,7 +14,7 @@
 //! happens when the hook returns, as Envoy defers it for a Wasm filter. A module that
 //! failed (a panic) closes its connections, as a failed Wasm filter's are.
 
-use super::hooks::{barrier, end_context, on_worker};
+use super::hooks::{barrier, end_context, on_worker, take_module};
 use super::host::Scope;
 use super::{Kind, PluginConfig, WORKER, callback, config_destroy, config_new, config_of};
 use crate::abi::PeerType;
@@ -251,22 +251,17 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_event(
             });
             worker.host.end_hook();
         }
-        if worker.implements(callback::LOG) {
-            worker.run("proxy_on_log", scope, || {
-                lifecycle::proxy_on_log(connection.context_id);
-            });
-        }
+        worker.last_look(scope, connection.context_id);
     });
 }
 
 /// The connection's filter is gone.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_network_filter_destroy(module: FilterModulePtr) {
-    if module.is_null() {
-        return;
-    }
     // SAFETY: the pointer `filter_new` returned (a `Box<Connection>`), freed only here.
-    let connection = unsafe { Box::from_raw(module.cast::<Connection>().cast_mut()) };
+    let Some(connection) = (unsafe { take_module::<Connection>(module) }) else {
+        return;
+    };
     let filter = connection.filter;
     end_context(connection.context_id, connection.plugin, true, |host| {
         host.forget_connection(filter);

@@ -23,6 +23,35 @@ fn first<'a>(pairs: &'a Pairs, name: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v.as_slice())
 }
 
+/// The body and trailers of a [`Request`] or a [`Response`], set the same way on both.
+macro_rules! parts {
+    ($message:ident) => {
+        impl $message {
+            /// Sets the body, delivered as one chunk.
+            pub fn body(mut self, body: impl Into<Vec<u8>>) -> $message {
+                self.body = vec![body.into()];
+                self
+            }
+
+            /// Sets the body, delivered in these chunks.
+            pub fn chunks<I: IntoIterator<Item = B>, B: Into<Vec<u8>>>(
+                mut self,
+                chunks: I,
+            ) -> $message {
+                self.body = chunks.into_iter().map(Into::into).collect();
+                self
+            }
+
+            /// Adds a trailer.
+            pub fn trailer(mut self, name: &str, value: &str) -> $message {
+                self.trailers
+                    .push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
+                self
+            }
+        }
+    };
+}
+
 /// A request a client sends through the filter.
 ///
 /// `Request::get("/path")` carries `:method`, `:path`, `:scheme: http` and
@@ -76,26 +105,9 @@ impl Request {
         }
         self
     }
-
-    /// Sets the body, delivered as one chunk.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
-        self.body = vec![body.into()];
-        self
-    }
-
-    /// Sets the body, delivered in these chunks.
-    pub fn chunks<I: IntoIterator<Item = B>, B: Into<Vec<u8>>>(mut self, chunks: I) -> Request {
-        self.body = chunks.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Adds a trailer.
-    pub fn trailer(mut self, name: &str, value: &str) -> Request {
-        self.trailers
-            .push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
-        self
-    }
 }
+
+parts!(Request);
 
 /// A response the upstream sends back.
 #[derive(Clone, Debug)]
@@ -129,29 +141,12 @@ impl Response {
         self
     }
 
-    /// Sets the body, delivered as one chunk.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
-        self.body = vec![body.into()];
-        self
-    }
-
-    /// Sets the body, delivered in these chunks.
-    pub fn chunks<I: IntoIterator<Item = B>, B: Into<Vec<u8>>>(mut self, chunks: I) -> Response {
-        self.body = chunks.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Adds a trailer.
-    pub fn trailer(mut self, name: &str, value: &str) -> Response {
-        self.trailers
-            .push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
-        self
-    }
-
     pub(crate) fn into_parts(self) -> (Pairs, Vec<Vec<u8>>, Pairs) {
         (self.headers, self.body, self.trailers)
     }
 }
+
+parts!(Response);
 
 /// Headers, body and trailers as they left the filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
