@@ -14,7 +14,7 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy (native, the dynamic-module target, and wasm32-wasip1)"
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy --lib --features envoy-wasm-sdk/dynamic-module -p envoy-wasm-sdk -p hello_world -p http_headers -p http_body -p http_routing -p http_auth -p grpc_auth -p key_auth -p faulty -p delay -p tcp_guard -p rate_limit -p attributes -- -D warnings
+cargo clippy --lib --features envoy-wasm-sdk/dynamic-module -p envoy-wasm-sdk -p hello_world -p http_headers -p http_body -p http_routing -p http_auth -p grpc_auth -p key_auth -p faulty -p delay -p tcp_guard -p rate_limit -p attributes -p probe -- -D warnings
 cargo clippy --target wasm32-wasip1 -p envoy-wasm-sdk -p hello_world -p http_headers -p http_auth -p grpc_auth -p http_body -p http_routing -p rate_limit -p key_auth -p tcp_guard -p grpc_access_log -p faulty -p probe -p delay -p attributes -p bench_empty -p bench_floor -- -D warnings
 cargo clippy --target wasm32-wasip1 -p bench_sdk --examples -- -D warnings
 

@@ -1,36 +1,85 @@
-//! A filter's gRPC stream in a real Envoy (the probe's `grpc-stream` mode against a real
-//! gRPC service) and on the emulator, with the same assertions: the handler sees the
-//! service's metadata and message; once it cancels the stream nothing more arrives, and a
-//! send fails with `NotFound`.
+//! A filter's gRPC stream in a real Envoy, on both targets (the probe's `grpc-stream`
+//! mode against a real gRPC service), and on the emulator, with the same assertions: the
+//! handler sees the service's metadata and message; once it cancels the stream nothing
+//! more arrives, and a send fails with `NotFound`.
 
-use envoy_tests::{Plugin, Reply, Upstream, grpc_message, serve_with};
+use envoy_tests::{Plugin, Reply, Upstream, grpc_message, on_both_targets, serve_with};
 use envoy_wasm_sdk::testing::Emulator;
 
 const EVENTS: &str = "metadata,message:hi back";
 
-#[test]
-fn in_envoy() {
-    let service = Upstream::start_with(|request| {
-        assert_eq!(request.path, "/probe.v1.Echo/Chat");
-        let mut answer = grpc_message(request);
-        answer.extend_from_slice(b" back");
-        Reply::grpc(&answer)
-    });
-    let (upstream, envoy) = serve_with(&Plugin::new("probe"), Some(&service));
+on_both_targets! {
+    /// Natively the stream is an HTTP/2 stream Envoy starts for the request, its
+    /// messages framed as gRPC's by the SDK.
+    fn in_envoy() {
+        let service = Upstream::start_with(|request| {
+            assert_eq!(request.path, "/probe.v1.Echo/Chat");
+            let mut answer = grpc_message(request);
+            answer.extend_from_slice(b" back");
+            Reply::grpc(&answer)
+        });
+        let (upstream, envoy) = serve_with(&Plugin::new("probe"), Some(&service));
+        let response = envoy
+            .http1()
+            .get(envoy.url("/s"))
+            .header("x-probe", "grpc-stream")
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let seen = upstream.last_request().expect("resumed");
+        assert_eq!(seen.header("x-stream-events"), Some(EVENTS));
+        assert_eq!(seen.header("x-after-cancel"), Some("NotFound"));
+        assert_eq!(
+            service.last_request().unwrap().header("content-type"),
+            Some("application/grpc")
+        );
+    }
+}
+
+on_both_targets! {
+    /// A stream that is not cancelled: two messages, the trailers, the close with OK.
+    fn every_event_then_the_close() {
+        let service = Upstream::start_with(|request| {
+            let mut body = Vec::new();
+            for message in [&b"hi back"[..], b"and again"] {
+                body.push(0);
+                body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+                body.extend_from_slice(message);
+            }
+            assert_eq!(grpc_message(request), b"hi");
+            Reply::status(200)
+                .header("content-type", "application/grpc")
+                .body(body)
+                .trailer("grpc-status", "0")
+        });
+        let seen = events(&service, "grpc-stream-whole");
+        assert_eq!(
+            seen.as_deref(),
+            Some("metadata,message:hi back,message:and again,trailers,closed:0")
+        );
+    }
+
+    /// A service that fails the stream: its status reaches the handler at the close.
+    fn a_failed_stream_closes_with_the_services_status() {
+        let service = Upstream::start_with(|_| Reply::grpc_status(14, "down"));
+        let seen = events(&service, "grpc-stream-whole");
+        assert_eq!(seen.as_deref(), Some("metadata,trailers,closed:14"));
+    }
+}
+
+/// What the probe's stream handler saw (`x-stream-events` on the resumed request) in
+/// mode `mode`, against `service`.
+fn events(service: &Upstream, mode: &str) -> Option<String> {
+    let (upstream, envoy) = serve_with(&Plugin::new("probe"), Some(service));
     let response = envoy
         .http1()
         .get(envoy.url("/s"))
-        .header("x-probe", "grpc-stream")
+        .header("x-probe", mode)
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
     let seen = upstream.last_request().expect("resumed");
-    assert_eq!(seen.header("x-stream-events"), Some(EVENTS));
-    assert_eq!(seen.header("x-after-cancel"), Some("NotFound"));
-    assert_eq!(
-        service.last_request().unwrap().header("content-type"),
-        Some("application/grpc")
-    );
+    seen.header("x-stream-events").map(str::to_owned)
 }
 
 #[test]

@@ -273,41 +273,52 @@ macro_rules! start_calls {
             let token = request.dispatch()?;
             let answer = $crate::callout::once(on_response, $crate::callout::Response::grpc);
             let kind = $crate::callout::CallKind::Grpc;
-            F::route(kind, token, self.context_id, request.max_response_bytes, answer);
+            F::route(
+                kind,
+                token,
+                self.context_id,
+                request.max_response_bytes,
+                answer,
+            );
             Ok(())
         }
 
-        crate::native_lacks! {
-            /// Opens a gRPC stream for this HTTP stream (see [`grpc`](crate::grpc)):
-            /// `on_event` runs with this filter for each of its events, until it closes. The
-            /// stream is cancelled when this HTTP stream ends.
-            ///
-            /// # Errors
-            /// As [`http_call`](Self::http_call), for the metadata.
-            pub fn grpc_stream(
-                &mut self,
-                request: $crate::grpc::GrpcStreamRequest,
-                on_event: impl FnMut(
-                    &mut F,
-                    $crate::grpc::GrpcStreamEvent,
-                    &mut $crate::callout::CalloutOps<'_, F>,
-                ) -> Result<(), $crate::Error>
-                + 'static,
-            ) -> $crate::HeaderResult<$crate::grpc::GrpcStream> {
-                let stream = request.open()?;
-                let mut on_event = on_event;
-                let answer = $crate::callout::filter_answer(
-                    move |filter: &mut F, response, ops: &mut $crate::callout::CalloutOps<'_, F>| {
-                        match response {
-                            $crate::callout::Response::Stream(event) => on_event(filter, event, ops),
-                            _ => Ok(()),
-                        }
-                    },
-                );
-                let kind = $crate::callout::CallKind::GrpcStream;
-                F::route(kind, stream.token(), self.context_id, request.max_message_bytes, answer);
-                Ok(stream)
-            }
+        /// Opens a gRPC stream for this HTTP stream (see [`grpc`](crate::grpc)):
+        /// `on_event` runs with this filter for each of its events, until it closes. The
+        /// stream is cancelled when this HTTP stream ends. On the native target too: an
+        /// HTTP/2 stream Envoy starts for this stream, its messages framed as gRPC's.
+        ///
+        /// # Errors
+        /// As [`http_call`](Self::http_call), for the metadata.
+        pub fn grpc_stream(
+            &mut self,
+            request: $crate::grpc::GrpcStreamRequest,
+            on_event: impl FnMut(
+                &mut F,
+                $crate::grpc::GrpcStreamEvent,
+                &mut $crate::callout::CalloutOps<'_, F>,
+            ) -> Result<(), $crate::Error>
+            + 'static,
+        ) -> $crate::HeaderResult<$crate::grpc::GrpcStream> {
+            let stream = request.open()?;
+            let mut on_event = on_event;
+            let answer = $crate::callout::filter_answer(
+                move |filter: &mut F, response, ops: &mut $crate::callout::CalloutOps<'_, F>| {
+                    match response {
+                        $crate::callout::Response::Stream(event) => on_event(filter, event, ops),
+                        _ => Ok(()),
+                    }
+                },
+            );
+            let kind = $crate::callout::CallKind::GrpcStream;
+            F::route(
+                kind,
+                stream.token(),
+                self.context_id,
+                request.max_message_bytes,
+                answer,
+            );
+            Ok(stream)
         }
     };
 }

@@ -147,6 +147,9 @@ callbacks! {
     fn http_filter_start_http_stream(filter: FilterEnvoyPtr, id: *mut u64, cluster: ModuleBuffer, headers: *mut ModuleHeader, header_count: usize, body: ModuleBuffer, end_stream: bool, timeout_ms: u64) -> u32;
     /// Resets an HTTP stream the stream started.
     fn http_filter_reset_http_stream(filter: FilterEnvoyPtr, id: u64);
+    /// Sends request body bytes on an HTTP stream the stream started (`end_stream`: the
+    /// request ends with them); whether it went.
+    fn http_stream_send_data(filter: FilterEnvoyPtr, id: u64, data: ModuleBuffer, end_stream: bool) -> bool;
     /// Resumes a request held by a hook.
     fn http_filter_continue_decoding(filter: FilterEnvoyPtr);
     /// Resumes a response held by a hook.
@@ -330,8 +333,8 @@ mod tests {
         let missing = resolved.missing();
         assert!(!missing.contains(&"log"));
         assert!(missing.contains(&"http_get_header"), "{missing:?}");
-        assert_eq!(missing.len(), 79, "every other callback: {missing:?}");
-        assert_eq!(resolved.missing_for_http().len(), 35);
+        assert_eq!(missing.len(), 80, "every other callback: {missing:?}");
+        assert_eq!(resolved.missing_for_http().len(), 36);
         assert_eq!(resolved.missing_for_service().len(), 15);
         assert!(
             resolved

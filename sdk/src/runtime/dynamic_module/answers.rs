@@ -1,7 +1,8 @@
 //! Envoy's dynamic-module event hooks that answer what a stream started: its HTTP
-//! callouts, and its unary gRPC calls (HTTP streams Envoy started for it), each delivered to
-//! the stream's context as the proxy-wasm exports a Wasm host would call
-//! (`proxy_on_http_call_response`, `proxy_on_grpc_receive`, `proxy_on_grpc_close`).
+//! callouts, and its gRPC calls and streams (HTTP streams Envoy started for it), each
+//! delivered to the stream's context as the proxy-wasm exports a Wasm host would call
+//! (`proxy_on_http_call_response`, `proxy_on_grpc_receive`, `proxy_on_grpc_close`, a
+//! stream's metadata hooks).
 
 use super::WORKER;
 use super::Worker;
@@ -211,7 +212,8 @@ unsafe fn slice_of<'a, T>(items: *const T, count: usize) -> &'a [T] {
     }
 }
 
-/// The response headers of an HTTP stream the stream started (a unary gRPC call's).
+/// The response headers of an HTTP stream the stream started: a gRPC call's (kept for its
+/// end) or a gRPC stream's (its initial metadata, delivered now too).
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
     filter: FilterEnvoyPtr,
@@ -223,7 +225,9 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
 ) {
     // SAFETY: Envoy's array, valid during this hook.
     let headers = unsafe { owned_headers(slice_of(headers, header_count)) };
-    grpc_arrived(filter, module, stream_id, |h, _, _| *h = headers);
+    let kept = headers.clone();
+    grpc_arrived(filter, module, stream_id, |h, _, _| *h = kept);
+    stream_event(filter, module, stream_id, Arrived::Metadata(headers));
 }
 
 /// Response bytes of an HTTP stream the stream started.
@@ -242,6 +246,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
         // SAFETY: as above: the slices are Envoy's, valid during this hook.
         unsafe { append(body, chunks) }
     });
+    stream_event(filter, module, stream_id, Arrived::Data);
 }
 
 /// The response trailers of an HTTP stream the stream started.
@@ -255,7 +260,9 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
 ) {
     // SAFETY: Envoy's array, valid during this hook.
     let trailers = unsafe { owned_headers(slice_of(trailers, trailer_count)) };
-    grpc_arrived(filter, module, stream_id, |_, _, t| *t = trailers);
+    let kept = trailers.clone();
+    grpc_arrived(filter, module, stream_id, |_, _, t| *t = kept);
+    stream_event(filter, module, stream_id, Arrived::Trailers(trailers));
 }
 
 /// An HTTP stream the stream started ended: the gRPC call's answer goes to the filter.
@@ -293,12 +300,84 @@ fn grpc_arrived(
     on_worker(|worker| worker.host.grpc_arrived(filter, stream_id, record));
 }
 
+/// What arrived on a gRPC stream, for its filter.
+enum Arrived {
+    /// The response headers: the initial metadata.
+    Metadata(Vec<(Vec<u8>, Vec<u8>)>),
+    /// Body bytes: the whole messages among them.
+    Data,
+    /// The trailers: the trailing metadata.
+    Trailers(Vec<(Vec<u8>, Vec<u8>)>),
+}
+
+/// Delivers what arrived on Envoy's HTTP stream `stream_id`, if it carries a gRPC stream,
+/// to the filter that opened it, as a Wasm host delivers a stream's events
+/// (`proxy_on_grpc_receive_initial_metadata`, `proxy_on_grpc_receive` for each whole
+/// message, `proxy_on_grpc_receive_trailing_metadata`).
+fn stream_event(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64, arrived: Arrived) {
+    answer_stream(filter, module, |worker, context, scope| {
+        let token = worker.host.grpc_stream_token(filter, stream_id)?;
+        let host = &worker.host;
+        let ran = match arrived {
+            Arrived::Metadata(list) => {
+                let count = list.len();
+                host.set_answer(list, Vec::new(), None);
+                worker.run("proxy_on_grpc_receive_initial_metadata", scope, || {
+                    callouts::proxy_on_grpc_receive_initial_metadata(context, token, count);
+                })
+            }
+            Arrived::Trailers(list) => {
+                let count = list.len();
+                host.set_answer(list, Vec::new(), None);
+                worker.run("proxy_on_grpc_receive_trailing_metadata", scope, || {
+                    callouts::proxy_on_grpc_receive_trailing_metadata(context, token, count);
+                })
+            }
+            // One message at a time: the handler may cancel the stream between two.
+            Arrived::Data => loop {
+                match host.next_grpc_message(filter, stream_id) {
+                    None => break Some(()),
+                    Some(Ok(message)) => {
+                        let size = message.len();
+                        host.set_answer(Vec::new(), message, None);
+                        let ran = worker.run("proxy_on_grpc_receive", scope, || {
+                            callouts::proxy_on_grpc_receive(context, token, size);
+                        });
+                        host.clear_answer();
+                        if ran.is_none() {
+                            break None;
+                        }
+                    }
+                    Some(Err(())) => {
+                        // Envoy's gRPC client ends such a stream: INTERNAL.
+                        host.cancel_grpc(token);
+                        let why = "a compressed or malformed message".to_owned();
+                        host.set_answer(Vec::new(), Vec::new(), Some(why));
+                        let internal = crate::grpc::GrpcStatus::Internal.code();
+                        break worker.run("proxy_on_grpc_close", scope, || {
+                            callouts::proxy_on_grpc_close(context, token, internal);
+                        });
+                    }
+                }
+            },
+        };
+        Some(ran.is_some())
+    });
+}
+
 /// Delivers a gRPC call's end to the stream's filter: the message
 /// (`proxy_on_grpc_receive`), or the failure (`proxy_on_grpc_close` with its status).
 fn grpc_finished(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64, reset: bool) {
     answer_stream(filter, module, |worker, context, scope| {
-        let (token, outcome) = worker.host.finish_grpc(filter, stream_id, reset)?;
+        let (token, stream, outcome) = worker.host.finish_grpc(filter, stream_id, reset)?;
         let delivered = match outcome {
+            // A stream's messages went as they arrived: it closes with OK.
+            Ok(_) if stream => {
+                worker.host.set_answer(Vec::new(), Vec::new(), None);
+                worker.run("proxy_on_grpc_close", scope, || {
+                    callouts::proxy_on_grpc_close(context, token, 0);
+                })
+            }
             Ok(message) => {
                 let size = message.len();
                 worker.host.set_answer(Vec::new(), message, None);

@@ -26,7 +26,8 @@
 //! What the dynamic-module ABI lacks, or the SDK does not map yet, answers
 //! `Unimplemented`, which the SDK turns into an `Err` naming the call: a filter's plugin
 //! timers, queue registrations and callouts (that plugin lives on every worker, where the
-//! ABI has no timer and nothing to wake it), gRPC calls and streams, foreign functions,
+//! ABI has no timer and nothing to wake it), calls and gRPC streams that are not a
+//! stream's (a plugin's, a connection's), foreign functions,
 //! and metrics defined after the configuration was loaded (Envoy freezes a dynamic
 //! module's stats then). Define metrics in `Plugin::configure`, as the SDK's docs say to
 //! anyway.

@@ -9,6 +9,9 @@
 //!   `hi` as its last message and holds the request; at the service's message it cancels
 //!   the stream and tries to send again, then lets the request go on with
 //!   `x-stream-events` (what the handler saw) and `x-after-cancel` (the send's outcome);
+//! - `grpc-stream-whole`: the same stream (`hi` sent, then the filter's side closed), not
+//!   cancelled: the request goes on at the stream's close, with `x-stream-events` listing
+//!   every event;
 //! - `timer`: holds the request; a timer of the stream (`after`, 20 ms) lets it go on,
 //!   with `x-held: timer`;
 //! - `empty`: reads empty values and reports what it got, as `some(..)` or `none`: the
@@ -30,14 +33,14 @@ mod tcp;
 
 use envoy_wasm_sdk::callout::{CalloutError, HttpRequest, HttpResponse};
 use envoy_wasm_sdk::grpc::{GrpcStream, GrpcStreamEvent, GrpcStreamRequest};
-use envoy_wasm_sdk::metrics::{Counter, CounterVec};
+use envoy_wasm_sdk::metrics::CounterVec;
 use envoy_wasm_sdk::prelude::*;
 use envoy_wasm_sdk::shared::{SharedData, SharedQueue};
 use std::rc::Rc;
 use std::time::Duration;
 
-/// The plugin. Each VM that configures it counts itself once, from a one-shot timer, in
-/// the counter `probe.timer_vms`.
+/// The plugin. On Wasm each VM that configures it counts itself once, from a one-shot
+/// timer, in the counter `probe.timer_vms`.
 pub struct Probe {
     requests: CounterVec,
 }
@@ -46,15 +49,17 @@ impl Plugin for Probe {
     type Config = ();
     type Filter = ProbeFilter;
 
+    #[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables))]
     fn configure(_config: (), ctx: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
-        ctx.once(
-            "count this VM",
-            Duration::from_millis(1),
-            |_probe, _ops| match Counter::define("probe.timer_vms") {
+        // A filter's plugin has no timer natively (a dynamic module's plugin lives on every
+        // worker, where Envoy's ABI has none): the VM count is a Wasm fact.
+        #[cfg(target_arch = "wasm32")]
+        ctx.once("count this VM", Duration::from_millis(1), |_probe, _ops| {
+            match envoy_wasm_sdk::metrics::Counter::define("probe.timer_vms") {
                 Ok(vms) => vms.increment(1),
                 Err(error) => log::error!("cannot count this VM: {error}"),
-            },
-        )?;
+            }
+        })?;
         Ok(Probe {
             requests: CounterVec::define("probe.requests", &["client", "outcome"])?,
         })
@@ -179,10 +184,12 @@ impl HttpFilter for ProbeFilter {
                 }
                 Ok(Action::Continue)
             }
-            Some("grpc-stream") => {
-                // A stream of this request's: `hi` as the last message; at the service's
-                // message the filter cancels it, tries to send once more, and lets the
-                // request go on with what it saw.
+            Some(mode @ ("grpc-stream" | "grpc-stream-whole")) => {
+                // A stream of this request's: `hi` as the last message; in `grpc-stream`,
+                // at the service's message the filter cancels it, tries to send once more,
+                // and lets the request go on with what it saw; in `grpc-stream-whole` it
+                // sees every event and lets the request go on at the close.
+                let cancel = mode == "grpc-stream";
                 let open = GrpcStreamRequest::new("grpc_service", "probe.v1.Echo", "Chat");
                 let mut seen = Vec::new();
                 let stream = req.grpc_stream(open, move |_probe, event, ops| {
@@ -201,6 +208,7 @@ impl HttpFilter for ProbeFilter {
                     let mut headers = ops.request_headers();
                     headers.set("x-stream-events", seen.join(","))?;
                     if let GrpcStreamEvent::Message(_) = event
+                        && cancel
                         && let Some(stream) = STREAM.with(std::cell::Cell::take)
                     {
                         stream.cancel()?;
@@ -217,7 +225,14 @@ impl HttpFilter for ProbeFilter {
                     Ok(())
                 })?;
                 STREAM.with(|slot| slot.set(Some(stream)));
-                stream.send_last(b"hi")?;
+                if cancel {
+                    stream.send_last(b"hi")?;
+                } else {
+                    // The same request, sent the other way: a message, then the close of
+                    // the filter's side.
+                    stream.send(b"hi")?;
+                    stream.close()?;
+                }
                 Ok(Action::Pause)
             }
             Some("timer") => {

@@ -1,8 +1,9 @@
-//! Unary gRPC calls from a stream, over the HTTP streams Envoy's dynamic-module ABI lets a
-//! stream start: the request is gRPC's wire form (`POST /service/method`, `content-type:
-//! application/grpc`, `te: trailers`, one length-prefixed message), and the answer is read
-//! back from the response's headers, body and trailers as Envoy's gRPC client reads it.
-//! gRPC streams (`proxy_grpc_stream`) are not mapped: they answer `Unimplemented`.
+//! gRPC calls and streams from a stream, over the HTTP streams Envoy's dynamic-module ABI
+//! lets a stream start: the request is gRPC's wire form (`POST /service/method`,
+//! `content-type: application/grpc`, `te: trailers`, length-prefixed messages), and the
+//! answer is read back from the response's headers, body and trailers as Envoy's gRPC
+//! client reads it. A unary call's answer is delivered whole at its end; a stream's
+//! metadata, messages and trailers as they arrive, then its close.
 
 use super::*;
 
@@ -12,6 +13,10 @@ pub(in crate::runtime::dynamic_module) struct GrpcCall {
     filter: FilterEnvoyPtr,
     stream_id: u64,
     token: u32,
+    /// A gRPC stream (its events go to the filter as they arrive), not a unary call.
+    stream: bool,
+    /// The filter's side has ended (its last message, or its close).
+    sent_last: bool,
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     body: Vec<u8>,
     trailers: Vec<(Vec<u8>, Vec<u8>)>,
@@ -33,20 +38,75 @@ mod status {
 
 impl GrpcHost for NativeHost {
     fn proxy_grpc_call(&self, call: proxy_grpc_call::Args<'_>) -> u32 {
-        let Some(filter) = self.filter() else {
-            return UNIMPLEMENTED;
-        };
-        let Some(metadata) = owned_pairs(call.metadata) else {
+        let target = (call.upstream, call.service, call.method);
+        let body = Some(call.message);
+        let timeout = u64::from(call.timeout_ms);
+        match self.start_grpc(target, call.metadata, body, timeout) {
+            Ok(token) => {
+                *call.return_token = token;
+                OK
+            }
+            Err(status) => status,
+        }
+    }
+
+    fn proxy_grpc_stream(&self, call: proxy_grpc_stream::Args<'_>) -> u32 {
+        let target = (call.upstream, call.service, call.method);
+        match self.start_grpc(target, call.metadata, None, 0) {
+            Ok(token) => {
+                *call.return_token = token;
+                OK
+            }
+            Err(status) => status,
+        }
+    }
+
+    fn proxy_grpc_send(&self, call: proxy_grpc_send::Args<'_>) -> u32 {
+        let Some(framed) = frame(call.message) else {
             return BAD_ARGUMENT;
         };
-        let Ok(length) = u32::try_from(call.message.len()) else {
-            return BAD_ARGUMENT;
+        self.send_grpc(call.token, &framed, call.end_stream != 0)
+    }
+
+    fn proxy_grpc_close(&self, call: proxy_grpc_close::Args<'_>) -> u32 {
+        // The filter's side ends (Envoy's `closeStream`); the service may still answer.
+        match self.send_grpc(call.token, &[], true) {
+            NOT_FOUND => NOT_FOUND,
+            _ => OK,
+        }
+    }
+
+    fn proxy_grpc_cancel(&self, call: proxy_grpc_cancel::Args<'_>) -> u32 {
+        if self.cancel_grpc(call.token) {
+            OK
+        } else {
+            NOT_FOUND
+        }
+    }
+}
+
+impl NativeHost {
+    /// Starts a unary call (`message`: its one message, then the request ends) or a stream
+    /// (`None`: the request stays open) of the current stream to `(cluster, service,
+    /// method)`: the SDK's token for it, or the status Envoy's refusal maps to.
+    fn start_grpc(
+        &self,
+        (cluster, service, method): (&[u8], &[u8], &[u8]),
+        metadata: &[u8],
+        message: Option<&[u8]>,
+        timeout_ms: u64,
+    ) -> Result<u32, u32> {
+        let filter = self.filter().ok_or(UNIMPLEMENTED)?;
+        let metadata = owned_pairs(metadata).ok_or(BAD_ARGUMENT)?;
+        let body = match message {
+            Some(message) => frame(message).ok_or(BAD_ARGUMENT)?,
+            None => Vec::new(),
         };
-        let path = [b"/", call.service, b"/", call.method].concat();
+        let path = [b"/", service, b"/", method].concat();
         let fixed: [(&[u8], &[u8]); 5] = [
             (b":method", b"POST"),
             (b":path", &path),
-            (b":authority", call.upstream),
+            (b":authority", cluster),
             (b"content-type", b"application/grpc"),
             (b"te", b"trailers"),
         ];
@@ -59,21 +119,17 @@ impl GrpcHost for NativeHost {
                     .map(|(key, value)| ModuleHeader::of(key, value)),
             )
             .collect();
-        // One message: not compressed, its length, the bytes.
-        let mut body = Vec::with_capacity(5 + call.message.len());
-        body.push(0);
-        body.extend_from_slice(&length.to_be_bytes());
-        body.extend_from_slice(call.message);
         let mut stream_id = 0u64;
+        let unary = message.is_some();
         let started = envoy!(http_filter_start_http_stream(
             filter,
             &mut stream_id,
-            ModuleBuffer::of(call.upstream),
+            ModuleBuffer::of(cluster),
             headers.as_mut_ptr(),
             headers.len(),
             ModuleBuffer::of(&body),
-            true,
-            u64::from(call.timeout_ms)
+            unary,
+            timeout_ms
         ));
         match started {
             Some(dm::callout_init::SUCCESS) => {
@@ -83,25 +139,28 @@ impl GrpcHost for NativeHost {
                     filter,
                     stream_id,
                     token,
+                    stream: !unary,
+                    sent_last: unary,
                     headers: Vec::new(),
                     body: Vec::new(),
                     trailers: Vec::new(),
                 });
-                *call.return_token = token;
-                OK
+                Ok(token)
             }
             Some(
                 dm::callout_init::CLUSTER_NOT_FOUND | dm::callout_init::MISSING_REQUIRED_HEADERS,
-            ) => BAD_ARGUMENT,
-            Some(_) => INTERNAL_FAILURE,
-            None => UNIMPLEMENTED,
+            ) => Err(BAD_ARGUMENT),
+            Some(_) => Err(INTERNAL_FAILURE),
+            None => Err(UNIMPLEMENTED),
         }
     }
 
-    fn proxy_grpc_cancel(&self, call: proxy_grpc_cancel::Args<'_>) -> u32 {
+    /// Cancels call or stream `token`: forgotten, and Envoy's HTTP stream reset; whether
+    /// there was one.
+    pub(in crate::runtime::dynamic_module) fn cancel_grpc(&self, token: u32) -> bool {
         let mut calls = self.grpc_calls.borrow_mut();
-        let Some(at) = calls.iter().position(|c| c.token == call.token) else {
-            return NOT_FOUND;
+        let Some(at) = calls.iter().position(|c| c.token == token) else {
+            return false;
         };
         let cancelled = calls.swap_remove(at);
         drop(calls);
@@ -109,11 +168,76 @@ impl GrpcHost for NativeHost {
             cancelled.filter,
             cancelled.stream_id
         ));
-        OK
+        true
     }
-}
 
-impl NativeHost {
+    /// Sends `data` on gRPC stream `token` (`last`: the filter's side ends with it).
+    fn send_grpc(&self, token: u32, data: &[u8], last: bool) -> u32 {
+        let (filter, stream_id) = {
+            let mut calls = self.grpc_calls.borrow_mut();
+            let Some(call) = calls.iter_mut().find(|c| c.token == token && c.stream) else {
+                return NOT_FOUND;
+            };
+            if call.sent_last {
+                // Its side has ended: nothing more goes (a close after the last message
+                // is already done).
+                return if data.is_empty() { OK } else { BAD_ARGUMENT };
+            }
+            call.sent_last = last;
+            (call.filter, call.stream_id)
+        };
+        match envoy!(http_stream_send_data(
+            filter,
+            stream_id,
+            ModuleBuffer::of(data),
+            last
+        )) {
+            Some(true) => OK,
+            Some(false) => NOT_FOUND,
+            None => UNIMPLEMENTED,
+        }
+    }
+
+    /// The token of the gRPC stream (not a unary call) on Envoy's HTTP stream `stream_id`
+    /// of stream `filter`.
+    pub(in crate::runtime::dynamic_module) fn grpc_stream_token(
+        &self,
+        filter: FilterEnvoyPtr,
+        stream_id: u64,
+    ) -> Option<u32> {
+        self.grpc_calls
+            .borrow()
+            .iter()
+            .find(|c| c.filter == filter && c.stream_id == stream_id && c.stream)
+            .map(|c| c.token)
+    }
+
+    /// The next whole message that arrived on the gRPC stream on Envoy's HTTP stream
+    /// `stream_id` of `filter`, taken out; `Err` for one that is compressed or malformed.
+    pub(in crate::runtime::dynamic_module) fn next_grpc_message(
+        &self,
+        filter: FilterEnvoyPtr,
+        stream_id: u64,
+    ) -> Option<Result<Vec<u8>, ()>> {
+        let mut calls = self.grpc_calls.borrow_mut();
+        let call = calls
+            .iter_mut()
+            .find(|c| c.filter == filter && c.stream_id == stream_id && c.stream)?;
+        let [flag, a, b, c, d, ..] = call.body[..] else {
+            return None;
+        };
+        if flag != 0 {
+            return Some(Err(()));
+        }
+        let end = 5 + u32::from_be_bytes([a, b, c, d]) as usize;
+        if call.body.len() < end {
+            return None;
+        }
+        let message = call.body[5..end].to_vec();
+        call.body.drain(..end);
+        Some(Ok(message))
+    }
+
     /// What arrived on Envoy's HTTP stream `stream_id` of stream `filter`, if it is a gRPC
     /// call's: `record` adds it.
     pub(in crate::runtime::dynamic_module) fn grpc_arrived(
@@ -131,15 +255,16 @@ impl NativeHost {
         }
     }
 
-    /// The gRPC call on Envoy's HTTP stream `stream_id` of stream `filter` ended (`reset`
-    /// if Envoy reset it): its token, and the response message or the status it failed
-    /// with (code and message), as Envoy's gRPC client reads a response.
+    /// The gRPC call or stream on Envoy's HTTP stream `stream_id` of stream `filter` ended
+    /// (`reset` if Envoy reset it): its token, whether it is a stream, and the response
+    /// message (none for a stream) or the status it failed with (code and message), as
+    /// Envoy's gRPC client reads a response.
     pub(in crate::runtime::dynamic_module) fn finish_grpc(
         &self,
         filter: FilterEnvoyPtr,
         stream_id: u64,
         reset: bool,
-    ) -> Option<(u32, GrpcOutcome)> {
+    ) -> Option<(u32, bool, GrpcOutcome)> {
         let call = {
             let mut calls = self.grpc_calls.borrow_mut();
             let at = calls
@@ -147,13 +272,24 @@ impl NativeHost {
                 .position(|c| c.filter == filter && c.stream_id == stream_id)?;
             calls.swap_remove(at)
         };
-        Some((call.token, outcome(&call, reset)))
+        Some((call.token, call.stream, outcome(&call, reset)))
     }
 
     /// Forgets the gRPC calls of stream `filter` (Envoy resets them with the stream).
     pub(in crate::runtime::dynamic_module) fn forget_grpc(&self, filter: FilterEnvoyPtr) {
         self.grpc_calls.borrow_mut().retain(|c| c.filter != filter);
     }
+}
+
+/// `message` as gRPC frames it: not compressed, its length, the bytes; `None` for one over
+/// 4 GiB.
+fn frame(message: &[u8]) -> Option<Vec<u8>> {
+    let length = u32::try_from(message.len()).ok()?;
+    let mut framed = Vec::with_capacity(5 + message.len());
+    framed.push(0);
+    framed.extend_from_slice(&length.to_be_bytes());
+    framed.extend_from_slice(message);
+    Some(framed)
 }
 
 /// A finished call's response message, or the status it failed with.
@@ -192,6 +328,10 @@ fn outcome(call: &GrpcCall, reset: bool) -> GrpcOutcome {
     if code != 0 {
         return Err((code, find(ending, b"grpc-message").unwrap_or_default()));
     }
+    if call.stream {
+        // A stream's messages went as they arrived.
+        return Ok(Vec::new());
+    }
     match call.body.as_slice() {
         [0, a, b, c, d, rest @ ..] => {
             let length = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
@@ -218,10 +358,28 @@ mod tests {
             filter: std::ptr::null_mut(),
             stream_id: 1,
             token: 1,
+            stream: false,
+            sent_last: true,
             headers: own(headers),
             body: body.to_vec(),
             trailers: own(trailers),
         }
+    }
+
+    #[test]
+    fn a_message_is_framed_as_grpc_frames_it() {
+        assert_eq!(frame(b"abc"), Some(b"\0\0\0\0\x03abc".to_vec()));
+        assert_eq!(frame(b""), Some(vec![0; 5]));
+    }
+
+    #[test]
+    fn a_stream_closes_with_its_status_whatever_its_body_held() {
+        let mut ok = call(&[(":status", "200")], b"\0\0\0", &[("grpc-status", "0")]);
+        ok.stream = true;
+        assert_eq!(outcome(&ok, false), Ok(Vec::new()));
+        let mut failed = call(&[(":status", "200")], b"", &[("grpc-status", "14")]);
+        failed.stream = true;
+        assert_eq!(outcome(&failed, false).unwrap_err().0, 14);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Header maps: the stream's headers and trailers, and a callout answer's headers.
+//! Header maps: the stream's headers and trailers, and a callout answer's headers (or a
+//! gRPC stream's metadata).
 
 use super::*;
 
@@ -79,7 +80,11 @@ impl HeaderHost for NativeHost {
 
     fn proxy_get_header_map_pairs(&self, call: proxy_get_header_map_pairs::Args<'_>) -> u32 {
         let list = match MapType::from_raw(call.map_type) {
-            Some(MapType::HttpCallResponseHeaders) => match &*self.answer.borrow() {
+            Some(
+                MapType::HttpCallResponseHeaders
+                | MapType::GrpcReceiveInitialMetadata
+                | MapType::GrpcReceiveTrailingMetadata,
+            ) => match &*self.answer.borrow() {
                 Some(answer) => answer.headers.clone(),
                 None => return NOT_FOUND,
             },
@@ -137,7 +142,12 @@ impl HeaderHost for NativeHost {
     }
 
     fn proxy_get_header_map_value(&self, call: proxy_get_header_map_value::Args<'_>) -> u32 {
-        if MapType::from_raw(call.map_type) == Some(MapType::HttpCallResponseHeaders) {
+        if let Some(
+            MapType::HttpCallResponseHeaders
+            | MapType::GrpcReceiveInitialMetadata
+            | MapType::GrpcReceiveTrailingMetadata,
+        ) = MapType::from_raw(call.map_type)
+        {
             let answer = self.answer.borrow();
             let Some(answer) = answer.as_ref() else {
                 return NOT_FOUND;
