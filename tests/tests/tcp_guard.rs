@@ -88,8 +88,9 @@ fn run_as_an_http_filter_it_says_it_filters_nothing() {
 }
 
 /// On the native target a network-only plugin configured as an HTTP filter (Envoy's
-/// dynamic-module HTTP filter) is refused at load, saying why, and no request reaches the
-/// upstream.
+/// dynamic-module HTTP filter) is refused at load, saying why, before its `configure`
+/// runs (a configuration it would refuse itself is not even read), and no request reaches
+/// the upstream.
 #[test]
 fn as_a_native_http_filter_it_is_refused_at_load() {
     Target::Native.run(|| {
@@ -98,12 +99,44 @@ fn as_a_native_http_filter_it_is_refused_at_load() {
             envoy_tests::project_root().join("examples/tcp_guard/deploy/config.json"),
         )
         .unwrap();
-        let exited = Envoy::start_rejected(&Plugin::new("tcp_guard").config(config), &upstream);
+        for config in [config.as_str(), r#"{"not_a_field": 1}"#] {
+            let plugin = Plugin::new("tcp_guard").config(config);
+            let exited = Envoy::start_rejected(&plugin, &upstream);
+            assert!(
+                exited.log.contains("this plugin has a network filter only"),
+                "{}",
+                exited.log
+            );
+            assert!(
+                !exited.log.contains("invalid plugin configuration"),
+                "configure ran: {}",
+                exited.log
+            );
+        }
+        assert!(upstream.requests().is_empty());
+    });
+}
+
+/// And the other way round: a plugin without a network filter configured as a native
+/// network filter is refused at load, saying why, before its `configure` runs.
+#[test]
+fn an_http_plugin_as_a_native_network_filter_is_refused_at_load() {
+    Target::Native.run(|| {
+        let upstream = Upstream::start();
+        let plugin = Plugin::new("http_headers").config(r#"{"not_a_field": 1}"#);
+        let exited = match Envoy::start_tcp(&plugin, upstream.port()) {
+            Ok(envoy) => panic!("Envoy accepted it:\n{}", envoy.log()),
+            Err(exited) => exited,
+        };
         assert!(
-            exited.log.contains("this plugin has a network filter only"),
+            exited.log.contains("this plugin has no network filter"),
             "{}",
             exited.log
         );
-        assert!(upstream.requests().is_empty());
+        assert!(
+            !exited.log.contains("invalid plugin configuration"),
+            "configure ran: {}",
+            exited.log
+        );
     });
 }

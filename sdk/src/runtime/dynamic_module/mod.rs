@@ -266,7 +266,8 @@ impl Worker {
         self.host.add_root(root, plugin);
         let configured = self.run("proxy_on_configure", host::Scope::plugin(plugin), || {
             lifecycle::proxy_on_context_create(root, 0);
-            lifecycle::proxy_on_vm_start(root, 0) != 0
+            fits(plugin, root)
+                && lifecycle::proxy_on_vm_start(root, 0) != 0
                 && lifecycle::proxy_on_configure(root, plugin.configuration.len()) != 0
         });
         if configured == Some(true) {
@@ -424,36 +425,41 @@ fn new_config(
         .map(|m| m.clone())
         .unwrap_or_default();
     let _ = plugin.metrics.set(defined);
-    let filters = root
-        .and_then(crate::runtime::state::root)
-        .map(|root| root.filters());
-    // A network-only plugin configured as an HTTP filter, or a plugin without a network
-    // filter configured as one, would filter nothing: refused, saying so.
-    let refused = match filters {
-        Some((false, true)) if kind == Kind::Http => {
+    match root {
+        Some(_) => Some(plugin),
+        None => {
+            retire(plugin);
+            None
+        }
+    }
+}
+
+/// Whether plugin context `root` has a filter of `plugin`'s kind, asked before the plugin
+/// is configured (the kinds are its types'). A network-only plugin configured as an HTTP
+/// filter, or a plugin without a network filter configured as one, would filter nothing:
+/// refused, saying so, before its `configure` runs.
+fn fits(plugin: &PluginConfig, root: u32) -> bool {
+    let Some(filters) = crate::runtime::state::root(root).map(|root| root.filters()) else {
+        return true;
+    };
+    match (plugin.kind, filters) {
+        (Kind::Http, (false, true)) => {
             log::error!(
                 "refusing the configuration of {:?}: this plugin has a network filter only; \
                  configure it with envoy.filters.network.dynamic_modules",
                 plugin.name
             );
-            true
+            false
         }
-        Some((_, false)) if kind == Kind::Network => {
+        (Kind::Network, (_, false)) => {
             log::error!(
                 "refusing the configuration of {:?}: this plugin has no network filter; \
                  configure it with envoy.filters.http.dynamic_modules",
                 plugin.name
             );
-            true
+            false
         }
-        _ => false,
-    };
-    match root {
-        Some(_) if !refused => Some(plugin),
-        _ => {
-            retire(plugin);
-            None
-        }
+        _ => true,
     }
 }
 
