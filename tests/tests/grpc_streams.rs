@@ -65,6 +65,32 @@ on_both_targets! {
         let seen = events(&service, "grpc-stream-whole");
         assert_eq!(seen.as_deref(), Some("metadata,trailers,closed:14"));
     }
+
+    /// An answer that is not gRPC's (an HTTP error page) is no metadata and no message:
+    /// the stream closes with the status Envoy's gRPC client maps 501 to, UNKNOWN.
+    fn an_http_error_page_closes_the_stream_with_its_mapped_status() {
+        let service = Upstream::start_with(|_| {
+            Reply::status(501)
+                .header("content-type", "text/html")
+                .body(&b"<html>not here</html>"[..])
+        });
+        let seen = events(&service, "grpc-stream-whole");
+        assert_eq!(seen.as_deref(), Some("trailers,closed:2"));
+    }
+
+    /// An answer that ends without trailers: its messages, then empty trailing metadata,
+    /// and a close with UNKNOWN (no `grpc-status`).
+    fn an_answer_without_trailers_closes_with_unknown() {
+        let service = Upstream::start_with(|_| {
+            let mut body = vec![0, 0, 0, 0, 3];
+            body.extend_from_slice(b"one");
+            Reply::status(200)
+                .header("content-type", "application/grpc")
+                .body(body)
+        });
+        let seen = events(&service, "grpc-stream-whole");
+        assert_eq!(seen.as_deref(), Some("metadata,message:one,trailers,closed:2"));
+    }
 }
 
 /// What the probe's stream handler saw (`x-stream-events` on the resumed request) in

@@ -43,7 +43,7 @@ fn deliver(kind: CallKind, token: u32, read: impl FnOnce(usize) -> Option<Respon
     let Some((owner, limit)) =
         state::with(|d| pending(d, kind, token).map(|call| (call.owner, call.limit)))
     else {
-        log::debug!("answer to call {token}, which nobody waits for");
+        log::debug!("response to callout {token}, which nobody waits for");
         return;
     };
     // Envoy delivers the answer on the plugin's context, which holds it: read it there,
@@ -65,8 +65,8 @@ fn deliver(kind: CallKind, token: u32, read: impl FnOnce(usize) -> Option<Respon
         return;
     };
     match run(owner, &mut answer, response) {
-        Some(Ok(())) => {}
-        Some(Err(error)) => {
+        Ok(Some(Ok(()))) => {}
+        Ok(Some(Err(error))) => {
             let what = match kind {
                 CallKind::GrpcStream => "gRPC stream",
                 _ => "callout",
@@ -77,8 +77,11 @@ fn deliver(kind: CallKind, token: u32, read: impl FnOnce(usize) -> Option<Respon
                 StreamType::HttpRequest,
             );
         }
-        None => {
-            log::debug!("answer to call {token}: its context {owner} is gone");
+        // Its filter busy, its plugin not configured, or a panic (kept for the host):
+        // this answer is not run, and a stream stays for its next event.
+        Ok(None) => log::debug!("response to callout {token}: its handler could not run"),
+        Err(Gone) => {
+            log::debug!("response to callout {token}: its stream {owner} is gone");
             if kind == CallKind::GrpcStream {
                 let _ = host::callouts::grpc_cancel(token);
                 forget_stream(token);
@@ -100,14 +103,19 @@ fn deliver(kind: CallKind, token: u32, read: impl FnOnce(usize) -> Option<Respon
     }
 }
 
+/// The context that made a call is gone: Envoy no longer has it.
+struct Gone;
+
 /// Runs `answer` with context `owner`: a plugin context, or a stream's filter (on the
-/// stream's context). `None` if the owner is gone.
-fn run(owner: u32, answer: &mut Answer, response: Response) -> Ran {
+/// stream's context). `Ok(None)` if the handler could not run now.
+fn run(owner: u32, answer: &mut Answer, response: Response) -> Result<Ran, Gone> {
     if let Some(root) = state::root(owner) {
-        return guarded(|| root.answer(owner, answer, response));
+        return Ok(guarded(|| root.answer(owner, answer, response)));
     }
-    host::context::set_effective_context(owner).ok()?;
-    guarded(|| with_stream(owner, |stream| stream.answer(owner, answer, response)))
+    host::context::set_effective_context(owner).map_err(|_| Gone)?;
+    Ok(guarded(|| {
+        with_stream(owner, |stream| stream.answer(owner, answer, response))
+    }))
 }
 
 /// Instantiated only where a filter or a plugin calls out (see [`CallRouting`]): the code
@@ -155,7 +163,17 @@ impl<T: 'static> CallRouting for T {
             d.stream_tick = Some(run_stream_timers);
             next_stream_timer(d, root_context_id)
         });
-        root.set_streams_next(next, now)
+        let armed = root.set_streams_next(next, now);
+        if armed.is_err() {
+            // Refused: the timer goes (its handler dropped once the registry is released),
+            // so it does not fire later on another timer's tick.
+            let gone = state::with(|d| {
+                d.stream_timers.retain(|(_, _, timer)| *timer != token);
+                remove(d, CallKind::Timer, token)
+            });
+            drop(gone);
+        }
+        armed
     }
 }
 

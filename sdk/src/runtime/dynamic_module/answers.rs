@@ -7,7 +7,7 @@
 use super::WORKER;
 use super::Worker;
 use super::hooks::{barrier, on_worker, stream_of};
-use super::host::{NativeHost, Scope};
+use super::host::{Finished, NativeHost, Scope};
 use crate::abi::dynamic_module::{
     EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, FilterModulePtr, callout_result,
 };
@@ -369,7 +369,18 @@ fn stream_event(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64,
 /// (`proxy_on_grpc_receive`), or the failure (`proxy_on_grpc_close` with its status).
 fn grpc_finished(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64, reset: bool) {
     answer_stream(filter, module, |worker, context, scope| {
-        let (token, stream, outcome) = worker.host.finish_grpc(filter, stream_id, reset)?;
+        let (token, finished, outcome) = worker.host.finish_grpc(filter, stream_id, reset)?;
+        if finished == (Finished::Stream { trailers: true }) {
+            worker.host.set_answer(Vec::new(), Vec::new(), None);
+            let ran = worker.run("proxy_on_grpc_receive_trailing_metadata", scope, || {
+                callouts::proxy_on_grpc_receive_trailing_metadata(context, token, 0);
+            });
+            worker.host.clear_answer();
+            if ran.is_none() {
+                return Some(false);
+            }
+        }
+        let stream = finished != Finished::Call;
         let delivered = match outcome {
             // A stream's messages went as they arrived: it closes with OK.
             Ok(_) if stream => {

@@ -22,6 +22,30 @@ pub(in crate::runtime::dynamic_module) struct GrpcCall {
     trailers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// What ended: a unary call, or a stream (`trailers`: whose empty trailing metadata is
+/// still to be delivered before its close).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::runtime::dynamic_module) enum Finished {
+    Call,
+    Stream { trailers: bool },
+}
+
+impl GrpcCall {
+    /// Whether the answer so far is gRPC's: no headers yet, or `:status` 200.
+    fn answered_by_grpc(&self) -> bool {
+        self.headers.is_empty()
+            || self
+                .headers
+                .iter()
+                .any(|(key, value)| key.as_slice() == b":status" && value.as_slice() == b"200")
+    }
+}
+
+/// Whether `list` has a header `name`.
+fn has(list: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> bool {
+    list.iter().any(|(key, _)| key.as_slice() == name)
+}
+
 /// How a call ended: the response message, or the status it failed with (code, message).
 pub(in crate::runtime::dynamic_module) type GrpcOutcome = Result<Vec<u8>, (u32, String)>;
 
@@ -199,7 +223,9 @@ impl NativeHost {
     }
 
     /// The token of the gRPC stream (not a unary call) on Envoy's HTTP stream `stream_id`
-    /// of stream `filter`.
+    /// of stream `filter`, while its events are gRPC's to deliver: not once its answer's
+    /// HTTP status says it is not (its close then says what that status maps to, as Envoy's
+    /// gRPC client says it, and its headers and body are no metadata or messages).
     pub(in crate::runtime::dynamic_module) fn grpc_stream_token(
         &self,
         filter: FilterEnvoyPtr,
@@ -209,6 +235,7 @@ impl NativeHost {
             .borrow()
             .iter()
             .find(|c| c.filter == filter && c.stream_id == stream_id && c.stream)
+            .filter(|c| c.answered_by_grpc())
             .map(|c| c.token)
     }
 
@@ -222,7 +249,8 @@ impl NativeHost {
         let mut calls = self.grpc_calls.borrow_mut();
         let call = calls
             .iter_mut()
-            .find(|c| c.filter == filter && c.stream_id == stream_id && c.stream)?;
+            .find(|c| c.filter == filter && c.stream_id == stream_id && c.stream)
+            .filter(|c| c.answered_by_grpc())?;
         let [flag, a, b, c, d, ..] = call.body[..] else {
             return None;
         };
@@ -264,7 +292,7 @@ impl NativeHost {
         filter: FilterEnvoyPtr,
         stream_id: u64,
         reset: bool,
-    ) -> Option<(u32, bool, GrpcOutcome)> {
+    ) -> Option<(u32, Finished, GrpcOutcome)> {
         let call = {
             let mut calls = self.grpc_calls.borrow_mut();
             let at = calls
@@ -272,7 +300,17 @@ impl NativeHost {
                 .position(|c| c.filter == filter && c.stream_id == stream_id)?;
             calls.swap_remove(at)
         };
-        Some((call.token, call.stream, outcome(&call, reset)))
+        let finished = match (call.stream, reset) {
+            (false, _) => Finished::Call,
+            (true, true) => Finished::Stream { trailers: false },
+            // Envoy's gRPC client ends a stream with its trailing metadata: empty when the
+            // answer had none (no trailers, or an HTTP status that is not gRPC's).
+            (true, false) => Finished::Stream {
+                trailers: !(call.answered_by_grpc()
+                    && (!call.trailers.is_empty() || has(&call.headers, b"grpc-status"))),
+            },
+        };
+        Some((call.token, finished, outcome(&call, reset)))
     }
 
     /// Forgets the gRPC calls of stream `filter` (Envoy resets them with the stream).

@@ -49,6 +49,8 @@ mod metrics;
 mod properties;
 mod shared;
 mod stream;
+
+pub(super) use grpc::Finished;
 mod time;
 
 /// What a host call acts on: a stream or a connection (`filter`, null for none) of a
