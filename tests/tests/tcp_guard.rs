@@ -3,7 +3,9 @@
 //! TCP echo service: plaintext HTTP on the guarded port gets nothing and is closed, other
 //! connections go through and are counted, and each ends with a summary line.
 
-use envoy_tests::{Envoy, Plugin, Target, TcpClient, TcpEcho, Upstream, with_free_listener};
+use envoy_tests::{
+    Envoy, Exited, Plugin, Target, TcpClient, TcpEcho, Upstream, with_free_listener,
+};
 use std::time::Duration;
 
 fn start() -> (TcpEcho, Envoy) {
@@ -102,16 +104,7 @@ fn as_a_native_http_filter_it_is_refused_at_load() {
         for config in [config.as_str(), r#"{"not_a_field": 1}"#] {
             let plugin = Plugin::new("tcp_guard").config(config);
             let exited = Envoy::start_rejected(&plugin, &upstream);
-            assert!(
-                exited.log.contains("this plugin has a network filter only"),
-                "{}",
-                exited.log
-            );
-            assert!(
-                !exited.log.contains("invalid plugin configuration"),
-                "configure ran: {}",
-                exited.log
-            );
+            assert_refused_for_its_kind(&exited, "this plugin has a network filter only");
         }
         assert!(upstream.requests().is_empty());
     });
@@ -128,15 +121,17 @@ fn an_http_plugin_as_a_native_network_filter_is_refused_at_load() {
             Ok(envoy) => panic!("Envoy accepted it:\n{}", envoy.log()),
             Err(exited) => exited,
         };
-        assert!(
-            exited.log.contains("this plugin has no network filter"),
-            "{}",
-            exited.log
-        );
-        assert!(
-            !exited.log.contains("invalid plugin configuration"),
-            "configure ran: {}",
-            exited.log
-        );
+        assert_refused_for_its_kind(&exited, "this plugin has no network filter");
     });
+}
+
+/// Envoy refused the configuration because the plugin has no filter of the kind it was
+/// configured as (`why`), before the plugin's `configure` could refuse it.
+fn assert_refused_for_its_kind(exited: &Exited, why: &str) {
+    assert!(exited.log.contains(why), "{}", exited.log);
+    assert!(
+        !exited.log.contains("invalid plugin configuration"),
+        "configure ran: {}",
+        exited.log
+    );
 }
