@@ -15,6 +15,9 @@
 //! A filter opens one for its stream with `grpc_stream` on its phase objects; its handler
 //! gets the filter, like a callout's, and the stream is cancelled when the filter's HTTP
 //! stream ends. Any context may [`send`](GrpcStream::send) on any stream of its plugin.
+//! On the native target (Envoy dynamic modules) a filter's streams work the same, each an
+//! HTTP/2 stream Envoy starts for the request; a plugin's are Wasm only (deprecated under
+//! the `dynamic-module` feature).
 //!
 //! ```
 //! use envoy_wasm_sdk::grpc::{GrpcStatus, GrpcStream, GrpcStreamEvent, GrpcStreamRequest};

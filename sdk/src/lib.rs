@@ -84,8 +84,10 @@
 //! side of that ABI (`abi::dynamic_module`, under the feature) and answers the filter's host
 //! calls with it. Build it with `cargo envoy-wasm build --target native`. A stream's timers
 //! (`after`) run there too, and a [service] runs as Envoy's bootstrap extension
-//! (its timers and the queues workers feed it); what the native target lacks (a filter's
-//! plugin timers, gRPC) is a compile error or marked deprecated under the feature, and
+//! (its timers and the queues workers feed it); a filter's callouts, gRPC calls and gRPC
+//! streams are Envoy HTTP streams the SDK starts for the request. What the native target
+//! lacks (a filter's plugin timers, a plugin's gRPC streams) is a compile error or marked
+//! deprecated under the feature, and
 //! fails with `Unimplemented`; the README's "Native target" has the table.
 
 #![warn(missing_docs)]
