@@ -597,7 +597,6 @@ impl Drop for Envoy {
     }
 }
 
-/// A loopback port nothing listens on (bound, then released).
 /// Fixture `fixture` of `envoy/` with each `${NAME}` replaced by its value.
 fn render_fixture(fixture: &str, vars: &[(&str, String)]) -> String {
     let template_path = project_root().join("envoy").join(fixture);
@@ -613,6 +612,7 @@ fn render_fixture(fixture: &str, vars: &[(&str, String)]) -> String {
     config
 }
 
+/// A loopback port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())

@@ -94,13 +94,21 @@ impl Reply {
 
     /// A successful unary gRPC answer carrying the serialized `message`.
     pub fn grpc(message: &[u8]) -> Reply {
-        let mut framed = vec![0u8];
-        framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
-        framed.extend_from_slice(message);
+        Reply::grpc_messages(&[message]).trailer("grpc-status", "0")
+    }
+
+    /// A gRPC answer's headers and `messages`, framed, without trailers (add
+    /// `grpc-status` with [`trailer`](Reply::trailer)).
+    pub fn grpc_messages(messages: &[&[u8]]) -> Reply {
+        let mut framed = Vec::new();
+        for message in messages {
+            framed.push(0u8);
+            framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            framed.extend_from_slice(message);
+        }
         Reply::status(200)
             .header("content-type", "application/grpc")
             .body(framed)
-            .trailer("grpc-status", "0")
     }
 
     /// A gRPC error status.

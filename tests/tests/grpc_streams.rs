@@ -40,17 +40,8 @@ on_both_targets! {
     /// A stream that is not cancelled: two messages, the trailers, the close with OK.
     fn every_event_then_the_close() {
         let service = Upstream::start_with(|request| {
-            let mut body = Vec::new();
-            for message in [&b"hi back"[..], b"and again"] {
-                body.push(0);
-                body.extend_from_slice(&(message.len() as u32).to_be_bytes());
-                body.extend_from_slice(message);
-            }
             assert_eq!(grpc_message(request), b"hi");
-            Reply::status(200)
-                .header("content-type", "application/grpc")
-                .body(body)
-                .trailer("grpc-status", "0")
+            Reply::grpc_messages(&[b"hi back", b"and again"]).trailer("grpc-status", "0")
         });
         let seen = events(&service, "grpc-stream-whole");
         assert_eq!(
@@ -81,13 +72,7 @@ on_both_targets! {
     /// An answer that ends without trailers: its messages, then empty trailing metadata,
     /// and a close with UNKNOWN (no `grpc-status`).
     fn an_answer_without_trailers_closes_with_unknown() {
-        let service = Upstream::start_with(|_| {
-            let mut body = vec![0, 0, 0, 0, 3];
-            body.extend_from_slice(b"one");
-            Reply::status(200)
-                .header("content-type", "application/grpc")
-                .body(body)
-        });
+        let service = Upstream::start_with(|_| Reply::grpc_messages(&[b"one"]));
         let seen = events(&service, "grpc-stream-whole");
         assert_eq!(seen.as_deref(), Some("metadata,message:one,trailers,closed:2"));
     }

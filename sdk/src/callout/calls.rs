@@ -50,7 +50,7 @@ impl Response {
 
 /// Which kind of call a token belongs to: Envoy numbers HTTP and gRPC calls apart.
 #[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallKind {
     /// `proxy_http_call`.
     Http,

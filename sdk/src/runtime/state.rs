@@ -79,8 +79,8 @@ pub(crate) struct Dispatcher {
     /// Live streams and connections. A list: a worker has a few dozen at most, and a list
     /// that keeps its capacity allocates nothing per context, unlike a tree.
     pub(crate) contexts: Vec<Binding>,
-    /// Calls waiting for their answers (see [`calls`](super::calls)): a few per stream
-    /// at most, so a list.
+    /// Calls waiting for their answers (see [`calls`](super::calls)): this VM's, a few
+    /// per live stream at most, so a list.
     pub(crate) calls: Vec<Pending>,
     /// Readers of callout responses, installed by the first call of each kind, so that a
     /// module that never calls out carries none of the code that reads responses.

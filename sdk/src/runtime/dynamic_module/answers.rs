@@ -6,7 +6,7 @@
 
 use super::WORKER;
 use super::Worker;
-use super::hooks::{barrier, on_worker, stream_of};
+use super::hooks::{barrier, stream_of};
 use super::host::{Finished, NativeHost, Scope};
 use crate::abi::dynamic_module::{
     EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, FilterModulePtr, callout_result,
@@ -225,9 +225,9 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
 ) {
     // SAFETY: Envoy's array, valid during this hook.
     let headers = unsafe { owned_headers(slice_of(headers, header_count)) };
-    let kept = headers.clone();
-    grpc_arrived(filter, module, stream_id, |h, _, _| *h = kept);
-    stream_event(filter, module, stream_id, Arrived::Metadata(headers));
+    if let Some(token) = grpc_arrived(filter, module, stream_id, |h, _, _| *h = headers) {
+        stream_event(filter, module, (stream_id, token), Arrived::Metadata);
+    }
 }
 
 /// Response bytes of an HTTP stream the stream started.
@@ -242,11 +242,13 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
 ) {
     // SAFETY: Envoy's array, valid during this hook (which the closure runs in).
     let chunks = unsafe { slice_of(data, data_count) };
-    grpc_arrived(filter, module, stream_id, |_, body, _| {
+    let token = grpc_arrived(filter, module, stream_id, |_, body, _| {
         // SAFETY: as above: the slices are Envoy's, valid during this hook.
         unsafe { append(body, chunks) }
     });
-    stream_event(filter, module, stream_id, Arrived::Data);
+    if let Some(token) = token {
+        stream_event(filter, module, (stream_id, token), Arrived::Data);
+    }
 }
 
 /// The response trailers of an HTTP stream the stream started.
@@ -260,9 +262,9 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
 ) {
     // SAFETY: Envoy's array, valid during this hook.
     let trailers = unsafe { owned_headers(slice_of(trailers, trailer_count)) };
-    let kept = trailers.clone();
-    grpc_arrived(filter, module, stream_id, |_, _, t| *t = kept);
-    stream_event(filter, module, stream_id, Arrived::Trailers(trailers));
+    if let Some(token) = grpc_arrived(filter, module, stream_id, |_, _, t| *t = trailers) {
+        stream_event(filter, module, (stream_id, token), Arrived::Trailers);
+    }
 }
 
 /// An HTTP stream the stream started ended: the gRPC call's answer goes to the filter.
@@ -286,52 +288,74 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
     grpc_finished(filter, module, stream_id, true);
 }
 
-/// Records what arrived on a gRPC call's HTTP stream.
+/// Records what arrived on a gRPC call's HTTP stream; the token of a gRPC stream whose
+/// events are to be delivered now (see `NativeHost::grpc_arrived`).
 fn grpc_arrived(
     filter: FilterEnvoyPtr,
     module: FilterModulePtr,
     stream_id: u64,
     record: impl FnOnce(&mut Vec<(Vec<u8>, Vec<u8>)>, &mut Vec<u8>, &mut Vec<(Vec<u8>, Vec<u8>)>),
-) {
+) -> Option<u32> {
     // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    if unsafe { stream_of(module) }.is_none() {
-        return;
+    unsafe { stream_of(module) }?;
+    barrier(
+        || None,
+        || WORKER.with(|worker| worker.host.grpc_arrived(filter, stream_id, record)),
+    )
+}
+
+/// Delivers `list` to gRPC stream `token` of stream `context` as its initial metadata, or
+/// its trailing metadata (`trailing`); `None` if the export could not run.
+fn deliver_metadata(
+    worker: &Worker,
+    scope: Scope,
+    (context, token): (u32, u32),
+    list: Vec<(Vec<u8>, Vec<u8>)>,
+    trailing: bool,
+) -> Option<()> {
+    let count = list.len();
+    worker.host.set_answer(list, Vec::new(), None);
+    if trailing {
+        worker.run("proxy_on_grpc_receive_trailing_metadata", scope, || {
+            callouts::proxy_on_grpc_receive_trailing_metadata(context, token, count);
+        })
+    } else {
+        worker.run("proxy_on_grpc_receive_initial_metadata", scope, || {
+            callouts::proxy_on_grpc_receive_initial_metadata(context, token, count);
+        })
     }
-    on_worker(|worker| worker.host.grpc_arrived(filter, stream_id, record));
 }
 
 /// What arrived on a gRPC stream, for its filter.
 enum Arrived {
     /// The response headers: the initial metadata.
-    Metadata(Vec<(Vec<u8>, Vec<u8>)>),
+    Metadata,
     /// Body bytes: the whole messages among them.
     Data,
     /// The trailers: the trailing metadata.
-    Trailers(Vec<(Vec<u8>, Vec<u8>)>),
+    Trailers,
 }
 
-/// Delivers what arrived on Envoy's HTTP stream `stream_id`, if it carries a gRPC stream,
-/// to the filter that opened it, as a Wasm host delivers a stream's events
+/// Delivers what arrived on Envoy's HTTP stream `stream_id`, which carries gRPC stream
+/// `token`, to the filter that opened it, as a Wasm host delivers a stream's events
 /// (`proxy_on_grpc_receive_initial_metadata`, `proxy_on_grpc_receive` for each whole
 /// message, `proxy_on_grpc_receive_trailing_metadata`).
-fn stream_event(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64, arrived: Arrived) {
+fn stream_event(
+    filter: FilterEnvoyPtr,
+    module: FilterModulePtr,
+    (stream_id, token): (u64, u32),
+    arrived: Arrived,
+) {
     answer_stream(filter, module, |worker, context, scope| {
-        let token = worker.host.grpc_stream_token(filter, stream_id)?;
         let host = &worker.host;
         let ran = match arrived {
-            Arrived::Metadata(list) => {
-                let count = list.len();
-                host.set_answer(list, Vec::new(), None);
-                worker.run("proxy_on_grpc_receive_initial_metadata", scope, || {
-                    callouts::proxy_on_grpc_receive_initial_metadata(context, token, count);
-                })
+            Arrived::Metadata => {
+                let list = host.grpc_metadata(filter, stream_id, false);
+                deliver_metadata(worker, scope, (context, token), list, false)
             }
-            Arrived::Trailers(list) => {
-                let count = list.len();
-                host.set_answer(list, Vec::new(), None);
-                worker.run("proxy_on_grpc_receive_trailing_metadata", scope, || {
-                    callouts::proxy_on_grpc_receive_trailing_metadata(context, token, count);
-                })
+            Arrived::Trailers => {
+                let list = host.grpc_metadata(filter, stream_id, true);
+                deliver_metadata(worker, scope, (context, token), list, true)
             }
             // One message at a time: the handler may cancel the stream between two.
             Arrived::Data => loop {
@@ -371,10 +395,7 @@ fn grpc_finished(filter: FilterEnvoyPtr, module: FilterModulePtr, stream_id: u64
     answer_stream(filter, module, |worker, context, scope| {
         let (token, finished, outcome) = worker.host.finish_grpc(filter, stream_id, reset)?;
         if finished == (Finished::Stream { trailers: true }) {
-            worker.host.set_answer(Vec::new(), Vec::new(), None);
-            let ran = worker.run("proxy_on_grpc_receive_trailing_metadata", scope, || {
-                callouts::proxy_on_grpc_receive_trailing_metadata(context, token, 0);
-            });
+            let ran = deliver_metadata(worker, scope, (context, token), Vec::new(), true);
             worker.host.clear_answer();
             if ran.is_none() {
                 return Some(false);

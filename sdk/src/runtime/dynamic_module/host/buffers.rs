@@ -161,9 +161,18 @@ impl BufferHost for NativeHost {
     }
 
     fn proxy_get_buffer_status(&self, call: proxy_get_buffer_status::Args<'_>) -> u32 {
-        // Nothing in the SDK asks a buffer's size alone (it reads with `get`): it is
-        // the length of what `get` would return.
-        let Some(size) = self.buffer(call.buffer_type).map(|bytes| bytes.len()) else {
+        // A body's or a connection's size from Envoy, without copying it; the small
+        // buffers (configurations, an answer's body) measured as `get` reads them.
+        let size = match BufferType::from_raw(call.buffer_type) {
+            Some(kind @ (BufferType::HttpRequestBody | BufferType::HttpResponseBody)) => self
+                .filter()
+                .map(|filter| self.body_size(filter, kind == BufferType::HttpRequestBody)),
+            Some(kind @ (BufferType::DownstreamData | BufferType::UpstreamData)) => {
+                self.data_size(kind == BufferType::UpstreamData)
+            }
+            _ => self.buffer(call.buffer_type).map(|bytes| bytes.len()),
+        };
+        let Some(size) = size else {
             return NOT_FOUND;
         };
         *call.return_size = size;

@@ -222,21 +222,20 @@ impl NativeHost {
         }
     }
 
-    /// The token of the gRPC stream (not a unary call) on Envoy's HTTP stream `stream_id`
-    /// of stream `filter`, while its events are gRPC's to deliver: not once its answer's
-    /// HTTP status says it is not (its close then says what that status maps to, as Envoy's
-    /// gRPC client says it, and its headers and body are no metadata or messages).
-    pub(in crate::runtime::dynamic_module) fn grpc_stream_token(
+    /// A copy of what the gRPC stream on Envoy's HTTP stream `stream_id` of `filter`
+    /// received as its headers (`trailers`: as its trailers), for delivery as metadata.
+    pub(in crate::runtime::dynamic_module) fn grpc_metadata(
         &self,
         filter: FilterEnvoyPtr,
         stream_id: u64,
-    ) -> Option<u32> {
+        trailers: bool,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
         self.grpc_calls
             .borrow()
             .iter()
-            .find(|c| c.filter == filter && c.stream_id == stream_id && c.stream)
-            .filter(|c| c.answered_by_grpc())
-            .map(|c| c.token)
+            .find(|c| c.filter == filter && c.stream_id == stream_id)
+            .map(|c| if trailers { &c.trailers } else { &c.headers }.clone())
+            .unwrap_or_default()
     }
 
     /// The next whole message that arrived on the gRPC stream on Envoy's HTTP stream
@@ -267,20 +266,22 @@ impl NativeHost {
     }
 
     /// What arrived on Envoy's HTTP stream `stream_id` of stream `filter`, if it is a gRPC
-    /// call's: `record` adds it.
+    /// call's: `record` adds it. The token of a gRPC stream (not a unary call) whose events
+    /// are gRPC's to deliver now: not once its answer's HTTP status says it is not (its
+    /// close then says what that status maps to, as Envoy's gRPC client says it, and its
+    /// headers and body are no metadata or messages).
     pub(in crate::runtime::dynamic_module) fn grpc_arrived(
         &self,
         filter: FilterEnvoyPtr,
         stream_id: u64,
         record: impl FnOnce(&mut Vec<(Vec<u8>, Vec<u8>)>, &mut Vec<u8>, &mut Vec<(Vec<u8>, Vec<u8>)>),
-    ) {
+    ) -> Option<u32> {
         let mut calls = self.grpc_calls.borrow_mut();
-        if let Some(call) = calls
+        let call = calls
             .iter_mut()
-            .find(|c| c.filter == filter && c.stream_id == stream_id)
-        {
-            record(&mut call.headers, &mut call.body, &mut call.trailers);
-        }
+            .find(|c| c.filter == filter && c.stream_id == stream_id)?;
+        record(&mut call.headers, &mut call.body, &mut call.trailers);
+        (call.stream && call.answered_by_grpc()).then_some(call.token)
     }
 
     /// The gRPC call or stream on Envoy's HTTP stream `stream_id` of stream `filter` ended
