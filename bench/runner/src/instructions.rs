@@ -60,7 +60,7 @@ pub fn run(workloads: &[Workload]) -> Result<(), String> {
             .collect();
         let mut counted = Vec::new();
         for config in &rows {
-            let per_request = count(&envoy, config)?;
+            let per_request = count(&envoy, workload.name(), config)?;
             eprintln!(
                 "{} / {}: {per_request:.0} instructions per request",
                 workload.name(),
@@ -99,7 +99,7 @@ fn table(workload: Workload, rows: &[(&str, f64)]) -> String {
 }
 
 /// Instructions per request of `config`'s Envoy, started by the harness under callgrind.
-fn count(envoy: &EnvoyCommand, config: &Config) -> Result<f64, String> {
+fn count(envoy: &EnvoyCommand, workload: &str, config: &Config) -> Result<f64, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let output = dir.path().join("callgrind.out");
     let mut prefix = vec![
@@ -144,6 +144,19 @@ fn count(envoy: &EnvoyCommand, config: &Config) -> Result<f64, String> {
         })
         .max_by_key(|entry| entry.metadata().and_then(|m| m.modified()).ok())
         .ok_or("callgrind wrote no dump")?;
+    // `BENCH_CALLGRIND_DIR=DIR` keeps each row's dump there, for `callgrind_annotate`
+    // (build the modules with `CARGO_PROFILE_NATIVE_STRIP=false` to see their functions).
+    if let Some(keep) = std::env::var_os("BENCH_CALLGRIND_DIR") {
+        let name: String = config
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let kept = std::path::Path::new(&keep).join(format!("{workload}.{name}.out"));
+        std::fs::create_dir_all(&keep)
+            .and_then(|()| std::fs::copy(dump.path(), &kept))
+            .map_err(|e| format!("keeping the dump at {}: {e}", kept.display()))?;
+    }
     let text = std::fs::read_to_string(dump.path()).map_err(|e| e.to_string())?;
     let total: u64 = text
         .lines()

@@ -4,6 +4,17 @@
 //! per pair, then each key and each value followed by a NUL byte. An empty map may be
 //! zero bytes or a single `0`.
 
+/// Where a map's pairs go when a host hands them over one by one rather than serialized
+/// (the native target, from Envoy's own map: see [`imports::HeaderPairsHost`]).
+///
+/// [`imports::HeaderPairsHost`]: crate::abi::imports
+pub trait Sink {
+    /// Room for `count` pairs of `bytes` bytes in all, before the first pair.
+    fn reserve(&mut self, count: usize, bytes: usize);
+    /// The next pair, in the map's order.
+    fn pair(&mut self, name: &[u8], value: &[u8]);
+}
+
 /// Serializes `pairs` into one buffer.
 pub fn encode<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
     encode_iter(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))

@@ -35,6 +35,10 @@ pub struct HeaderList {
 impl HeaderList {
     /// Map `map` of the current context, with one host call.
     pub(crate) fn read(map: MapType) -> HostResult<HeaderList> {
+        let mut list = HeaderList::default();
+        if host::headers::pairs_into(map, &mut list)? {
+            return Ok(list);
+        }
         HeaderList::decode(host::headers::serialized(map)?)
     }
 
@@ -126,6 +130,18 @@ impl HeaderList {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// A host hands a map over pair by pair into a list (natively, from Envoy's map).
+impl pairs::Sink for HeaderList {
+    fn reserve(&mut self, count: usize, bytes: usize) {
+        self.entries.reserve(count);
+        self.bytes.reserve(bytes);
+    }
+
+    fn pair(&mut self, name: &[u8], value: &[u8]) {
+        self.push(name, value);
     }
 }
 

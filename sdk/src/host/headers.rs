@@ -25,6 +25,21 @@ pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
     .unwrap_or_default())
 }
 
+/// Gives `sink` every pair of the map, in order, where the host hands them over directly
+/// (natively: from Envoy's own map, with no serialized copy); `false` where it does not
+/// (on wasm, always), and the caller reads [`serialized`].
+///
+/// # Errors
+/// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
+pub fn pairs_into(map: MapType, sink: &mut dyn pairs::Sink) -> HostResult<bool> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(status) = crate::abi::imports::header_map_pairs_into(map as u32, sink) {
+        return check("proxy_get_header_map_pairs", status).map(|()| true);
+    }
+    let _ = (map, sink);
+    Ok(false)
+}
+
 /// Every pair of the map, in order.
 ///
 /// # Errors

@@ -137,8 +137,14 @@ pub(crate) fn on_context_create(context_id: u32, parent: u32) {
         }
         return;
     }
-    let prefix = state::root(parent).is_none_or(|root| root.log_request_id());
-    state::with(|d| bind(d, context_id, parent, prefix));
+    state::with(|d| {
+        let prefix = d
+            .roots
+            .iter()
+            .find(|entry| entry.context_id == parent)
+            .is_none_or(|entry| entry.root.log_request_id());
+        bind(d, context_id, parent, prefix);
+    });
 }
 
 pub(crate) fn on_vm_start(root_context_id: u32, vm_configuration_size: usize) -> bool {

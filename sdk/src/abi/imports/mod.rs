@@ -72,6 +72,7 @@ mod seam {
         ForeignHost,
         GrpcHost,
         HeaderHost,
+        HeaderPairsHost,
         HttpCallHost,
         LogHost,
         MetricsHost,
@@ -89,6 +90,32 @@ mod seam {
     /// Installs `host` for the current thread and returns the one it replaces.
     pub fn install_host(host: Option<Rc<dyn Host>>) -> Option<Rc<dyn Host>> {
         HOST.with(|slot| slot.replace(host))
+    }
+
+    /// Off wasm, a host may hand a header map over pair by pair, with no serialized copy in
+    /// between (the native target reads Envoy's map so).
+    pub trait HeaderPairsHost {
+        /// Gives `sink` every pair of map `map_type`, in order, and returns the status;
+        /// `None` if this host serializes maps only (the caller then reads
+        /// `proxy_get_header_map_pairs`).
+        fn header_map_pairs_into(
+            &self,
+            map_type: u32,
+            sink: &mut dyn crate::abi::pairs::Sink,
+        ) -> Option<u32> {
+            let _ = (map_type, sink);
+            None
+        }
+    }
+
+    /// Map `map_type` of the current thread's host, into `sink`, where the host hands
+    /// pairs over directly ([`HeaderPairsHost`]); `None` where it does not.
+    pub fn header_map_pairs_into(
+        map_type: u32,
+        sink: &mut dyn crate::abi::pairs::Sink,
+    ) -> Option<u32> {
+        let host = HOST.with(|slot| slot.borrow().clone())?;
+        host.header_map_pairs_into(map_type, sink)
     }
 
     /// Runs `call` on the current thread's host, or returns `Unimplemented` without one.

@@ -6,7 +6,9 @@
 //! gRPC calls) arrive in [`answers`](super::answers).
 
 use super::host::{NativeHost, Scope};
-use super::{Kind, PluginConfig, WORKER, Worker, callback, config_destroy, config_new, config_of};
+use super::{
+    Kind, PluginConfig, WORKER, Worker, callback, config_destroy, config_new, config_of, skips,
+};
 use crate::abi::dynamic_module::{
     EnvoyBuffer, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr, FilterModulePtr,
     ModuleBuffer, callbacks, status,
@@ -20,8 +22,8 @@ pub(super) struct Stream {
     pub(super) plugin: &'static PluginConfig,
     /// Envoy's object for the stream.
     pub(super) filter: FilterEnvoyPtr,
-    /// When the filter was made (nanoseconds since the epoch): `request.time`.
-    pub(super) started: u64,
+    /// When the filter was made: `request.time`.
+    pub(super) started: std::time::SystemTime,
     /// Whether this thread's plugin context of the configuration is there (configuring it
     /// may have failed).
     configured: bool,
@@ -46,7 +48,7 @@ pub(super) fn barrier<R>(fallback: impl FnOnce() -> R, body: impl FnOnce() -> R)
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(_) => {
-            let _ = WORKER.try_with(|worker| worker.failed.set(true));
+            let _ = WORKER.try_with(Worker::fail);
             fallback()
         }
     }
@@ -77,6 +79,9 @@ fn phase_hook(
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return Flow::Continue;
     };
+    if stream.configured && skips(bit) {
+        return Flow::Continue;
+    }
     barrier(
         || {
             if stream.answered.get() {
@@ -169,7 +174,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
     let Some(plugin) = (unsafe { config_of(config) }) else {
         return std::ptr::null();
     };
-    let started = super::host::now_nanos();
+    let started = std::time::SystemTime::now();
     let stream = |configured| Stream {
         context_id: 0,
         plugin,
@@ -331,7 +336,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return;
     };
-    if stream.configured {
+    if stream.configured && !skips(callback::LOG) {
         let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
         on_worker(|worker| worker.last_look(scope, stream.context_id));
     }

@@ -50,7 +50,7 @@ use host::NativeHost;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The filter crate's `register_plugin`, handed over by `entry!`.
@@ -190,8 +190,6 @@ struct Worker {
     host: Rc<NativeHost>,
     /// A panic left this thread's runtime unusable.
     failed: Cell<bool>,
-    /// The stream callbacks the filter implements ([`callback`] bits).
-    callbacks: u16,
     /// This thread's plugin context of each configuration, by configuration id.
     roots: RefCell<Vec<(u64, u32)>>,
     next_context: Cell<u32>,
@@ -203,6 +201,21 @@ thread_local! {
     static WORKER: Worker = Worker::start();
 }
 
+/// The stream and connection callbacks the module's filters implement ([`callback`]
+/// bits), set by the first thread that starts.
+static IMPLEMENTED: OnceLock<u16> = OnceLock::new();
+
+/// Whether any thread's runtime failed: until one has, a hook for a callback the filter
+/// does not implement returns at once, without looking up its thread's [`Worker`].
+static ANY_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a hook for callback `bit` has nothing to do on a stream or connection that
+/// was set up: the filter does not implement it, and no thread has failed (a failed
+/// thread answers its streams at their next hook).
+fn skips(bit: u16) -> bool {
+    IMPLEMENTED.get().is_some_and(|bits| bits & bit == 0) && !ANY_FAILED.load(Ordering::Relaxed)
+}
+
 impl Worker {
     /// Sets up the current thread: its host, and the crate's plugin registered in its
     /// dispatcher.
@@ -212,14 +225,16 @@ impl Worker {
         if let Some(register) = REGISTER.get() {
             register();
         }
-        let callbacks = callback::ALL
-            .iter()
-            .filter(|(_, name)| crate::runtime::dispatch::exports(name))
-            .fold(0, |bits, (bit, _)| bits | bit);
+        // The module's registration is every thread's, so its bits are too.
+        IMPLEMENTED.get_or_init(|| {
+            callback::ALL
+                .iter()
+                .filter(|(_, name)| crate::runtime::dispatch::exports(name))
+                .fold(0, |bits, (bit, _)| bits | bit)
+        });
         Worker {
             host,
             failed: Cell::new(false),
-            callbacks,
             roots: RefCell::new(Vec::new()),
             next_context: Cell::new(1),
             retired_seen: Cell::new(0),
@@ -233,7 +248,13 @@ impl Worker {
     }
 
     fn implements(&self, bit: u16) -> bool {
-        self.callbacks & bit != 0
+        IMPLEMENTED.get().is_some_and(|bits| bits & bit != 0)
+    }
+
+    /// This thread's runtime is unusable from now on (a panic).
+    fn fail(&self) {
+        self.failed.set(true);
+        ANY_FAILED.store(true, Ordering::Relaxed);
     }
 
     /// A stream's or connection's last look, `proxy_on_log`, if the module has one.
@@ -320,7 +341,7 @@ impl Worker {
         let result = call();
         self.host.leave(outer);
         if crate::runtime::access::take_guest_panic().is_some() {
-            self.failed.set(true);
+            self.fail();
             self.host.log_for(
                 scope,
                 crate::abi::LogLevel::Error,

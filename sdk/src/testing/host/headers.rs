@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The emulator serializes maps, as a wasm host does.
+impl HeaderPairsHost for EmulatorHost {}
+
 impl HeaderHost for EmulatorHost {
     fn proxy_get_header_map_size(&self, call: proxy_get_header_map_size::Args<'_>) -> u32 {
         self.with_map(call.map_type, |map| {

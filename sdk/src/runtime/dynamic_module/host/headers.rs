@@ -66,6 +66,21 @@ fn stream_map(map_type: u32) -> Option<u32> {
     }
 }
 
+/// A stream's map goes to the list straight from Envoy's header slots.
+impl HeaderPairsHost for NativeHost {
+    fn header_map_pairs_into(&self, map_type: u32, sink: &mut dyn pairs::Sink) -> Option<u32> {
+        let map = stream_map(map_type)?;
+        let read = self.with_headers(map, |filled| {
+            let bytes = filled.pairs().map(|(k, v)| k.len() + v.len()).sum();
+            sink.reserve(filled.slots.len(), bytes);
+            filled
+                .pairs()
+                .for_each(|(name, value)| sink.pair(name, value));
+        });
+        Some(if read.is_some() { OK } else { BAD_ARGUMENT })
+    }
+}
+
 impl HeaderHost for NativeHost {
     fn proxy_get_header_map_size(&self, call: proxy_get_header_map_size::Args<'_>) -> u32 {
         let mut pairs_bytes = Vec::new();

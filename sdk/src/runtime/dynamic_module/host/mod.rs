@@ -16,6 +16,7 @@ use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 const OK: u32 = Status::Ok.raw();
 const NOT_FOUND: u32 = Status::NotFound.raw();
@@ -60,8 +61,9 @@ pub(super) struct Scope {
     /// Envoy's HTTP filter of the stream, or its network filter of the connection.
     pub(super) filter: FilterEnvoyPtr,
     pub(super) plugin: *const PluginConfig,
-    /// When the stream's filter was made (nanoseconds since the epoch; 0 for none).
-    pub(super) started: u64,
+    /// When the stream's filter was made (none for a plugin or a connection); turned into
+    /// nanoseconds since the epoch only when `request.time` is read.
+    pub(super) started: Option<SystemTime>,
     /// `filter` is a network filter's (a connection), not an HTTP stream's.
     pub(super) network: bool,
 }
@@ -70,7 +72,7 @@ impl Scope {
     const NONE: Scope = Scope {
         filter: std::ptr::null_mut(),
         plugin: std::ptr::null(),
-        started: 0,
+        started: None,
         network: false,
     };
 
@@ -79,7 +81,7 @@ impl Scope {
         Scope {
             filter: std::ptr::null_mut(),
             plugin,
-            started: 0,
+            started: None,
             network: false,
         }
     }
@@ -92,7 +94,7 @@ impl Scope {
         Scope {
             filter,
             plugin,
-            started: 0,
+            started: None,
             network: true,
         }
     }
@@ -101,12 +103,12 @@ impl Scope {
     pub(super) fn stream(
         filter: FilterEnvoyPtr,
         plugin: &'static PluginConfig,
-        started: u64,
+        started: SystemTime,
     ) -> Scope {
         Scope {
             filter,
             plugin,
-            started,
+            started: Some(started),
             network: false,
         }
     }
@@ -300,8 +302,13 @@ fn owned_pairs(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
 
 /// The wall clock, in nanoseconds since the epoch.
 pub(super) fn now_nanos() -> u64 {
-    let now = std::time::SystemTime::now()
+    nanos(SystemTime::now())
+}
+
+/// `time` in nanoseconds since the epoch.
+fn nanos(time: SystemTime) -> u64 {
+    let since = time
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    u64::try_from(now.as_nanos()).unwrap_or(u64::MAX)
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -84,7 +84,7 @@ impl PropertyHost for NativeHost {
             // the stream's filter stands in (the request's headers were in by then).
             [b"request", b"time"] => {
                 let started = self.scope.get().started;
-                (started > 0).then(|| started.to_le_bytes().to_vec())
+                started.map(|started| super::nanos(started).to_le_bytes().to_vec())
             }
             _ => match self.connection_property(&path) {
                 Some(value) => value,
