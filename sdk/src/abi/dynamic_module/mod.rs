@@ -49,11 +49,17 @@ pub use types::*;
 /// Declares the callbacks: a field per callback in [`Callbacks`], resolved by the name
 /// `envoy_dynamic_module_callback_<field>`.
 macro_rules! callbacks {
-    ($( $(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?; )*) => {
+    (
+        $( $(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?; )*
+        metrics {
+            $( $(#[$family_meta:meta])* $family:ident: $define:literal, $update:literal; )*
+        }
+    ) => {
         /// The callbacks into Envoy the SDK uses; `None` where this Envoy has none.
         #[derive(Clone, Copy, Debug, Default)]
         pub struct Callbacks {
             $( $(#[$meta])* pub $name: Option<unsafe extern "C" fn($($arg: $ty),*) $(-> $ret)?>, )*
+            $( $(#[$family_meta])* pub $family: MetricCallbacks, )*
         }
 
         impl Callbacks {
@@ -75,6 +81,20 @@ macro_rules! callbacks {
                             })
                         }
                     },)*
+                    $($family: MetricCallbacks {
+                        define: [
+                            resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $define, "counter\0")),
+                            resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $define, "gauge\0")),
+                            resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $define, "histogram\0")),
+                        ],
+                        update: [
+                            resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $update, "increment_counter\0")),
+                            resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $update, "increment_gauge\0")),
+                            resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $update, "decrement_gauge\0")),
+                            resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $update, "set_gauge\0")),
+                            resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $update, "record_histogram_value\0")),
+                        ],
+                    },)*
                 }
             }
 
@@ -84,6 +104,21 @@ macro_rules! callbacks {
                 $(if self.$name.is_none() {
                     missing.push(stringify!($name));
                 })*
+                $(
+                    let names = [
+                        concat!($define, "counter"),
+                        concat!($define, "gauge"),
+                        concat!($define, "histogram"),
+                        concat!($update, "increment_counter"),
+                        concat!($update, "increment_gauge"),
+                        concat!($update, "decrement_gauge"),
+                        concat!($update, "set_gauge"),
+                        concat!($update, "record_histogram_value"),
+                    ];
+                    let found = self.$family.define.iter().map(Option::is_some)
+                        .chain(self.$family.update.iter().map(Option::is_some));
+                    missing.extend(names.into_iter().zip(found).filter(|(_, found)| !found).map(|(name, _)| name));
+                )*
                 missing
             }
         }
@@ -95,22 +130,6 @@ callbacks! {
     fn log(level: u32, message: ModuleBuffer);
     /// Whether Envoy logs `level` for dynamic modules.
     fn log_enabled(level: u32) -> bool;
-    /// Defines a counter (only while the configuration is made); writes its id.
-    fn http_filter_config_define_counter(config: FilterConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
-    /// Defines a gauge (only while the configuration is made); writes its id.
-    fn http_filter_config_define_gauge(config: FilterConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
-    /// Defines a histogram (only while the configuration is made); writes its id.
-    fn http_filter_config_define_histogram(config: FilterConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
-    /// Adds `value` to a counter.
-    fn http_filter_increment_counter(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
-    /// Adds `value` to a gauge.
-    fn http_filter_increment_gauge(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
-    /// Subtracts `value` from a gauge.
-    fn http_filter_decrement_gauge(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
-    /// Sets a gauge.
-    fn http_filter_set_gauge(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
-    /// Records a histogram sample.
-    fn http_filter_record_histogram_value(filter: FilterEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
     /// Value `index` of header `key` in map `map`; writes how many values it has.
     fn http_get_header(filter: FilterEnvoyPtr, map: u32, key: ModuleBuffer, result: *mut EnvoyBuffer, index: usize, count: *mut usize) -> bool;
     /// How many headers map `map` has.
@@ -247,22 +266,56 @@ callbacks! {
     fn bootstrap_extension_http_callout(config: BootstrapConfigEnvoyPtr, id: *mut u64, cluster: ModuleBuffer, headers: *mut ModuleHeader, header_count: usize, body: ModuleBuffer, timeout_ms: u64) -> u32;
     /// Disarms a timer (main thread).
     fn bootstrap_extension_timer_disable(timer: BootstrapTimerPtr);
-    /// Defines a counter of a bootstrap configuration (only while it is made); writes its id.
-    fn bootstrap_extension_config_define_counter(config: BootstrapConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
-    /// Defines a gauge of a bootstrap configuration (only while it is made); writes its id.
-    fn bootstrap_extension_config_define_gauge(config: BootstrapConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
-    /// Defines a histogram of a bootstrap configuration (only while it is made); writes its id.
-    fn bootstrap_extension_config_define_histogram(config: BootstrapConfigEnvoyPtr, name: ModuleBuffer, label_names: *const ModuleBuffer, labels: usize, id: *mut usize) -> u32;
-    /// Adds `value` to a bootstrap configuration's counter.
-    fn bootstrap_extension_config_increment_counter(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
-    /// Adds `value` to a bootstrap configuration's gauge.
-    fn bootstrap_extension_config_increment_gauge(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
-    /// Subtracts `value` from a bootstrap configuration's gauge.
-    fn bootstrap_extension_config_decrement_gauge(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
-    /// Sets a bootstrap configuration's gauge.
-    fn bootstrap_extension_config_set_gauge(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
-    /// Records a sample of a bootstrap configuration's histogram.
-    fn bootstrap_extension_config_record_histogram_value(config: BootstrapConfigEnvoyPtr, id: usize, label_values: *const ModuleBuffer, labels: usize, value: u64) -> u32;
+    metrics {
+        /// An HTTP filter's metrics: defined on its configuration
+        /// (`http_filter_config_define_*`), updated through a stream (`http_filter_*`).
+        http_filter_metrics: "http_filter_config_define_", "http_filter_";
+        /// A bootstrap extension's metrics, defined and updated on its configuration
+        /// (`bootstrap_extension_config_*`).
+        bootstrap_metrics: "bootstrap_extension_config_define_", "bootstrap_extension_config_";
+    }
+}
+
+/// Defines a metric (only while its configuration is made): the configuration, the name,
+/// the label names and their count; writes the metric's id.
+pub type DefineMetric = unsafe extern "C" fn(
+    config: *mut c_void,
+    name: ModuleBuffer,
+    label_names: *const ModuleBuffer,
+    labels: usize,
+    id: *mut usize,
+) -> u32;
+
+/// Changes a metric: the stream or configuration it goes through, its id, the label values
+/// and their count, the amount (or the value set or recorded).
+pub type UpdateMetric = unsafe extern "C" fn(
+    target: *mut c_void,
+    id: usize,
+    label_values: *const ModuleBuffer,
+    labels: usize,
+    value: u64,
+) -> u32;
+
+/// One extension kind's metric callbacks. Envoy's ABI has the same eight calls, with the
+/// same arguments, for an HTTP filter's configuration and a bootstrap extension's; only
+/// their names differ.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetricCallbacks {
+    /// Defines a counter, a gauge, a histogram.
+    pub define: [Option<DefineMetric>; 3],
+    /// Adds to a counter, adds to a gauge, subtracts from a gauge, sets a gauge, records a
+    /// histogram's sample.
+    pub update: [Option<UpdateMetric>; 5],
+}
+
+/// Looks up `name` (NUL-terminated) as a metric callback of type `F`.
+fn resolve_as<F: Copy>(lookup: &impl Fn(&CStr) -> *mut c_void, name: &str) -> Option<F> {
+    const { assert!(size_of::<F>() == size_of::<*mut c_void>()) };
+    let address = CStr::from_bytes_with_nul(name.as_bytes()).map_or(std::ptr::null_mut(), lookup);
+    // SAFETY: `F` is one of the metric callbacks' function pointer types (the same size
+    // as an address, checked above), and the symbol of that name is Envoy's callback
+    // with that C signature.
+    (!address.is_null()).then(|| unsafe { std::mem::transmute_copy::<*mut c_void, F>(&address) })
 }
 
 impl Callbacks {
@@ -343,6 +396,38 @@ mod tests {
                 .all(|name| name.starts_with("network_")),
         );
         assert_eq!(resolved.missing_for_network().len(), 29);
+    }
+
+    unsafe extern "C" fn fake_update(
+        _target: *mut c_void,
+        _id: usize,
+        _values: *const ModuleBuffer,
+        _labels: usize,
+        _value: u64,
+    ) -> u32 {
+        0
+    }
+
+    /// A kind's metric callbacks resolve by their C names, each into its own slot.
+    #[test]
+    fn metric_callbacks_resolve_by_kind_and_call() {
+        let resolved = Callbacks::resolve(|name| {
+            if name == c"envoy_dynamic_module_callback_bootstrap_extension_config_decrement_gauge" {
+                fake_update as *mut c_void
+            } else {
+                std::ptr::null_mut()
+            }
+        });
+        let found = |family: MetricCallbacks| family.update.map(|update| update.is_some());
+        assert_eq!(
+            found(resolved.bootstrap_metrics),
+            [false, false, true, false, false]
+        );
+        assert_eq!(found(resolved.http_filter_metrics), [false; 5]);
+        let missing = resolved.missing();
+        assert!(!missing.contains(&"bootstrap_extension_config_decrement_gauge"));
+        assert!(missing.contains(&"bootstrap_extension_config_increment_gauge"));
+        assert!(missing.contains(&"http_filter_config_define_histogram"));
     }
 
     #[test]

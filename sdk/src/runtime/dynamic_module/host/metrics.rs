@@ -35,21 +35,7 @@ impl MetricsHost for NativeHost {
                     labels.iter().map(|l| ModuleBuffer::of(l)).collect();
                 let (names, count) = (label_names.as_ptr(), label_names.len());
                 let name = ModuleBuffer::of(name);
-                // A filter's and a service's definitions take the same arguments.
-                let cb = callbacks();
-                let [counter, gauge, histogram] = if service {
-                    [
-                        cb.bootstrap_extension_config_define_counter,
-                        cb.bootstrap_extension_config_define_gauge,
-                        cb.bootstrap_extension_config_define_histogram,
-                    ]
-                } else {
-                    [
-                        cb.http_filter_config_define_counter,
-                        cb.http_filter_config_define_gauge,
-                        cb.http_filter_config_define_histogram,
-                    ]
-                };
+                let [counter, gauge, histogram] = family(service).define;
                 let define = match MetricType::from_raw(kind)? {
                     MetricType::Counter => counter,
                     MetricType::Gauge => gauge,
@@ -74,6 +60,17 @@ impl MetricsHost for NativeHost {
 
     fn proxy_record_metric(&self, call: proxy_record_metric::Args<'_>) -> u32 {
         self.change(call.metric_id, Change::Set(call.value))
+    }
+}
+
+/// The metric callbacks of a service (a bootstrap extension's) or of an HTTP filter: the
+/// same arguments either way.
+fn family(service: bool) -> dm::MetricCallbacks {
+    let callbacks = callbacks();
+    if service {
+        callbacks.bootstrap_metrics
+    } else {
+        callbacks.http_filter_metrics
     }
 }
 
@@ -118,24 +115,8 @@ impl NativeHost {
             let Some(target) = service.map(|p| p.envoy).or(self.filter()) else {
                 return NOT_FOUND;
             };
-            let cb = callbacks();
-            let [add_counter, add_gauge, subtract_gauge, set_gauge, record] = if service.is_some() {
-                [
-                    cb.bootstrap_extension_config_increment_counter,
-                    cb.bootstrap_extension_config_increment_gauge,
-                    cb.bootstrap_extension_config_decrement_gauge,
-                    cb.bootstrap_extension_config_set_gauge,
-                    cb.bootstrap_extension_config_record_histogram_value,
-                ]
-            } else {
-                [
-                    cb.http_filter_increment_counter,
-                    cb.http_filter_increment_gauge,
-                    cb.http_filter_decrement_gauge,
-                    cb.http_filter_set_gauge,
-                    cb.http_filter_record_histogram_value,
-                ]
-            };
+            let [add_counter, add_gauge, subtract_gauge, set_gauge, record] =
+                family(service.is_some()).update;
             let (update, value) = match (MetricType::from_raw(metric.kind), change) {
                 (Some(Counter), Change::Add(by)) => (add_counter, by),
                 (Some(Gauge), Change::Add(by)) => (add_gauge, by),
