@@ -373,15 +373,20 @@ mod tests {
 
     unsafe extern "C" fn fake_log(_level: u32, _message: ModuleBuffer) {}
 
-    #[test]
-    fn callbacks_resolve_by_their_c_names_and_the_missing_are_listed() {
-        let resolved = Callbacks::resolve(|name| {
-            if name == c"envoy_dynamic_module_callback_log" {
-                fake_log as *mut c_void
+    /// The callbacks of a process that exports only `symbol`, at `address`.
+    fn resolved_with_only(symbol: &CStr, address: *mut c_void) -> Callbacks {
+        Callbacks::resolve(|name| {
+            if name == symbol {
+                address
             } else {
                 std::ptr::null_mut()
             }
-        });
+        })
+    }
+
+    #[test]
+    fn callbacks_resolve_by_their_c_names_and_the_missing_are_listed() {
+        let resolved = resolved_with_only(c"envoy_dynamic_module_callback_log", fake_log as _);
         assert!(resolved.log.is_some());
         let missing = resolved.missing();
         assert!(!missing.contains(&"log"));
@@ -411,13 +416,10 @@ mod tests {
     /// A kind's metric callbacks resolve by their C names, each into its own slot.
     #[test]
     fn metric_callbacks_resolve_by_kind_and_call() {
-        let resolved = Callbacks::resolve(|name| {
-            if name == c"envoy_dynamic_module_callback_bootstrap_extension_config_decrement_gauge" {
-                fake_update as *mut c_void
-            } else {
-                std::ptr::null_mut()
-            }
-        });
+        let resolved = resolved_with_only(
+            c"envoy_dynamic_module_callback_bootstrap_extension_config_decrement_gauge",
+            fake_update as _,
+        );
         let found = |family: MetricCallbacks| family.update.map(|update| update.is_some());
         assert_eq!(
             found(resolved.bootstrap_metrics),
