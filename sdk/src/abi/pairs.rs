@@ -5,9 +5,8 @@
 //! zero bytes or a single `0`.
 
 /// Where a map's pairs go when a host hands them over one by one rather than serialized
-/// (the native target, from Envoy's own map: see [`imports::HeaderPairsHost`]).
-///
-/// [`imports::HeaderPairsHost`]: crate::abi::imports
+/// (the native target, from Envoy's own map: see `HeaderPairsHost` in
+/// [`imports`](crate::abi::imports), off wasm).
 pub trait Sink {
     /// Room for `count` pairs of `bytes` bytes in all, before the first pair.
     fn reserve(&mut self, count: usize, bytes: usize);

@@ -172,3 +172,35 @@ impl fmt::Debug for HeaderList {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::pairs::Sink;
+
+    /// A map handed over pair by pair (natively) is the list the serialized map decodes
+    /// to (on Wasm): empty names and values, repeats and order kept.
+    #[test]
+    fn a_map_handed_over_pair_by_pair_is_the_decoded_list() {
+        let mut pairs: Vec<(String, String)> = vec![
+            (":path".into(), "/x".into()),
+            ("x-empty".into(), String::new()),
+            (String::new(), "no name".into()),
+            ("x-rep".into(), "a".into()),
+            ("x-rep".into(), "b".into()),
+        ];
+        pairs.extend((0..40).map(|i| (format!("x-fill-{i}"), "v".repeat(i))));
+        let decoded = HeaderList::decode(pairs::encode(&pairs)).expect("well formed");
+        let mut handed = HeaderList::default();
+        let bytes = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+        handed.reserve(pairs.len(), bytes);
+        for (name, value) in &pairs {
+            handed.pair(name.as_bytes(), value.as_bytes());
+        }
+        assert_eq!(handed, decoded);
+        assert_eq!(handed.len(), 45);
+        assert_eq!(handed.get("x-empty"), Some(&b""[..]));
+        assert_eq!(handed.get_all("x-rep").collect::<Vec<_>>(), [b"a", b"b"]);
+        assert_eq!(handed.get("x-fill-39"), Some("v".repeat(39).as_bytes()));
+    }
+}

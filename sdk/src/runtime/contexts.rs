@@ -99,10 +99,15 @@ pub(crate) trait StreamContext {
     ) -> Result<(), Error>;
 }
 
-/// Makes a plugin context of one plugin type.
+/// Makes a plugin context of one plugin type, and names the callbacks its filters
+/// implement (its HTTP filter's, its network filter's).
 #[doc(hidden)]
 #[derive(Clone, Copy)]
-pub struct NewRoot(pub(crate) fn() -> Rc<dyn RootContext>);
+pub struct NewRoot {
+    pub(crate) make: fn() -> Rc<dyn RootContext>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // a wasm module exports them
+    pub(crate) exports: [&'static [&'static str]; 2],
+}
 
 /// A connection callback, as Envoy delivers it.
 #[derive(Clone, Copy, Debug)]

@@ -29,7 +29,10 @@ where
     P::Filter: FilterExports,
 {
     let _ = connections;
-    NewRoot(new_root::<P, C>)
+    NewRoot {
+        make: new_root::<P, C>,
+        exports: [<P::Filter as FilterExports>::EXPORTS, C::exports()],
+    }
 }
 
 /// Makes `P` the plugin of this module (of this thread, off wasm), with its network filter
@@ -39,10 +42,17 @@ pub fn register<P: Plugin, C: Connections<P>>(connections: C, others: Vec<(&'sta
 where
     P::Filter: FilterExports,
 {
-    let _ = connections;
+    let main = root_of::<P, C>(connections);
+    #[cfg(all(
+        any(feature = "testing", feature = "dynamic-module"),
+        not(target_arch = "wasm32")
+    ))]
+    let exports: Vec<[&'static [&'static str]; 2]> = std::iter::once(main.exports)
+        .chain(others.iter().map(|(_, other)| other.exports))
+        .collect();
     state::with(|d| {
         *d = Dispatcher {
-            new_root: Some(NewRoot(new_root::<P, C>)),
+            new_root: Some(main),
             other_roots: others,
             ..Dispatcher::new()
         }
@@ -56,8 +66,13 @@ where
         exported.clear();
         // The SDK's own: every module announces and ends its contexts.
         exported.extend_from_slice(&["proxy_on_context_create", "proxy_on_delete"]);
-        exported.extend_from_slice(<P::Filter as FilterExports>::EXPORTS);
-        exported.extend_from_slice(C::exports());
+        // What any of the module's plugins' filters implement: one module exports the
+        // union of its plugins' callbacks, as a wasm module's exports are.
+        for name in exports.iter().flatten().flat_map(|names| names.iter()) {
+            if !exported.contains(name) {
+                exported.push(name);
+            }
+        }
     });
 }
 
@@ -109,8 +124,8 @@ fn create_root(context_id: u32) {
             .find(|(id, _)| root_id.as_deref() == Some(id.as_bytes()))
             .map(|(_, new_root)| *new_root);
         match other.or(d.new_root) {
-            Some(NewRoot(new_root)) => {
-                let root = new_root();
+            Some(NewRoot { make, .. }) => {
+                let root = make();
                 d.roots.retain(|entry| entry.context_id != context_id);
                 d.roots.push(RootEntry { context_id, root });
             }
@@ -244,17 +259,20 @@ mod tests {
     use super::*;
     use crate::{ConfigError, HttpFilter, Plugin};
 
-    struct Quiet;
-    impl Plugin for Quiet {
+    /// A plugin whose streams each get an `F`.
+    struct Quiet<F = QuietFilter>(std::marker::PhantomData<F>);
+    impl<F: HttpFilter + FilterExports + Default> Plugin for Quiet<F> {
         type Config = ();
-        type Filter = QuietFilter;
+        type Filter = F;
         fn configure(_: (), _: &mut crate::ConfigureOps<Self>) -> Result<Self, ConfigError> {
-            Ok(Quiet)
+            Ok(Quiet(std::marker::PhantomData))
         }
-        fn create_filter(self: Rc<Self>, _: crate::NewContext) -> Option<QuietFilter> {
-            Some(QuietFilter)
+        fn create_filter(self: Rc<Self>, _: crate::NewContext) -> Option<F> {
+            Some(F::default())
         }
     }
+    /// A filter that implements no callback.
+    #[derive(Default)]
     struct QuietFilter;
     impl HttpFilter for QuietFilter {}
     impl FilterExports for QuietFilter {
@@ -268,6 +286,28 @@ mod tests {
     fn every_module_announces_and_ends_its_contexts() {
         register::<Quiet, _>(crate::runtime::connections::NoConnections, Vec::new());
         assert!(exports("proxy_on_context_create"));
+        assert!(exports("proxy_on_delete"));
+        unregister();
+    }
+
+    /// Another of the module's plugins (`entry!(A, "id" => B)`) whose filter implements a
+    /// callback the first plugin's does not: the module has it, so the native target runs
+    /// it (a wasm module exports the union of its plugins' callbacks).
+    #[test]
+    fn the_module_implements_what_any_of_its_plugins_filters_does() {
+        #[derive(Default)]
+        struct Loud;
+        impl FilterExports for Loud {
+            const STATELESS: bool = true;
+            const EXPORTS: &'static [&'static str] = &["proxy_on_response_body"];
+        }
+        impl HttpFilter for Loud {}
+        let none = crate::runtime::connections::NoConnections;
+        register::<Quiet, _>(none, Vec::new());
+        assert!(!exports("proxy_on_response_body"));
+        let other = root_of::<Quiet<Loud>, _>(none);
+        register::<Quiet, _>(none, vec![("other", other)]);
+        assert!(exports("proxy_on_response_body"));
         assert!(exports("proxy_on_delete"));
         unregister();
     }

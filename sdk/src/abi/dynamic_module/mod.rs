@@ -81,7 +81,9 @@ macro_rules! callbacks {
                             })
                         }
                     },)*
-                    $($family: MetricCallbacks {
+                    // SAFETY: each slot's type is its callback's: `DefineMetric` for the
+                    // three definitions, `UpdateMetric` for the five updates.
+                    $($family: unsafe { MetricCallbacks {
                         define: [
                             resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $define, "counter\0")),
                             resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $define, "gauge\0")),
@@ -94,7 +96,7 @@ macro_rules! callbacks {
                             resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $update, "set_gauge\0")),
                             resolve_as(&lookup, concat!("envoy_dynamic_module_callback_", $update, "record_histogram_value\0")),
                         ],
-                    },)*
+                    } },)*
                 }
             }
 
@@ -309,12 +311,16 @@ pub struct MetricCallbacks {
 }
 
 /// Looks up `name` (NUL-terminated) as a metric callback of type `F`.
-fn resolve_as<F: Copy>(lookup: &impl Fn(&CStr) -> *mut c_void, name: &str) -> Option<F> {
+///
+/// # Safety
+/// `F` is the function pointer type of Envoy's callback `name` ([`DefineMetric`] or
+/// [`UpdateMetric`]).
+unsafe fn resolve_as<F: Copy>(lookup: &impl Fn(&CStr) -> *mut c_void, name: &str) -> Option<F> {
     const { assert!(size_of::<F>() == size_of::<*mut c_void>()) };
     let address = CStr::from_bytes_with_nul(name.as_bytes()).map_or(std::ptr::null_mut(), lookup);
-    // SAFETY: `F` is one of the metric callbacks' function pointer types (the same size
-    // as an address, checked above), and the symbol of that name is Envoy's callback
-    // with that C signature.
+    // SAFETY: the caller's contract: `F` is the function pointer type of the callback
+    // named (the same size as an address, checked above), which Envoy exports with that
+    // C signature.
     (!address.is_null()).then(|| unsafe { std::mem::transmute_copy::<*mut c_void, F>(&address) })
 }
 
@@ -410,7 +416,7 @@ mod tests {
         _labels: usize,
         _value: u64,
     ) -> u32 {
-        0
+        7
     }
 
     /// A kind's metric callbacks resolve by their C names, each into its own slot.
@@ -426,6 +432,10 @@ mod tests {
             [false, false, true, false, false]
         );
         assert_eq!(found(resolved.http_filter_metrics), [false; 5]);
+        let decrement = resolved.bootstrap_metrics.update[2].expect("resolved");
+        // SAFETY: `fake_update`, which reads none of its arguments.
+        let status = unsafe { decrement(std::ptr::null_mut(), 0, std::ptr::null(), 0, 1) };
+        assert_eq!(status, 7, "the slot calls the symbol it was resolved from");
         let missing = resolved.missing();
         assert!(!missing.contains(&"bootstrap_extension_config_decrement_gauge"));
         assert!(missing.contains(&"bootstrap_extension_config_increment_gauge"));
