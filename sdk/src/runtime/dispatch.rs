@@ -47,20 +47,6 @@ where
         any(feature = "testing", feature = "dynamic-module"),
         not(target_arch = "wasm32")
     ))]
-    let exports: Vec<[&'static [&'static str]; 2]> = std::iter::once(main.exports)
-        .chain(others.iter().map(|(_, other)| other.exports))
-        .collect();
-    state::with(|d| {
-        *d = Dispatcher {
-            new_root: Some(main),
-            other_roots: others,
-            ..Dispatcher::new()
-        }
-    });
-    #[cfg(all(
-        any(feature = "testing", feature = "dynamic-module"),
-        not(target_arch = "wasm32")
-    ))]
     EXPORTED.with(|exported| {
         let mut exported = exported.borrow_mut();
         exported.clear();
@@ -68,10 +54,18 @@ where
         exported.extend_from_slice(&["proxy_on_context_create", "proxy_on_delete"]);
         // What any of the module's plugins' filters implement: one module exports the
         // union of its plugins' callbacks, as a wasm module's exports are.
-        for name in exports.iter().flatten().flat_map(|names| names.iter()) {
+        let roots = std::iter::once(&main).chain(others.iter().map(|(_, other)| other));
+        for name in roots.flat_map(|root| root.exports).flatten() {
             if !exported.contains(name) {
                 exported.push(name);
             }
+        }
+    });
+    state::with(|d| {
+        *d = Dispatcher {
+            new_root: Some(main),
+            other_roots: others,
+            ..Dispatcher::new()
         }
     });
 }
