@@ -9,7 +9,7 @@ use crate::host;
 use crate::reply::LocalReply;
 use crate::runtime::contexts::{Made, RootContext, StreamContext};
 use crate::runtime::logger;
-use crate::runtime::state::{self, Binding, Dispatcher, RequestId, Slot};
+use crate::runtime::state::{self, Binding, Dispatcher, Slot};
 use std::fmt;
 use std::rc::Rc;
 
@@ -56,16 +56,7 @@ pub(crate) fn take_guest_panic() -> Option<Box<dyn std::any::Any + Send>> {
 static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 pub(crate) fn bind(d: &mut Dispatcher, context_id: u32, root: u32, log_prefix: bool) {
-    let binding = Binding {
-        context_id,
-        root,
-        slot: Slot::Unmade,
-        request_id: if log_prefix {
-            RequestId::Unread
-        } else {
-            RequestId::Off
-        },
-    };
+    let binding = Binding::new(context_id, root, log_prefix);
     // A context id Envoy reuses replaces what it was bound to.
     match d.binding(context_id) {
         Some(old) => *old = binding,
@@ -84,12 +75,34 @@ fn bind_to_only_root(d: &mut Dispatcher, context_id: u32) -> bool {
     true
 }
 
-/// What a stream's callback finds in its slot.
-enum Found {
+/// What a stream's callback takes from its binding's slot.
+enum Taken {
+    /// Its own filter, taken out (the slot is busy until it is put back).
     Own(Box<dyn StreamContext>),
-    Stateless(Rc<dyn RootContext>),
-    Make(Rc<dyn RootContext>),
+    /// The plugin's stateless filter serves it.
+    Stateless,
+    /// Its filter is to be made (the slot is busy meanwhile).
+    Make,
     Nothing,
+}
+
+impl Binding {
+    /// Takes the stream's filter out of the slot (or says how to reach it).
+    fn take_stream(&mut self) -> Taken {
+        match self.slot {
+            // The common case first, and left in place: nothing to take out or put back.
+            Slot::Stateless => Taken::Stateless,
+            Slot::Stream(_) => match std::mem::replace(&mut self.slot, Slot::Busy) {
+                Slot::Stream(filter) => Taken::Own(filter),
+                _ => Taken::Nothing,
+            },
+            Slot::Unmade => {
+                self.slot = Slot::Busy;
+                Taken::Make
+            }
+            _ => Taken::Nothing,
+        }
+    }
 }
 
 /// The binding of context `context_id`; one Envoy did not announce is bound to the VM's
@@ -99,27 +112,6 @@ pub(crate) fn binding(d: &mut Dispatcher, context_id: u32) -> Option<&mut Bindin
         Some(at) => d.contexts.get_mut(at),
         None if bind_to_only_root(d, context_id) => d.binding(context_id),
         None => None,
-    }
-}
-
-/// Takes stream `context_id`'s filter out of its slot (or says how to reach it).
-fn take_stream(d: &mut Dispatcher, context_id: u32) -> Found {
-    let Some(binding) = binding(d, context_id) else {
-        return Found::Nothing;
-    };
-    let root_id = binding.root;
-    match binding.slot {
-        // The common case first, and left in place: nothing to take out or put back.
-        Slot::Stateless => d.root(root_id).map_or(Found::Nothing, Found::Stateless),
-        Slot::Stream(_) => match std::mem::replace(&mut binding.slot, Slot::Busy) {
-            Slot::Stream(filter) => Found::Own(filter),
-            _ => Found::Nothing,
-        },
-        Slot::Unmade => {
-            binding.slot = Slot::Busy;
-            d.root(root_id).map_or(Found::Nothing, Found::Make)
-        }
-        _ => Found::Nothing,
     }
 }
 
@@ -140,27 +132,74 @@ pub(crate) fn with_stream<R>(
     context_id: u32,
     call: impl FnOnce(&mut dyn StreamContext) -> R,
 ) -> Option<R> {
-    let found = state::with(|d| take_stream(d, context_id));
-    let mut filter = match found {
-        Found::Own(filter) => filter,
-        Found::Stateless(root) => return run_stateless(&*root, context_id, call),
-        Found::Make(root) => match root.create_stream(context_id) {
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    if let Some(stream) = state::elsewhere(context_id) {
+        return with_bound(stream.bound()?, context_id, call);
+    }
+    let (taken, root) = state::with(|d| {
+        let Some(binding) = binding(d, context_id) else {
+            return (Taken::Nothing, None);
+        };
+        let (taken, root) = (binding.take_stream(), binding.root);
+        let root = matches!(taken, Taken::Stateless | Taken::Make)
+            .then(|| d.root(root))
+            .flatten();
+        (taken, root)
+    });
+    run_taken(taken, root.as_deref(), context_id, call, |slot| {
+        put_back(context_id, slot)
+    })
+}
+
+/// Runs `call` on the filter of stream `context_id`, bound elsewhere by `bound` (see
+/// [`state::Bound`]), as [`with_stream`] does for a stream of the dispatcher's list.
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) fn with_bound<R>(
+    bound: &state::Bound,
+    context_id: u32,
+    call: impl FnOnce(&mut dyn StreamContext) -> R,
+) -> Option<R> {
+    // Busy if a callback of the stream re-entered the guest: nothing runs then.
+    let taken = bound
+        .binding
+        .try_borrow_mut()
+        .map_or(Taken::Nothing, |mut binding| binding.take_stream());
+    run_taken(taken, Some(&*bound.root), context_id, call, |slot| {
+        bound.binding.borrow_mut().slot = slot;
+        None
+    })
+}
+
+/// Runs `call` on the filter `taken` from stream `context_id`'s slot, `root` the plugin
+/// context it is bound to; `put_back` sets the slot after (and hands back what it held if
+/// the stream is gone).
+fn run_taken<R>(
+    taken: Taken,
+    root: Option<&dyn RootContext>,
+    context_id: u32,
+    call: impl FnOnce(&mut dyn StreamContext) -> R,
+    put_back: impl Fn(Slot) -> Option<Slot>,
+) -> Option<R> {
+    let mut filter = match (taken, root) {
+        (Taken::Own(filter), _) => filter,
+        (Taken::Stateless, Some(root)) => return run_stateless(root, context_id, call),
+        (Taken::Make, Some(root)) => match root.create_stream(context_id) {
             Made::Filter(filter) => filter,
             Made::Stateless => {
-                drop(put_back(context_id, Slot::Stateless));
-                return run_stateless(&*root, context_id, call);
+                drop(put_back(Slot::Stateless));
+                return run_stateless(root, context_id, call);
             }
             Made::Declined | Made::Unavailable => {
-                drop(put_back(context_id, Slot::Declined));
+                drop(put_back(Slot::Declined));
                 return None;
             }
         },
-        Found::Nothing => return None,
+        _ => return None,
     };
     let result = logger::for_stream(context_id, || call(&mut *filter));
     // Dropped after the dispatcher is released if the stream went meanwhile: a filter's
     // `Drop` is user code.
-    drop(put_back(context_id, Slot::Stream(filter)));
+    drop(put_back(Slot::Stream(filter)));
     Some(result)
 }
 
@@ -169,17 +208,18 @@ fn run_stateless<R>(
     context_id: u32,
     call: impl FnOnce(&mut dyn StreamContext) -> R,
 ) -> Option<R> {
-    let (mut call, mut result) = (Some(call), None);
-    root.with_stateless(&mut |filter| {
-        if let Some(call) = call.take() {
-            result = Some(logger::for_stream(context_id, || call(filter)));
-        }
-    });
-    result
+    let mut filter = root.stateless()?;
+    Some(logger::for_stream(context_id, || call(&mut *filter)))
 }
 
 /// The plugin context stream or connection `context_id` is bound to.
 pub(crate) fn bound_root(context_id: u32) -> Option<(u32, Rc<dyn RootContext>)> {
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    if let Some(stream) = state::elsewhere(context_id) {
+        let bound = stream.bound()?;
+        let root = bound.binding.try_borrow().ok()?.root;
+        return Some((root, bound.root.clone()));
+    }
     state::with(|d| {
         let root = d.binding(context_id)?.root;
         Some((root, d.root(root)?))

@@ -6,6 +6,7 @@ use crate::abi::{Action, PeerType};
 use crate::callout::{Answer, Response};
 use crate::error::Error;
 use crate::host::HostResult;
+use std::cell::RefMut;
 use std::fmt;
 use std::rc::Rc;
 
@@ -62,8 +63,8 @@ pub(crate) trait RootContext {
     fn create_stream(&self, context_id: u32) -> Made<dyn StreamContext>;
     /// Makes the filter of a new connection.
     fn create_connection(&self, context_id: u32) -> Made<dyn ConnectionContext>;
-    /// Runs `call` on the plugin's stateless filter; false if it has none (or it is busy).
-    fn with_stateless(&self, call: &mut dyn FnMut(&mut dyn StreamContext)) -> bool;
+    /// The plugin's stateless filter, borrowed; `None` if it has none (or it is busy).
+    fn stateless(&self) -> Option<RefMut<'_, dyn StreamContext>>;
     /// Whether the plugin's streams' log lines start with their request id.
     fn log_request_id(&self) -> bool;
     /// Whether the plugin has an HTTP filter, and a network filter.

@@ -13,6 +13,8 @@ use crate::abi::Action;
 use crate::filter::FilterExports;
 use crate::host;
 use crate::plugin::Plugin;
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+use crate::runtime::access::with_bound;
 use crate::runtime::access::{bind, guarded, with_stream};
 use crate::runtime::connections::Connections;
 use crate::runtime::contexts::Phase;
@@ -181,6 +183,44 @@ pub(crate) fn on_http(context_id: u32, phase: Phase, size: usize, end_of_stream:
     guarded(|| with_stream(context_id, run))
         .unwrap_or(Action::Continue)
         .raw()
+}
+
+/// A phase of stream `context_id`, bound elsewhere by `bound` (the native target's): as
+/// [`on_http`], without finding the stream.
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) fn on_bound_http(
+    bound: &state::Bound,
+    context_id: u32,
+    phase: Phase,
+    size: usize,
+    end_of_stream: bool,
+) -> u32 {
+    let run =
+        |filter: &mut dyn StreamContext| filter.on_http(context_id, phase, size, end_of_stream);
+    guarded(|| with_bound(bound, context_id, run))
+        .unwrap_or(Action::Continue)
+        .raw()
+}
+
+/// The last look of stream `context_id`, bound elsewhere by `bound`: as [`on_log`].
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) fn on_bound_log(bound: &state::Bound, context_id: u32) {
+    guarded(|| {
+        with_bound(bound, context_id, |filter| {
+            filter.on_stream_done(context_id)
+        })
+    });
+}
+
+/// Stream `context_id`, bound elsewhere, ended: its calls in flight are dropped, as
+/// [`on_delete`] drops a listed stream's. Its binding goes with the object holding it.
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) fn on_bound_delete(context_id: u32) {
+    if let Some(calls) =
+        state::with(|d| (!d.calls.is_empty()).then(|| super::calls::take_calls(d, context_id)))
+    {
+        guarded(|| super::calls::drop_calls(calls, true));
+    }
 }
 
 pub(crate) fn on_log(context_id: u32) {

@@ -18,10 +18,14 @@ thread_local! {
 
 /// Runs stream `context_id`'s code: lines it logs carry the stream's request id.
 pub(crate) fn for_stream<R>(context_id: u32, code: impl FnOnce() -> R) -> R {
-    let outer = STREAM.with(|stream| stream.replace(context_id));
-    let result = code();
-    STREAM.with(|stream| stream.set(outer));
-    result
+    // One thread-local lookup (a call of its own in a `dlopen`ed library): the cell is
+    // free while the code runs.
+    STREAM.with(|stream| {
+        let outer = stream.replace(context_id);
+        let result = code();
+        stream.set(outer);
+        result
+    })
 }
 
 /// `[<request id>] ` while a stream's code runs and the stream has an id; else nothing.

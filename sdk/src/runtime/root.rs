@@ -15,7 +15,7 @@ use crate::runtime::access::answer_error;
 use crate::runtime::connections::Connections;
 use crate::runtime::contexts::{ConnectionContext, Made, Phase, Ran, RootContext, StreamContext};
 use crate::shared::SharedQueue;
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 
 pub(crate) fn new_root<P: Plugin, C: Connections<P>>() -> Rc<dyn RootContext>
@@ -122,16 +122,13 @@ where
         }
     }
 
-    fn with_stateless(&self, call: &mut dyn FnMut(&mut dyn StreamContext)) -> bool {
+    fn stateless(&self) -> Option<RefMut<'_, dyn StreamContext>> {
         // Borrowed while it runs: a callback that re-enters the guest finds it busy.
-        let Ok(mut slot) = self.stateless.try_borrow_mut() else {
-            return false;
-        };
-        let Some(filter) = slot.as_mut() else {
-            return false;
-        };
-        call(filter);
-        true
+        let slot = self.stateless.try_borrow_mut().ok()?;
+        RefMut::filter_map(slot, |slot| {
+            slot.as_mut().map(|filter| filter as &mut dyn StreamContext)
+        })
+        .ok()
     }
 
     fn log_request_id(&self) -> bool {

@@ -50,6 +50,58 @@ pub(crate) struct Binding {
     pub(crate) request_id: RequestId,
 }
 
+impl Binding {
+    /// Context `context_id`, bound to plugin context `root`, its filter not made yet; its
+    /// log lines carry its request id if `log_prefix`.
+    pub(crate) fn new(context_id: u32, root: u32, log_prefix: bool) -> Binding {
+        Binding {
+            context_id,
+            root,
+            slot: Slot::Unmade,
+            request_id: if log_prefix {
+                RequestId::Unread
+            } else {
+                RequestId::Off
+            },
+        }
+    }
+
+    /// The request id for the stream's log lines: read at its first line, once.
+    fn request_id(&mut self) -> Option<Box<str>> {
+        if let RequestId::Unread = self.request_id {
+            self.request_id = match crate::host::properties::get(&["request", "id"]) {
+                Ok(Some(id)) => RequestId::Known(String::from_utf8_lossy(&id).into_owned().into()),
+                _ => RequestId::Missing,
+            };
+        }
+        match &self.request_id {
+            RequestId::Known(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A stream bound outside the dispatcher's list, with the plugin context it is bound to:
+/// the native target keeps each stream's in the object Envoy hands back at every hook, so
+/// a hook reaches the filter without a lookup. Answers and timers reach it by id through
+/// [`Dispatcher::elsewhere`].
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) struct Bound {
+    pub(crate) binding: RefCell<Binding>,
+    pub(crate) root: Rc<dyn RootContext>,
+}
+
+/// What holds a [`Bound`] stream (the native target's stream object).
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) trait HoldsBound {
+    /// The stream's binding; `None` if it has none (its plugin context is not there).
+    fn bound(&self) -> Option<&Bound>;
+}
+
+/// Finds a stream bound elsewhere by its context id.
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) type Elsewhere = fn(u32) -> Option<Rc<dyn HoldsBound>>;
+
 /// A call waiting for its answer (every event, for a gRPC stream).
 pub(crate) struct Pending {
     pub(crate) kind: CallKind,
@@ -93,6 +145,9 @@ pub(crate) struct Dispatcher {
     pub(crate) stream_tick: Option<fn(u32)>,
     /// Plugin contexts told they run as the wrong kind of filter (said once each).
     pub(crate) told: Vec<u32>,
+    /// Streams bound outside [`contexts`](Self::contexts), by id (the native target's).
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    pub(crate) elsewhere: Option<Elsewhere>,
 }
 
 impl Dispatcher {
@@ -108,6 +163,8 @@ impl Dispatcher {
             stream_timers: Vec::new(),
             stream_tick: None,
             told: Vec::new(),
+            #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+            elsewhere: None,
         }
     }
 
@@ -142,25 +199,23 @@ pub(crate) fn root(context_id: u32) -> Option<Rc<dyn RootContext>> {
     DISPATCHER.with(|d| d.borrow().root(context_id))
 }
 
+/// The stream bound elsewhere with id `context_id` (see [`Bound`]).
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) fn elsewhere(context_id: u32) -> Option<Rc<dyn HoldsBound>> {
+    let find = DISPATCHER
+        .try_with(|d| d.try_borrow().ok()?.elsewhere)
+        .ok()??;
+    find(context_id)
+}
+
 /// The request id for stream `context_id`'s log lines: read at its first line, once.
 pub(crate) fn request_id(context_id: u32) -> Option<Box<str>> {
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    if let Some(stream) = elsewhere(context_id) {
+        return stream.bound()?.binding.try_borrow_mut().ok()?.request_id();
+    }
     DISPATCHER
-        .try_with(|d| {
-            let mut d = d.try_borrow_mut().ok()?;
-            let binding = d.binding(context_id)?;
-            if let RequestId::Unread = binding.request_id {
-                binding.request_id = match crate::host::properties::get(&["request", "id"]) {
-                    Ok(Some(id)) => {
-                        RequestId::Known(String::from_utf8_lossy(&id).into_owned().into())
-                    }
-                    _ => RequestId::Missing,
-                };
-            }
-            match &binding.request_id {
-                RequestId::Known(id) => Some(id.clone()),
-                _ => None,
-            }
-        })
+        .try_with(|d| d.try_borrow_mut().ok()?.binding(context_id)?.request_id())
         .ok()
         .flatten()
 }

@@ -1,5 +1,5 @@
-//! Envoy's dynamic-module event hooks for an HTTP filter, each driving the runtime's
-//! proxy-wasm exports on the calling thread ([`Worker`]).
+//! Envoy's dynamic-module event hooks for an HTTP filter, each running the stream's filter
+//! on the calling thread ([`Worker`]) from the stream's own binding ([`Stream`]).
 //!
 //! Envoy requires every hook below of an HTTP filter module; those for features the SDK
 //! does not map (watermarks) do nothing. The answers to what a stream started (callouts,
@@ -13,10 +13,16 @@ use crate::abi::dynamic_module::{
     EnvoyBuffer, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr, FilterModulePtr,
     ModuleBuffer, callbacks, status,
 };
-use crate::runtime::exports::{lifecycle, root, stream};
-use std::cell::Cell;
+use crate::runtime::access::guarded;
+use crate::runtime::contexts::Phase;
+use crate::runtime::dispatch;
+use crate::runtime::exports::{lifecycle, root};
+use crate::runtime::state::{Binding, Bound, HoldsBound};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
-/// The module's object for one stream.
+/// The module's object for one stream: what Envoy hands back at each of its hooks, and
+/// what answers and timers reach it by (its context id, through this thread's host).
 pub(super) struct Stream {
     pub(super) context_id: u32,
     pub(super) plugin: &'static PluginConfig,
@@ -24,11 +30,17 @@ pub(super) struct Stream {
     pub(super) filter: FilterEnvoyPtr,
     /// When the filter was made: `request.time`.
     pub(super) started: std::time::SystemTime,
-    /// Whether this thread's plugin context of the configuration is there (configuring it
-    /// may have failed).
-    configured: bool,
+    /// Its binding to this thread's plugin context of the configuration, holding its
+    /// filter: `None` if that context is not there (configuring it failed).
+    bound: Option<Bound>,
     /// Whether the stream was answered for a failed module already.
     pub(super) answered: Cell<bool>,
+}
+
+impl HoldsBound for Stream {
+    fn bound(&self) -> Option<&Bound> {
+        self.bound.as_ref()
+    }
 }
 
 /// The stream behind a module pointer Envoy hands back (`None` for null).
@@ -37,8 +49,16 @@ pub(super) struct Stream {
 /// `module` must be null, or a pointer `envoy_dynamic_module_on_http_filter_new` returned
 /// and `envoy_dynamic_module_on_http_filter_destroy` has not freed.
 pub(super) unsafe fn stream_of<'a>(module: FilterModulePtr) -> Option<&'a Stream> {
-    // SAFETY: the caller's contract: null or a live `Box<Stream>` made by `filter_new`.
+    // SAFETY: the caller's contract: null or a live `Rc<Stream>` made by `filter_new`.
     unsafe { module.cast::<Stream>().as_ref() }
+}
+
+/// Stream `context_id` of this thread, for the runtime's answers and timers (its
+/// [`Elsewhere`](crate::runtime::state::Elsewhere)).
+pub(super) fn stream_by_id(context_id: u32) -> Option<Rc<dyn HoldsBound>> {
+    WORKER
+        .try_with(|worker| worker.host.stream(context_id))
+        .ok()?
 }
 
 /// Runs a hook's body. A panic the runtime's own guard did not catch (a bug in the SDK
@@ -68,21 +88,24 @@ pub(super) fn on_worker(body: impl FnOnce(&Worker)) {
     barrier(|| (), || WORKER.with(body));
 }
 
-/// A phase's hook: the stream's export `name` (flag `bit`), behind the barrier.
+/// A phase's hook (flag `bit`, the export's name `name`), behind the barrier; `size` is
+/// the body's size proxy-wasm reports for it.
 fn phase_hook(
     module: FilterModulePtr,
     bit: u16,
     name: &str,
-    call: impl FnOnce(u32) -> u32,
-) -> Flow {
+    phase: Phase,
+    end_of_stream: bool,
+    size: impl FnOnce(&Worker) -> usize,
+) -> u32 {
     // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
     let Some(stream) = (unsafe { stream_of(module) }) else {
-        return Flow::Continue;
+        return status::CONTINUE;
     };
-    if stream.configured && skips(bit) {
-        return Flow::Continue;
+    if stream.bound.is_some() && skips(bit) {
+        return status::CONTINUE;
     }
-    barrier(
+    let flow = barrier(
         || {
             if stream.answered.get() {
                 Flow::Continue
@@ -90,8 +113,12 @@ fn phase_hook(
                 stream.answer_failed()
             }
         },
-        || stream.phase(bit, name, call),
-    )
+        || stream.phase(bit, name, phase, end_of_stream, size),
+    );
+    match flow {
+        Flow::Continue => status::CONTINUE,
+        Flow::Stop => status::STOP,
+    }
 }
 
 /// What a phase's hook tells Envoy.
@@ -102,21 +129,31 @@ pub(super) enum Flow {
 }
 
 impl Stream {
-    /// Runs the phase's export `name` (when the filter implements it, flag `bit`), and
-    /// answers 503 for a module that failed; `Stop` if the filter paused or answered.
-    fn phase(&self, bit: u16, name: &str, call: impl FnOnce(u32) -> u32) -> Flow {
+    /// Runs `phase` of the filter (when it implements it, flag `bit`), and answers 503 for
+    /// a module that failed; `Stop` if the filter paused or answered.
+    fn phase(
+        &self,
+        bit: u16,
+        name: &str,
+        phase: Phase,
+        end_of_stream: bool,
+        size: impl FnOnce(&Worker) -> usize,
+    ) -> Flow {
         WORKER.with(|worker| {
             if self.answered.get() {
                 return Flow::Continue;
             }
-            if !self.configured || worker.failed.get() {
+            let Some(bound) = self.bound.as_ref().filter(|_| !worker.failed.get()) else {
                 return self.answer_failed();
-            }
+            };
             if !worker.implements(bit) {
                 return Flow::Continue;
             }
             let scope = Scope::stream(self.filter, self.plugin, self.started);
-            let result = worker.run(name, scope, || call(self.context_id));
+            let size = size(worker);
+            let result = worker.run(name, scope, || {
+                dispatch::on_bound_http(bound, self.context_id, phase, size, end_of_stream)
+            });
             worker.host.ticks.ran_hook(self.filter);
             match result {
                 Some(0) => Flow::Continue,
@@ -175,42 +212,39 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
         return std::ptr::null();
     };
     let started = std::time::SystemTime::now();
-    let stream = |configured| Stream {
-        context_id: 0,
+    let stream = |context_id, bound| Stream {
+        context_id,
         plugin,
         filter,
         started,
-        configured,
+        bound,
         answered: Cell::new(false),
     };
     // A stream that could not be set up is answered 503 at its first phase.
     let stream = barrier(
-        || stream(false),
+        || Rc::new(stream(0, None)),
         || {
             WORKER.with(|worker| {
                 let root = (!worker.failed.get())
-                    .then(|| worker.root_of(plugin))
+                    .then(|| worker.plugin_context(plugin))
                     .flatten();
                 let context_id = worker.next_context_id();
-                let scope = Scope::stream(filter, plugin, started);
-                worker.host.add_stream(context_id, scope);
                 // Bound to its configuration's plugin context, as Envoy announces a wasm
-                // stream with its root context.
-                let configured = root.is_some_and(|root| {
-                    worker
-                        .run("proxy_on_context_create", scope, || {
-                            lifecycle::proxy_on_context_create(context_id, root);
-                        })
-                        .is_some()
+                // stream with its root context; its filter is made at its first phase.
+                let bound = root.map(|(root_id, root)| Bound {
+                    binding: RefCell::new(Binding::new(context_id, root_id, root.log_request_id())),
+                    root,
                 });
-                Stream {
-                    context_id,
-                    ..stream(configured)
-                }
+                let stream = Rc::new(stream(context_id, bound));
+                let scope = Scope::stream(filter, plugin, started);
+                worker
+                    .host
+                    .add_context(context_id, scope, Some(stream.clone()));
+                stream
             })
         },
     );
-    Box::into_raw(Box::new(stream)).cast_const().cast()
+    Rc::into_raw(stream).cast()
 }
 
 /// A body hook: the request's (`request`) or the response's, with the size proxy-wasm
@@ -221,31 +255,22 @@ fn body_hook(
     request: bool,
     end_of_stream: bool,
 ) -> u32 {
-    let (bit, name, export): (_, _, fn(u32, usize, u32) -> u32) = if request {
+    let (bit, name, phase) = if request {
         (
             callback::REQUEST_BODY,
             "proxy_on_request_body",
-            stream::proxy_on_request_body,
+            Phase::RequestBody,
         )
     } else {
         (
             callback::RESPONSE_BODY,
             "proxy_on_response_body",
-            stream::proxy_on_response_body,
+            Phase::ResponseBody,
         )
     };
-    status(phase_hook(module, bit, name, |id| {
-        let size = WORKER.with(|worker| worker.host.body_size(filter, request));
-        export(id, size, u32::from(end_of_stream))
-    }))
-}
-
-/// Maps the runtime's action to a hook's status.
-fn status(flow: Flow) -> u32 {
-    match flow {
-        Flow::Continue => status::CONTINUE,
-        Flow::Stop => status::STOP,
-    }
+    phase_hook(module, bit, name, phase, end_of_stream, |worker| {
+        worker.host.body_size(filter, request)
+    })
 }
 
 /// The request's headers arrived.
@@ -255,12 +280,14 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    status(phase_hook(
+    phase_hook(
         module,
         callback::REQUEST_HEADERS,
         "proxy_on_request_headers",
-        |id| stream::proxy_on_request_headers(id, 0, u32::from(end_of_stream)),
-    ))
+        Phase::RequestHeaders,
+        end_of_stream,
+        |_| 0,
+    )
 }
 
 /// A piece of the request's body arrived.
@@ -279,12 +306,14 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) -> u32 {
-    status(phase_hook(
+    phase_hook(
         module,
         callback::REQUEST_TRAILERS,
         "proxy_on_request_trailers",
-        |id| stream::proxy_on_request_trailers(id, 0),
-    ))
+        Phase::RequestTrailers,
+        true,
+        |_| 0,
+    )
 }
 
 /// The response's headers arrived.
@@ -294,12 +323,14 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    status(phase_hook(
+    phase_hook(
         module,
         callback::RESPONSE_HEADERS,
         "proxy_on_response_headers",
-        |id| stream::proxy_on_response_headers(id, 0, u32::from(end_of_stream)),
-    ))
+        Phase::ResponseHeaders,
+        end_of_stream,
+        |_| 0,
+    )
 }
 
 /// A piece of the response's body arrived.
@@ -318,12 +349,14 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) -> u32 {
-    status(phase_hook(
+    phase_hook(
         module,
         callback::RESPONSE_TRAILERS,
         "proxy_on_response_trailers",
-        |id| stream::proxy_on_response_trailers(id, 0),
-    ))
+        Phase::ResponseTrailers,
+        true,
+        |_| 0,
+    )
 }
 
 /// The stream is complete (access-log time): the filter's last look.
@@ -336,23 +369,39 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return;
     };
-    if stream.configured && !skips(callback::LOG) {
+    let Some(bound) = &stream.bound else {
+        return;
+    };
+    if !skips(callback::LOG) {
         let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
-        on_worker(|worker| worker.last_look(scope, stream.context_id));
+        on_worker(|worker| {
+            if worker.implements(callback::LOG) {
+                worker.run("proxy_on_log", scope, || {
+                    dispatch::on_bound_log(bound, stream.context_id);
+                });
+            }
+        });
     }
 }
 
-/// The stream is gone: its filter is dropped.
+/// The stream is gone: its filter is dropped, and what it started is forgotten.
 #[unsafe(no_mangle)]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModulePtr) {
-    // SAFETY: the pointer `filter_new` returned (a `Box<Stream>`), freed only here.
-    let Some(stream) = (unsafe { take_module::<Stream>(module) }) else {
+    if module.is_null() {
         return;
-    };
-    let (context_id, filter) = (stream.context_id, stream.filter);
-    end_context(context_id, stream.plugin, stream.configured, |host| {
-        host.forget_callouts(filter);
-        host.forget_grpc(filter);
+    }
+    // SAFETY: the pointer `filter_new` returned (an `Rc<Stream>`), taken back only here.
+    let stream = unsafe { Rc::from_raw(module.cast::<Stream>()) };
+    let (context_id, filter, plugin) = (stream.context_id, stream.filter, stream.plugin);
+    on_worker(|worker| {
+        worker.host.remove_context(context_id);
+        worker.host.forget_callouts(filter);
+        worker.host.forget_grpc(filter);
+        // Its calls and its filter go with the plugin in scope: their `Drop` is user code.
+        worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
+            dispatch::on_bound_delete(context_id);
+            guarded(|| drop(stream));
+        });
     });
 }
 

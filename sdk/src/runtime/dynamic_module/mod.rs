@@ -4,10 +4,13 @@
 //!
 //! Nothing here changes the filter's code. The module exports Envoy's dynamic-module event
 //! hooks ([`hooks`] for HTTP filters, [`network`] for network filters), and each hook drives
-//! the SDK's runtime exactly as a proxy-wasm host does, through the same guest exports
-//! (`proxy_on_request_headers`, `proxy_on_downstream_data`, ...). The runtime's
-//! host calls reach [`host::NativeHost`], the [`imports::Host`](crate::abi::imports::Host)
-//! of each Envoy thread, which answers them with Envoy's dynamic-module callbacks.
+//! the SDK's runtime as a proxy-wasm host does, through the same guest exports
+//! (`proxy_on_configure`, `proxy_on_downstream_data`, ...), with one shortcut: an HTTP
+//! stream keeps its binding (its plugin context, its filter) in the object Envoy hands back
+//! at each of its hooks, which run its filter from there (answers and timers find it by id
+//! through the host). The runtime's host calls reach [`host::NativeHost`], the
+//! [`imports::Host`](crate::abi::imports::Host) of each Envoy thread, which answers them
+//! with Envoy's dynamic-module callbacks.
 //!
 //! Each Envoy thread (the main thread and every worker) is one "VM": it has its own
 //! dispatcher, plugin contexts and streams, as a wasm VM per worker has in Envoy. A
@@ -45,6 +48,7 @@ mod service;
 mod ticks;
 
 use crate::abi::dynamic_module::{self as dm, FilterConfigEnvoyPtr, FilterConfigModulePtr};
+use crate::runtime::contexts::RootContext;
 use hooks::barrier;
 use host::NativeHost;
 use std::cell::{Cell, RefCell};
@@ -185,13 +189,18 @@ mod callback {
     ];
 }
 
+/// A configuration's plugin context on one thread: the configuration's id, the context's
+/// id, and the context.
+type PluginContext = (u64, u32, Rc<dyn RootContext>);
+
 /// One Envoy thread's VM: its host, its plugin contexts, whether it failed.
 struct Worker {
     host: Rc<NativeHost>,
     /// A panic left this thread's runtime unusable.
     failed: Cell<bool>,
-    /// This thread's plugin context of each configuration, by configuration id.
-    roots: RefCell<Vec<(u64, u32)>>,
+    /// This thread's plugin context of each configuration, by configuration id: its id,
+    /// and the context (which the streams bound to it hold too).
+    roots: RefCell<Vec<PluginContext>>,
     next_context: Cell<u32>,
     /// How many retired configurations this thread has dropped the contexts of.
     retired_seen: Cell<u64>,
@@ -225,6 +234,8 @@ impl Worker {
         if let Some(register) = REGISTER.get() {
             register();
         }
+        // This thread's HTTP streams hold their bindings (see `hooks::Stream`).
+        crate::runtime::state::with(|d| d.elsewhere = Some(hooks::stream_by_id));
         // The module's registration is every thread's, so its bits are too.
         IMPLEMENTED.get_or_init(|| {
             callback::ALL
@@ -269,14 +280,27 @@ impl Worker {
     /// This thread's plugin context of `plugin`, configured now if it has none yet;
     /// `None` if configuring it failed.
     fn root_of(&self, plugin: &'static PluginConfig) -> Option<u32> {
+        self.plugin_context(plugin).map(|(root, _)| root)
+    }
+
+    /// [`root_of`](Self::root_of), with the context itself.
+    fn plugin_context(&self, plugin: &'static PluginConfig) -> Option<(u32, Rc<dyn RootContext>)> {
         self.drop_retired();
-        let known = value_of(&self.roots.borrow(), plugin.id);
+        let known = self
+            .roots
+            .borrow()
+            .iter()
+            .find(|(config, ..)| *config == plugin.id)
+            .map(|(_, root, context)| (*root, context.clone()));
         if known.is_some() {
             return known;
         }
         let root = self.configure(plugin)?;
-        self.roots.borrow_mut().push((plugin.id, root));
-        Some(root)
+        let context = crate::runtime::state::root(root)?;
+        self.roots
+            .borrow_mut()
+            .push((plugin.id, root, context.clone()));
+        Some((root, context))
     }
 
     /// Makes and configures a plugin context of `plugin`; `None` if the plugin refused
@@ -315,10 +339,10 @@ impl Worker {
             let mut roots = self.roots.borrow_mut();
             let gone = roots
                 .iter()
-                .filter(|(config, _)| retired.contains(config))
-                .map(|(_, root)| *root)
+                .filter(|(config, ..)| retired.contains(config))
+                .map(|(_, root, _)| *root)
                 .collect();
-            roots.retain(|(config, _)| !retired.contains(config));
+            roots.retain(|(config, ..)| !retired.contains(config));
             gone
         };
         for root in gone {
@@ -354,13 +378,6 @@ impl Worker {
         }
         Some(result)
     }
-}
-
-/// The value paired with `key` in a list of pairs (the runtime's small per-thread maps).
-fn value_of<K: PartialEq, V: Copy>(pairs: &[(K, V)], key: K) -> Option<V> {
-    pairs
-        .iter()
-        .find_map(|(known, value)| (*known == key).then_some(*value))
 }
 
 /// The configuration behind a pointer a `config_new` hook returned.

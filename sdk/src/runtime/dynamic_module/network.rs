@@ -137,7 +137,7 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_new(
             };
             let context_id = worker.next_context_id();
             let scope = Scope::connection(filter, plugin);
-            worker.host.add_stream(context_id, scope);
+            worker.host.add_context(context_id, scope, None);
             // Bound to its configuration's plugin context, as Envoy announces a Wasm
             // connection with its root context.
             let created = worker

@@ -8,7 +8,13 @@ impl ContextHost for NativeHost {
     }
 
     fn proxy_set_effective_context(&self, call: proxy_set_effective_context::Args<'_>) -> u32 {
-        match value_of(&self.contexts.borrow(), call.context_id) {
+        let scope = self
+            .contexts
+            .borrow()
+            .iter()
+            .find(|context| context.id == call.context_id)
+            .map(|context| context.scope);
+        match scope {
             Some(scope) => {
                 self.scope.set(scope);
                 OK

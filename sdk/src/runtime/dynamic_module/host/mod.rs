@@ -6,15 +6,17 @@
 //! chose), and on the plugin configuration it belongs to: the host's [`Scope`].
 
 use super::ticks::Ticks;
-use super::{Kind, Metric, PluginConfig, value_of};
+use super::{Kind, Metric, PluginConfig};
 use crate::abi::dynamic_module::{
     self as dm, BootstrapTimerPtr, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer,
     ModuleHeader, NetworkFilterEnvoyPtr, body, callbacks, header_map,
 };
 use crate::abi::imports::*;
 use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, pairs};
+use crate::runtime::state::HoldsBound;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -120,6 +122,14 @@ impl Scope {
 }
 
 /// A callout's answer, while its handler runs.
+/// A context of this thread: its id and scope, and an HTTP stream's object (which
+/// answers and timers reach its filter through).
+struct Context {
+    id: u32,
+    scope: Scope,
+    stream: Option<Rc<dyn HoldsBound>>,
+}
+
 struct Answer {
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     body: Vec<u8>,
@@ -130,7 +140,7 @@ struct Answer {
 pub(crate) struct NativeHost {
     scope: Cell<Scope>,
     /// Contexts `proxy_set_effective_context` may switch to.
-    contexts: RefCell<Vec<(u32, Scope)>>,
+    contexts: RefCell<Vec<Context>>,
     /// The callout whose answer is being delivered.
     answer: RefCell<Option<Answer>>,
     /// Callouts in flight: Envoy's stream and id for each, and the SDK's token.
@@ -187,20 +197,42 @@ impl NativeHost {
     }
 
     pub(super) fn add_root(&self, context_id: u32, plugin: &'static PluginConfig) {
-        self.contexts
-            .borrow_mut()
-            .push((context_id, Scope::plugin(plugin)));
+        self.add_context(context_id, Scope::plugin(plugin), None);
     }
 
-    pub(super) fn add_stream(&self, context_id: u32, scope: Scope) {
-        self.contexts.borrow_mut().push((context_id, scope));
+    /// Context `context_id` (a stream or connection) has `scope`; an HTTP stream's object
+    /// is `stream`.
+    pub(super) fn add_context(
+        &self,
+        context_id: u32,
+        scope: Scope,
+        stream: Option<Rc<dyn HoldsBound>>,
+    ) {
+        self.contexts.borrow_mut().push(Context {
+            id: context_id,
+            scope,
+            stream,
+        });
+    }
+
+    /// HTTP stream `context_id`'s object, if it is one of this thread's.
+    pub(super) fn stream(&self, context_id: u32) -> Option<Rc<dyn HoldsBound>> {
+        self.contexts
+            .borrow()
+            .iter()
+            .find(|context| context.id == context_id)?
+            .stream
+            .clone()
     }
 
     pub(super) fn remove_context(&self, context_id: u32) {
         let mut contexts = self.contexts.borrow_mut();
-        if let Some(at) = contexts.iter().position(|(id, _)| *id == context_id) {
-            let (_, scope) = contexts.swap_remove(at);
+        if let Some(at) = contexts.iter().position(|context| context.id == context_id) {
+            let Context { scope, stream, .. } = contexts.swap_remove(at);
             drop(contexts);
+            // Released after the list: the `destroy` hook holds the stream's object still,
+            // and drops it (its filter's `Drop` is user code) with the plugin in scope.
+            drop(stream);
             if scope.filter.is_null() {
                 self.ticks.root_gone(context_id);
             } else {
@@ -214,8 +246,10 @@ impl NativeHost {
         self.contexts
             .borrow()
             .iter()
-            .find(|(_, root)| root.filter.is_null() && std::ptr::eq(root.plugin, scope.plugin))
-            .map(|(id, _)| *id)
+            .find(|root| {
+                root.scope.filter.is_null() && std::ptr::eq(root.scope.plugin, scope.plugin)
+            })
+            .map(|root| root.id)
     }
 
     /// The configuration of plugin context `root`.
@@ -223,8 +257,8 @@ impl NativeHost {
         self.contexts
             .borrow()
             .iter()
-            .find(|(id, scope)| *id == root && scope.filter.is_null())
-            .and_then(|(_, scope)| scope.plugin_config())
+            .find(|context| context.id == root && context.scope.filter.is_null())
+            .and_then(|context| context.scope.plugin_config())
     }
 
     /// The SDK's token of Envoy's callout `id` from stream `filter`, forgotten here.
