@@ -118,10 +118,21 @@ fn run(owner: u32, answer: &mut Answer, response: Response) -> Result<Ran, Gone>
     }))
 }
 
+/// Whether any call (or stream timer) was made in this process: until one is, an ended
+/// stream has none to drop, and the native target does not look.
+static MADE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a call may be in flight (see [`MADE`]).
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) fn any_made() -> bool {
+    MADE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Instantiated only where a filter or a plugin calls out (see [`CallRouting`]): the code
 /// that keeps and delivers answers is linked into modules that make calls, and only those.
 impl<T: 'static> CallRouting for T {
     fn route(kind: CallKind, token: u32, owner: u32, limit: usize, answer: Answer) {
+        MADE.store(true, std::sync::atomic::Ordering::Relaxed);
         state::with(|d| {
             d.calls.push(Pending {
                 kind,
@@ -148,6 +159,7 @@ impl<T: 'static> CallRouting for T {
                 status: crate::abi::Status::NotFound,
             });
         };
+        MADE.store(true, std::sync::atomic::Ordering::Relaxed);
         let token = next_timer_token();
         let now = timer::now_nanos()?;
         let due = now.saturating_add(timer::duration_nanos(delay));

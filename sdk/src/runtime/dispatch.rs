@@ -216,6 +216,9 @@ pub(crate) fn on_bound_log(bound: &state::Bound, context_id: u32) {
 /// [`on_delete`] drops a listed stream's. Its binding goes with the object holding it.
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
 pub(crate) fn on_bound_delete(context_id: u32) {
+    if !super::calls::any_made() {
+        return;
+    }
     if let Some(calls) =
         state::with(|d| (!d.calls.is_empty()).then(|| super::calls::take_calls(d, context_id)))
     {

@@ -328,11 +328,18 @@ impl Worker {
     }
 
     /// Drops this thread's plugin contexts of configurations Envoy destroyed.
+    #[inline]
     fn drop_retired(&self) {
         let count = RETIRED_COUNT.load(Ordering::Acquire);
-        if count == self.retired_seen.get() {
-            return;
+        if count != self.retired_seen.get() {
+            self.drop_retired_now(count);
         }
+    }
+
+    /// [`drop_retired`](Self::drop_retired), when Envoy destroyed some since this thread
+    /// last looked (`count` of them in all).
+    #[inline(never)]
+    fn drop_retired_now(&self, count: u64) {
         self.retired_seen.set(count);
         let retired = RETIRED.lock().map(|list| list.clone()).unwrap_or_default();
         let gone: Vec<u32> = {

@@ -181,6 +181,9 @@ impl Ticks {
 
     /// Stream `filter` is gone: it carries nothing any more.
     pub(super) fn stream_gone(&self, filter: FilterEnvoyPtr) {
+        if self.carrier.get().is_none() && self.carriers.borrow().is_empty() {
+            return;
+        }
         self.carriers.borrow_mut().retain(|known| *known != filter);
         if let Some((carrier, scheduler)) = self.carrier.get()
             && carrier == filter
