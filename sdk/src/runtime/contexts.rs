@@ -106,7 +106,15 @@ pub(crate) trait StreamContext {
 #[derive(Clone, Copy)]
 pub struct NewRoot {
     pub(crate) make: fn() -> Rc<dyn RootContext>,
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // a wasm module exports them
+    // Read off wasm, where the emulator or the native target needs them (a wasm module
+    // exports them).
+    #[cfg_attr(
+        not(all(
+            any(feature = "testing", feature = "dynamic-module"),
+            not(target_arch = "wasm32")
+        )),
+        allow(dead_code)
+    )]
     pub(crate) exports: [&'static [&'static str]; 2],
 }
 
