@@ -164,10 +164,19 @@ pub(crate) fn with_bound<R>(
         .binding
         .try_borrow_mut()
         .map_or(Taken::Nothing, |mut binding| binding.take_stream());
-    run_taken(taken, Some(&*bound.root), context_id, call, |slot| {
-        bound.binding.borrow_mut().slot = slot;
-        None
-    })
+    run_taken(
+        taken,
+        Some(&*bound.root),
+        context_id,
+        call,
+        |slot| match bound.binding.try_borrow_mut() {
+            Ok(mut binding) => {
+                binding.slot = slot;
+                None
+            }
+            Err(_) => Some(slot),
+        },
+    )
 }
 
 /// Runs `call` on the filter `taken` from stream `context_id`'s slot, `root` the plugin

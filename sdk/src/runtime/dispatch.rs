@@ -3,7 +3,8 @@
 //! Envoy announces every context with `proxy_on_context_create(context, parent)`: a plugin
 //! context has no parent, a stream or connection has the plugin context it was created
 //! under, and is bound to it (see [`state`](super::state)). Its filter is made at its first
-//! callback, by that plugin.
+//! callback, by that plugin. (The native target binds its HTTP streams itself, each in
+//! the object Envoy hands back at its hooks, and runs their phases with `on_bound_*`.)
 //!
 //! A filter is taken out of its slot while its callback runs, so no borrow is held during
 //! user code: a host call that re-enters the guest (Envoy may run the response path of a
@@ -318,7 +319,7 @@ mod tests {
     }
 
     /// The native target calls what the module exports: a module that did not say it ends
-    /// its contexts would keep every stream's binding forever.
+    /// its contexts would keep every connection's binding forever.
     #[test]
     fn every_module_announces_and_ends_its_contexts() {
         register::<Quiet, _>(crate::runtime::connections::NoConnections, Vec::new());

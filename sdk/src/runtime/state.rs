@@ -5,6 +5,9 @@
 //! Every stream and connection is bound to the plugin context Envoy created it under (the
 //! parent of `proxy_on_context_create`), so several plugins of one module in one VM (two
 //! Istio `WasmPlugin`s from one image, an HTTP and a network plugin) each serve their own.
+//! The bindings are in the dispatcher's list, except the native target's HTTP streams':
+//! each of those is in the stream's own object ([`Bound`]), found by id through the
+//! thread's [`Elsewhere`].
 
 use crate::callout::{Answer, CallKind};
 use crate::grpc::GrpcEvent;
@@ -81,10 +84,10 @@ impl Binding {
     }
 }
 
-/// A stream bound outside the dispatcher's list, with the plugin context it is bound to:
-/// the native target keeps each stream's in the object Envoy hands back at every hook, so
-/// a hook reaches the filter without a lookup. Answers and timers reach it by id through
-/// [`Dispatcher::elsewhere`].
+/// A stream's binding kept outside the dispatcher's list, with the plugin context it is
+/// bound to: the native target keeps each HTTP stream's binding in the object Envoy hands
+/// back at every hook, so a hook reaches the filter without a lookup. Answers and timers
+/// reach it by id through the thread's [`Elsewhere`].
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
 pub(crate) struct Bound {
     pub(crate) binding: RefCell<Binding>,
@@ -128,7 +131,7 @@ pub(crate) struct Dispatcher {
     pub(crate) other_roots: Vec<(&'static str, NewRoot)>,
     /// Plugin contexts: a handful per VM, so a list is enough (and smaller than a map).
     pub(crate) roots: Vec<RootEntry>,
-    /// Live streams and connections. A list: a worker has a few dozen at most, and a list
+    /// Live streams and connections (natively, connections only: see [`Bound`]). A list: a worker has a few dozen at most, and a list
     /// that keeps its capacity allocates nothing per context, unlike a tree.
     pub(crate) contexts: Vec<Binding>,
     /// Calls waiting for their answers (see [`calls`](super::calls)): this VM's, a few
@@ -145,9 +148,6 @@ pub(crate) struct Dispatcher {
     pub(crate) stream_tick: Option<fn(u32)>,
     /// Plugin contexts told they run as the wrong kind of filter (said once each).
     pub(crate) told: Vec<u32>,
-    /// Streams bound outside [`contexts`](Self::contexts), by id (the native target's).
-    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-    pub(crate) elsewhere: Option<Elsewhere>,
 }
 
 impl Dispatcher {
@@ -163,8 +163,6 @@ impl Dispatcher {
             stream_timers: Vec::new(),
             stream_tick: None,
             told: Vec::new(),
-            #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-            elsewhere: None,
         }
     }
 
@@ -199,12 +197,23 @@ pub(crate) fn root(context_id: u32) -> Option<Rc<dyn RootContext>> {
     DISPATCHER.with(|d| d.borrow().root(context_id))
 }
 
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+thread_local! {
+    /// How this thread finds the streams bound outside the dispatcher's list: apart from
+    /// the dispatcher, which registering a plugin resets.
+    static ELSEWHERE: std::cell::Cell<Option<Elsewhere>> = const { std::cell::Cell::new(None) };
+}
+
+/// Streams bound outside the dispatcher's list are found with `find` on this thread.
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) fn find_elsewhere_with(find: Elsewhere) {
+    ELSEWHERE.with(|slot| slot.set(Some(find)));
+}
+
 /// The stream bound elsewhere with id `context_id` (see [`Bound`]).
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
 pub(crate) fn elsewhere(context_id: u32) -> Option<Rc<dyn HoldsBound>> {
-    let find = DISPATCHER
-        .try_with(|d| d.try_borrow().ok()?.elsewhere)
-        .ok()??;
+    let find = ELSEWHERE.try_with(std::cell::Cell::get).ok()??;
     find(context_id)
 }
 

@@ -5,7 +5,7 @@
 //! does not map (watermarks) do nothing. The answers to what a stream started (callouts,
 //! gRPC calls) arrive in [`answers`](super::answers).
 
-use super::host::{NativeHost, Scope};
+use super::host::Scope;
 use super::{
     Kind, PluginConfig, WORKER, Worker, callback, config_destroy, config_new, config_of, skips,
 };
@@ -16,7 +16,7 @@ use crate::abi::dynamic_module::{
 use crate::runtime::access::guarded;
 use crate::runtime::contexts::Phase;
 use crate::runtime::dispatch;
-use crate::runtime::exports::{lifecycle, root};
+use crate::runtime::exports::root;
 use crate::runtime::state::{Binding, Bound, HoldsBound};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -397,31 +397,18 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
         worker.host.remove_context(context_id);
         worker.host.forget_callouts(filter);
         worker.host.forget_grpc(filter);
-        // Its calls and its filter go with the plugin in scope: their `Drop` is user code.
-        worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
-            dispatch::on_bound_delete(context_id);
-            guarded(|| drop(stream));
-        });
-    });
-}
-
-/// The end of a stream's or a connection's context (its `destroy` hook): the host forgets
-/// it (and `forget` what it held of it), then the plugin's `proxy_on_delete` runs if the
-/// context was `made`. Envoy's object is going away: only the plugin is in scope.
-pub(super) fn end_context(
-    context_id: u32,
-    plugin: &'static PluginConfig,
-    made: bool,
-    forget: impl FnOnce(&NativeHost),
-) {
-    on_worker(|worker| {
-        worker.host.remove_context(context_id);
-        forget(&worker.host);
-        if made && worker.implements(callback::DELETE) {
-            worker.run("proxy_on_delete", Scope::plugin(plugin), || {
-                lifecycle::proxy_on_delete(context_id);
-            });
+        if worker.failed.get() {
+            // A failed thread runs no user code: a filter made before it failed is left
+            // undropped, as its binding was left in the dispatcher before.
+            std::mem::forget(stream);
+            return;
         }
+        // Its filter, then its calls, go with the plugin in scope (as `proxy_on_delete`
+        // drops a listed stream's): their `Drop` is user code.
+        worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
+            guarded(|| drop(stream));
+            dispatch::on_bound_delete(context_id);
+        });
     });
 }
 

@@ -235,7 +235,7 @@ impl Worker {
             register();
         }
         // This thread's HTTP streams hold their bindings (see `hooks::Stream`).
-        crate::runtime::state::with(|d| d.elsewhere = Some(hooks::stream_by_id));
+        crate::runtime::state::find_elsewhere_with(hooks::stream_by_id);
         // The module's registration is every thread's, so its bits are too.
         IMPLEMENTED.get_or_init(|| {
             callback::ALL
@@ -268,7 +268,7 @@ impl Worker {
         ANY_FAILED.store(true, Ordering::Relaxed);
     }
 
-    /// A stream's or connection's last look, `proxy_on_log`, if the module has one.
+    /// A connection's last look, `proxy_on_log`, if the module has one.
     fn last_look(&self, scope: host::Scope, context_id: u32) {
         if self.implements(callback::LOG) {
             self.run("proxy_on_log", scope, || {

@@ -14,8 +14,8 @@
 //! happens when the hook returns, as Envoy defers it for a Wasm filter. A module that
 //! failed (a panic) closes its connections, as a failed Wasm filter's are.
 
-use super::hooks::{barrier, end_context, on_worker, take_module};
-use super::host::Scope;
+use super::hooks::{barrier, on_worker, take_module};
+use super::host::{NativeHost, Scope};
 use super::{Kind, PluginConfig, WORKER, callback, config_destroy, config_new, config_of};
 use crate::abi::PeerType;
 use crate::abi::dynamic_module::{
@@ -265,5 +265,25 @@ pub extern "C" fn envoy_dynamic_module_on_network_filter_destroy(module: FilterM
     let filter = connection.filter;
     end_context(connection.context_id, connection.plugin, true, |host| {
         host.forget_connection(filter);
+    });
+}
+
+/// The end of a connection's context (its `destroy` hook): the host forgets
+/// it (and `forget` what it held of it), then the plugin's `proxy_on_delete` runs if the
+/// context was `made`. Envoy's object is going away: only the plugin is in scope.
+fn end_context(
+    context_id: u32,
+    plugin: &'static PluginConfig,
+    made: bool,
+    forget: impl FnOnce(&NativeHost),
+) {
+    on_worker(|worker| {
+        worker.host.remove_context(context_id);
+        forget(&worker.host);
+        if made && worker.implements(callback::DELETE) {
+            worker.run("proxy_on_delete", Scope::plugin(plugin), || {
+                lifecycle::proxy_on_delete(context_id);
+            });
+        }
     });
 }

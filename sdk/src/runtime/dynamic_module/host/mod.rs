@@ -121,7 +121,6 @@ impl Scope {
     }
 }
 
-/// A callout's answer, while its handler runs.
 /// A context of this thread: its id and scope, and an HTTP stream's object (which
 /// answers and timers reach its filter through).
 struct Context {
@@ -130,6 +129,7 @@ struct Context {
     stream: Option<Rc<dyn HoldsBound>>,
 }
 
+/// A callout's answer, while its handler runs.
 struct Answer {
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     body: Vec<u8>,
