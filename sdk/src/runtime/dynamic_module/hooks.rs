@@ -88,16 +88,14 @@ pub(super) fn on_worker(body: impl FnOnce(&Worker)) {
     barrier(|| (), || WORKER.with(body));
 }
 
-/// A phase's hook (flag `bit`, the export's name `name`), behind the barrier; `size` is
-/// the body's size proxy-wasm reports for it.
+/// A phase's hook, behind the barrier; `size` is the body's size proxy-wasm reports for it.
 fn phase_hook(
     module: FilterModulePtr,
-    bit: u16,
-    name: &str,
     phase: Phase,
     end_of_stream: bool,
     size: impl FnOnce(&Worker) -> usize,
 ) -> u32 {
+    let (bit, name) = callback::of(phase);
     // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return status::CONTINUE;
@@ -255,20 +253,12 @@ fn body_hook(
     request: bool,
     end_of_stream: bool,
 ) -> u32 {
-    let (bit, name, phase) = if request {
-        (
-            callback::REQUEST_BODY,
-            "proxy_on_request_body",
-            Phase::RequestBody,
-        )
+    let phase = if request {
+        Phase::RequestBody
     } else {
-        (
-            callback::RESPONSE_BODY,
-            "proxy_on_response_body",
-            Phase::ResponseBody,
-        )
+        Phase::ResponseBody
     };
-    phase_hook(module, bit, name, phase, end_of_stream, |worker| {
+    phase_hook(module, phase, end_of_stream, |worker| {
         worker.host.body_size(filter, request)
     })
 }
@@ -280,14 +270,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    phase_hook(
-        module,
-        callback::REQUEST_HEADERS,
-        "proxy_on_request_headers",
-        Phase::RequestHeaders,
-        end_of_stream,
-        |_| 0,
-    )
+    phase_hook(module, Phase::RequestHeaders, end_of_stream, |_| 0)
 }
 
 /// A piece of the request's body arrived.
@@ -306,14 +289,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) -> u32 {
-    phase_hook(
-        module,
-        callback::REQUEST_TRAILERS,
-        "proxy_on_request_trailers",
-        Phase::RequestTrailers,
-        true,
-        |_| 0,
-    )
+    phase_hook(module, Phase::RequestTrailers, true, |_| 0)
 }
 
 /// The response's headers arrived.
@@ -323,14 +299,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     module: FilterModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    phase_hook(
-        module,
-        callback::RESPONSE_HEADERS,
-        "proxy_on_response_headers",
-        Phase::ResponseHeaders,
-        end_of_stream,
-        |_| 0,
-    )
+    phase_hook(module, Phase::ResponseHeaders, end_of_stream, |_| 0)
 }
 
 /// A piece of the response's body arrived.
@@ -349,14 +318,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) -> u32 {
-    phase_hook(
-        module,
-        callback::RESPONSE_TRAILERS,
-        "proxy_on_response_trailers",
-        Phase::ResponseTrailers,
-        true,
-        |_| 0,
-    )
+    phase_hook(module, Phase::ResponseTrailers, true, |_| 0)
 }
 
 /// The stream is complete (access-log time): the filter's last look.

@@ -187,6 +187,21 @@ mod callback {
         (DOWNSTREAM_CLOSE, "proxy_on_downstream_connection_close"),
         (UPSTREAM_CLOSE, "proxy_on_upstream_connection_close"),
     ];
+
+    /// A stream phase's flag and its export's name.
+    pub(super) fn of(phase: crate::runtime::contexts::Phase) -> (u16, &'static str) {
+        use crate::runtime::contexts::Phase;
+        let bit = match phase {
+            Phase::RequestHeaders => REQUEST_HEADERS,
+            Phase::RequestBody => REQUEST_BODY,
+            Phase::RequestTrailers => REQUEST_TRAILERS,
+            Phase::ResponseHeaders => RESPONSE_HEADERS,
+            Phase::ResponseBody => RESPONSE_BODY,
+            Phase::ResponseTrailers => RESPONSE_TRAILERS,
+        };
+        // The phases' flags are the first six bits, in `ALL`'s order.
+        (bit, ALL[bit.trailing_zeros() as usize].1)
+    }
 }
 
 /// A configuration's plugin context on one thread: the configuration's id, the context's
@@ -532,4 +547,30 @@ fn retire(plugin: &PluginConfig) {
         RETIRED_COUNT.store(retired.len() as u64, Ordering::Release);
     }
     WORKER.with(Worker::drop_retired);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::callback;
+    use crate::runtime::contexts::Phase;
+
+    /// Each phase's hook runs the export of that phase, under that phase's flag.
+    #[test]
+    fn each_phase_has_its_own_flag_and_export() {
+        let phases = [
+            Phase::RequestHeaders,
+            Phase::RequestBody,
+            Phase::RequestTrailers,
+            Phase::ResponseHeaders,
+            Phase::ResponseBody,
+            Phase::ResponseTrailers,
+        ];
+        let mut seen = 0;
+        for phase in phases {
+            let (bit, name) = callback::of(phase);
+            assert_eq!(name, format!("proxy_{phase}"));
+            assert_eq!(seen & bit, 0, "{phase} shares its flag");
+            seen |= bit;
+        }
+    }
 }
