@@ -11,7 +11,7 @@
 #   scripts/bench.sh --soak [--requests N]
 #   scripts/bench.sh --client-input   (what a 52 KB query of 4,400 keys costs key_auth, as a
 #                                      ratio to an ordinary request; fails above 25)
-#   scripts/bench.sh --instructions [--only header,multi]
+#   scripts/bench.sh --instructions [--only header,multi] [--configs 'NAME;NAME']
 #                                     (the native rows as instructions per request, counted
 #                                      by valgrind's callgrind: free of the machine's noise)
 set -euo pipefail

@@ -31,8 +31,9 @@ const REQUESTS: usize = 2_000;
 /// How long Envoy may take to start under callgrind (about 20 s here, idle).
 const START: Duration = Duration::from_secs(300);
 
-/// The rows: every native configuration of each workload, and no filter.
-pub fn run(workloads: &[Workload]) -> Result<(), String> {
+/// The rows: every native configuration of each workload (those of `only`, if any), and no
+/// filter.
+pub fn run(workloads: &[Workload], only: &[String]) -> Result<(), String> {
     for tool in ["valgrind", "callgrind_control"] {
         if Command::new(tool)
             .arg("--help")
@@ -57,6 +58,7 @@ pub fn run(workloads: &[Workload]) -> Result<(), String> {
         let rows: Vec<Config> = configs::configs(workload)
             .into_iter()
             .filter(|c| [NO_FILTER, HEADER_MUTATION, OURS_NATIVE, NATIVE_FLOOR].contains(&c.name))
+            .filter(|c| c.name == NO_FILTER || only.is_empty() || only.iter().any(|o| o == c.name))
             .collect();
         let mut counted = Vec::new();
         for config in &rows {

@@ -9,7 +9,8 @@
 //! always: a shorter run for a question about a few of them),
 //! or `bench --soak [--requests N]` for the long run in [`soak`], or `bench --client-input`
 //! for what hostile client input costs ([`client_input`]), or `bench --instructions [--only
-//! header,multi]` for the native rows as instructions per request ([`instructions`]).
+//! header,multi] [--configs 'NAME;NAME']` for the native rows as instructions per request
+//! ([`instructions`]).
 
 mod client_input;
 mod configs;
@@ -51,7 +52,7 @@ fn main() {
         Ok(options) => options,
         Err(message) => {
             eprintln!(
-                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body] [--configs 'NAME;NAME']\n       bench --soak [--requests N]\n       bench --client-input\n       bench --instructions [--only header,multi]"
+                "{message}\nusage: bench [--rounds N] [--seconds S] [--connections C] [--only header,multi,body] [--configs 'NAME;NAME']\n       bench --soak [--requests N]\n       bench --client-input\n       bench --instructions [--only header,multi] [--configs 'NAME;NAME']"
             );
             std::process::exit(2);
         }
@@ -59,7 +60,7 @@ fn main() {
     let result = match options.soak {
         Some(requests) => soak::run(requests),
         None if options.client_input => client_input::run(),
-        None if options.instructions => instructions::run(&options.workloads),
+        None if options.instructions => instructions::run(&options.workloads, &options.configs),
         None => run(&options),
     };
     if let Err(message) = result {

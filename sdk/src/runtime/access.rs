@@ -146,9 +146,15 @@ pub(crate) fn with_stream<R>(
             .flatten();
         (taken, root)
     });
-    run_taken(taken, root.as_deref(), context_id, call, |slot| {
-        put_back(context_id, slot)
-    })
+    let put_back = |slot| put_back(context_id, slot);
+    run_taken(
+        taken,
+        root.as_deref(),
+        context_id,
+        call,
+        put_back,
+        Mark::Logger,
+    )
 }
 
 /// Runs `call` on the filter of stream `context_id`, bound elsewhere by `bound` (see
@@ -176,7 +182,28 @@ pub(crate) fn with_bound<R>(
             }
             Err(_) => Some(slot),
         },
+        Mark::Host,
     )
+}
+
+/// How a stream's log lines learn which stream is running.
+#[derive(Clone, Copy)]
+enum Mark {
+    /// The logger is told ([`logger::for_stream`]).
+    Logger,
+    /// The host knows: its scope is the stream's (a stream bound elsewhere).
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    Host,
+}
+
+impl Mark {
+    fn run<R>(self, context_id: u32, code: impl FnOnce() -> R) -> R {
+        match self {
+            Mark::Logger => logger::for_stream(context_id, code),
+            #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+            Mark::Host => code(),
+        }
+    }
 }
 
 /// Runs `call` on the filter `taken` from stream `context_id`'s slot, `root` the plugin
@@ -188,15 +215,16 @@ fn run_taken<R>(
     context_id: u32,
     call: impl FnOnce(&mut dyn StreamContext) -> R,
     put_back: impl Fn(Slot) -> Option<Slot>,
+    mark: Mark,
 ) -> Option<R> {
     let mut filter = match (taken, root) {
         (Taken::Own(filter), _) => filter,
-        (Taken::Stateless, Some(root)) => return run_stateless(root, context_id, call),
+        (Taken::Stateless, Some(root)) => return run_stateless(root, context_id, call, mark),
         (Taken::Make, Some(root)) => match root.create_stream(context_id) {
             Made::Filter(filter) => filter,
             Made::Stateless => {
                 drop(put_back(Slot::Stateless));
-                return run_stateless(root, context_id, call);
+                return run_stateless(root, context_id, call, mark);
             }
             Made::Declined | Made::Unavailable => {
                 drop(put_back(Slot::Declined));
@@ -205,7 +233,7 @@ fn run_taken<R>(
         },
         _ => return None,
     };
-    let result = logger::for_stream(context_id, || call(&mut *filter));
+    let result = mark.run(context_id, || call(&mut *filter));
     // Dropped after the dispatcher is released if the stream went meanwhile: a filter's
     // `Drop` is user code.
     drop(put_back(Slot::Stream(filter)));
@@ -216,9 +244,10 @@ fn run_stateless<R>(
     root: &dyn RootContext,
     context_id: u32,
     call: impl FnOnce(&mut dyn StreamContext) -> R,
+    mark: Mark,
 ) -> Option<R> {
     let mut filter = root.stateless()?;
-    Some(logger::for_stream(context_id, || call(&mut *filter)))
+    Some(mark.run(context_id, || call(&mut *filter)))
 }
 
 /// The plugin context stream or connection `context_id` is bound to.

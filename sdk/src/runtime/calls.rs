@@ -133,6 +133,7 @@ pub(crate) fn any_made() -> bool {
 impl<T: 'static> CallRouting for T {
     fn route(kind: CallKind, token: u32, owner: u32, limit: usize, answer: Answer) {
         MADE.store(true, std::sync::atomic::Ordering::Relaxed);
+        state::keep_findable(owner);
         state::with(|d| {
             d.calls.push(Pending {
                 kind,
@@ -160,6 +161,7 @@ impl<T: 'static> CallRouting for T {
             });
         };
         MADE.store(true, std::sync::atomic::Ordering::Relaxed);
+        state::keep_findable(context_id);
         let token = next_timer_token();
         let now = timer::now_nanos()?;
         let due = now.saturating_add(timer::duration_nanos(delay));

@@ -30,7 +30,11 @@ pub(crate) fn for_stream<R>(context_id: u32, code: impl FnOnce() -> R) -> R {
 
 /// `[<request id>] ` while a stream's code runs and the stream has an id; else nothing.
 fn request_prefix() -> Option<String> {
-    let stream = STREAM.with(Cell::get);
+    let stream = match STREAM.with(Cell::get) {
+        // A stream bound elsewhere is not marked: its host knows it.
+        0 => crate::runtime::state::running_elsewhere(),
+        marked => marked,
+    };
     if stream == 0 {
         return None;
     }

@@ -94,16 +94,41 @@ pub(crate) struct Bound {
     pub(crate) root: Rc<dyn RootContext>,
 }
 
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+impl Bound {
+    /// Whether dropping it runs no user code: it holds no filter of its own, and its
+    /// plugin context is held elsewhere too (by its thread, unless Envoy retired it).
+    pub(crate) fn drops_no_user_code(&self) -> bool {
+        let own_filter = self.binding.try_borrow().map_or(true, |binding| {
+            matches!(binding.slot, Slot::Stream(_) | Slot::Connection(_))
+        });
+        !own_filter && Rc::strong_count(&self.root) > 1
+    }
+}
+
 /// What holds a [`Bound`] stream (the native target's stream object).
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
 pub(crate) trait HoldsBound {
+    /// The stream's context id.
+    fn context_id(&self) -> u32;
+    /// When its filter was made: `request.time`.
+    fn started(&self) -> std::time::SystemTime;
     /// The stream's binding; `None` if it has none (its plugin context is not there).
     fn bound(&self) -> Option<&Bound>;
 }
 
-/// Finds a stream bound elsewhere by its context id.
+/// How a thread reaches the streams bound outside the dispatcher's list.
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-pub(crate) type Elsewhere = fn(u32) -> Option<Rc<dyn HoldsBound>>;
+#[derive(Clone, Copy)]
+pub(crate) struct Elsewhere {
+    /// Finds one by its context id: the stream whose code is running, or one kept.
+    pub(crate) find: fn(u32) -> Option<Rc<dyn HoldsBound>>,
+    /// Keeps the running stream with this id findable after its hook returns: it made a
+    /// call or set a timer, whose answer reaches it by id.
+    pub(crate) keep: fn(u32),
+    /// The context id of the stream whose code is running on this thread (0: none).
+    pub(crate) running: fn() -> u32,
+}
 
 /// A call waiting for its answer (every event, for a gRPC stream).
 pub(crate) struct Pending {
@@ -213,8 +238,28 @@ pub(crate) fn find_elsewhere_with(find: Elsewhere) {
 /// The stream bound elsewhere with id `context_id` (see [`Bound`]).
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
 pub(crate) fn elsewhere(context_id: u32) -> Option<Rc<dyn HoldsBound>> {
-    let find = ELSEWHERE.try_with(std::cell::Cell::get).ok()??;
-    find(context_id)
+    let elsewhere = ELSEWHERE.try_with(std::cell::Cell::get).ok()??;
+    (elsewhere.find)(context_id)
+}
+
+/// The stream bound elsewhere whose code is running on this thread (0: none): its log
+/// lines carry its request id.
+pub(crate) fn running_elsewhere() -> u32 {
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    if let Ok(Some(elsewhere)) = ELSEWHERE.try_with(std::cell::Cell::get) {
+        return (elsewhere.running)();
+    }
+    0
+}
+
+/// Context `context_id` made a call or set a timer: if it is a stream bound elsewhere,
+/// its answer finds it by id (see [`Elsewhere::keep`]).
+pub(crate) fn keep_findable(context_id: u32) {
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    if let Ok(Some(elsewhere)) = ELSEWHERE.try_with(std::cell::Cell::get) {
+        (elsewhere.keep)(context_id);
+    }
+    let _ = context_id;
 }
 
 /// The request id for stream `context_id`'s log lines: read at its first line, once.

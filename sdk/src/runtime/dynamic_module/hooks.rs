@@ -15,9 +15,9 @@ use crate::abi::dynamic_module::{
 };
 use crate::runtime::access::guarded;
 use crate::runtime::contexts::Phase;
-use crate::runtime::dispatch;
 use crate::runtime::exports::root;
-use crate::runtime::state::{Binding, Bound, HoldsBound};
+use crate::runtime::state::{Binding, Bound, Elsewhere, HoldsBound};
+use crate::runtime::{calls, dispatch};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -38,8 +38,46 @@ pub(super) struct Stream {
 }
 
 impl HoldsBound for Stream {
+    fn context_id(&self) -> u32 {
+        self.context_id
+    }
+
+    fn started(&self) -> std::time::SystemTime {
+        self.started
+    }
+
     fn bound(&self) -> Option<&Bound> {
         self.bound.as_ref()
+    }
+}
+
+/// How many ended streams' objects a thread keeps for its next streams (an object
+/// reused is an allocation saved).
+const SPARE_STREAMS: usize = 256;
+
+impl Worker {
+    /// `fresh` in an `Rc`: one of this thread's spare objects if it has one.
+    fn stream_object(&self, fresh: Stream) -> Rc<Stream> {
+        let spare = self.spare.borrow_mut().pop();
+        match spare {
+            Some(mut object) => match Rc::get_mut(&mut object) {
+                Some(slot) => {
+                    *slot = fresh;
+                    object
+                }
+                None => Rc::new(fresh),
+            },
+            None => Rc::new(fresh),
+        }
+    }
+
+    /// Keeps an ended stream's object (its binding gone) for a next stream, if nothing
+    /// else holds it and the thread has room.
+    fn spare_stream(&self, object: Rc<Stream>) {
+        let mut spare = self.spare.borrow_mut();
+        if Rc::strong_count(&object) == 1 && spare.len() < SPARE_STREAMS {
+            spare.push(object);
+        }
     }
 }
 
@@ -53,13 +91,23 @@ pub(super) unsafe fn stream_of<'a>(module: FilterModulePtr) -> Option<&'a Stream
     unsafe { module.cast::<Stream>().as_ref() }
 }
 
-/// Stream `context_id` of this thread, for the runtime's answers and timers (its
-/// [`Elsewhere`](crate::runtime::state::Elsewhere)).
-pub(super) fn stream_by_id(context_id: u32) -> Option<Rc<dyn HoldsBound>> {
-    WORKER
-        .try_with(|worker| worker.host.stream(context_id))
-        .ok()?
-}
+/// How the runtime reaches this thread's streams by id, for their answers, timers and log
+/// lines: the stream whose hook is running, or one kept for an answer.
+pub(super) const ELSEWHERE: Elsewhere = Elsewhere {
+    find: |context_id| {
+        WORKER
+            .try_with(|worker| worker.host.stream(context_id))
+            .ok()?
+    },
+    keep: |context_id| {
+        let _ = WORKER.try_with(|worker| worker.host.keep_stream(context_id));
+    },
+    running: || {
+        WORKER
+            .try_with(|worker| worker.host.running_stream_id())
+            .unwrap_or(0)
+    },
+};
 
 /// Runs a hook's body. A panic the runtime's own guard did not catch (a bug in the SDK
 /// rather than in the filter) stops here, because unwinding into Envoy would abort it: the
@@ -147,7 +195,7 @@ impl Stream {
             if !worker.implements(bit) {
                 return Flow::Continue;
             }
-            let scope = Scope::stream(self.filter, self.plugin, self.started);
+            let scope = Scope::stream(self.filter, self.plugin, self);
             let size = size(worker);
             let result = worker.run(name, scope, || {
                 dispatch::on_bound_http(bound, self.context_id, phase, size, end_of_stream)
@@ -233,12 +281,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
                     binding: RefCell::new(Binding::new(context_id, root_id, root.log_request_id())),
                     root,
                 });
-                let stream = Rc::new(stream(context_id, bound));
-                let scope = Scope::stream(filter, plugin, started);
-                worker
-                    .host
-                    .add_context(context_id, scope, Some(stream.clone()));
-                stream
+                worker.stream_object(stream(context_id, bound))
             })
         },
     );
@@ -335,7 +378,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
         return;
     };
     if !skips(callback::LOG) {
-        let scope = Scope::stream(stream.filter, stream.plugin, stream.started);
+        let scope = Scope::stream(stream.filter, stream.plugin, stream);
         on_worker(|worker| {
             if worker.implements(callback::LOG) {
                 worker.run("proxy_on_log", scope, || {
@@ -353,10 +396,10 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
         return;
     }
     // SAFETY: the pointer `filter_new` returned (an `Rc<Stream>`), taken back only here.
-    let stream = unsafe { Rc::from_raw(module.cast::<Stream>()) };
+    let mut stream = unsafe { Rc::from_raw(module.cast::<Stream>()) };
     let (context_id, filter, plugin) = (stream.context_id, stream.filter, stream.plugin);
     on_worker(|worker| {
-        worker.host.remove_context(context_id);
+        worker.host.stream_gone(context_id, filter);
         worker.host.forget_callouts(filter);
         worker.host.forget_grpc(filter);
         if worker.failed.get() {
@@ -365,12 +408,27 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
             std::mem::forget(stream);
             return;
         }
-        // Its filter, then its calls, go with the plugin in scope (as `proxy_on_delete`
-        // drops a listed stream's): their `Drop` is user code.
-        worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
-            guarded(|| drop(stream));
-            dispatch::on_bound_delete(context_id);
-        });
+        // Nothing else holds the object (a kept stream left the host's registry above):
+        // its binding is taken out, and the object kept for a next stream.
+        let Some(object) = Rc::get_mut(&mut stream) else {
+            worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
+                guarded(|| drop(stream));
+                dispatch::on_bound_delete(context_id);
+            });
+            return;
+        };
+        let bound = object.bound.take();
+        if bound.as_ref().is_none_or(Bound::drops_no_user_code) && !calls::any_made() {
+            drop(bound);
+        } else {
+            // Its filter, then its calls, go with the plugin in scope (as `proxy_on_delete`
+            // drops a listed stream's): their `Drop` is user code.
+            worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
+                guarded(|| drop(bound));
+                dispatch::on_bound_delete(context_id);
+            });
+        }
+        worker.spare_stream(stream);
     });
 }
 

@@ -219,6 +219,8 @@ struct Worker {
     next_context: Cell<u32>,
     /// How many retired configurations this thread has dropped the contexts of.
     retired_seen: Cell<u64>,
+    /// Ended streams' objects, for the next streams (see `hooks::Worker::stream_object`).
+    spare: RefCell<Vec<Rc<hooks::Stream>>>,
 }
 
 thread_local! {
@@ -250,7 +252,7 @@ impl Worker {
             register();
         }
         // This thread's HTTP streams hold their bindings (see `hooks::Stream`).
-        crate::runtime::state::find_elsewhere_with(hooks::stream_by_id);
+        crate::runtime::state::find_elsewhere_with(hooks::ELSEWHERE);
         // The module's registration is every thread's, so its bits are too.
         IMPLEMENTED.get_or_init(|| {
             callback::ALL
@@ -264,6 +266,7 @@ impl Worker {
             roots: RefCell::new(Vec::new()),
             next_context: Cell::new(1),
             retired_seen: Cell::new(0),
+            spare: RefCell::new(Vec::new()),
         }
     }
 
@@ -299,6 +302,7 @@ impl Worker {
     }
 
     /// [`root_of`](Self::root_of), with the context itself.
+    #[inline]
     fn plugin_context(&self, plugin: &'static PluginConfig) -> Option<(u32, Rc<dyn RootContext>)> {
         self.drop_retired();
         let known = self
@@ -307,9 +311,18 @@ impl Worker {
             .iter()
             .find(|(config, ..)| *config == plugin.id)
             .map(|(_, root, context)| (*root, context.clone()));
-        if known.is_some() {
-            return known;
+        match known {
+            Some(known) => Some(known),
+            None => self.new_plugin_context(plugin),
         }
+    }
+
+    /// [`plugin_context`](Self::plugin_context), when this thread has none of `plugin`.
+    #[inline(never)]
+    fn new_plugin_context(
+        &self,
+        plugin: &'static PluginConfig,
+    ) -> Option<(u32, Rc<dyn RootContext>)> {
         let root = self.configure(plugin)?;
         let context = crate::runtime::state::root(root)?;
         self.roots

@@ -164,10 +164,16 @@ impl Ticks {
 
     /// Stream `filter` ran a hook (so Envoy lets it make a scheduler): while a tick is
     /// set, it may carry it.
+    #[inline]
     pub(super) fn ran_hook(&self, filter: FilterEnvoyPtr) {
-        if self.ticks.borrow().is_empty() {
-            return;
+        if !self.ticks.borrow().is_empty() {
+            self.may_carry(filter);
         }
+    }
+
+    /// [`ran_hook`](Self::ran_hook), while a tick is set.
+    #[inline(never)]
+    fn may_carry(&self, filter: FilterEnvoyPtr) {
         {
             let mut carriers = self.carriers.borrow_mut();
             if !carriers.contains(&filter) {
@@ -180,10 +186,16 @@ impl Ticks {
     }
 
     /// Stream `filter` is gone: it carries nothing any more.
+    #[inline]
     pub(super) fn stream_gone(&self, filter: FilterEnvoyPtr) {
-        if self.carrier.get().is_none() && self.carriers.borrow().is_empty() {
-            return;
+        if self.carrier.get().is_some() || !self.carriers.borrow().is_empty() {
+            self.carries_no_more(filter);
         }
+    }
+
+    /// [`stream_gone`](Self::stream_gone), while some stream may carry a tick.
+    #[inline(never)]
+    fn carries_no_more(&self, filter: FilterEnvoyPtr) {
         self.carriers.borrow_mut().retain(|known| *known != filter);
         if let Some((carrier, scheduler)) = self.carrier.get()
             && carrier == filter

@@ -8,12 +8,19 @@ impl ContextHost for NativeHost {
     }
 
     fn proxy_set_effective_context(&self, call: proxy_set_effective_context::Args<'_>) -> u32 {
-        let scope = self
-            .contexts
-            .borrow()
-            .iter()
-            .find(|context| context.id == call.context_id)
-            .map(|context| context.scope);
+        let current = self.scope.get();
+        let running = current
+            .stream_object()
+            .is_some_and(|stream| stream.context_id() == call.context_id);
+        let scope = match running {
+            true => Some(current),
+            false => self
+                .contexts
+                .borrow()
+                .iter()
+                .find(|context| context.id == call.context_id)
+                .map(|context| context.scope),
+        };
         match scope {
             Some(scope) => {
                 self.scope.set(scope);

@@ -16,6 +16,7 @@ use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, 
 use crate::runtime::state::HoldsBound;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -63,9 +64,10 @@ pub(super) struct Scope {
     /// Envoy's HTTP filter of the stream, or its network filter of the connection.
     pub(super) filter: FilterEnvoyPtr,
     pub(super) plugin: *const PluginConfig,
-    /// When the stream's filter was made (none for a plugin or a connection); turned into
-    /// nanoseconds since the epoch only when `request.time` is read.
-    pub(super) started: Option<SystemTime>,
+    /// The stream's object (none for a plugin or a connection). A scope naming one is
+    /// set only while the object is alive: by the stream's own hooks, which hold it, or
+    /// from the host's registry, which holds it until the stream's `destroy`.
+    stream: Option<NonNull<dyn HoldsBound>>,
     /// `filter` is a network filter's (a connection), not an HTTP stream's.
     pub(super) network: bool,
 }
@@ -74,17 +76,15 @@ impl Scope {
     const NONE: Scope = Scope {
         filter: std::ptr::null_mut(),
         plugin: std::ptr::null(),
-        started: None,
+        stream: None,
         network: false,
     };
 
     /// The plugin context of `plugin`, with no stream.
     pub(super) fn plugin(plugin: &'static PluginConfig) -> Scope {
         Scope {
-            filter: std::ptr::null_mut(),
             plugin,
-            started: None,
-            network: false,
+            ..Scope::NONE
         }
     }
 
@@ -96,23 +96,31 @@ impl Scope {
         Scope {
             filter,
             plugin,
-            started: None,
+            stream: None,
             network: true,
         }
     }
 
-    /// A stream of `plugin`, whose filter was made at `started`.
+    /// A stream of `plugin`, whose filter is `filter` and whose object is `stream` (kept
+    /// in an `Rc`, alive while the scope is set: see [`Scope::stream`]).
     pub(super) fn stream(
         filter: FilterEnvoyPtr,
         plugin: &'static PluginConfig,
-        started: SystemTime,
+        stream: &(dyn HoldsBound + 'static),
     ) -> Scope {
         Scope {
             filter,
             plugin,
-            started: Some(started),
+            stream: Some(NonNull::from(stream)),
             network: false,
         }
+    }
+
+    /// The stream's object, while the scope is set.
+    fn stream_object(&self) -> Option<&dyn HoldsBound> {
+        // SAFETY: a scope naming a stream's object is set only while the object is alive
+        // (see the field), and only shared references to it are made.
+        self.stream.map(|stream| unsafe { stream.as_ref() })
     }
 
     fn plugin_config(&self) -> Option<&'static PluginConfig> {
@@ -139,8 +147,11 @@ struct Answer {
 /// One Envoy thread's host.
 pub(crate) struct NativeHost {
     scope: Cell<Scope>,
-    /// Contexts `proxy_set_effective_context` may switch to.
+    /// Contexts `proxy_set_effective_context` may switch to: plugin contexts,
+    /// connections, and the streams kept findable.
     contexts: RefCell<Vec<Context>>,
+    /// How many streams `contexts` holds.
+    kept: Cell<usize>,
     /// The callout whose answer is being delivered.
     answer: RefCell<Option<Answer>>,
     /// Callouts in flight: Envoy's stream and id for each, and the SDK's token.
@@ -175,6 +186,7 @@ impl NativeHost {
         NativeHost {
             scope: Cell::new(Scope::NONE),
             contexts: RefCell::new(Vec::new()),
+            kept: Cell::new(0),
             answer: RefCell::new(None),
             callouts: RefCell::new(Vec::new()),
             next_token: Cell::new(1),
@@ -215,8 +227,15 @@ impl NativeHost {
         });
     }
 
-    /// HTTP stream `context_id`'s object, if it is one of this thread's.
+    /// HTTP stream `context_id`'s object, if it is one of this thread's: the stream whose
+    /// code is running, or one kept findable ([`keep_stream`](Self::keep_stream)).
     pub(super) fn stream(&self, context_id: u32) -> Option<Rc<dyn HoldsBound>> {
+        if let Some(running) = self.running_stream(context_id) {
+            return Some(running);
+        }
+        if self.kept.get() == 0 {
+            return None;
+        }
         self.contexts
             .borrow()
             .iter()
@@ -225,11 +244,63 @@ impl NativeHost {
             .clone()
     }
 
+    /// The context id of the stream the current scope is (0: none).
+    pub(super) fn running_stream_id(&self) -> u32 {
+        let scope = self.scope.get();
+        scope.stream_object().map_or(0, HoldsBound::context_id)
+    }
+
+    /// The object of stream `context_id` if the current scope is that stream's.
+    fn running_stream(&self, context_id: u32) -> Option<Rc<dyn HoldsBound>> {
+        let scope = self.scope.get();
+        let stream = scope.stream?;
+        if scope.stream_object()?.context_id() != context_id {
+            return None;
+        }
+        // SAFETY: a stream's object is an `Rc` (made by `filter_new`, which hands Envoy
+        // `Rc::into_raw`), alive while its scope is set; the count taken here is the new
+        // `Rc`'s own.
+        unsafe {
+            Rc::increment_strong_count(stream.as_ptr());
+            Some(Rc::from_raw(stream.as_ptr()))
+        }
+    }
+
+    /// Keeps the running stream `context_id` findable by id until its `destroy` (it made a
+    /// call or set a timer, whose answer finds it so); a no-op if the current scope is not
+    /// that stream's, or it is kept already.
+    pub(super) fn keep_stream(&self, context_id: u32) {
+        let Some(stream) = self.running_stream(context_id) else {
+            return;
+        };
+        let mut contexts = self.contexts.borrow_mut();
+        if contexts.iter().any(|context| context.id == context_id) {
+            return;
+        }
+        contexts.push(Context {
+            id: context_id,
+            scope: self.scope.get(),
+            stream: Some(stream),
+        });
+        self.kept.set(self.kept.get() + 1);
+    }
+
+    /// Stream `context_id` ended: it is findable no more, and carries no tick.
+    pub(super) fn stream_gone(&self, context_id: u32, filter: FilterEnvoyPtr) {
+        if self.kept.get() > 0 {
+            self.remove_context(context_id);
+        }
+        self.ticks.stream_gone(filter);
+    }
+
     pub(super) fn remove_context(&self, context_id: u32) {
         let mut contexts = self.contexts.borrow_mut();
         if let Some(at) = contexts.iter().position(|context| context.id == context_id) {
             let Context { scope, stream, .. } = contexts.swap_remove(at);
             drop(contexts);
+            if stream.is_some() {
+                self.kept.set(self.kept.get() - 1);
+            }
             // Released after the list: the `destroy` hook holds the stream's object still,
             // and drops it (its filter's `Drop` is user code) with the plugin in scope.
             drop(stream);

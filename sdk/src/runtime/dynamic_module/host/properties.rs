@@ -83,7 +83,8 @@ impl PropertyHost for NativeHost {
             // Envoy's first-byte time is not in the dynamic-module ABI: the time Envoy made
             // the stream's filter stands in (the request's headers were in by then).
             [b"request", b"time"] => {
-                let started = self.scope.get().started;
+                let scope = self.scope.get();
+                let started = scope.stream_object().map(HoldsBound::started);
                 started.map(|started| super::nanos(started).to_le_bytes().to_vec())
             }
             _ => match self.connection_property(&path) {
