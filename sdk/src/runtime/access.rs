@@ -177,8 +177,15 @@ pub(crate) fn with_bound<R>(
         call,
         |slot| match bound.binding.try_borrow_mut() {
             Ok(mut binding) => {
-                binding.slot = slot;
-                None
+                let old = std::mem::replace(&mut binding.slot, slot);
+                // Busy while the filter ran: nothing to drop (the common case, without
+                // the call a drop costs).
+                if matches!(old, Slot::Busy) {
+                    std::mem::forget(old);
+                    None
+                } else {
+                    Some(old)
+                }
             }
             Err(_) => Some(slot),
         },

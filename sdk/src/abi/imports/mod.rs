@@ -53,7 +53,8 @@ pub mod safe {
 /// own, so tests run in parallel without sharing state.
 #[cfg(not(target_arch = "wasm32"))]
 mod seam {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
+    use std::ptr::NonNull;
     use std::rc::Rc;
 
     /// `Host`: every area's trait, listed once.
@@ -83,13 +84,48 @@ mod seam {
         TimeHost,
     );
 
+    /// The current thread's host: kept alive in `host`, and called through `ptr` (no
+    /// borrow and no count per call); `calls` counts the calls under way (a host may call
+    /// back into the guest, which calls it again).
+    struct Installed {
+        host: RefCell<Option<Rc<dyn Host>>>,
+        ptr: Cell<Option<NonNull<dyn Host>>>,
+        calls: Cell<u32>,
+    }
+
     thread_local! {
-        static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
+        static HOST: Installed = const {
+            Installed {
+                host: RefCell::new(None),
+                ptr: Cell::new(None),
+                calls: Cell::new(0),
+            }
+        };
     }
 
     /// Installs `host` for the current thread and returns the one it replaces.
+    ///
+    /// # Panics
+    /// If called from within a host call (the host it replaces is in use).
     pub fn install_host(host: Option<Rc<dyn Host>>) -> Option<Rc<dyn Host>> {
-        HOST.with(|slot| slot.replace(host))
+        HOST.with(|slot| {
+            assert_eq!(
+                slot.calls.get(),
+                0,
+                "install_host called during a host call"
+            );
+            slot.ptr.set(host.as_deref().map(NonNull::from));
+            slot.host.replace(host)
+        })
+    }
+
+    /// Counts a call under way until dropped (even by a panic).
+    struct Calling<'a>(&'a Cell<u32>);
+
+    impl Drop for Calling<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() - 1);
+        }
     }
 
     /// Off wasm, a host may hand a header map over pair by pair, with no serialized copy in
@@ -114,18 +150,27 @@ mod seam {
         map_type: u32,
         sink: &mut dyn crate::abi::pairs::Sink,
     ) -> Option<u32> {
-        let host = HOST.with(|slot| slot.borrow().clone())?;
-        host.header_map_pairs_into(map_type, sink)
+        calling(|host| host.header_map_pairs_into(map_type, sink))?
     }
 
     /// Runs `call` on the current thread's host, or returns `Unimplemented` without one.
     ///
-    /// The host is cloned out before the call, so a host may call back into the guest
-    /// (which may call the host again) without a `RefCell` conflict.
+    /// No borrow is held during the call, so a host may call back into the guest (which
+    /// may call the host again).
     pub fn with_host(call: impl FnOnce(&dyn Host) -> u32) -> u32 {
-        match HOST.with(|slot| slot.borrow().clone()) {
-            Some(host) => call(&*host),
-            None => crate::abi::Status::Unimplemented.raw(),
-        }
+        calling(call).unwrap_or(crate::abi::Status::Unimplemented.raw())
+    }
+
+    /// Runs `call` on the current thread's host; `None` without one.
+    fn calling<R>(call: impl FnOnce(&dyn Host) -> R) -> Option<R> {
+        HOST.with(|slot| {
+            let host = slot.ptr.get()?;
+            slot.calls.set(slot.calls.get() + 1);
+            let _calling = Calling(&slot.calls);
+            // SAFETY: `ptr` points into the `Rc` that `host` keeps, and `install_host`
+            // (the only writer of both) refuses to run while `calls` counts this call, so
+            // the host outlives it; only shared references to it are made.
+            Some(call(unsafe { host.as_ref() }))
+        })
     }
 }

@@ -24,6 +24,9 @@ use std::rc::Rc;
 /// The module's object for one stream: what Envoy hands back at each of its hooks, and
 /// what answers and timers reach it by (its context id, through this thread's host).
 pub(super) struct Stream {
+    /// The thread's runtime, which its hooks run on (reached without a thread-local
+    /// lookup); `None` for a stream that could not be set up, and for a spare object.
+    worker: Option<Rc<Worker>>,
     pub(super) context_id: u32,
     pub(super) plugin: &'static PluginConfig,
     /// Envoy's object for the stream.
@@ -62,7 +65,12 @@ impl Worker {
         match spare {
             Some(mut object) => match Rc::get_mut(&mut object) {
                 Some(slot) => {
-                    *slot = fresh;
+                    // A spare object's binding and runtime went at its stream's end:
+                    // nothing to drop.
+                    let old = std::mem::replace(slot, fresh);
+                    if old.bound.is_none() && old.worker.is_none() {
+                        std::mem::forget(old);
+                    }
                     object
                 }
                 None => Rc::new(fresh),
@@ -116,7 +124,7 @@ pub(super) fn barrier<R>(fallback: impl FnOnce() -> R, body: impl FnOnce() -> R)
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(_) => {
-            let _ = WORKER.try_with(Worker::fail);
+            let _ = WORKER.try_with(|worker| worker.fail());
             fallback()
         }
     }
@@ -133,10 +141,12 @@ pub(super) unsafe fn take_module<T>(module: FilterModulePtr) -> Option<Box<T>> {
 
 /// Runs a hook's body with this thread's worker, behind the [`barrier`].
 pub(super) fn on_worker(body: impl FnOnce(&Worker)) {
-    barrier(|| (), || WORKER.with(body));
+    barrier(|| (), || WORKER.with(|worker| body(worker)));
 }
 
 /// A phase's hook, behind the barrier; `size` is the body's size proxy-wasm reports for it.
+/// Inlined into each hook, so that a phase the filter does not implement returns at once.
+#[inline(always)]
 fn phase_hook(
     module: FilterModulePtr,
     phase: Phase,
@@ -151,6 +161,19 @@ fn phase_hook(
     if stream.bound.is_some() && skips(bit) {
         return status::CONTINUE;
     }
+    run_phase(stream, bit, name, phase, end_of_stream, size)
+}
+
+/// [`phase_hook`], for a phase that runs.
+#[inline(never)]
+fn run_phase(
+    stream: &Stream,
+    bit: u16,
+    name: &str,
+    phase: Phase,
+    end_of_stream: bool,
+    size: impl FnOnce(&Worker) -> usize,
+) -> u32 {
     let flow = barrier(
         || {
             if stream.answered.get() {
@@ -185,28 +208,36 @@ impl Stream {
         end_of_stream: bool,
         size: impl FnOnce(&Worker) -> usize,
     ) -> Flow {
-        WORKER.with(|worker| {
-            if self.answered.get() {
-                return Flow::Continue;
-            }
-            let Some(bound) = self.bound.as_ref().filter(|_| !worker.failed.get()) else {
-                return self.answer_failed();
-            };
-            if !worker.implements(bit) {
-                return Flow::Continue;
-            }
-            let scope = Scope::stream(self.filter, self.plugin, self);
-            let size = size(worker);
-            let result = worker.run(name, scope, || {
-                dispatch::on_bound_http(bound, self.context_id, phase, size, end_of_stream)
-            });
-            worker.host.ticks.ran_hook(self.filter);
-            match result {
-                Some(0) => Flow::Continue,
-                Some(_) => Flow::Stop,
-                None => self.answer_failed(),
-            }
-        })
+        if self.answered.get() {
+            return Flow::Continue;
+        }
+        let (Some(worker), Some(bound)) = (self.worker.as_deref(), self.bound.as_ref()) else {
+            return self.answer_failed();
+        };
+        if worker.failed.get() {
+            return self.answer_failed();
+        }
+        if !worker.implements(bit) {
+            return Flow::Continue;
+        }
+        let scope = Scope::stream(self.filter, self.plugin, self);
+        let size = size(worker);
+        let result = worker.run(name, scope, || {
+            dispatch::on_bound_http(bound, self.context_id, phase, size, end_of_stream)
+        });
+        worker.host.ticks.ran_hook(self.filter);
+        match result {
+            Some(0) => Flow::Continue,
+            Some(_) => Flow::Stop,
+            None => self.answer_failed(),
+        }
+    }
+
+    /// Runs `body` with the stream's thread runtime, behind the [`barrier`].
+    pub(super) fn on_worker(&self, body: impl FnOnce(&Worker)) {
+        if let Some(worker) = &self.worker {
+            barrier(|| (), || body(worker));
+        }
     }
 
     /// Answers the stream 503 with an empty body, as Envoy answers a failed wasm VM's.
@@ -258,7 +289,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
         return std::ptr::null();
     };
     let started = std::time::SystemTime::now();
-    let stream = |context_id, bound| Stream {
+    let stream = |worker, context_id, bound| Stream {
+        worker,
         context_id,
         plugin,
         filter,
@@ -268,7 +300,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
     };
     // A stream that could not be set up is answered 503 at its first phase.
     let stream = barrier(
-        || Rc::new(stream(0, None)),
+        || Rc::new(stream(None, 0, None)),
         || {
             WORKER.with(|worker| {
                 let root = (!worker.failed.get())
@@ -281,7 +313,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
                     binding: RefCell::new(Binding::new(context_id, root_id, root.log_request_id())),
                     root,
                 });
-                worker.stream_object(stream(context_id, bound))
+                worker.stream_object(stream(Some(worker.clone()), context_id, bound))
             })
         },
     );
@@ -290,6 +322,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
 
 /// A body hook: the request's (`request`) or the response's, with the size proxy-wasm
 /// reports (what was buffered and what arrived).
+#[inline(always)]
 fn body_hook(
     filter: FilterEnvoyPtr,
     module: FilterModulePtr,
@@ -379,7 +412,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     };
     if !skips(callback::LOG) {
         let scope = Scope::stream(stream.filter, stream.plugin, stream);
-        on_worker(|worker| {
+        stream.on_worker(|worker| {
             if worker.implements(callback::LOG) {
                 worker.run("proxy_on_log", scope, || {
                     dispatch::on_bound_log(bound, stream.context_id);
@@ -398,38 +431,50 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
     // SAFETY: the pointer `filter_new` returned (an `Rc<Stream>`), taken back only here.
     let mut stream = unsafe { Rc::from_raw(module.cast::<Stream>()) };
     let (context_id, filter, plugin) = (stream.context_id, stream.filter, stream.plugin);
-    on_worker(|worker| {
-        worker.host.stream_gone(context_id, filter);
-        worker.host.forget_callouts(filter);
-        worker.host.forget_grpc(filter);
-        if worker.failed.get() {
-            // A failed thread runs no user code: a filter made before it failed is left
-            // undropped, as its binding was left in the dispatcher before.
-            std::mem::forget(stream);
-            return;
-        }
-        // Nothing else holds the object (a kept stream left the host's registry above):
-        // its binding is taken out, and the object kept for a next stream.
-        let Some(object) = Rc::get_mut(&mut stream) else {
-            worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
-                guarded(|| drop(stream));
-                dispatch::on_bound_delete(context_id);
-            });
-            return;
-        };
-        let bound = object.bound.take();
-        if bound.as_ref().is_none_or(Bound::drops_no_user_code) && !calls::any_made() {
-            drop(bound);
-        } else {
-            // Its filter, then its calls, go with the plugin in scope (as `proxy_on_delete`
-            // drops a listed stream's): their `Drop` is user code.
-            worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
-                guarded(|| drop(bound));
-                dispatch::on_bound_delete(context_id);
-            });
-        }
-        worker.spare_stream(stream);
-    });
+    // Taken out of an object nothing else holds: a spare object holds no runtime.
+    let worker = match Rc::get_mut(&mut stream) {
+        Some(object) => object.worker.take(),
+        None => stream.worker.clone(),
+    };
+    // A stream that could not be set up has nothing to end.
+    let Some(worker) = worker else {
+        return;
+    };
+    barrier(
+        || (),
+        || {
+            worker.host.stream_gone(context_id, filter);
+            worker.host.forget_callouts(filter);
+            worker.host.forget_grpc(filter);
+            if worker.failed.get() {
+                // A failed thread runs no user code: a filter made before it failed is left
+                // undropped, as its binding was left in the dispatcher before.
+                std::mem::forget(stream);
+                return;
+            }
+            // Nothing else holds the object (a kept stream left the host's registry above):
+            // its binding is taken out, and the object kept for a next stream.
+            let Some(object) = Rc::get_mut(&mut stream) else {
+                worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
+                    guarded(|| drop(stream));
+                    dispatch::on_bound_delete(context_id);
+                });
+                return;
+            };
+            let bound = object.bound.take();
+            if bound.as_ref().is_none_or(Bound::drops_no_user_code) && !calls::any_made() {
+                drop(bound);
+            } else {
+                // Its filter, then its calls, go with the plugin in scope (as `proxy_on_delete`
+                // drops a listed stream's): their `Drop` is user code.
+                worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
+                    guarded(|| drop(bound));
+                    dispatch::on_bound_delete(context_id);
+                });
+            }
+            worker.spare_stream(stream);
+        },
+    );
 }
 
 /// The clock's tick reached this thread through the stream carrying it ([`super::ticks`]):

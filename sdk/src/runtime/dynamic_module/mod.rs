@@ -54,7 +54,7 @@ use host::NativeHost;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The filter crate's `register_plugin`, handed over by `entry!`.
@@ -224,22 +224,29 @@ struct Worker {
 }
 
 thread_local! {
-    static WORKER: Worker = Worker::start();
+    // In an `Rc`: each stream's object holds it too, so that its hooks reach it without
+    // a thread-local lookup.
+    static WORKER: Rc<Worker> = Rc::new(Worker::start());
 }
 
 /// The stream and connection callbacks the module's filters implement ([`callback`]
-/// bits), set by the first thread that starts.
-static IMPLEMENTED: OnceLock<u16> = OnceLock::new();
+/// bits, set by the first thread that starts, with [`KNOWN`]), and [`ANY_FAILED`]: one
+/// word, so that a hook with nothing to do reads one atomic.
+static HOOKS: AtomicU32 = AtomicU32::new(0);
 
-/// Whether any thread's runtime failed: until one has, a hook for a callback the filter
-/// does not implement returns at once, without looking up its thread's [`Worker`].
-static ANY_FAILED: AtomicBool = AtomicBool::new(false);
+/// [`HOOKS`] holds the module's callbacks.
+const KNOWN: u32 = 1 << 16;
+
+/// Some thread's runtime failed: hooks for callbacks the filter does not implement run
+/// too, so that a failed thread answers its streams at their next hook.
+const ANY_FAILED: u32 = 1 << 17;
 
 /// Whether a hook for callback `bit` has nothing to do on a stream or connection that
 /// was set up: the filter does not implement it, and no thread has failed (a failed
 /// thread answers its streams at their next hook).
+#[inline]
 fn skips(bit: u16) -> bool {
-    IMPLEMENTED.get().is_some_and(|bits| bits & bit == 0) && !ANY_FAILED.load(Ordering::Relaxed)
+    HOOKS.load(Ordering::Relaxed) & (KNOWN | ANY_FAILED | u32::from(bit)) == KNOWN
 }
 
 impl Worker {
@@ -254,12 +261,13 @@ impl Worker {
         // This thread's HTTP streams hold their bindings (see `hooks::Stream`).
         crate::runtime::state::find_elsewhere_with(hooks::ELSEWHERE);
         // The module's registration is every thread's, so its bits are too.
-        IMPLEMENTED.get_or_init(|| {
-            callback::ALL
+        if HOOKS.load(Ordering::Acquire) & KNOWN == 0 {
+            let bits = callback::ALL
                 .iter()
                 .filter(|(_, name)| crate::runtime::dispatch::exports(name))
-                .fold(0, |bits, (bit, _)| bits | bit)
-        });
+                .fold(0, |bits, (bit, _)| bits | u32::from(*bit));
+            HOOKS.fetch_or(bits | KNOWN, Ordering::Release);
+        }
         Worker {
             host,
             failed: Cell::new(false),
@@ -277,13 +285,13 @@ impl Worker {
     }
 
     fn implements(&self, bit: u16) -> bool {
-        IMPLEMENTED.get().is_some_and(|bits| bits & bit != 0)
+        HOOKS.load(Ordering::Relaxed) & u32::from(bit) != 0
     }
 
     /// This thread's runtime is unusable from now on (a panic).
     fn fail(&self) {
         self.failed.set(true);
-        ANY_FAILED.store(true, Ordering::Relaxed);
+        HOOKS.fetch_or(ANY_FAILED, Ordering::Relaxed);
     }
 
     /// A connection's last look, `proxy_on_log`, if the module has one.
@@ -559,7 +567,7 @@ fn retire(plugin: &PluginConfig) {
         retired.push(plugin.id);
         RETIRED_COUNT.store(retired.len() as u64, Ordering::Release);
     }
-    WORKER.with(Worker::drop_retired);
+    WORKER.with(|worker| worker.drop_retired());
 }
 
 #[cfg(test)]
