@@ -94,8 +94,7 @@ impl HeaderList {
         self.entries
             .iter()
             .find(|&&[at, len, _, _]| {
-                len as usize == name.len()
-                    && part(at, len).is_some_and(|key| key.eq_ignore_ascii_case(name))
+                len as usize == name.len() && part(at, len).is_some_and(|key| same_name(key, name))
             })
             .and_then(|&[_, _, at, len]| part(at, len))
     }
@@ -110,7 +109,7 @@ impl HeaderList {
     pub fn get_all(&self, name: impl AsRef<[u8]>) -> impl Iterator<Item = &[u8]> {
         let name = name.as_ref().to_vec();
         self.iter()
-            .filter(move |(key, _)| key.eq_ignore_ascii_case(&name))
+            .filter(move |(key, _)| same_name(key, &name))
             .map(|(_, value)| value)
     }
 
@@ -134,6 +133,12 @@ impl HeaderList {
 }
 
 /// A host hands a map over pair by pair into a list (natively, from Envoy's map).
+/// Whether two header names are the same, in any case. Names read from Envoy are lower
+/// case, as most asked for are: the bytes are compared as they are first.
+fn same_name(key: &[u8], name: &[u8]) -> bool {
+    key == name || key.eq_ignore_ascii_case(name)
+}
+
 impl pairs::Sink for HeaderList {
     fn reserve(&mut self, count: usize, bytes: usize) {
         self.entries.reserve(count);

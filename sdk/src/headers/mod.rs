@@ -5,7 +5,7 @@ mod list;
 mod value;
 
 pub use check::{HeaderError, HeaderProblem, HeaderResult, InvalidHeader};
-pub(crate) use check::{check_header, check_name, check_value, lowered};
+pub(crate) use check::{check_header, check_name, check_value, checked_header};
 pub use list::HeaderList;
 pub use value::HeaderValue;
 
@@ -206,8 +206,8 @@ impl HeadersMut<'_> {
     /// case is written lower-cased, as Envoy stores names (`"WWW-Authenticate"` is
     /// `www-authenticate`). [`HeaderError::Host`] when Envoy refuses the call.
     pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HeaderResult<()> {
-        let (name, value) = (lowered(name.as_ref()), value.as_ref());
-        check_header(self.headers.map, &name, value)?;
+        let value = value.as_ref();
+        let name = checked_header(self.headers.map, name.as_ref(), value)?;
         Ok(host::headers::replace(self.headers.map, &name, value)?)
     }
 
@@ -216,8 +216,8 @@ impl HeadersMut<'_> {
     /// # Errors
     /// As [`set`](HeadersMut::set).
     pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HeaderResult<()> {
-        let (name, value) = (lowered(name.as_ref()), value.as_ref());
-        check_header(self.headers.map, &name, value)?;
+        let value = value.as_ref();
+        let name = checked_header(self.headers.map, name.as_ref(), value)?;
         Ok(host::headers::add(self.headers.map, &name, value)?)
     }
 
@@ -263,12 +263,19 @@ impl<'phase> Deref for HeadersMut<'phase> {
 
 #[cfg(test)]
 mod tests {
-    use super::{HeaderList, HeaderProblem, HeaderValue, check_header, lowered};
+    use super::{HeaderList, HeaderProblem, HeaderValue, check_header, checked_header};
 
     #[test]
     fn names_in_any_case_are_written_lower_cased() {
-        assert_eq!(&*lowered(b"WWW-Authenticate"), b"www-authenticate");
-        assert!(matches!(lowered(b"x-a"), std::borrow::Cow::Borrowed(_)));
+        let map = MapType::HttpRequestHeaders;
+        let written = checked_header(map, b"WWW-Authenticate", b"x").unwrap();
+        assert_eq!(&*written, b"www-authenticate");
+        let written = checked_header(map, b"x-a", b"x").unwrap();
+        assert!(matches!(written, std::borrow::Cow::Borrowed(_)));
+        assert!(checked_header(map, b":path", b"/").is_ok());
+        assert!(checked_header(map, b":status", b"200").is_err());
+        assert!(checked_header(map, b"X A", b"x").is_err());
+        assert!(checked_header(map, b"x-a", b"a\r\nb").is_err());
     }
     use crate::abi::MapType;
 

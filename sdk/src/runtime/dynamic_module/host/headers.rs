@@ -71,7 +71,11 @@ impl HeaderPairsHost for NativeHost {
     fn header_map_pairs_into(&self, map_type: u32, sink: &mut dyn pairs::Sink) -> Option<u32> {
         let map = stream_map(map_type)?;
         let read = self.with_headers(map, |filled| {
-            let bytes = filled.pairs().map(|(k, v)| k.len() + v.len()).sum();
+            let bytes = filled
+                .slots
+                .iter()
+                .map(|header| header.key_length + header.value_length)
+                .sum();
             sink.reserve(filled.slots.len(), bytes);
             filled
                 .pairs()
