@@ -229,10 +229,10 @@ thread_local! {
     static ELSEWHERE: std::cell::Cell<Option<Elsewhere>> = const { std::cell::Cell::new(None) };
 }
 
-/// Streams bound outside the dispatcher's list are found with `find` on this thread.
+/// Streams bound outside the dispatcher's list are reached through `elsewhere` on this thread.
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-pub(crate) fn find_elsewhere_with(find: Elsewhere) {
-    ELSEWHERE.with(|slot| slot.set(Some(find)));
+pub(crate) fn find_elsewhere_with(elsewhere: Elsewhere) {
+    ELSEWHERE.with(|slot| slot.set(Some(elsewhere)));
 }
 
 /// The stream bound elsewhere with id `context_id` (see [`Bound`]).

@@ -80,10 +80,16 @@ impl Worker {
     }
 
     /// Keeps an ended stream's object (its binding gone) for a next stream, if nothing
-    /// else holds it and the thread has room.
-    fn spare_stream(&self, object: Rc<Stream>) {
+    /// else holds it and the thread has room. A spare object holds no runtime: the
+    /// thread's runtime, which keeps the spares, is not kept by them.
+    fn spare_stream(&self, mut object: Rc<Stream>) {
+        let Some(ended) = Rc::get_mut(&mut object).filter(|ended| ended.bound.is_none()) else {
+            return;
+        };
+        // Not the runtime's last holder: the caller holds it too.
+        ended.worker = None;
         let mut spare = self.spare.borrow_mut();
-        if Rc::strong_count(&object) == 1 && spare.len() < SPARE_STREAMS {
+        if spare.len() < SPARE_STREAMS {
             spare.push(object);
         }
     }

@@ -102,7 +102,7 @@ impl Scope {
     }
 
     /// A stream of `plugin`, whose filter is `filter` and whose object is `stream` (kept
-    /// in an `Rc`, alive while the scope is set: see [`Scope::stream`]).
+    /// in an `Rc`, alive while the scope is set: see the field).
     pub(super) fn stream(
         filter: FilterEnvoyPtr,
         plugin: &'static PluginConfig,
