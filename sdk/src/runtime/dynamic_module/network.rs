@@ -16,7 +16,7 @@
 
 use super::hooks::{barrier, on_worker, take_module};
 use super::host::{NativeHost, Scope};
-use super::{Kind, PluginConfig, WORKER, callback, config_destroy, config_new, config_of};
+use super::{Kind, PluginConfig, WORKER, callback, config_destroy, config_new, config_of, skips};
 use crate::abi::PeerType;
 use crate::abi::dynamic_module::{
     EnvoyBuffer, FilterConfigModulePtr, FilterModulePtr, NetworkConfigEnvoyPtr,
@@ -94,6 +94,14 @@ fn data_hook(module: FilterModulePtr, bit: u16, name: &str, call: impl FnOnce(u3
     let Some(connection) = (unsafe { connection_of(module) }) else {
         return status::CONTINUE;
     };
+    // A callback the filter does not implement, and no thread failed: what `run` answers,
+    // without the thread's runtime.
+    if skips(bit) {
+        return match connection.failed.get() {
+            true => status::STOP,
+            false => status::CONTINUE,
+        };
+    }
     barrier(|| connection.fail(), || connection.run(bit, name, call))
 }
 
