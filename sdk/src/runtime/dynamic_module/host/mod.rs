@@ -417,3 +417,77 @@ fn nanos(time: SystemTime) -> u64 {
         .unwrap_or_default();
     u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::state::Bound;
+
+    /// A stream's object, as the host sees it.
+    struct Object(u32);
+
+    impl HoldsBound for Object {
+        fn context_id(&self) -> u32 {
+            self.0
+        }
+        fn started(&self) -> SystemTime {
+            SystemTime::UNIX_EPOCH
+        }
+        fn bound(&self) -> Option<&Bound> {
+            None
+        }
+    }
+
+    fn plugin() -> &'static PluginConfig {
+        Box::leak(Box::new(PluginConfig {
+            id: 0,
+            name: "test".into(),
+            configuration: Vec::new(),
+            envoy: std::ptr::null_mut(),
+            kind: Kind::Http,
+            scheduler: 0,
+            defining: Mutex::new(Vec::new()),
+            metrics: std::sync::OnceLock::new(),
+        }))
+    }
+
+    fn switch_to(host: &NativeHost, context_id: u32) -> u32 {
+        host.proxy_set_effective_context(proxy_set_effective_context::Args {
+            context_id,
+            _call: std::marker::PhantomData,
+        })
+    }
+
+    /// A stream is found by id while its hook runs; once its hook returned, only if it was
+    /// kept (it made a call or set a timer), until it ends.
+    #[test]
+    fn a_stream_is_found_while_its_hook_runs_and_after_only_if_kept() {
+        let host = NativeHost::new();
+        let (seven, eight) = (Rc::new(Object(7)), Rc::new(Object(8)));
+        let scope = |object: &Object| Scope::stream(std::ptr::null_mut(), plugin(), object);
+
+        let outer = host.enter(scope(&eight));
+        assert_eq!(host.running_stream_id(), 8);
+        assert!(host.stream(8).is_some() && host.stream(7).is_none());
+        host.leave(outer);
+        assert_eq!(host.running_stream_id(), 0);
+        assert!(host.stream(8).is_none(), "not kept: gone with its hook");
+        assert_eq!(switch_to(&host, 8), BAD_ARGUMENT);
+
+        let outer = host.enter(scope(&seven));
+        host.keep_stream(7);
+        host.keep_stream(7);
+        host.keep_stream(8); // not the running stream: nothing to keep
+        host.leave(outer);
+        assert_eq!(Rc::strong_count(&seven), 2, "kept once, by the registry");
+        assert!(host.stream(7).is_some() && host.stream(8).is_none());
+        assert_eq!(switch_to(&host, 7), OK);
+        assert_eq!(host.running_stream_id(), 7);
+        host.leave(Scope::NONE);
+
+        host.stream_gone(7, std::ptr::null_mut());
+        assert!(host.stream(7).is_none());
+        assert_eq!(Rc::strong_count(&seven), 1, "released at its end");
+        assert_eq!(Rc::strong_count(&eight), 1);
+    }
+}
