@@ -58,7 +58,7 @@ pub(super) use grpc::Finished;
 mod time;
 
 /// What a host call acts on: a stream or a connection (`filter`, null for none) of a
-/// configuration.
+/// configuration. A scope with a filter and no stream object is a connection's.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Scope {
     /// Envoy's HTTP filter of the stream, or its network filter of the connection.
@@ -68,8 +68,6 @@ pub(super) struct Scope {
     /// set only while the object is alive: by the stream's own hooks, which hold it, or
     /// from the host's registry, which holds it until the stream's `destroy`.
     stream: Option<NonNull<dyn HoldsBound>>,
-    /// `filter` is a network filter's (a connection), not an HTTP stream's.
-    pub(super) network: bool,
 }
 
 impl Scope {
@@ -77,7 +75,6 @@ impl Scope {
         filter: std::ptr::null_mut(),
         plugin: std::ptr::null(),
         stream: None,
-        network: false,
     };
 
     /// The plugin context of `plugin`, with no stream.
@@ -97,7 +94,6 @@ impl Scope {
             filter,
             plugin,
             stream: None,
-            network: true,
         }
     }
 
@@ -112,7 +108,6 @@ impl Scope {
             filter,
             plugin,
             stream: Some(NonNull::from(stream)),
-            network: false,
         }
     }
 
@@ -376,13 +371,13 @@ impl NativeHost {
     /// The current stream's HTTP filter (none for a connection).
     fn filter(&self) -> Option<FilterEnvoyPtr> {
         let scope = self.scope.get();
-        Some(scope.filter).filter(|filter| !filter.is_null() && !scope.network)
+        Some(scope.filter).filter(|filter| !filter.is_null() && scope.stream.is_some())
     }
 
     /// The current connection's network filter (none for a stream).
     fn connection(&self) -> Option<NetworkFilterEnvoyPtr> {
         let scope = self.scope.get();
-        Some(scope.filter).filter(|filter| !filter.is_null() && scope.network)
+        Some(scope.filter).filter(|filter| !filter.is_null() && scope.stream.is_none())
     }
 
     fn plugin(&self) -> Option<&'static PluginConfig> {
@@ -489,5 +484,21 @@ mod tests {
         assert!(host.stream(7).is_none());
         assert_eq!(Rc::strong_count(&seven), 1, "released at its end");
         assert_eq!(Rc::strong_count(&eight), 1);
+    }
+
+    /// A scope is a stream's if it names the stream's object, a connection's if it has a
+    /// filter and no object: host calls for the one do not reach the other's filter.
+    #[test]
+    fn a_scope_is_a_streams_or_a_connections() {
+        let host = NativeHost::new();
+        let envoy = std::ptr::NonNull::<u8>::dangling().as_ptr().cast();
+        let object = Rc::new(Object(3));
+        host.enter(Scope::stream(envoy, plugin(), &*object));
+        assert!(host.filter().is_some() && host.connection().is_none());
+        host.enter(Scope::connection(envoy, plugin()));
+        assert!(host.filter().is_none() && host.connection().is_some());
+        host.enter(Scope::plugin(plugin()));
+        assert!(host.filter().is_none() && host.connection().is_none());
+        host.leave(Scope::NONE);
     }
 }
