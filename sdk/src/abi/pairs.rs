@@ -4,14 +4,60 @@
 //! per pair, then each key and each value followed by a NUL byte. An empty map may be
 //! zero bytes or a single `0`.
 
-/// Where a map's pairs go when a host hands them over one by one rather than serialized
-/// (the native target, from Envoy's own map: see `HeaderPairsHost` in
-/// [`imports`](crate::abi::imports), off wasm).
-pub trait Sink {
-    /// Room for `count` pairs of `bytes` bytes in all, before the first pair.
-    fn reserve(&mut self, count: usize, bytes: usize);
-    /// The next pair, in the map's order.
-    fn pair(&mut self, name: &[u8], value: &[u8]);
+/// A map's pairs packed in two allocations: every name and value back to back, and where
+/// each one is. A host that hands a map over pair by pair rather than serialized fills one
+/// (the native target, from Envoy's own map: see `DirectHeadersHost` in
+/// [`imports`](crate::abi::imports), off wasm); [`HeaderList`](crate::HeaderList) keeps
+/// its headers in one.
+///
+/// ```
+/// use envoy_wasm_sdk::abi::pairs::Packed;
+///
+/// let mut packed = Packed::with_capacity(2, 12);
+/// packed.push(b":path", b"/x");
+/// packed.push(b"x-a", b"1");
+/// assert_eq!(packed.len(), 2);
+/// ```
+#[derive(Clone, Default)]
+pub struct Packed {
+    /// Every name and value, back to back.
+    pub(crate) bytes: Vec<u8>,
+    /// Offsets into `bytes`: name start, name length, value start, value length.
+    pub(crate) entries: Vec<[u32; 4]>,
+}
+
+impl Packed {
+    /// Room for `count` pairs of `bytes` bytes in all (names and values).
+    pub fn with_capacity(count: usize, bytes: usize) -> Packed {
+        Packed {
+            bytes: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(count),
+        }
+    }
+
+    /// Appends a pair.
+    #[inline]
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(name);
+        self.bytes.extend_from_slice(value);
+        self.entries.push([
+            at as u32,
+            name.len() as u32,
+            (at + name.len()) as u32,
+            value.len() as u32,
+        ]);
+    }
+
+    /// How many pairs there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// Serializes `pairs` into one buffer.

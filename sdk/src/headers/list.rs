@@ -1,6 +1,7 @@
 //! [`HeaderList`]: the SDK's one shape for a list of headers it hands out or takes.
 
-use crate::abi::{MapType, pairs};
+use crate::abi::MapType;
+use crate::abi::pairs::{self, Packed};
 use crate::host::{self, HostResult};
 use std::fmt;
 
@@ -26,18 +27,16 @@ use std::fmt;
 /// [`Headers::snapshot`]: crate::Headers::snapshot
 #[derive(Clone, Default)]
 pub struct HeaderList {
-    /// Every name and value, back to back (Envoy's serialized map, when read from one).
-    bytes: Vec<u8>,
-    /// Offsets into `bytes`: name start, name length, value start, value length.
-    entries: Vec<[u32; 4]>,
+    /// Every name and value, back to back (Envoy's serialized map, when read from one),
+    /// and where each is.
+    packed: Packed,
 }
 
 impl HeaderList {
     /// Map `map` of the current context, with one host call.
     pub(crate) fn read(map: MapType) -> HostResult<HeaderList> {
-        let mut list = HeaderList::default();
-        if host::headers::pairs_into(map, &mut list)? {
-            return Ok(list);
+        if let Some(packed) = host::headers::packed(map)? {
+            return Ok(HeaderList { packed });
         }
         HeaderList::decode(host::headers::serialized(map)?)
     }
@@ -59,29 +58,26 @@ impl HeaderList {
             })
             .collect();
         Ok(HeaderList {
-            bytes: serialized,
-            entries,
+            packed: Packed {
+                bytes: serialized,
+                entries,
+            },
         })
     }
 
     /// Appends a header.
     pub fn push(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        let mut put = |part: &[u8]| {
-            let at = self.bytes.len() as u32;
-            self.bytes.extend_from_slice(part);
-            (at, part.len() as u32)
-        };
-        let (name_at, name_len) = put(name.as_ref());
-        let (value_at, value_len) = put(value.as_ref());
-        self.entries.push([name_at, name_len, value_at, value_len]);
+        self.packed.push(name.as_ref(), value.as_ref());
     }
 
     /// Every header, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.entries
+        let bytes = &self.packed.bytes;
+        self.packed
+            .entries
             .iter()
-            .map(|&[name, name_len, value, value_len]| {
-                let part = |at: u32, len: u32| &self.bytes[at as usize..(at + len) as usize];
+            .map(move |&[name, name_len, value, value_len]| {
+                let part = |at: u32, len: u32| &bytes[at as usize..(at + len) as usize];
                 (part(name, name_len), part(value, value_len))
             })
     }
@@ -89,9 +85,10 @@ impl HeaderList {
     /// The first value of `name`, or `None` if absent.
     pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
         let name = name.as_ref();
-        let part = |at: u32, len: u32| self.bytes.get(at as usize..(at + len) as usize);
+        let part = |at: u32, len: u32| self.packed.bytes.get(at as usize..(at + len) as usize);
         // Lengths first: most names are ruled out without reading their bytes.
-        self.entries
+        self.packed
+            .entries
             .iter()
             .find(|&&[at, len, _, _]| {
                 len as usize == name.len() && part(at, len).is_some_and(|key| same_name(key, name))
@@ -123,31 +120,19 @@ impl HeaderList {
 
     /// How many headers there are.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.packed.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.packed.is_empty()
     }
 }
 
-/// A host hands a map over pair by pair into a list (natively, from Envoy's map).
 /// Whether two header names are the same, in any case. Names read from Envoy are lower
 /// case, as most asked for are: the bytes are compared as they are first.
 fn same_name(key: &[u8], name: &[u8]) -> bool {
     key == name || key.eq_ignore_ascii_case(name)
-}
-
-impl pairs::Sink for HeaderList {
-    fn reserve(&mut self, count: usize, bytes: usize) {
-        self.entries.reserve(count);
-        self.bytes.reserve(bytes);
-    }
-
-    fn pair(&mut self, name: &[u8], value: &[u8]) {
-        self.push(name, value);
-    }
 }
 
 impl<K: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(K, V)> for HeaderList {
@@ -181,7 +166,6 @@ impl fmt::Debug for HeaderList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abi::pairs::Sink;
 
     /// A map handed over pair by pair (natively) is the list the serialized map decodes
     /// to (on Wasm): empty names and values, repeats and order kept.
@@ -196,12 +180,12 @@ mod tests {
         ];
         pairs.extend((0..40).map(|i| (format!("x-fill-{i}"), "v".repeat(i))));
         let decoded = HeaderList::decode(pairs::encode(&pairs)).expect("well formed");
-        let mut handed = HeaderList::default();
         let bytes = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
-        handed.reserve(pairs.len(), bytes);
+        let mut packed = Packed::with_capacity(pairs.len(), bytes);
         for (name, value) in &pairs {
-            handed.pair(name.as_bytes(), value.as_bytes());
+            packed.push(name.as_bytes(), value.as_bytes());
         }
+        let handed = HeaderList { packed };
         assert_eq!(handed, decoded);
         assert_eq!(handed.len(), 45);
         assert_eq!(handed.get("x-empty"), Some(&b""[..]));

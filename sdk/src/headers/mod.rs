@@ -10,6 +10,7 @@ pub use list::HeaderList;
 pub use value::HeaderValue;
 
 use crate::abi::MapType;
+use crate::host::headers::FromHost;
 use crate::host::{self, HostResult};
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -55,7 +56,7 @@ impl Headers<'_> {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get(&self, name: impl AsRef<[u8]>) -> HostResult<Option<HeaderValue>> {
-        Ok(host::headers::get(self.map, name.as_ref())?.map(HeaderValue::from_host))
+        host::headers::value(self.map, name.as_ref())
     }
 
     /// The value of `name` as a `String` (lossy), or `None` if absent.
@@ -74,7 +75,7 @@ impl Headers<'_> {
         Ok(self
             .snapshot()?
             .get_all(name)
-            .map(|value| HeaderValue::from_host(value.to_vec()))
+            .map(HeaderValue::from_borrowed)
             .collect())
     }
 
@@ -117,7 +118,7 @@ impl Headers<'_> {
         Ok(self
             .snapshot()?
             .iter()
-            .map(|(key, value)| (key.to_vec(), HeaderValue::from_host(value.to_vec())))
+            .map(|(key, value)| (key.to_vec(), HeaderValue::from_borrowed(value)))
             .collect())
     }
 

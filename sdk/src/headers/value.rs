@@ -1,6 +1,7 @@
 //! A header value: bytes, with text views and the checks that keep a message whole.
 
 use super::check::{InvalidHeader, check_value};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
@@ -20,7 +21,13 @@ use std::ops::Deref;
 /// assert!(HeaderValue::try_from("a\r\nset-cookie: evil=1").is_err());
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HeaderValue(Vec<u8>);
+pub struct HeaderValue(Bytes);
+
+/// How many bytes a value keeps inline, with no allocation (most values are shorter).
+const INLINE: usize = 24;
+
+/// A value's bytes: inline up to [`INLINE`], else on the heap.
+type Bytes = SmallVec<[u8; INLINE]>;
 
 impl HeaderValue {
     /// The raw bytes.
@@ -40,7 +47,7 @@ impl HeaderValue {
 
     /// The owned bytes.
     pub fn into_bytes(self) -> Vec<u8> {
-        self.0
+        self.0.into_vec()
     }
 }
 
@@ -57,10 +64,14 @@ impl AsRef<[u8]> for HeaderValue {
     }
 }
 
-impl HeaderValue {
-    /// A value the host handed over (it is the host's to have checked).
-    pub(crate) fn from_host(bytes: Vec<u8>) -> HeaderValue {
-        HeaderValue(bytes)
+/// A value the host handed over (it is the host's to have checked).
+impl crate::host::headers::FromHost for HeaderValue {
+    fn from_copy(bytes: Vec<u8>) -> HeaderValue {
+        HeaderValue(Bytes::from_vec(bytes))
+    }
+
+    fn from_borrowed(bytes: &[u8]) -> HeaderValue {
+        HeaderValue(Bytes::from_slice(bytes))
     }
 }
 
@@ -68,21 +79,22 @@ impl TryFrom<Vec<u8>> for HeaderValue {
     type Error = InvalidHeader;
     fn try_from(bytes: Vec<u8>) -> Result<HeaderValue, InvalidHeader> {
         check_value(b"", &bytes)?;
-        Ok(HeaderValue(bytes))
+        Ok(HeaderValue(Bytes::from_vec(bytes)))
     }
 }
 
 impl TryFrom<&[u8]> for HeaderValue {
     type Error = InvalidHeader;
     fn try_from(bytes: &[u8]) -> Result<HeaderValue, InvalidHeader> {
-        HeaderValue::try_from(bytes.to_vec())
+        check_value(b"", bytes)?;
+        Ok(HeaderValue(Bytes::from_slice(bytes)))
     }
 }
 
 impl TryFrom<&str> for HeaderValue {
     type Error = InvalidHeader;
     fn try_from(text: &str) -> Result<HeaderValue, InvalidHeader> {
-        HeaderValue::try_from(text.as_bytes().to_vec())
+        HeaderValue::try_from(text.as_bytes())
     }
 }
 
@@ -94,19 +106,19 @@ impl TryFrom<String> for HeaderValue {
 }
 impl PartialEq<str> for HeaderValue {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
+        *self.0 == *other.as_bytes()
     }
 }
 
 impl PartialEq<&str> for HeaderValue {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
+        *self.0 == *other.as_bytes()
     }
 }
 
 impl PartialEq<[u8]> for HeaderValue {
     fn eq(&self, other: &[u8]) -> bool {
-        self.0 == other
+        *self.0 == *other
     }
 }
 
@@ -119,5 +131,41 @@ impl fmt::Debug for HeaderValue {
 impl fmt::Display for HeaderValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_str_lossy())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::headers::FromHost;
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+
+    fn hash(value: &HeaderValue) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        value.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// A value is the same value whether its bytes are kept inline (short) or on the heap,
+    /// however it was made: compared, hashed, ordered and handed back alike.
+    #[test]
+    fn a_value_is_the_same_kept_inline_or_on_the_heap() {
+        for len in [0, 1, INLINE - 1, INLINE, INLINE + 1, 300] {
+            let bytes: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let copied = HeaderValue::from_copy(bytes.clone());
+            let borrowed = HeaderValue::from_borrowed(&bytes);
+            let checked = HeaderValue::try_from(bytes.as_slice()).expect("a plain value");
+            assert_eq!(copied, borrowed, "length {len}");
+            assert_eq!(borrowed, checked, "length {len}");
+            assert_eq!(hash(&copied), hash(&borrowed), "length {len}");
+            assert_eq!(copied.cmp(&borrowed), std::cmp::Ordering::Equal);
+            assert_eq!(&*borrowed, bytes.as_slice());
+            assert_eq!(borrowed.clone().into_bytes(), bytes);
+        }
+        let short = HeaderValue::from_borrowed(b"/");
+        let long = HeaderValue::from_borrowed(&[b'/'; 40]);
+        assert!(short < long && short != long);
+        assert!(HeaderValue::try_from(&b"a\r\nb"[..]).is_err());
     }
 }

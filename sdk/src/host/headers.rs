@@ -9,9 +9,44 @@ use crate::abi::{MapType, imports::safe as abi, pairs};
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
-    returned_bytes("proxy_get_header_map_value", |data| {
+    value(map, name)
+}
+
+/// What a header value the host hands over is kept as: built from the copy the proxy-wasm
+/// ABI makes (on wasm), or from the host's own bytes, borrowed for the call (natively).
+pub(crate) trait FromHost {
+    /// From the copy the ABI made.
+    fn from_copy(bytes: Vec<u8>) -> Self;
+    /// From the host's bytes, borrowed.
+    fn from_borrowed(bytes: &[u8]) -> Self;
+}
+
+impl FromHost for Vec<u8> {
+    fn from_copy(bytes: Vec<u8>) -> Self {
+        bytes
+    }
+
+    fn from_borrowed(bytes: &[u8]) -> Self {
+        bytes.to_vec()
+    }
+}
+
+/// [`get`], kept as `T`: natively straight from Envoy's bytes where the host lends them.
+pub(crate) fn value<T: FromHost>(map: MapType, name: &[u8]) -> HostResult<Option<T>> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let mut kept = None;
+        let lent = crate::abi::imports::header_value_with(map as u32, name, &mut |bytes| {
+            kept = Some(T::from_borrowed(bytes));
+        });
+        if let Some(status) = lent {
+            return Ok(super::check_found("proxy_get_header_map_value", status)?.and(kept));
+        }
+    }
+    Ok(returned_bytes("proxy_get_header_map_value", |data| {
         abi::proxy_get_header_map_value(map as u32, name, data)
-    })
+    })?
+    .map(T::from_copy))
 }
 
 /// The whole map, serialized as the ABI defines it (see [the map codec](crate::abi::pairs)).
@@ -25,19 +60,19 @@ pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
     .unwrap_or_default())
 }
 
-/// Gives `sink` every pair of the map, in order, where the host hands them over directly
-/// (natively: from Envoy's own map, with no serialized copy); `false` where it does not
-/// (on wasm, always), and the caller reads [`serialized`].
+/// Every pair of the map, packed, where the host hands them over directly (natively: from
+/// Envoy's own map, with no serialized copy); `None` where it does not (on wasm, always),
+/// and the caller reads [`serialized`].
 ///
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
-pub fn pairs_into(map: MapType, sink: &mut dyn pairs::Sink) -> HostResult<bool> {
+pub fn packed(map: MapType) -> HostResult<Option<pairs::Packed>> {
     #[cfg(not(target_arch = "wasm32"))]
-    if let Some(status) = crate::abi::imports::header_map_pairs_into(map as u32, sink) {
-        return check("proxy_get_header_map_pairs", status).map(|()| true);
+    if let Some((status, packed)) = crate::abi::imports::header_map_packed(map as u32) {
+        return check("proxy_get_header_map_pairs", status).map(|()| Some(packed));
     }
-    let _ = (map, sink);
-    Ok(false)
+    let _ = map;
+    Ok(None)
 }
 
 /// Every pair of the map, in order.

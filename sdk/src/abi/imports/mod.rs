@@ -73,7 +73,7 @@ mod seam {
         ForeignHost,
         GrpcHost,
         HeaderHost,
-        HeaderPairsHost,
+        DirectHeadersHost,
         HttpCallHost,
         LogHost,
         MetricsHost,
@@ -128,29 +128,44 @@ mod seam {
         }
     }
 
-    /// Off wasm, a host may hand a header map over pair by pair, with no serialized copy in
-    /// between (the native target reads Envoy's map so).
-    pub trait HeaderPairsHost {
-        /// Gives `sink` every pair of map `map_type`, in order, and returns the status;
-        /// `None` if this host serializes maps only (the caller then reads
-        /// `proxy_get_header_map_pairs`).
-        fn header_map_pairs_into(
+    /// Off wasm, a host may hand headers over without the proxy-wasm copies: a map pair by
+    /// pair, a value borrowed (the native target reads Envoy's map so).
+    pub trait DirectHeadersHost {
+        /// Every pair of map `map_type`, in order, packed, with the status; `None` if this
+        /// host serializes maps only (the caller then reads `proxy_get_header_map_pairs`).
+        fn header_map_packed(&self, map_type: u32) -> Option<(u32, crate::abi::pairs::Packed)> {
+            let _ = map_type;
+            None
+        }
+
+        /// Shows `read` the value of `key` in map `map_type`, borrowed for the call (not
+        /// called if absent), and returns the status; `None` if this host copies values
+        /// only (the caller then calls `proxy_get_header_map_value`).
+        fn header_value_with(
             &self,
             map_type: u32,
-            sink: &mut dyn crate::abi::pairs::Sink,
+            key: &[u8],
+            read: &mut dyn FnMut(&[u8]),
         ) -> Option<u32> {
-            let _ = (map_type, sink);
+            let _ = (map_type, key, read);
             None
         }
     }
 
-    /// Map `map_type` of the current thread's host, into `sink`, where the host hands
-    /// pairs over directly ([`HeaderPairsHost`]); `None` where it does not.
-    pub fn header_map_pairs_into(
+    /// Map `map_type` of the current thread's host, packed, where the host hands pairs over
+    /// directly ([`DirectHeadersHost`]); `None` where it does not.
+    pub fn header_map_packed(map_type: u32) -> Option<(u32, crate::abi::pairs::Packed)> {
+        calling(|host| host.header_map_packed(map_type))?
+    }
+
+    /// The value of `key` in map `map_type` of the current thread's host, shown to `read`
+    /// borrowed, where the host lends it ([`DirectHeadersHost`]); `None` where it does not.
+    pub fn header_value_with(
         map_type: u32,
-        sink: &mut dyn crate::abi::pairs::Sink,
+        key: &[u8],
+        read: &mut dyn FnMut(&[u8]),
     ) -> Option<u32> {
-        calling(|host| host.header_map_pairs_into(map_type, sink))?
+        calling(|host| host.header_value_with(map_type, key, read))?
     }
 
     /// Runs `call` on the current thread's host, or returns `Unimplemented` without one.

@@ -3,7 +3,7 @@
 use super::*;
 
 /// The emulator serializes maps, as a wasm host does.
-impl HeaderPairsHost for EmulatorHost {}
+impl DirectHeadersHost for EmulatorHost {}
 
 impl HeaderHost for EmulatorHost {
     fn proxy_get_header_map_size(&self, call: proxy_get_header_map_size::Args<'_>) -> u32 {

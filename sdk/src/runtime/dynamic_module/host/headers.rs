@@ -2,6 +2,8 @@
 //! gRPC stream's metadata).
 
 use super::*;
+use crate::abi::pairs::Packed;
+use std::mem::MaybeUninit;
 
 /// How many header slots live on the stack while a map is read (more go on the heap).
 const STACK_SLOTS: usize = 32;
@@ -34,17 +36,26 @@ impl NativeHost {
     fn with_headers<R>(&self, map: u32, read: impl FnOnce(Filled<'_>) -> R) -> Option<R> {
         let filter = self.filter()?;
         let count = envoy!(http_get_headers_size(filter, map))?;
-        let mut stack = [EnvoyHeader::EMPTY; STACK_SLOTS];
+        if count == 0 {
+            return Some(read(Filled { slots: &[] }));
+        }
+        // Left unwritten: Envoy fills them (a kilobyte of stack zeroed per read cost more
+        // than the rest of a small map's read).
+        let mut stack = [const { MaybeUninit::<EnvoyHeader>::uninit() }; STACK_SLOTS];
         let mut heap = Vec::new();
-        let slots: &mut [EnvoyHeader] = if count <= STACK_SLOTS {
+        let slots: &mut [MaybeUninit<EnvoyHeader>] = if count <= STACK_SLOTS {
             &mut stack[..count]
         } else {
-            heap.resize(count, EnvoyHeader::EMPTY);
-            &mut heap
+            heap.reserve_exact(count);
+            &mut heap.spare_capacity_mut()[..count]
         };
-        if count > 0 && !envoy!(http_get_headers(filter, map, slots.as_mut_ptr()))? {
+        if !envoy!(http_get_headers(filter, map, slots.as_mut_ptr().cast()))? {
             return None;
         }
+        // SAFETY: Envoy answered true, so it wrote one header into each of the `count`
+        // slots `http_get_headers_size` asked for (`abi.h`: the array holds that many, and
+        // `getHeadersImpl` writes every header of the map, which no call changed between).
+        let slots = unsafe { std::slice::from_raw_parts(slots.as_ptr().cast(), count) };
         Some(read(Filled { slots }))
     }
 
@@ -67,8 +78,8 @@ fn stream_map(map_type: u32) -> Option<u32> {
 }
 
 /// A stream's map goes to the list straight from Envoy's header slots.
-impl HeaderPairsHost for NativeHost {
-    fn header_map_pairs_into(&self, map_type: u32, sink: &mut dyn pairs::Sink) -> Option<u32> {
+impl DirectHeadersHost for NativeHost {
+    fn header_map_packed(&self, map_type: u32) -> Option<(u32, Packed)> {
         let map = stream_map(map_type)?;
         let read = self.with_headers(map, |filled| {
             let bytes = filled
@@ -76,12 +87,55 @@ impl HeaderPairsHost for NativeHost {
                 .iter()
                 .map(|header| header.key_length + header.value_length)
                 .sum();
-            sink.reserve(filled.slots.len(), bytes);
+            let mut packed = Packed::with_capacity(filled.slots.len(), bytes);
             filled
                 .pairs()
-                .for_each(|(name, value)| sink.pair(name, value));
+                .for_each(|(name, value)| packed.push(name, value));
+            packed
         });
-        Some(if read.is_some() { OK } else { BAD_ARGUMENT })
+        Some(match read {
+            Some(packed) => (OK, packed),
+            None => (BAD_ARGUMENT, Packed::default()),
+        })
+    }
+
+    fn header_value_with(
+        &self,
+        map_type: u32,
+        key: &[u8],
+        read: &mut dyn FnMut(&[u8]),
+    ) -> Option<u32> {
+        stream_map(map_type)?;
+        Some(self.stream_header(map_type, key, read))
+    }
+}
+
+impl NativeHost {
+    /// Shows `read` the value of `key` in stream map `map_type`, borrowed from Envoy, and
+    /// returns the status.
+    fn stream_header(&self, map_type: u32, key: &[u8], read: &mut dyn FnMut(&[u8])) -> u32 {
+        let (Some(filter), Some(map)) = (self.filter(), stream_map(map_type)) else {
+            return BAD_ARGUMENT;
+        };
+        let mut value = EnvoyBuffer::EMPTY;
+        let found = envoy!(http_get_header(
+            filter,
+            map,
+            ModuleBuffer::of(key),
+            &mut value,
+            0,
+            std::ptr::null_mut()
+        ));
+        match found {
+            Some(true) if !value.ptr.is_null() => {
+                // SAFETY: Envoy filled `value` in the current hook; it stays valid until the
+                // map changes, and `read` cannot change it.
+                read(unsafe { value.bytes() });
+                OK
+            }
+            Some(_) => NOT_FOUND,
+            None => UNIMPLEMENTED,
+        }
     }
 }
 
@@ -180,27 +234,9 @@ impl HeaderHost for NativeHost {
                 None => NOT_FOUND,
             };
         }
-        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
-            return BAD_ARGUMENT;
-        };
-        let mut value = EnvoyBuffer::EMPTY;
-        let found = envoy!(http_get_header(
-            filter,
-            map,
-            ModuleBuffer::of(call.key),
-            &mut value,
-            0,
-            std::ptr::null_mut()
-        ));
-        match found {
-            Some(true) if !value.ptr.is_null() => {
-                // SAFETY: Envoy filled `value` in the current hook.
-                *call.return_value = unsafe { value.bytes() }.to_vec();
-                OK
-            }
-            Some(_) => NOT_FOUND,
-            None => UNIMPLEMENTED,
-        }
+        self.stream_header(call.map_type, call.key, &mut |value| {
+            *call.return_value = value.to_vec();
+        })
     }
 
     fn proxy_add_header_map_value(&self, call: proxy_add_header_map_value::Args<'_>) -> u32 {
