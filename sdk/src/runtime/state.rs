@@ -69,6 +69,32 @@ impl Binding {
         }
     }
 
+    /// Binds it anew, as [`new`](Self::new) makes one: for a next stream of the same plugin
+    /// context (the native target reuses an ended stream's binding). What it held is
+    /// dropped only if it needs a drop (a filter of its own, a request id read).
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    pub(crate) fn rebind(&mut self, context_id: u32, root: u32, log_prefix: bool) {
+        self.context_id = context_id;
+        self.root = root;
+        let slot = std::mem::replace(&mut self.slot, Slot::Unmade);
+        if matches!(slot, Slot::Stream(_) | Slot::Connection(_)) {
+            drop(slot);
+        } else {
+            std::mem::forget(slot);
+        }
+        let request_id = if log_prefix {
+            RequestId::Unread
+        } else {
+            RequestId::Off
+        };
+        let old = std::mem::replace(&mut self.request_id, request_id);
+        if matches!(old, RequestId::Known(_)) {
+            drop(old);
+        } else {
+            std::mem::forget(old);
+        }
+    }
+
     /// The request id for the stream's log lines: read at its first line, once.
     fn request_id(&mut self) -> Option<Box<str>> {
         if let RequestId::Unread = self.request_id {
@@ -96,13 +122,12 @@ pub(crate) struct Bound {
 
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
 impl Bound {
-    /// Whether dropping it runs no user code: it holds no filter of its own, and its
-    /// plugin context is held elsewhere too (by its thread, unless Envoy retired it).
-    pub(crate) fn drops_no_user_code(&self) -> bool {
-        let own_filter = self.binding.try_borrow().map_or(true, |binding| {
-            matches!(binding.slot, Slot::Stream(_) | Slot::Connection(_))
-        });
-        !own_filter && Rc::strong_count(&self.root) > 1
+    /// Whether it holds no filter of its own: dropping it then runs no user code, as long as
+    /// its plugin context is held elsewhere too.
+    pub(crate) fn holds_no_filter(&self) -> bool {
+        self.binding
+            .try_borrow()
+            .is_ok_and(|binding| !matches!(binding.slot, Slot::Stream(_) | Slot::Connection(_)))
     }
 }
 
@@ -289,4 +314,29 @@ pub(crate) fn keep_refused_config(error: crate::config::ConfigError) {
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub(crate) fn take_refused_config() -> Option<crate::config::ConfigError> {
     REFUSED_CONFIG.with(|slot| slot.borrow_mut().take())
+}
+
+#[cfg(all(test, feature = "dynamic-module", not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    /// A binding bound anew is the binding `Binding::new` makes: its ids, an unmade filter,
+    /// its request id unread (or off), whatever it held before.
+    #[test]
+    fn a_binding_bound_anew_is_a_new_binding() {
+        let mut binding = Binding::new(3, 1, true);
+        binding.slot = Slot::Stateless;
+        binding.request_id = RequestId::Known("abc".into());
+        binding.rebind(4, 2, false);
+        assert_eq!((binding.context_id, binding.root), (4, 2));
+        assert!(matches!(binding.slot, Slot::Unmade));
+        assert!(matches!(binding.request_id, RequestId::Off));
+
+        binding.slot = Slot::Declined;
+        binding.request_id = RequestId::Missing;
+        binding.rebind(5, 2, true);
+        assert_eq!(binding.context_id, 5);
+        assert!(matches!(binding.slot, Slot::Unmade));
+        assert!(matches!(binding.request_id, RequestId::Unread));
+    }
 }

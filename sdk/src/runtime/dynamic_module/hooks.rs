@@ -14,7 +14,7 @@ use crate::abi::dynamic_module::{
     ModuleBuffer, callbacks, status,
 };
 use crate::runtime::access::guarded;
-use crate::runtime::contexts::Phase;
+use crate::runtime::contexts::{Phase, RootContext};
 use crate::runtime::exports::root;
 use crate::runtime::state::{Binding, Bound, Elsewhere, HoldsBound};
 use crate::runtime::{calls, dispatch};
@@ -58,34 +58,103 @@ impl HoldsBound for Stream {
 /// reused is an allocation saved).
 const SPARE_STREAMS: usize = 256;
 
-impl Worker {
-    /// `fresh` in an `Rc`: one of this thread's spare objects if it has one.
-    fn stream_object(&self, fresh: Stream) -> Rc<Stream> {
-        let spare = self.spare.borrow_mut().pop();
-        match spare {
-            Some(mut object) => match Rc::get_mut(&mut object) {
-                Some(slot) => {
-                    // A spare object's binding and runtime went at its stream's end:
-                    // nothing to drop.
-                    let old = std::mem::replace(slot, fresh);
-                    if old.bound.is_none() && old.worker.is_none() {
-                        std::mem::forget(old);
-                    }
-                    object
-                }
-                None => Rc::new(fresh),
-            },
-            None => Rc::new(fresh),
+/// What a new [`Stream`] is made of, besides its thread's runtime.
+struct Fields {
+    context_id: u32,
+    plugin: &'static PluginConfig,
+    filter: FilterEnvoyPtr,
+    started: std::time::SystemTime,
+    /// The plugin context it is bound to (its id, and the context), if there is one.
+    root: Option<(u32, Rc<dyn RootContext>)>,
+}
+
+impl Fields {
+    /// Its binding, new.
+    fn bound(context_id: u32, (root_id, root): (u32, Rc<dyn RootContext>)) -> Bound {
+        Bound {
+            binding: RefCell::new(Binding::new(context_id, root_id, root.log_request_id())),
+            root,
         }
     }
 
-    /// Keeps an ended stream's object (its binding gone) for a next stream, if nothing
-    /// else holds it and the thread has room. A spare object holds no runtime: the
-    /// thread's runtime, which keeps the spares, is not kept by them.
+    fn stream(self, worker: Option<Rc<Worker>>) -> Stream {
+        let context_id = self.context_id;
+        Stream {
+            worker,
+            context_id,
+            plugin: self.plugin,
+            filter: self.filter,
+            started: self.started,
+            bound: self.root.map(|root| Fields::bound(context_id, root)),
+            answered: Cell::new(false),
+        }
+    }
+}
+
+impl Stream {
+    /// A spare object made a new stream's, its fields written in place. A binding it kept
+    /// to the same plugin context is bound anew (no plugin context's count moved, nothing
+    /// moved); any other is replaced.
+    fn reuse(&mut self, worker: &Rc<Worker>, fields: Fields) {
+        // A spare object holds no runtime: nothing to drop.
+        std::mem::forget(self.worker.replace(worker.clone()));
+        self.context_id = fields.context_id;
+        self.plugin = fields.plugin;
+        self.filter = fields.filter;
+        self.started = fields.started;
+        self.answered.set(false);
+        match (&mut self.bound, fields.root) {
+            (Some(bound), Some((root_id, root))) if Rc::ptr_eq(&bound.root, &root) => {
+                let log_prefix = root.log_request_id();
+                bound
+                    .binding
+                    .get_mut()
+                    .rebind(fields.context_id, root_id, log_prefix);
+            }
+            // Another plugin context's binding: it holds no filter of its own, and that
+            // context is held by the thread too (see `Worker::drops_quietly`; a context's
+            // retirement drops the spares first), so its drop runs no user code.
+            (bound, root) => *bound = root.map(|root| Fields::bound(fields.context_id, root)),
+        }
+    }
+}
+
+impl Worker {
+    /// Whether `bound` can be dropped, or kept in a spare object, with no user code run: it
+    /// holds no filter of its own, and its plugin context is one this thread holds (not
+    /// retired), so that it is never its context's last holder.
+    fn drops_quietly(&self, bound: &Bound) -> bool {
+        bound.holds_no_filter()
+            && (self.roots.borrow().iter()).any(|(_, _, root)| Rc::ptr_eq(root, &bound.root))
+    }
+
+    /// A new stream's object: one of this thread's spare objects if it has one.
+    fn stream_object(self: &Rc<Self>, fields: Fields) -> Rc<Stream> {
+        let spare = self.spare.borrow_mut().pop();
+        if let Some(mut object) = spare
+            && let Some(slot) = Rc::get_mut(&mut object)
+        {
+            slot.reuse(self, fields);
+            return object;
+        }
+        Rc::new(fields.stream(Some(self.clone())))
+    }
+
+    /// Keeps an ended stream's object for a next stream, if nothing else holds it and the
+    /// thread has room. A spare object holds no runtime (the thread's runtime, which keeps
+    /// the spares, is not kept by them), and keeps only a binding whose drop would run no
+    /// user code: no filter of its own, its plugin context held by the thread too (the
+    /// thread drops its spares when a plugin context retires: `Worker::drop_retired_now`).
     fn spare_stream(&self, mut object: Rc<Stream>) {
-        let Some(ended) = Rc::get_mut(&mut object).filter(|ended| ended.bound.is_none()) else {
+        let Some(ended) = Rc::get_mut(&mut object) else {
             return;
         };
+        debug_assert!(
+            ended
+                .bound
+                .as_ref()
+                .is_none_or(|bound| self.drops_quietly(bound))
+        );
         // Not the runtime's last holder: the caller holds it too.
         ended.worker = None;
         let mut spare = self.spare.borrow_mut();
@@ -295,31 +364,28 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
         return std::ptr::null();
     };
     let started = std::time::SystemTime::now();
-    let stream = |worker, context_id, bound| Stream {
-        worker,
-        context_id,
+    // A stream that could not be set up is answered 503 at its first phase.
+    let unset = || Fields {
+        context_id: 0,
         plugin,
         filter,
         started,
-        bound,
-        answered: Cell::new(false),
+        root: None,
     };
-    // A stream that could not be set up is answered 503 at its first phase.
     let stream = barrier(
-        || Rc::new(stream(None, 0, None)),
+        || Rc::new(unset().stream(None)),
         || {
             WORKER.with(|worker| {
+                // Bound to its configuration's plugin context, as Envoy announces a wasm
+                // stream with its root context; its filter is made at its first phase.
                 let root = (!worker.failed.get())
                     .then(|| worker.plugin_context(plugin))
                     .flatten();
-                let context_id = worker.next_context_id();
-                // Bound to its configuration's plugin context, as Envoy announces a wasm
-                // stream with its root context; its filter is made at its first phase.
-                let bound = root.map(|(root_id, root)| Bound {
-                    binding: RefCell::new(Binding::new(context_id, root_id, root.log_request_id())),
+                worker.stream_object(Fields {
+                    context_id: worker.next_context_id(),
                     root,
-                });
-                worker.stream_object(stream(Some(worker.clone()), context_id, bound))
+                    ..unset()
+                })
             })
         },
     );
@@ -467,10 +533,11 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
                 });
                 return;
             };
-            let bound = object.bound.take();
-            if bound.as_ref().is_none_or(Bound::drops_no_user_code) && !calls::any_made() {
-                drop(bound);
-            } else {
+            // A binding whose drop runs no user code stays in the object, for a next
+            // stream of the same plugin context.
+            let quiet = (object.bound.as_ref()).is_none_or(|bound| worker.drops_quietly(bound));
+            if !quiet || calls::any_made() {
+                let bound = object.bound.take();
                 // Its filter, then its calls, go with the plugin in scope (as `proxy_on_delete`
                 // drops a listed stream's): their `Drop` is user code.
                 worker.run("proxy_on_delete", Scope::plugin(plugin), move || {

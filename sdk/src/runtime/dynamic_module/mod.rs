@@ -213,14 +213,16 @@ struct Worker {
     host: Rc<NativeHost>,
     /// A panic left this thread's runtime unusable.
     failed: Cell<bool>,
+    /// Ended streams' objects, for the next streams (see `hooks::Worker::stream_object`),
+    /// with the bindings they keep: declared before `roots`, so that at the thread's end
+    /// they go first, and a plugin context's last holder is not one of them.
+    spare: RefCell<Vec<Rc<hooks::Stream>>>,
     /// This thread's plugin context of each configuration, by configuration id: its id,
     /// and the context (which the streams bound to it hold too).
     roots: RefCell<Vec<PluginContext>>,
     next_context: Cell<u32>,
     /// How many retired configurations this thread has dropped the contexts of.
     retired_seen: Cell<u64>,
-    /// Ended streams' objects, for the next streams (see `hooks::Worker::stream_object`).
-    spare: RefCell<Vec<Rc<hooks::Stream>>>,
 }
 
 thread_local! {
@@ -377,6 +379,11 @@ impl Worker {
     #[inline(never)]
     fn drop_retired_now(&self, count: u64) {
         self.retired_seen.set(count);
+        // Spare stream objects keep their bindings, and so their plugin contexts: dropped
+        // first, while the thread still holds those contexts, so that a retired context's
+        // last holder is this thread and its drop runs below.
+        let spare = std::mem::take(&mut *self.spare.borrow_mut());
+        drop(spare);
         let retired = RETIRED.lock().map(|list| list.clone()).unwrap_or_default();
         let gone: Vec<u32> = {
             let mut roots = self.roots.borrow_mut();
