@@ -620,6 +620,18 @@ fn closed_port() -> u16 {
         .unwrap_or(9)
 }
 
+/// Fixture `fixture` of `envoy/` with each `${NAME}` replaced by its value, for a test
+/// that writes a configuration Envoy reads later (a listener file it watches).
+pub fn fixture(fixture: &str, vars: &[(&str, String)]) -> String {
+    render_fixture(fixture, vars)
+}
+
+/// The plugin's HTTP filter entry, for a fixture's `PLUGIN_FILTER`, on the current
+/// [`Target`]: its module built first.
+pub fn http_plugin_filter(plugin: &Plugin) -> String {
+    plugin_filter(plugin, "http")
+}
+
 /// The plugin's filter entry for `http_filter.yaml` (`kind` "http") or `tcp_filter.yaml`
 /// ("tcp"), on the current [`Target`]: its module built first.
 fn plugin_filter(plugin: &Plugin, kind: &str) -> String {
