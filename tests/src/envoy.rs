@@ -620,10 +620,57 @@ fn closed_port() -> u16 {
         .unwrap_or(9)
 }
 
-/// Fixture `fixture` of `envoy/` with each `${NAME}` replaced by its value, for a test
-/// that writes a configuration Envoy reads later (a listener file it watches).
-pub fn fixture(fixture: &str, vars: &[(&str, String)]) -> String {
-    render_fixture(fixture, vars)
+/// The listener file of an Envoy started with [`Envoy::start_watched`], which Envoy
+/// watches: [`replace`](WatchedListener::replace) changes the listener's configuration
+/// while Envoy runs, as an xDS update does.
+pub struct WatchedListener {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl WatchedListener {
+    /// Serves `filters` (HTTP filter entries, as [`http_plugin_filter`] makes them) from
+    /// now on: the file is written beside the watched one, then moved in, so that Envoy
+    /// never reads half of it.
+    pub fn replace(&self, filters: &[String]) {
+        let listener = render_fixture(
+            "watched_listener_lds.yaml",
+            &[
+                ("PORT", self.port.to_string()),
+                ("PLUGIN_FILTERS", filters.join("\n")),
+            ],
+        );
+        let staged = self.dir.path().join("lds.yaml.next");
+        std::fs::write(&staged, listener).expect("write the listener");
+        std::fs::rename(&staged, self.dir.path().join("lds.yaml")).expect("move it in");
+    }
+}
+
+impl Envoy {
+    /// Starts Envoy with its listener read from a file it watches (`watched_listener.yaml`),
+    /// serving `filters` (HTTP filter entries) in front of `upstream`, with Envoy's `args`
+    /// (such as `--concurrency`).
+    pub fn start_watched(
+        filters: &[String],
+        upstream: &Upstream,
+        args: &[&str],
+    ) -> (Envoy, WatchedListener) {
+        let listener = WatchedListener {
+            dir: tempfile::tempdir().expect("temp dir"),
+            port: crate::free_port(),
+        };
+        listener.replace(filters);
+        let bootstrap = render_fixture(
+            "watched_listener.yaml",
+            &[
+                ("LDS_DIR", listener.dir.path().display().to_string()),
+                ("UPSTREAM_PORT", upstream.port().to_string()),
+            ],
+        );
+        let envoy = Envoy::start_config_with_args(&bootstrap, &project_root(), args)
+            .unwrap_or_else(|exited| panic!("Envoy did not start:\n{}", exited.log));
+        (envoy, listener)
+    }
 }
 
 /// The plugin's HTTP filter entry, for a fixture's `PLUGIN_FILTER`, on the current

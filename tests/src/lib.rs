@@ -28,8 +28,8 @@ pub use cli::{
     cli_binary, scratch_target,
 };
 pub use envoy::{
-    Envoy, EnvoyCommand, Exited, Plugin, WAIT, example_config, fixture, http_plugin_filter, serve,
-    serve_with, wait_until, with_free_listener, with_free_ports,
+    Envoy, EnvoyCommand, Exited, Plugin, WAIT, WatchedListener, example_config, http_plugin_filter,
+    serve, serve_with, wait_until, with_free_listener, with_free_ports,
 };
 pub use grpc::GrpcCollector;
 pub use registry::{Registry, RegistryOptions, free_port};
