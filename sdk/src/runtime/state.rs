@@ -71,24 +71,14 @@ impl Binding {
 
     /// Binds it anew, as [`new`](Self::new) makes one: for a next stream of the same plugin
     /// context (the native target reuses an ended stream's binding). What it held is
-    /// dropped only if it needs a drop (a filter of its own, a request id read).
+    /// dropped only if it needs a drop (a filter of its own, a request id read): no call
+    /// to drop a binding that holds nothing.
     #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
     pub(crate) fn rebind(&mut self, context_id: u32, root: u32, log_prefix: bool) {
-        self.context_id = context_id;
-        self.root = root;
-        let slot = std::mem::replace(&mut self.slot, Slot::Unmade);
-        if matches!(slot, Slot::Stream(_) | Slot::Connection(_)) {
-            drop(slot);
-        } else {
-            std::mem::forget(slot);
-        }
-        let request_id = if log_prefix {
-            RequestId::Unread
-        } else {
-            RequestId::Off
-        };
-        let old = std::mem::replace(&mut self.request_id, request_id);
-        if matches!(old, RequestId::Known(_)) {
+        let old = std::mem::replace(self, Binding::new(context_id, root, log_prefix));
+        let holds = matches!(old.slot, Slot::Stream(_) | Slot::Connection(_))
+            || matches!(old.request_id, RequestId::Known(_));
+        if holds {
             drop(old);
         } else {
             std::mem::forget(old);

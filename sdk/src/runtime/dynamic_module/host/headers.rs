@@ -105,16 +105,15 @@ impl DirectHeadersHost for NativeHost {
         key: &[u8],
         read: &mut dyn FnMut(&[u8]),
     ) -> Option<u32> {
-        stream_map(map_type)?;
-        Some(self.stream_header(map_type, key, read))
+        Some(self.stream_header(stream_map(map_type)?, key, read))
     }
 }
 
 impl NativeHost {
-    /// Shows `read` the value of `key` in stream map `map_type`, borrowed from Envoy, and
-    /// returns the status.
-    fn stream_header(&self, map_type: u32, key: &[u8], read: &mut dyn FnMut(&[u8])) -> u32 {
-        let (Some(filter), Some(map)) = (self.filter(), stream_map(map_type)) else {
+    /// Shows `read` the value of `key` in Envoy's map `map` of the current stream, borrowed
+    /// from Envoy, and returns the status.
+    fn stream_header(&self, map: u32, key: &[u8], read: &mut dyn FnMut(&[u8])) -> u32 {
+        let Some(filter) = self.filter() else {
             return BAD_ARGUMENT;
         };
         let mut value = EnvoyBuffer::EMPTY;
@@ -234,7 +233,10 @@ impl HeaderHost for NativeHost {
                 None => NOT_FOUND,
             };
         }
-        self.stream_header(call.map_type, call.key, &mut |value| {
+        let Some(map) = stream_map(call.map_type) else {
+            return BAD_ARGUMENT;
+        };
+        self.stream_header(map, call.key, &mut |value| {
             *call.return_value = value.to_vec();
         })
     }
