@@ -45,7 +45,7 @@
 //! ```
 
 pub use crate::abi::Action;
-use crate::abi::{BufferType, MapType, StreamType};
+use crate::abi::{BufferType, MapType, StreamType, Via};
 use crate::body::Body;
 use crate::callout::{CallRouting, start_calls};
 use crate::error::Error;
@@ -244,21 +244,23 @@ macro_rules! live_phase {
 pub struct RequestHeadersOps<'a, F> {
     context_id: u32,
     end_of_stream: bool,
+    via: Via,
     filter: PhantomData<&'a mut F>,
 }
 
 impl<'a, F> RequestHeadersOps<'a, F> {
-    pub(crate) fn new(context_id: u32, end_of_stream: bool) -> Self {
+    pub(crate) fn new(context_id: u32, end_of_stream: bool, via: Via) -> Self {
         Self {
             context_id,
             end_of_stream,
+            via,
             filter: PhantomData,
         }
     }
 
     /// The request headers, writable.
     pub fn headers(&mut self) -> HeadersMut<'_> {
-        HeadersMut::new(MapType::HttpRequestHeaders)
+        HeadersMut::new(MapType::HttpRequestHeaders, self.via)
     }
 
     /// Whether the request has no body or trailers.
@@ -306,21 +308,23 @@ impl<F> RequestHeadersOps<'_, F> {
 pub struct ResponseHeadersOps<'a, F> {
     context_id: u32,
     end_of_stream: bool,
+    via: Via,
     filter: PhantomData<&'a mut F>,
 }
 
 impl<'a, F> ResponseHeadersOps<'a, F> {
-    pub(crate) fn new(context_id: u32, end_of_stream: bool) -> Self {
+    pub(crate) fn new(context_id: u32, end_of_stream: bool, via: Via) -> Self {
         Self {
             context_id,
             end_of_stream,
+            via,
             filter: PhantomData,
         }
     }
 
     /// The response headers, writable.
     pub fn headers(&mut self) -> HeadersMut<'_> {
-        HeadersMut::new(MapType::HttpResponseHeaders)
+        HeadersMut::new(MapType::HttpResponseHeaders, self.via)
     }
 
     /// Whether the response has no body or trailers.
@@ -351,15 +355,17 @@ macro_rules! body_phase {
             context_id: u32,
             body: Body,
             end_of_stream: bool,
+            via: Via,
             filter: PhantomData<&'a mut F>,
         }
 
         impl<'a, F> $phase<'a, F> {
-            pub(crate) fn new(context_id: u32, size: usize, end_of_stream: bool) -> Self {
+            pub(crate) fn new(context_id: u32, size: usize, end_of_stream: bool, via: Via) -> Self {
                 Self {
                     context_id,
                     body: Body::new($buffer, size),
                     end_of_stream,
+                    via,
                     filter: PhantomData,
                 }
             }
@@ -376,7 +382,7 @@ macro_rules! body_phase {
 
             /// Trailers may be added here, on the last chunk of a stream without trailers.
             pub fn trailers(&mut self) -> HeadersMut<'_> {
-                HeadersMut::new($trailers)
+                HeadersMut::new($trailers, self.via)
             }
 
             /// Buffers the whole body, up to `limit` bytes. `Ok(None)` while more is coming:
@@ -425,20 +431,22 @@ macro_rules! trailers_phase {
         #[doc = $doc]
         pub struct $phase<'a, F> {
             context_id: u32,
+            via: Via,
             filter: PhantomData<&'a mut F>,
         }
 
         impl<'a, F> $phase<'a, F> {
-            pub(crate) fn new(context_id: u32) -> Self {
+            pub(crate) fn new(context_id: u32, via: Via) -> Self {
                 Self {
                     context_id,
+                    via,
                     filter: PhantomData,
                 }
             }
 
             /// The trailers, writable.
             pub fn trailers(&mut self) -> HeadersMut<'_> {
-                HeadersMut::new($map)
+                HeadersMut::new($map, self.via)
             }
         }
         live_phase!($phase);
@@ -474,12 +482,12 @@ impl StreamDoneOps {
 
     /// The request headers as they were sent upstream.
     pub fn request_headers(&self) -> Headers<'_> {
-        Headers::new(MapType::HttpRequestHeaders)
+        Headers::new(MapType::HttpRequestHeaders, Via::HOST)
     }
 
     /// The response headers as they were sent downstream.
     pub fn response_headers(&self) -> Headers<'_> {
-        Headers::new(MapType::HttpResponseHeaders)
+        Headers::new(MapType::HttpResponseHeaders, Via::HOST)
     }
 
     /// Envoy's properties of the finished stream (`response.code`, durations, ...).

@@ -403,16 +403,20 @@ pub(crate) fn read_event(
         // reach, ends the stream in its first headers: they carry `grpc-status`) brings
         // trailers, not the service's acceptance of the stream.
         GrpcEvent::InitialMetadata(_) => {
-            HeaderList::read(MapType::GrpcReceiveInitialMetadata).map(|list| {
-                if list.get("grpc-status").is_some() {
-                    GrpcStreamEvent::TrailingMetadata(list)
-                } else {
-                    GrpcStreamEvent::InitialMetadata(list)
-                }
-            })
+            HeaderList::read(crate::abi::Via::HOST, MapType::GrpcReceiveInitialMetadata).map(
+                |list| {
+                    if list.get("grpc-status").is_some() {
+                        GrpcStreamEvent::TrailingMetadata(list)
+                    } else {
+                        GrpcStreamEvent::InitialMetadata(list)
+                    }
+                },
+            )
         }
-        GrpcEvent::TrailingMetadata(_) => HeaderList::read(MapType::GrpcReceiveTrailingMetadata)
-            .map(GrpcStreamEvent::TrailingMetadata),
+        GrpcEvent::TrailingMetadata(_) => {
+            HeaderList::read(crate::abi::Via::HOST, MapType::GrpcReceiveTrailingMetadata)
+                .map(GrpcStreamEvent::TrailingMetadata)
+        }
         GrpcEvent::Message(size) if size > limit => {
             let _ = host::callouts::grpc_cancel(token);
             let why = format!("a message of {size} bytes, more than the {limit} allowed");

@@ -292,3 +292,37 @@ pub mod pairs;
 mod types;
 
 pub use types::{Action, BufferType, LogLevel, MapType, MetricType, PeerType, Status, StreamType};
+
+/// Where a phase's header calls go: to the current thread's host (every target), or
+/// natively straight to Envoy's object of the stream whose hook runs the phase, without
+/// the proxy-wasm seam (no thread-local host to find, no arguments to re-encode).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Via {
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    stream: Option<dynamic_module::stream::HttpStream>,
+}
+
+impl Via {
+    /// Through the current thread's host.
+    pub(crate) const HOST: Via = Via {
+        #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+        stream: None,
+    };
+
+    /// Straight to `stream`, the stream whose hook is running.
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    pub(crate) const fn stream(stream: dynamic_module::stream::HttpStream) -> Via {
+        Via {
+            stream: Some(stream),
+        }
+    }
+
+    /// The stream's map `map` in Envoy, when calls on it go straight there.
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    pub(crate) fn direct(self, map: MapType) -> Option<(dynamic_module::stream::HttpStream, u32)> {
+        Some((
+            self.stream?,
+            dynamic_module::stream::stream_map(map as u32)?,
+        ))
+    }
+}

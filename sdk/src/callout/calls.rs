@@ -349,12 +349,12 @@ impl<'a, F> CalloutOps<'a, F> {
 
     /// The request headers, writable while the request is held at its headers.
     pub fn request_headers(&mut self) -> HeadersMut<'_> {
-        HeadersMut::new(MapType::HttpRequestHeaders)
+        HeadersMut::new(MapType::HttpRequestHeaders, crate::abi::Via::HOST)
     }
 
     /// The response headers, writable while the response is held at its headers.
     pub fn response_headers(&mut self) -> HeadersMut<'_> {
-        HeadersMut::new(MapType::HttpResponseHeaders)
+        HeadersMut::new(MapType::HttpResponseHeaders, crate::abi::Via::HOST)
     }
 
     /// The host's clock.

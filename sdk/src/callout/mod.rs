@@ -212,7 +212,7 @@ impl HttpResponse {
 
     /// Reads the response being delivered (in `proxy_on_http_call_response`).
     pub(crate) fn read(body_size: usize) -> HostResult<HttpResponse> {
-        let headers = HeaderList::read(MapType::HttpCallResponseHeaders)?;
+        let headers = HeaderList::read(crate::abi::Via::HOST, MapType::HttpCallResponseHeaders)?;
         let status = headers
             .get_str(":status")
             .and_then(|status| status.parse().ok())
@@ -226,7 +226,7 @@ impl HttpResponse {
             status,
             headers,
             body,
-            trailers: HeaderList::read(MapType::HttpCallResponseTrailers)?,
+            trailers: HeaderList::read(crate::abi::Via::HOST, MapType::HttpCallResponseTrailers)?,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! [`HeaderList`]: the SDK's one shape for a list of headers it hands out or takes.
 
-use crate::abi::MapType;
 use crate::abi::pairs::{self, Packed};
+use crate::abi::{MapType, Via};
 use crate::host::{self, HostResult};
 use std::fmt;
 
@@ -33,9 +33,9 @@ pub struct HeaderList {
 }
 
 impl HeaderList {
-    /// Map `map` of the current context, with one host call.
-    pub(crate) fn read(map: MapType) -> HostResult<HeaderList> {
-        if let Some(packed) = host::headers::packed(map)? {
+    /// Map `map` of the current context, with one host call (`via` a route).
+    pub(crate) fn read(via: Via, map: MapType) -> HostResult<HeaderList> {
+        if let Some(packed) = host::headers::packed_via(via, map)? {
             return Ok(HeaderList { packed });
         }
         HeaderList::decode(host::headers::serialized(map)?)

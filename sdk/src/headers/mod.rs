@@ -9,8 +9,8 @@ pub(crate) use check::{check_header, check_name, check_value, checked_header};
 pub use list::HeaderList;
 pub use value::HeaderValue;
 
-use crate::abi::MapType;
-use crate::host::headers::FromHost;
+use crate::abi::{MapType, Via};
+use crate::host::headers::{FromHost, Write};
 use crate::host::{self, HostResult};
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -40,13 +40,16 @@ use std::ops::Deref;
 #[derive(Debug)]
 pub struct Headers<'phase> {
     map: MapType,
+    /// Where its calls go: natively, a phase's own map is Envoy's, reached directly.
+    via: Via,
     _phase: PhantomData<&'phase ()>,
 }
 
 impl Headers<'_> {
-    pub(crate) const fn new(map: MapType) -> Self {
+    pub(crate) const fn new(map: MapType, via: Via) -> Self {
         Headers {
             map,
+            via,
             _phase: PhantomData,
         }
     }
@@ -56,7 +59,7 @@ impl Headers<'_> {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn get(&self, name: impl AsRef<[u8]>) -> HostResult<Option<HeaderValue>> {
-        host::headers::value(self.map, name.as_ref())
+        host::headers::value(self.via, self.map, name.as_ref())
     }
 
     /// The value of `name` as a `String` (lossy), or `None` if absent.
@@ -98,7 +101,7 @@ impl Headers<'_> {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn snapshot(&self) -> HostResult<HeaderList> {
-        HeaderList::read(self.map)
+        HeaderList::read(self.via, self.map)
     }
 
     /// Whether `name` is present.
@@ -192,9 +195,9 @@ pub struct HeadersMut<'phase> {
 }
 
 impl HeadersMut<'_> {
-    pub(crate) const fn new(map: MapType) -> Self {
+    pub(crate) const fn new(map: MapType, via: Via) -> Self {
         HeadersMut {
-            headers: Headers::new(map),
+            headers: Headers::new(map, via),
             _exclusive: PhantomData,
         }
     }
@@ -209,7 +212,13 @@ impl HeadersMut<'_> {
     pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HeaderResult<()> {
         let value = value.as_ref();
         let name = checked_header(self.headers.map, name.as_ref(), value)?;
-        Ok(host::headers::replace(self.headers.map, &name, value)?)
+        let (via, map) = (self.headers.via, self.headers.map);
+        Ok(host::headers::write(
+            via,
+            map,
+            &name,
+            Write::Replace(value),
+        )?)
     }
 
     /// Adds a value for `name`, keeping the values it had.
@@ -219,7 +228,8 @@ impl HeadersMut<'_> {
     pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HeaderResult<()> {
         let value = value.as_ref();
         let name = checked_header(self.headers.map, name.as_ref(), value)?;
-        Ok(host::headers::add(self.headers.map, &name, value)?)
+        let (via, map) = (self.headers.via, self.headers.map);
+        Ok(host::headers::write(via, map, &name, Write::Add(value))?)
     }
 
     /// Removes every value of `name`.
@@ -227,7 +237,8 @@ impl HeadersMut<'_> {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn remove(&mut self, name: impl AsRef<[u8]>) -> HostResult<()> {
-        host::headers::remove(self.headers.map, name.as_ref())
+        let (via, map) = (self.headers.via, self.headers.map);
+        host::headers::write(via, map, name.as_ref(), Write::Remove)
     }
 
     /// Replaces the whole map with `pairs`, with one host call.
@@ -251,7 +262,8 @@ impl HeadersMut<'_> {
         for (name, value) in pairs {
             check_header(self.headers.map, name.as_ref(), value.as_ref())?;
         }
-        Ok(host::headers::set_pairs(self.headers.map, pairs)?)
+        let (via, map) = (self.headers.via, self.headers.map);
+        Ok(host::headers::set_pairs_via(via, map, pairs)?)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Header maps: headers, trailers, callout and gRPC metadata.
 
 use super::{HostResult, check, returned_bytes};
-use crate::abi::{MapType, imports::safe as abi, pairs};
+use crate::abi::{MapType, Via, imports::safe as abi, pairs};
 
 /// The value of `name` (of a repeated header, its first value, as Envoy 1.40 answers), or
 /// `None` if absent.
@@ -9,7 +9,7 @@ use crate::abi::{MapType, imports::safe as abi, pairs};
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn get(map: MapType, name: &[u8]) -> HostResult<Option<Vec<u8>>> {
-    value(map, name)
+    value(Via::HOST, map, name)
 }
 
 /// What a header value the host hands over is kept as: built from the copy the proxy-wasm
@@ -31,11 +31,16 @@ impl FromHost for Vec<u8> {
     }
 }
 
-/// [`get`], kept as `T`: natively straight from Envoy's bytes where the host lends them.
-pub(crate) fn value<T: FromHost>(map: MapType, name: &[u8]) -> HostResult<Option<T>> {
+/// [`get`] `via` a route, kept as `T`: natively straight from Envoy's bytes, borrowed.
+pub(crate) fn value<T: FromHost>(via: Via, map: MapType, name: &[u8]) -> HostResult<Option<T>> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         let mut kept = None;
+        #[cfg(feature = "dynamic-module")]
+        if let Some((stream, map)) = via.direct(map) {
+            let status = stream.header(map, name, |bytes| kept = Some(T::from_borrowed(bytes)));
+            return Ok(super::check_found("proxy_get_header_map_value", status)?.and(kept));
+        }
         let lent = crate::abi::imports::header_value_with(map as u32, name, &mut |bytes| {
             kept = Some(T::from_borrowed(bytes));
         });
@@ -43,6 +48,7 @@ pub(crate) fn value<T: FromHost>(map: MapType, name: &[u8]) -> HostResult<Option
             return Ok(super::check_found("proxy_get_header_map_value", status)?.and(kept));
         }
     }
+    let _ = via;
     Ok(returned_bytes("proxy_get_header_map_value", |data| {
         abi::proxy_get_header_map_value(map as u32, name, data)
     })?
@@ -67,6 +73,17 @@ pub fn serialized(map: MapType) -> HostResult<Vec<u8>> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn packed(map: MapType) -> HostResult<Option<pairs::Packed>> {
+    packed_via(Via::HOST, map)
+}
+
+/// [`packed`] `via` a route.
+pub(crate) fn packed_via(via: Via, map: MapType) -> HostResult<Option<pairs::Packed>> {
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    if let Some((stream, map)) = via.direct(map) {
+        let (status, packed) = stream.packed(map);
+        return check("proxy_get_header_map_pairs", status).map(|()| Some(packed));
+    }
+    let _ = via;
     #[cfg(not(target_arch = "wasm32"))]
     if let Some((status, packed)) = crate::abi::imports::header_map_packed(map as u32) {
         return check("proxy_get_header_map_pairs", status).map(|()| Some(packed));
@@ -104,6 +121,23 @@ pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     map: MapType,
     new_pairs: &[(K, V)],
 ) -> HostResult<()> {
+    set_pairs_via(Via::HOST, map, new_pairs)
+}
+
+/// [`set_pairs`] `via` a route.
+pub(crate) fn set_pairs_via<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    via: Via,
+    map: MapType,
+    new_pairs: &[(K, V)],
+) -> HostResult<()> {
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    if let Some((stream, map)) = via.direct(map) {
+        return check(
+            "proxy_set_header_map_pairs",
+            stream.set_pairs(map, new_pairs),
+        );
+    }
+    let _ = via;
     let bytes = pairs::encode(new_pairs);
     check(
         "proxy_set_header_map_pairs",
@@ -116,10 +150,7 @@ pub fn set_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
-    check(
-        "proxy_replace_header_map_value",
-        abi::proxy_replace_header_map_value(map as u32, name, value),
-    )
+    write(Via::HOST, map, name, Write::Replace(value))
 }
 
 /// Adds a value for `name`, keeping the values it had.
@@ -127,10 +158,7 @@ pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
-    check(
-        "proxy_add_header_map_value",
-        abi::proxy_add_header_map_value(map as u32, name, value),
-    )
+    write(Via::HOST, map, name, Write::Add(value))
 }
 
 /// Removes every value of `name`; removing an absent header is not an error.
@@ -138,10 +166,44 @@ pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
-    check(
-        "proxy_remove_header_map_value",
-        abi::proxy_remove_header_map_value(map as u32, name),
-    )
+    write(Via::HOST, map, name, Write::Remove)
+}
+
+/// A write to one header of a map.
+#[derive(Clone, Copy)]
+pub(crate) enum Write<'a> {
+    /// This value alone.
+    Replace(&'a [u8]),
+    /// One more value.
+    Add(&'a [u8]),
+    /// No value.
+    Remove,
+}
+
+/// Writes header `name` of `map`, `via` a route.
+pub(crate) fn write(via: Via, map: MapType, name: &[u8], write: Write<'_>) -> HostResult<()> {
+    let call = match write {
+        Write::Replace(_) => "proxy_replace_header_map_value",
+        Write::Add(_) => "proxy_add_header_map_value",
+        Write::Remove => "proxy_remove_header_map_value",
+    };
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    if let Some((stream, map)) = via.direct(map) {
+        let status = match write {
+            Write::Replace(value) => stream.write_header(map, name, Some(value), false),
+            Write::Add(value) => stream.write_header(map, name, Some(value), true),
+            Write::Remove => stream.write_header(map, name, None, false),
+        };
+        return check(call, status);
+    }
+    let _ = via;
+    let map = map as u32;
+    let status = match write {
+        Write::Replace(value) => abi::proxy_replace_header_map_value(map, name, value),
+        Write::Add(value) => abi::proxy_add_header_map_value(map, name, value),
+        Write::Remove => abi::proxy_remove_header_map_value(map, name),
+    };
+    check(call, status)
 }
 
 /// The serialized size of the map (a cheap way to tell an empty map).

@@ -165,17 +165,27 @@ pub(crate) fn with_bound<R>(
     context_id: u32,
     call: impl FnOnce(&mut dyn StreamContext) -> R,
 ) -> Option<R> {
+    with_binding(&bound.binding, &*bound.root, context_id, call)
+}
+
+/// [`with_bound`], with the binding and its plugin context apart.
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+pub(crate) fn with_binding<R>(
+    binding: &std::cell::RefCell<Binding>,
+    root: &dyn RootContext,
+    context_id: u32,
+    call: impl FnOnce(&mut dyn StreamContext) -> R,
+) -> Option<R> {
     // Busy if a callback of the stream re-entered the guest: nothing runs then.
-    let taken = bound
-        .binding
+    let taken = binding
         .try_borrow_mut()
         .map_or(Taken::Nothing, |mut binding| binding.take_stream());
     run_taken(
         taken,
-        Some(&*bound.root),
+        Some(root),
         context_id,
         call,
-        |slot| match bound.binding.try_borrow_mut() {
+        |slot| match binding.try_borrow_mut() {
             Ok(mut binding) => {
                 let old = std::mem::replace(&mut binding.slot, slot);
                 // Busy while the filter ran: nothing to drop (the common case, without

@@ -2,7 +2,7 @@
 //! typed by its plugin inside), [`StreamContext`] (one per HTTP stream, typed by its
 //! filter inside) and [`ConnectionContext`] (one per connection), with what they pass.
 
-use crate::abi::{Action, PeerType};
+use crate::abi::{Action, PeerType, Via};
 use crate::callout::{Answer, Response};
 use crate::error::Error;
 use crate::host::HostResult;
@@ -65,6 +65,19 @@ pub(crate) trait RootContext {
     fn create_connection(&self, context_id: u32) -> Made<dyn ConnectionContext>;
     /// The plugin's stateless filter, borrowed; `None` if it has none (or it is busy).
     fn stateless(&self) -> Option<RefMut<'_, dyn StreamContext>>;
+    /// Runs `phase` of the stream bound by `binding` to this plugin context (the native
+    /// target's, see [`Bound`](super::state::Bound)), its filter made at its first phase;
+    /// `None` if nothing ran (declined, busy). One call, typed by the plugin inside: a
+    /// stateless filter is reached without a call through a trait object.
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    fn on_bound_phase(
+        &self,
+        binding: &std::cell::RefCell<super::state::Binding>,
+        phase: Phase,
+        size: usize,
+        end_of_stream: bool,
+        via: Via,
+    ) -> Option<Action>;
     /// Whether the plugin's streams' log lines start with their request id.
     fn log_request_id(&self) -> bool;
     /// Whether the plugin has an HTTP filter, and a network filter.
@@ -83,12 +96,14 @@ pub(crate) trait RootContext {
 }
 
 pub(crate) trait StreamContext {
+    /// Runs `phase`; its header calls go `via` the route given.
     fn on_http(
         &mut self,
         context_id: u32,
         phase: Phase,
         size: usize,
         end_of_stream: bool,
+        via: Via,
     ) -> Action;
     fn on_stream_done(&mut self, context_id: u32);
     /// Runs `answer`, a handler of one of this stream's calls, with its filter.

@@ -10,7 +10,7 @@
 //! user code: a host call that re-enters the guest (Envoy may run the response path of a
 //! local reply at once) finds the slot busy and continues instead of panicking.
 
-use crate::abi::Action;
+use crate::abi::{Action, Via};
 use crate::filter::FilterExports;
 use crate::host;
 use crate::plugin::Plugin;
@@ -179,26 +179,10 @@ pub(crate) fn on_configure(root_context_id: u32, configuration_size: usize) -> b
 }
 
 pub(crate) fn on_http(context_id: u32, phase: Phase, size: usize, end_of_stream: bool) -> u32 {
-    let run =
-        |filter: &mut dyn StreamContext| filter.on_http(context_id, phase, size, end_of_stream);
+    let run = |filter: &mut dyn StreamContext| {
+        filter.on_http(context_id, phase, size, end_of_stream, Via::HOST)
+    };
     guarded(|| with_stream(context_id, run))
-        .unwrap_or(Action::Continue)
-        .raw()
-}
-
-/// A phase of stream `context_id`, bound elsewhere by `bound` (the native target's): as
-/// [`on_http`], without finding the stream.
-#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-pub(crate) fn on_bound_http(
-    bound: &state::Bound,
-    context_id: u32,
-    phase: Phase,
-    size: usize,
-    end_of_stream: bool,
-) -> u32 {
-    let run =
-        |filter: &mut dyn StreamContext| filter.on_http(context_id, phase, size, end_of_stream);
-    guarded(|| with_bound(bound, context_id, run))
         .unwrap_or(Action::Continue)
         .raw()
 }

@@ -1,7 +1,7 @@
 //! A plugin context and a stream's filter, behind the traits the dispatcher holds them by
 //! ([`contexts`](super::contexts)).
 
-use crate::abi::{Action, BufferType, StreamType};
+use crate::abi::{Action, BufferType, StreamType, Via};
 use crate::callout::{Answer, Owner, Response};
 use crate::config::{self, ConfigError};
 use crate::error::Error;
@@ -131,6 +131,52 @@ where
         .ok()
     }
 
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    fn on_bound_phase(
+        &self,
+        binding: &RefCell<super::state::Binding>,
+        phase: Phase,
+        size: usize,
+        end_of_stream: bool,
+        via: Via,
+    ) -> Option<Action> {
+        use super::state::Slot;
+        // Busy if a callback of the stream re-entered the guest: nothing runs then.
+        let mut held = binding.try_borrow_mut().ok()?;
+        let context_id = held.context_id;
+        match held.slot {
+            Slot::Stateless => drop(held),
+            // A stateless filter's plugin makes none of its own: the slot says whether the
+            // plugin serves the stream, with no call through the trait.
+            Slot::Unmade if <P::Filter as FilterExports>::STATELESS => {
+                // Neither `Unmade` nor `Busy` holds anything to drop.
+                std::mem::forget(std::mem::replace(&mut held.slot, Slot::Busy));
+                drop(held);
+                let serves = matches!(self.create_stream(context_id), Made::Stateless);
+                let slot = if serves {
+                    Slot::Stateless
+                } else {
+                    Slot::Declined
+                };
+                if let Ok(mut held) = binding.try_borrow_mut() {
+                    std::mem::forget(std::mem::replace(&mut held.slot, slot));
+                }
+                if !serves {
+                    return None;
+                }
+            }
+            _ => {
+                drop(held);
+                return super::access::with_binding(binding, self, context_id, |filter| {
+                    filter.on_http(context_id, phase, size, end_of_stream, via)
+                });
+            }
+        }
+        let mut stateless = self.stateless.try_borrow_mut().ok()?;
+        let filter = stateless.as_mut()?;
+        Some(filter.on_http(context_id, phase, size, end_of_stream, via))
+    }
+
     fn log_request_id(&self) -> bool {
         P::LOG_REQUEST_ID
     }
@@ -196,15 +242,23 @@ impl<F: HttpFilter> Filter<F> {
 }
 
 impl<F: HttpFilter> StreamContext for Filter<F> {
-    fn on_http(&mut self, id: u32, phase: Phase, size: usize, eos: bool) -> Action {
+    fn on_http(&mut self, id: u32, phase: Phase, size: usize, eos: bool, via: Via) -> Action {
         let f = &mut self.filter;
         let result = match phase {
-            Phase::RequestHeaders => f.on_request_headers(&mut RequestHeadersOps::new(id, eos)),
-            Phase::RequestBody => f.on_request_body(&mut RequestBodyOps::new(id, size, eos)),
-            Phase::RequestTrailers => f.on_request_trailers(&mut RequestTrailersOps::new(id)),
-            Phase::ResponseHeaders => f.on_response_headers(&mut ResponseHeadersOps::new(id, eos)),
-            Phase::ResponseBody => f.on_response_body(&mut ResponseBodyOps::new(id, size, eos)),
-            Phase::ResponseTrailers => f.on_response_trailers(&mut ResponseTrailersOps::new(id)),
+            Phase::RequestHeaders => {
+                f.on_request_headers(&mut RequestHeadersOps::new(id, eos, via))
+            }
+            Phase::RequestBody => f.on_request_body(&mut RequestBodyOps::new(id, size, eos, via)),
+            Phase::RequestTrailers => f.on_request_trailers(&mut RequestTrailersOps::new(id, via)),
+            Phase::ResponseHeaders => {
+                f.on_response_headers(&mut ResponseHeadersOps::new(id, eos, via))
+            }
+            Phase::ResponseBody => {
+                f.on_response_body(&mut ResponseBodyOps::new(id, size, eos, via))
+            }
+            Phase::ResponseTrailers => {
+                f.on_response_trailers(&mut ResponseTrailersOps::new(id, via))
+            }
         };
         let direction = match phase {
             Phase::ResponseHeaders | Phase::ResponseBody | Phase::ResponseTrailers => {

@@ -69,12 +69,13 @@ impl Binding {
         }
     }
 
-    /// Binds it anew, as [`new`](Self::new) makes one: for a next stream of the same plugin
-    /// context (the native target reuses an ended stream's binding). What it held is
-    /// dropped only if it needs a drop (a filter of its own, a request id read): no call
-    /// to drop a binding that holds nothing.
+    /// Binds it anew to the same plugin context, as [`new`](Self::new) makes one: for a
+    /// next stream (the native target reuses an ended stream's binding), its log lines
+    /// prefixed as before. What it held is dropped only if it needs a drop (a filter of its
+    /// own, a request id read): no call to drop a binding that holds nothing.
     #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-    pub(crate) fn rebind(&mut self, context_id: u32, root: u32, log_prefix: bool) {
+    pub(crate) fn rebind(&mut self, context_id: u32) {
+        let (root, log_prefix) = (self.root, !matches!(self.request_id, RequestId::Off));
         let old = std::mem::replace(self, Binding::new(context_id, root, log_prefix));
         let holds = matches!(old.slot, Slot::Stream(_) | Slot::Connection(_))
             || matches!(old.request_id, RequestId::Known(_));
@@ -310,23 +311,24 @@ pub(crate) fn take_refused_config() -> Option<crate::config::ConfigError> {
 mod tests {
     use super::*;
 
-    /// A binding bound anew is the binding `Binding::new` makes: its ids, an unmade filter,
-    /// its request id unread (or off), whatever it held before.
+    /// A binding bound anew is the binding `Binding::new` makes for the same plugin context:
+    /// its new id, an unmade filter, its request id unread (or off, as before), whatever it
+    /// held before.
     #[test]
     fn a_binding_bound_anew_is_a_new_binding() {
         let mut binding = Binding::new(3, 1, true);
         binding.slot = Slot::Stateless;
         binding.request_id = RequestId::Known("abc".into());
-        binding.rebind(4, 2, false);
-        assert_eq!((binding.context_id, binding.root), (4, 2));
-        assert!(matches!(binding.slot, Slot::Unmade));
-        assert!(matches!(binding.request_id, RequestId::Off));
-
-        binding.slot = Slot::Declined;
-        binding.request_id = RequestId::Missing;
-        binding.rebind(5, 2, true);
-        assert_eq!(binding.context_id, 5);
+        binding.rebind(4);
+        assert_eq!((binding.context_id, binding.root), (4, 1));
         assert!(matches!(binding.slot, Slot::Unmade));
         assert!(matches!(binding.request_id, RequestId::Unread));
+
+        let mut binding = Binding::new(5, 2, false);
+        binding.slot = Slot::Declined;
+        binding.rebind(6);
+        assert_eq!((binding.context_id, binding.root), (6, 2));
+        assert!(matches!(binding.slot, Slot::Unmade));
+        assert!(matches!(binding.request_id, RequestId::Off));
     }
 }

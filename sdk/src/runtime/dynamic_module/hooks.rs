@@ -9,12 +9,14 @@ use super::host::Scope;
 use super::{
     Kind, PluginConfig, WORKER, Worker, callback, config_destroy, config_new, config_of, skips,
 };
+use crate::abi::dynamic_module::stream::HttpStream;
 use crate::abi::dynamic_module::{
     EnvoyBuffer, FilterConfigEnvoyPtr, FilterConfigModulePtr, FilterEnvoyPtr, FilterModulePtr,
     ModuleBuffer, callbacks, status,
 };
+use crate::abi::{Action, Via};
 use crate::runtime::access::guarded;
-use crate::runtime::contexts::{Phase, RootContext};
+use crate::runtime::contexts::Phase;
 use crate::runtime::exports::root;
 use crate::runtime::state::{Binding, Bound, Elsewhere, HoldsBound};
 use crate::runtime::{calls, dispatch};
@@ -58,86 +60,75 @@ impl HoldsBound for Stream {
 /// reused is an allocation saved).
 const SPARE_STREAMS: usize = 256;
 
-/// What a new [`Stream`] is made of, besides its thread's runtime.
-struct Fields {
-    context_id: u32,
-    plugin: &'static PluginConfig,
-    filter: FilterEnvoyPtr,
-    started: std::time::SystemTime,
-    /// The plugin context it is bound to (its id, and the context), if there is one.
-    root: Option<(u32, Rc<dyn RootContext>)>,
-}
-
-impl Fields {
-    /// Its binding, new.
-    fn bound(context_id: u32, (root_id, root): (u32, Rc<dyn RootContext>)) -> Bound {
-        Bound {
-            binding: RefCell::new(Binding::new(context_id, root_id, root.log_request_id())),
-            root,
-        }
-    }
-
-    fn stream(self, worker: Option<Rc<Worker>>) -> Stream {
-        let context_id = self.context_id;
-        Stream {
-            worker,
-            context_id,
-            plugin: self.plugin,
-            filter: self.filter,
-            started: self.started,
-            bound: self.root.map(|root| Fields::bound(context_id, root)),
-            answered: Cell::new(false),
-        }
-    }
-}
-
-impl Stream {
-    /// A spare object made a new stream's, its fields written in place. A binding it kept
-    /// to the same plugin context is bound anew (no plugin context's count moved, nothing
-    /// moved); any other is replaced.
-    fn reuse(&mut self, worker: &Rc<Worker>, fields: Fields) {
-        // A spare object holds no runtime: nothing to drop.
-        std::mem::forget(self.worker.replace(worker.clone()));
-        self.context_id = fields.context_id;
-        self.plugin = fields.plugin;
-        self.filter = fields.filter;
-        self.started = fields.started;
-        self.answered.set(false);
-        match (&mut self.bound, fields.root) {
-            (Some(bound), Some((root_id, root))) if Rc::ptr_eq(&bound.root, &root) => {
-                let log_prefix = root.log_request_id();
-                bound
-                    .binding
-                    .get_mut()
-                    .rebind(fields.context_id, root_id, log_prefix);
-            }
-            // Another plugin context's binding: it holds no filter of its own, and that
-            // context is held by the thread too (see `Worker::drops_quietly`; a context's
-            // retirement drops the spares first), so its drop runs no user code.
-            (bound, root) => *bound = root.map(|root| Fields::bound(fields.context_id, root)),
-        }
-    }
-}
-
 impl Worker {
     /// Whether `bound` can be dropped, or kept in a spare object, with no user code run: it
     /// holds no filter of its own, and its plugin context is one this thread holds (not
     /// retired), so that it is never its context's last holder.
+    #[inline(always)]
     fn drops_quietly(&self, bound: &Bound) -> bool {
         bound.holds_no_filter()
             && (self.roots.borrow().iter()).any(|(_, _, root)| Rc::ptr_eq(root, &bound.root))
     }
 
-    /// A new stream's object: one of this thread's spare objects if it has one.
-    fn stream_object(self: &Rc<Self>, fields: Fields) -> Rc<Stream> {
+    /// A new stream's object, bound to this thread's plugin context of `plugin` (none on a
+    /// failed thread, or if configuring it failed): one of the thread's spare objects if it
+    /// has one. A spare object bound to the same configuration keeps its binding, bound
+    /// anew: no plugin context to look up, no count moved (the spares of a configuration
+    /// whose context retired are dropped with it, see `Worker::drop_retired_now`, so a
+    /// spare's binding to `plugin` is to its current context here).
+    fn stream_object(
+        self: &Rc<Self>,
+        plugin: &'static PluginConfig,
+        filter: FilterEnvoyPtr,
+        started: std::time::SystemTime,
+    ) -> Rc<Stream> {
+        let context_id = self.next_context_id();
+        let failed = self.failed.get();
+        if !failed {
+            self.drop_retired();
+        }
         let spare = self.spare.borrow_mut().pop();
         if let Some(mut object) = spare
             && let Some(slot) = Rc::get_mut(&mut object)
         {
-            slot.reuse(self, fields);
+            // A spare object holds no runtime: nothing to drop.
+            std::mem::forget(slot.worker.replace(self.clone()));
+            let same = !failed && std::ptr::eq(slot.plugin, plugin);
+            (slot.context_id, slot.plugin, slot.filter) = (context_id, plugin, filter);
+            slot.started = started;
+            slot.answered.set(false);
+            match &mut slot.bound {
+                Some(bound) if same => bound.binding.get_mut().rebind(context_id),
+                // Another configuration's binding: it holds no filter of its own, and its
+                // context is held by the thread too (see `Worker::drops_quietly`), so its
+                // drop runs no user code.
+                bound => *bound = self.bind(plugin, context_id, failed),
+            }
             return object;
         }
-        Rc::new(fields.stream(Some(self.clone())))
+        Rc::new(Stream {
+            worker: Some(self.clone()),
+            context_id,
+            plugin,
+            filter,
+            started,
+            bound: self.bind(plugin, context_id, failed),
+            answered: Cell::new(false),
+        })
+    }
+
+    /// Stream `context_id`'s binding to this thread's plugin context of `plugin`, made
+    /// first if needed; `None` on a failed thread, or if configuring it failed.
+    fn bind(&self, plugin: &'static PluginConfig, context_id: u32, failed: bool) -> Option<Bound> {
+        if failed {
+            return None;
+        }
+        let (root_id, root) = self.plugin_context(plugin)?;
+        let log_prefix = root.log_request_id();
+        Some(Bound {
+            binding: RefCell::new(Binding::new(context_id, root_id, log_prefix)),
+            root,
+        })
     }
 
     /// Keeps an ended stream's object for a next stream, if nothing else holds it and the
@@ -157,6 +148,13 @@ impl Worker {
         );
         // Not the runtime's last holder: the caller holds it too.
         ended.worker = None;
+        self.keep_spare(object);
+    }
+
+    /// [`spare_stream`](Self::spare_stream), for an object known to be held by nothing
+    /// else, holding no runtime and a binding whose drop runs no user code.
+    #[inline(always)]
+    fn keep_spare(&self, object: Rc<Stream>) {
         let mut spare = self.spare.borrow_mut();
         if spare.len() < SPARE_STREAMS {
             spare.push(object);
@@ -233,14 +231,15 @@ fn phase_hook(
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return status::CONTINUE;
     };
-    if stream.bound.is_some() && skips(bit) {
+    // The flag first: one atomic load, and a phase the filter lacks returns.
+    if skips(bit) && stream.bound.is_some() {
         return status::CONTINUE;
     }
     run_phase(stream, bit, name, phase, end_of_stream, size)
 }
 
 /// [`phase_hook`], for a phase that runs.
-#[inline(never)]
+#[inline(always)]
 fn run_phase(
     stream: &Stream,
     bit: u16,
@@ -297,14 +296,25 @@ impl Stream {
         }
         let scope = Scope::stream(self.filter, self.plugin, self);
         let size = size(worker);
-        let result = worker.run(name, scope, || {
-            dispatch::on_bound_http(bound, self.context_id, phase, size, end_of_stream)
-        });
+        // The filter runs straight from the stream's binding, typed by its plugin (no
+        // dispatcher, no call through a trait object for a stateless filter); a panic in
+        // it is caught here, with the scope set back first.
+        let outer = worker.host.enter(scope);
+        // SAFETY: Envoy's object of this stream, whose hook is running; the ops holding
+        // it live only for the phase.
+        let via = Via::stream(unsafe { HttpStream::new(self.filter) });
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (bound.root).on_bound_phase(&bound.binding, phase, size, end_of_stream, via)
+        }));
+        worker.host.leave(outer);
         worker.host.ticks.ran_hook(self.filter);
-        match result {
-            Some(0) => Flow::Continue,
-            Some(_) => Flow::Stop,
-            None => self.answer_failed(),
+        match ran {
+            Ok(None | Some(Action::Continue)) => Flow::Continue,
+            Ok(Some(_)) => Flow::Stop,
+            Err(_) => {
+                worker.panicked(name, scope);
+                self.answer_failed()
+            }
         }
     }
 
@@ -364,30 +374,22 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
         return std::ptr::null();
     };
     let started = std::time::SystemTime::now();
-    // A stream that could not be set up is answered 503 at its first phase.
-    let unset = || Fields {
-        context_id: 0,
-        plugin,
-        filter,
-        started,
-        root: None,
-    };
+    // Bound to its configuration's plugin context, as Envoy announces a wasm stream with
+    // its root context; its filter is made at its first phase. A stream that could not be
+    // set up is answered 503 at its first phase.
     let stream = barrier(
-        || Rc::new(unset().stream(None)),
         || {
-            WORKER.with(|worker| {
-                // Bound to its configuration's plugin context, as Envoy announces a wasm
-                // stream with its root context; its filter is made at its first phase.
-                let root = (!worker.failed.get())
-                    .then(|| worker.plugin_context(plugin))
-                    .flatten();
-                worker.stream_object(Fields {
-                    context_id: worker.next_context_id(),
-                    root,
-                    ..unset()
-                })
+            Rc::new(Stream {
+                worker: None,
+                context_id: 0,
+                plugin,
+                filter,
+                started,
+                bound: None,
+                answered: Cell::new(false),
             })
         },
+        || WORKER.with(|worker| worker.stream_object(plugin, filter, started)),
     );
     Rc::into_raw(stream).cast()
 }
@@ -475,23 +477,31 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     _filter: FilterEnvoyPtr,
     module: FilterModulePtr,
 ) {
-    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
-    let Some(stream) = (unsafe { stream_of(module) }) else {
+    // A stream that was not set up has no filter to look: nothing to do either way.
+    if skips(callback::LOG) {
         return;
-    };
+    }
+    // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
+    if let Some(stream) = unsafe { stream_of(module) } {
+        last_look(stream);
+    }
+}
+
+/// [`envoy_dynamic_module_on_http_filter_stream_complete`], for a module whose filters
+/// have a last look (or a thread that failed).
+#[inline(never)]
+fn last_look(stream: &Stream) {
     let Some(bound) = &stream.bound else {
         return;
     };
-    if !skips(callback::LOG) {
-        let scope = Scope::stream(stream.filter, stream.plugin, stream);
-        stream.on_worker(|worker| {
-            if worker.implements(callback::LOG) {
-                worker.run("proxy_on_log", scope, || {
-                    dispatch::on_bound_log(bound, stream.context_id);
-                });
-            }
-        });
-    }
+    let scope = Scope::stream(stream.filter, stream.plugin, stream);
+    stream.on_worker(|worker| {
+        if worker.implements(callback::LOG) {
+            worker.run("proxy_on_log", scope, || {
+                dispatch::on_bound_log(bound, stream.context_id);
+            });
+        }
+    });
 }
 
 /// The stream is gone: its filter is dropped, and what it started is forgotten.
@@ -502,6 +512,29 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
     }
     // SAFETY: the pointer `filter_new` returned (an `Rc<Stream>`), taken back only here.
     let mut stream = unsafe { Rc::from_raw(module.cast::<Stream>()) };
+    // The common end: nothing else holds the object, the thread keeps nothing of the
+    // stream, and its binding's drop would run no user code. The object, with its
+    // binding, is kept for a next stream as it is.
+    if let Some(object) = Rc::get_mut(&mut stream)
+        && let Some(worker) = &object.worker
+        && !worker.failed.get()
+        && !worker.host.holds_streams()
+        && !calls::any_made()
+        && (object.bound.as_ref()).is_none_or(|bound| worker.drops_quietly(bound))
+    {
+        // Taken out of an object nothing else holds: a spare object holds no runtime.
+        if let Some(worker) = object.worker.take() {
+            worker.keep_spare(stream);
+        }
+        return;
+    }
+    end_stream(stream);
+}
+
+/// [`envoy_dynamic_module_on_http_filter_destroy`], for a stream the thread keeps
+/// something of, or whose binding's drop runs user code.
+#[inline(never)]
+fn end_stream(mut stream: Rc<Stream>) {
     let (context_id, filter, plugin) = (stream.context_id, stream.filter, stream.plugin);
     // Taken out of an object nothing else holds: a spare object holds no runtime.
     let worker = match Rc::get_mut(&mut stream) {

@@ -415,18 +415,25 @@ impl Worker {
         let result = call();
         self.host.leave(outer);
         if crate::runtime::access::take_guest_panic().is_some() {
-            self.fail();
-            self.host.log_for(
-                scope,
-                crate::abi::LogLevel::Error,
-                &format!(
-                    "Function: {callback} failed: the module panicked; this thread's \
-                     streams are answered 503 from now on"
-                ),
-            );
+            self.panicked(callback, scope);
             return None;
         }
         Some(result)
+    }
+
+    /// The module panicked in export `callback`, run in `scope`: this thread fails, and
+    /// says so in the plugin's log.
+    #[cold]
+    fn panicked(&self, callback: &str, scope: host::Scope) {
+        self.fail();
+        self.host.log_for(
+            scope,
+            crate::abi::LogLevel::Error,
+            &format!(
+                "Function: {callback} failed: the module panicked; this thread's streams \
+                 are answered 503 from now on"
+            ),
+        );
     }
 }
 

@@ -185,10 +185,17 @@ impl Ticks {
         }
     }
 
+    /// Whether some stream may carry a tick (the carrier, or one that ran a hook while a
+    /// tick was set).
+    #[inline]
+    pub(super) fn carried(&self) -> bool {
+        self.carrier.get().is_some() || self.carriers.try_borrow().map_or(true, |c| !c.is_empty())
+    }
+
     /// Stream `filter` is gone: it carries nothing any more.
     #[inline]
     pub(super) fn stream_gone(&self, filter: FilterEnvoyPtr) {
-        if self.carrier.get().is_some() || !self.carriers.borrow().is_empty() {
+        if self.carried() {
             self.carries_no_more(filter);
         }
     }

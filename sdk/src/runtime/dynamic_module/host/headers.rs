@@ -2,78 +2,25 @@
 //! gRPC stream's metadata).
 
 use super::*;
+use crate::abi::dynamic_module::stream::{HttpStream, stream_map};
 use crate::abi::pairs::Packed;
-use std::mem::MaybeUninit;
-
-/// How many header slots live on the stack while a map is read (more go on the heap).
-const STACK_SLOTS: usize = 32;
-
-/// Header slots Envoy filled in the current hook: names and values borrowed from its map.
-#[derive(Clone, Copy)]
-struct Filled<'a> {
-    slots: &'a [EnvoyHeader],
-}
-
-impl<'a> Filled<'a> {
-    /// Every name and value, in Envoy's order.
-    fn pairs(self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone {
-        self.slots.iter().map(|header| {
-            // SAFETY: `Filled` holds only slots Envoy filled with its header's bytes, valid
-            // for the current hook while the map is not changed (see `with_headers`).
-            unsafe {
-                (
-                    crate::abi::native::input(header.key_ptr, header.key_length),
-                    crate::abi::native::input(header.value_ptr, header.value_length),
-                )
-            }
-        })
-    }
-}
 
 impl NativeHost {
-    /// Runs `read` on every header of map `map` of the current stream, borrowed from Envoy.
-    /// `read` cannot write to the map, so what it borrows stays valid while it runs.
-    fn with_headers<R>(&self, map: u32, read: impl FnOnce(Filled<'_>) -> R) -> Option<R> {
-        let filter = self.filter()?;
-        let count = envoy!(http_get_headers_size(filter, map))?;
-        if count == 0 {
-            return Some(read(Filled { slots: &[] }));
-        }
-        // Left unwritten: Envoy fills them (a kilobyte of stack zeroed per read cost more
-        // than the rest of a small map's read).
-        let mut stack = [const { MaybeUninit::<EnvoyHeader>::uninit() }; STACK_SLOTS];
-        let mut heap = Vec::new();
-        let slots: &mut [MaybeUninit<EnvoyHeader>] = if count <= STACK_SLOTS {
-            &mut stack[..count]
-        } else {
-            heap.reserve_exact(count);
-            &mut heap.spare_capacity_mut()[..count]
-        };
-        if !envoy!(http_get_headers(filter, map, slots.as_mut_ptr().cast()))? {
-            return None;
-        }
-        // SAFETY: Envoy answered true, so it wrote one header into each of the `count`
-        // slots `http_get_headers_size` asked for (`abi.h`: the array holds that many, and
-        // `getHeadersImpl` writes every header of the map, which no call changed between).
-        let slots = unsafe { std::slice::from_raw_parts(slots.as_ptr().cast(), count) };
-        Some(read(Filled { slots }))
+    /// The current stream's object in Envoy, for its header calls (none for a connection or
+    /// a plugin).
+    fn http_stream(&self) -> Option<HttpStream> {
+        // SAFETY: a scope naming a stream is set only while one of the stream's hooks, or a
+        // hook answering what it started, runs on this thread (see `Scope`), and the value
+        // is used within the host call.
+        self.filter()
+            .map(|filter| unsafe { HttpStream::new(filter) })
     }
 
     /// Map `map` of the current stream in proxy-wasm's serialized form, encoded straight
     /// from Envoy's header slots (no copy of each header first).
     pub(super) fn serialized_headers(&self, map: u32) -> Option<Vec<u8>> {
-        self.with_headers(map, |filled| pairs::encode_iter(filled.pairs()))
-    }
-}
-
-/// Envoy's header map for a proxy-wasm map type of the stream.
-fn stream_map(map_type: u32) -> Option<u32> {
-    match MapType::from_raw(map_type)? {
-        MapType::HttpRequestHeaders => Some(header_map::REQUEST_HEADERS),
-        MapType::HttpRequestTrailers => Some(header_map::REQUEST_TRAILERS),
-        MapType::HttpResponseHeaders => Some(header_map::RESPONSE_HEADERS),
-        MapType::HttpResponseTrailers => Some(header_map::RESPONSE_TRAILERS),
-        _ => None,
+        let stream = self.http_stream()?;
+        stream.with_headers(map, |filled| pairs::encode_iter(filled.pairs()))
     }
 }
 
@@ -81,20 +28,8 @@ fn stream_map(map_type: u32) -> Option<u32> {
 impl DirectHeadersHost for NativeHost {
     fn header_map_packed(&self, map_type: u32) -> Option<(u32, Packed)> {
         let map = stream_map(map_type)?;
-        let read = self.with_headers(map, |filled| {
-            let bytes = filled
-                .slots
-                .iter()
-                .map(|header| header.key_length + header.value_length)
-                .sum();
-            let mut packed = Packed::with_capacity(filled.slots.len(), bytes);
-            filled
-                .pairs()
-                .for_each(|(name, value)| packed.push(name, value));
-            packed
-        });
-        Some(match read {
-            Some(packed) => (OK, packed),
+        Some(match self.http_stream() {
+            Some(stream) => stream.packed(map),
             None => (BAD_ARGUMENT, Packed::default()),
         })
     }
@@ -105,36 +40,11 @@ impl DirectHeadersHost for NativeHost {
         key: &[u8],
         read: &mut dyn FnMut(&[u8]),
     ) -> Option<u32> {
-        Some(self.stream_header(stream_map(map_type)?, key, read))
-    }
-}
-
-impl NativeHost {
-    /// Shows `read` the value of `key` in Envoy's map `map` of the current stream, borrowed
-    /// from Envoy, and returns the status.
-    fn stream_header(&self, map: u32, key: &[u8], read: &mut dyn FnMut(&[u8])) -> u32 {
-        let Some(filter) = self.filter() else {
-            return BAD_ARGUMENT;
-        };
-        let mut value = EnvoyBuffer::EMPTY;
-        let found = envoy!(http_get_header(
-            filter,
-            map,
-            ModuleBuffer::of(key),
-            &mut value,
-            0,
-            std::ptr::null_mut()
-        ));
-        match found {
-            Some(true) if !value.ptr.is_null() => {
-                // SAFETY: Envoy filled `value` in the current hook; it stays valid until the
-                // map changes, and `read` cannot change it.
-                read(unsafe { value.bytes() });
-                OK
-            }
-            Some(_) => NOT_FOUND,
-            None => UNIMPLEMENTED,
-        }
+        let map = stream_map(map_type)?;
+        Some(match self.http_stream() {
+            Some(stream) => stream.header(map, key, read),
+            None => BAD_ARGUMENT,
+        })
     }
 }
 
@@ -174,43 +84,13 @@ impl HeaderHost for NativeHost {
     }
 
     fn proxy_set_header_map_pairs(&self, call: proxy_set_header_map_pairs::Args<'_>) -> u32 {
-        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
+        let (Some(stream), Some(map)) = (self.http_stream(), stream_map(call.map_type)) else {
             return BAD_ARGUMENT;
         };
-        // The old names are copied: the writes below change Envoy's map.
-        let old_names = self.with_headers(map, |filled| {
-            filled
-                .pairs()
-                .map(|(key, _)| key.to_vec())
-                .collect::<Vec<_>>()
-        });
-        let (Some(new), Some(old_names)) = (owned_pairs(call.data), old_names) else {
-            return BAD_ARGUMENT;
-        };
-        for key in &old_names {
-            if !new.iter().any(|(k, _)| k == key) {
-                envoy!(http_set_header(
-                    filter,
-                    map,
-                    ModuleBuffer::of(key),
-                    ModuleBuffer::NULL
-                ));
-            }
+        match owned_pairs(call.data) {
+            Some(pairs) => stream.set_pairs(map, &pairs),
+            None => BAD_ARGUMENT,
         }
-        let mut set: Vec<&[u8]> = Vec::new();
-        for (key, value) in &new {
-            let (key_buf, value_buf) = (ModuleBuffer::of(key), ModuleBuffer::of(value));
-            let done = if set.contains(&key.as_slice()) {
-                envoy!(http_add_header(filter, map, key_buf, value_buf))
-            } else {
-                set.push(key);
-                envoy!(http_set_header(filter, map, key_buf, value_buf))
-            };
-            if done != Some(true) {
-                return BAD_ARGUMENT;
-            }
-        }
-        OK
     }
 
     fn proxy_get_header_map_value(&self, call: proxy_get_header_map_value::Args<'_>) -> u32 {
@@ -233,63 +113,37 @@ impl HeaderHost for NativeHost {
                 None => NOT_FOUND,
             };
         }
-        let Some(map) = stream_map(call.map_type) else {
+        let (Some(stream), Some(map)) = (self.http_stream(), stream_map(call.map_type)) else {
             return BAD_ARGUMENT;
         };
-        self.stream_header(map, call.key, &mut |value| {
+        stream.header(map, call.key, |value| {
             *call.return_value = value.to_vec();
         })
     }
 
     fn proxy_add_header_map_value(&self, call: proxy_add_header_map_value::Args<'_>) -> u32 {
-        self.write_header(call.map_type, call.key, call.value, Write::Add)
+        self.write_header(call.map_type, call.key, Some(call.value), true)
     }
 
     fn proxy_replace_header_map_value(
         &self,
         call: proxy_replace_header_map_value::Args<'_>,
     ) -> u32 {
-        self.write_header(call.map_type, call.key, call.value, Write::Replace)
+        self.write_header(call.map_type, call.key, Some(call.value), false)
     }
 
     fn proxy_remove_header_map_value(&self, call: proxy_remove_header_map_value::Args<'_>) -> u32 {
-        let (Some(filter), Some(map)) = (self.filter(), stream_map(call.map_type)) else {
-            return BAD_ARGUMENT;
-        };
-        envoy!(http_set_header(
-            filter,
-            map,
-            ModuleBuffer::of(call.key),
-            ModuleBuffer::NULL
-        ));
-        OK
+        self.write_header(call.map_type, call.key, None, false)
     }
 }
 
-/// How a header write treats the values the map already has under the name.
-#[derive(Clone, Copy)]
-enum Write {
-    /// Keeps them: one more value.
-    Add,
-    /// Drops them: this value alone.
-    Replace,
-}
-
 impl NativeHost {
-    /// Writes `key: value` into the current stream's map `map_type`, adding or replacing.
-    fn write_header(&self, map_type: u32, key: &[u8], value: &[u8], write: Write) -> u32 {
-        let (Some(filter), Some(map)) = (self.filter(), stream_map(map_type)) else {
-            return BAD_ARGUMENT;
-        };
-        let (key, value) = (ModuleBuffer::of(key), ModuleBuffer::of(value));
-        let written = match write {
-            Write::Add => envoy!(http_add_header(filter, map, key, value)),
-            Write::Replace => envoy!(http_set_header(filter, map, key, value)),
-        };
-        if written == Some(true) {
-            OK
-        } else {
-            BAD_ARGUMENT
+    /// Writes `key` into the current stream's map `map_type` (see
+    /// [`HttpStream::write_header`]).
+    fn write_header(&self, map_type: u32, key: &[u8], value: Option<&[u8]>, add: bool) -> u32 {
+        match (self.http_stream(), stream_map(map_type)) {
+            (Some(stream), Some(map)) => stream.write_header(map, key, value, add),
+            _ => BAD_ARGUMENT,
         }
     }
 }

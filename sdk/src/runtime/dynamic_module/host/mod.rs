@@ -8,8 +8,8 @@
 use super::ticks::Ticks;
 use super::{Kind, Metric, PluginConfig};
 use crate::abi::dynamic_module::{
-    self as dm, BootstrapTimerPtr, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer,
-    ModuleHeader, NetworkFilterEnvoyPtr, body, callbacks, header_map,
+    self as dm, BootstrapTimerPtr, EnvoyBuffer, FilterEnvoyPtr, ModuleBuffer, ModuleHeader,
+    NetworkFilterEnvoyPtr, body, callbacks, header_map,
 };
 use crate::abi::imports::*;
 use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, pairs};
@@ -278,6 +278,23 @@ impl NativeHost {
             stream: Some(stream),
         });
         self.kept.set(self.kept.get() + 1);
+    }
+
+    /// Whether this thread keeps anything of a stream until it ends: a stream kept
+    /// findable, a tick's carrier, a callout or gRPC call in flight. When it keeps nothing,
+    /// a stream's end has nothing to forget here ([`stream_gone`](Self::stream_gone),
+    /// [`forget_callouts`](Self::forget_callouts), [`forget_grpc`](Self::forget_grpc)).
+    pub(super) fn holds_streams(&self) -> bool {
+        self.kept.get() > 0
+            || self.ticks.carried()
+            || self
+                .callouts
+                .try_borrow()
+                .map_or(true, |calls| !calls.is_empty())
+            || self
+                .grpc_calls
+                .try_borrow()
+                .map_or(true, |calls| !calls.is_empty())
     }
 
     /// Stream `context_id` ended: it is findable no more, and carries no tick.
