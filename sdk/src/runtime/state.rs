@@ -75,14 +75,13 @@ impl Binding {
     /// own, a request id read): no call to drop a binding that holds nothing.
     #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
     pub(crate) fn rebind(&mut self, context_id: u32) {
-        let (root, log_prefix) = (self.root, !matches!(self.request_id, RequestId::Off));
-        let old = std::mem::replace(self, Binding::new(context_id, root, log_prefix));
-        let holds = matches!(old.slot, Slot::Stream(_) | Slot::Connection(_))
-            || matches!(old.request_id, RequestId::Known(_));
-        if holds {
-            drop(old);
-        } else {
-            std::mem::forget(old);
+        self.context_id = context_id;
+        match std::mem::replace(&mut self.slot, Slot::Unmade) {
+            own @ (Slot::Stream(_) | Slot::Connection(_)) => drop(own),
+            nothing => std::mem::forget(nothing),
+        }
+        if !matches!(self.request_id, RequestId::Off | RequestId::Unread) {
+            self.request_id = RequestId::Unread;
         }
     }
 

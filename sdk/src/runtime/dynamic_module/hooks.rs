@@ -294,25 +294,25 @@ impl Stream {
         if !worker.implements(bit) {
             return Flow::Continue;
         }
-        let scope = Scope::stream(self.filter, self.plugin, self);
         let size = size(worker);
         // The filter runs straight from the stream's binding, typed by its plugin (no
         // dispatcher, no call through a trait object for a stateless filter); a panic in
         // it is caught here, with the scope set back first.
-        let outer = worker.host.enter(scope);
+        let host = &*worker.host;
+        let outer = host.enter(Scope::stream(self.filter, self.plugin, self));
         // SAFETY: Envoy's object of this stream, whose hook is running; the ops holding
         // it live only for the phase.
         let via = Via::stream(unsafe { HttpStream::new(self.filter) });
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             (bound.root).on_bound_phase(&bound.binding, phase, size, end_of_stream, via)
         }));
-        worker.host.leave(outer);
-        worker.host.ticks.ran_hook(self.filter);
+        host.leave(outer);
+        host.ticks.ran_hook(self.filter);
         match ran {
             Ok(None | Some(Action::Continue)) => Flow::Continue,
             Ok(Some(_)) => Flow::Stop,
             Err(_) => {
-                worker.panicked(name, scope);
+                worker.panicked(name, Scope::stream(self.filter, self.plugin, self));
                 self.answer_failed()
             }
         }
