@@ -245,16 +245,28 @@ fn has_splitting_byte(value: &[u8]) -> bool {
     // Whether a word has a zero byte: a byte's high bit survives only where the byte
     // was zero, or where a zero byte below it borrowed, so never without a zero byte.
     let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
-    let (words, tail) = value.as_chunks::<8>();
-    words.iter().any(|word| {
-        let word = u64::from_ne_bytes(*word);
+    let splitting = |word: u64| {
         has_zero(word)
             || has_zero(word ^ (ONES * u64::from(b'\r')))
             || has_zero(word ^ (ONES * u64::from(b'\n')))
-    }) || tail.iter().any(splits)
+    };
+    // A short value (most are) as one word of two halves that overlap.
+    if let 4..=7 = value.len() {
+        let half = |at: usize| {
+            let bytes: [u8; 4] = value[at..at + 4].try_into().unwrap_or_default();
+            u64::from(u32::from_le_bytes(bytes))
+        };
+        return splitting(half(0) | half(value.len() - 4) << 32);
+    }
+    let (words, tail) = value.as_chunks::<8>();
+    words
+        .iter()
+        .any(|word| splitting(u64::from_ne_bytes(*word)))
+        || tail.iter().any(splits)
 }
 
 /// Checks a header value: no CR, LF or NUL.
+#[inline(always)]
 pub(crate) fn check_value(name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
     if !has_splitting_byte(value) {
         return Ok(());

@@ -1,6 +1,7 @@
 //! The traits the dispatcher holds contexts by: [`RootContext`] (one per plugin context,
 //! typed by its plugin inside), [`StreamContext`] (one per HTTP stream, typed by its
-//! filter inside) and [`ConnectionContext`] (one per connection), with what they pass.
+//! filter inside) and [`ConnectionContext`] (one per connection), with what they pass, and
+//! a stream's or connection's [`Binding`] to its plugin context (its [`Slot`]).
 
 use crate::abi::{Action, PeerType, Via};
 use crate::callout::{Answer, Response};
@@ -72,7 +73,7 @@ pub(crate) trait RootContext {
     #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
     fn on_bound_phase(
         &self,
-        binding: &std::cell::RefCell<super::state::Binding>,
+        binding: &std::cell::RefCell<Binding>,
         phase: Phase,
         size: usize,
         end_of_stream: bool,
@@ -147,4 +148,115 @@ pub(crate) trait ConnectionContext {
     fn on_event(&mut self, context_id: u32, event: NetworkEvent) -> Action;
     /// The downstream close and the last look, once.
     fn finish(&mut self, context_id: u32, peer: PeerType);
+}
+
+/// What a stream's or connection's context holds.
+pub(crate) enum Slot {
+    /// Bound to its plugin; its filter is made at its first callback (Envoy does not say at
+    /// creation whether a context is an HTTP stream or a connection).
+    Unmade,
+    /// Its filter is running (taken out, so that no borrow is held during user code).
+    Busy,
+    /// The plugin declined it: no filter, nothing runs for it.
+    Declined,
+    /// Its plugin's one stateless filter serves it.
+    Stateless,
+    /// An HTTP stream's filter.
+    Stream(Box<dyn StreamContext>),
+    /// A connection's network filter.
+    Connection(Box<dyn ConnectionContext>),
+    /// A connection whose close was delivered (kept until `proxy_on_delete`, so that
+    /// `proxy_on_log` does not take it for an HTTP stream).
+    Closed,
+}
+
+/// A stream's request id, for its log lines: read at its first line, at most once.
+pub(crate) enum RequestId {
+    /// The plugin does not prefix its lines.
+    Off,
+    Unread,
+    Missing,
+    Known(Box<str>),
+}
+
+/// A stream or connection: the plugin context it belongs to and what it holds.
+pub(crate) struct Binding {
+    pub(crate) context_id: u32,
+    /// The plugin context Envoy created it under.
+    pub(crate) root: u32,
+    pub(crate) slot: Slot,
+    pub(crate) request_id: RequestId,
+}
+
+impl Binding {
+    /// Context `context_id`, bound to plugin context `root`, its filter not made yet; its
+    /// log lines carry its request id if `log_prefix`.
+    pub(crate) fn new(context_id: u32, root: u32, log_prefix: bool) -> Binding {
+        Binding {
+            context_id,
+            root,
+            slot: Slot::Unmade,
+            request_id: if log_prefix {
+                RequestId::Unread
+            } else {
+                RequestId::Off
+            },
+        }
+    }
+
+    /// Binds it anew to the same plugin context, as [`new`](Self::new) makes one: for a
+    /// next stream (the native target reuses an ended stream's binding), its log lines
+    /// prefixed as before. What it held is dropped only if it needs a drop (a filter of its
+    /// own, a request id read): no call to drop a binding that holds nothing.
+    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+    pub(crate) fn rebind(&mut self, context_id: u32) {
+        self.context_id = context_id;
+        match std::mem::replace(&mut self.slot, Slot::Unmade) {
+            own @ (Slot::Stream(_) | Slot::Connection(_)) => drop(own),
+            nothing => std::mem::forget(nothing),
+        }
+        if !matches!(self.request_id, RequestId::Off | RequestId::Unread) {
+            self.request_id = RequestId::Unread;
+        }
+    }
+
+    /// The request id for the stream's log lines: read at its first line, once.
+    pub(crate) fn request_id(&mut self) -> Option<Box<str>> {
+        if let RequestId::Unread = self.request_id {
+            self.request_id = match crate::host::properties::get(&["request", "id"]) {
+                Ok(Some(id)) => RequestId::Known(String::from_utf8_lossy(&id).into_owned().into()),
+                _ => RequestId::Missing,
+            };
+        }
+        match &self.request_id {
+            RequestId::Known(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(all(test, feature = "dynamic-module", not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    /// A binding bound anew is the binding `Binding::new` makes for the same plugin context:
+    /// its new id, an unmade filter, its request id unread (or off, as before), whatever it
+    /// held before.
+    #[test]
+    fn a_binding_bound_anew_is_a_new_binding() {
+        let mut binding = Binding::new(3, 1, true);
+        binding.slot = Slot::Stateless;
+        binding.request_id = RequestId::Known("abc".into());
+        binding.rebind(4);
+        assert_eq!((binding.context_id, binding.root), (4, 1));
+        assert!(matches!(binding.slot, Slot::Unmade));
+        assert!(matches!(binding.request_id, RequestId::Unread));
+
+        let mut binding = Binding::new(5, 2, false);
+        binding.slot = Slot::Declined;
+        binding.rebind(6);
+        assert_eq!((binding.context_id, binding.root), (6, 2));
+        assert!(matches!(binding.slot, Slot::Unmade));
+        assert!(matches!(binding.request_id, RequestId::Off));
+    }
 }

@@ -134,13 +134,13 @@ where
     #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
     fn on_bound_phase(
         &self,
-        binding: &RefCell<super::state::Binding>,
+        binding: &RefCell<super::contexts::Binding>,
         phase: Phase,
         size: usize,
         end_of_stream: bool,
         via: Via,
     ) -> Option<Action> {
-        use super::state::Slot;
+        use super::contexts::Slot;
         // Busy if a callback of the stream re-entered the guest: nothing runs then.
         let mut held = binding.try_borrow_mut().ok()?;
         let context_id = held.context_id;

@@ -11,94 +11,11 @@
 
 use crate::callout::{Answer, CallKind};
 use crate::grpc::GrpcEvent;
-use crate::runtime::contexts::{ConnectionContext, NewRoot, RootContext, StreamContext};
+use crate::runtime::contexts::{NewRoot, RootContext};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// What a stream's or connection's context holds.
-pub(crate) enum Slot {
-    /// Bound to its plugin; its filter is made at its first callback (Envoy does not say at
-    /// creation whether a context is an HTTP stream or a connection).
-    Unmade,
-    /// Its filter is running (taken out, so that no borrow is held during user code).
-    Busy,
-    /// The plugin declined it: no filter, nothing runs for it.
-    Declined,
-    /// Its plugin's one stateless filter serves it.
-    Stateless,
-    /// An HTTP stream's filter.
-    Stream(Box<dyn StreamContext>),
-    /// A connection's network filter.
-    Connection(Box<dyn ConnectionContext>),
-    /// A connection whose close was delivered (kept until `proxy_on_delete`, so that
-    /// `proxy_on_log` does not take it for an HTTP stream).
-    Closed,
-}
-
-/// A stream's request id, for its log lines: read at its first line, at most once.
-pub(crate) enum RequestId {
-    /// The plugin does not prefix its lines.
-    Off,
-    Unread,
-    Missing,
-    Known(Box<str>),
-}
-
-/// A stream or connection: the plugin context it belongs to and what it holds.
-pub(crate) struct Binding {
-    pub(crate) context_id: u32,
-    /// The plugin context Envoy created it under.
-    pub(crate) root: u32,
-    pub(crate) slot: Slot,
-    pub(crate) request_id: RequestId,
-}
-
-impl Binding {
-    /// Context `context_id`, bound to plugin context `root`, its filter not made yet; its
-    /// log lines carry its request id if `log_prefix`.
-    pub(crate) fn new(context_id: u32, root: u32, log_prefix: bool) -> Binding {
-        Binding {
-            context_id,
-            root,
-            slot: Slot::Unmade,
-            request_id: if log_prefix {
-                RequestId::Unread
-            } else {
-                RequestId::Off
-            },
-        }
-    }
-
-    /// Binds it anew to the same plugin context, as [`new`](Self::new) makes one: for a
-    /// next stream (the native target reuses an ended stream's binding), its log lines
-    /// prefixed as before. What it held is dropped only if it needs a drop (a filter of its
-    /// own, a request id read): no call to drop a binding that holds nothing.
-    #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-    pub(crate) fn rebind(&mut self, context_id: u32) {
-        self.context_id = context_id;
-        match std::mem::replace(&mut self.slot, Slot::Unmade) {
-            own @ (Slot::Stream(_) | Slot::Connection(_)) => drop(own),
-            nothing => std::mem::forget(nothing),
-        }
-        if !matches!(self.request_id, RequestId::Off | RequestId::Unread) {
-            self.request_id = RequestId::Unread;
-        }
-    }
-
-    /// The request id for the stream's log lines: read at its first line, once.
-    fn request_id(&mut self) -> Option<Box<str>> {
-        if let RequestId::Unread = self.request_id {
-            self.request_id = match crate::host::properties::get(&["request", "id"]) {
-                Ok(Some(id)) => RequestId::Known(String::from_utf8_lossy(&id).into_owned().into()),
-                _ => RequestId::Missing,
-            };
-        }
-        match &self.request_id {
-            RequestId::Known(id) => Some(id.clone()),
-            _ => None,
-        }
-    }
-}
+pub(crate) use super::contexts::{Binding, Slot};
 
 /// A stream's binding kept outside the dispatcher's list, with the plugin context it is
 /// bound to: the native target keeps each HTTP stream's binding in the object Envoy hands
@@ -304,30 +221,4 @@ pub(crate) fn keep_refused_config(error: crate::config::ConfigError) {
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub(crate) fn take_refused_config() -> Option<crate::config::ConfigError> {
     REFUSED_CONFIG.with(|slot| slot.borrow_mut().take())
-}
-
-#[cfg(all(test, feature = "dynamic-module", not(target_arch = "wasm32")))]
-mod tests {
-    use super::*;
-
-    /// A binding bound anew is the binding `Binding::new` makes for the same plugin context:
-    /// its new id, an unmade filter, its request id unread (or off, as before), whatever it
-    /// held before.
-    #[test]
-    fn a_binding_bound_anew_is_a_new_binding() {
-        let mut binding = Binding::new(3, 1, true);
-        binding.slot = Slot::Stateless;
-        binding.request_id = RequestId::Known("abc".into());
-        binding.rebind(4);
-        assert_eq!((binding.context_id, binding.root), (4, 1));
-        assert!(matches!(binding.slot, Slot::Unmade));
-        assert!(matches!(binding.request_id, RequestId::Unread));
-
-        let mut binding = Binding::new(5, 2, false);
-        binding.slot = Slot::Declined;
-        binding.rebind(6);
-        assert_eq!((binding.context_id, binding.root), (6, 2));
-        assert!(matches!(binding.slot, Slot::Unmade));
-        assert!(matches!(binding.request_id, RequestId::Off));
-    }
 }

@@ -58,7 +58,7 @@ impl HoldsBound for Stream {
 
 /// How many ended streams' objects a thread keeps for its next streams (an object
 /// reused is an allocation saved).
-const SPARE_STREAMS: usize = 256;
+pub(super) const SPARE_STREAMS: usize = 256;
 
 impl Worker {
     /// Whether `bound` can be dropped, or kept in a spare object, with no user code run: it
@@ -156,8 +156,13 @@ impl Worker {
     #[inline(always)]
     fn keep_spare(&self, object: Rc<Stream>) {
         let mut spare = self.spare.borrow_mut();
-        if spare.len() < SPARE_STREAMS {
-            spare.push(object);
+        let kept = spare.len();
+        // Written into the room reserved for the spares (`SPARE_STREAMS`, at the thread's
+        // start): no call to grow the list. With no room left the object is dropped.
+        if let Some(slot) = spare.spare_capacity_mut().first_mut() {
+            slot.write(object);
+            // SAFETY: the slot at `kept`, within the capacity, was just written.
+            unsafe { spare.set_len(kept + 1) };
         }
     }
 }

@@ -276,7 +276,7 @@ impl Worker {
             roots: RefCell::new(Vec::new()),
             next_context: Cell::new(1),
             retired_seen: Cell::new(0),
-            spare: RefCell::new(Vec::new()),
+            spare: RefCell::new(Vec::with_capacity(hooks::SPARE_STREAMS)),
         }
     }
 
