@@ -43,7 +43,7 @@ pub type BootstrapTimerPtr = *mut c_void;
 /// which Envoy runs on the main thread. The module frees it.
 pub type BootstrapSchedulerPtr = *mut c_void;
 
-pub mod stream;
+pub(crate) mod stream;
 mod types;
 pub use types::*;
 

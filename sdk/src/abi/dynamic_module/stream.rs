@@ -53,11 +53,13 @@ const BAD_ARGUMENT: u32 = Status::BadArgument.raw();
 const UNIMPLEMENTED: u32 = Status::Unimplemented.raw();
 
 impl HttpStream {
-    /// Envoy's stream object `filter`, for calls during the current hook.
+    /// Envoy's stream object `filter`, for calls from one of this thread's hooks.
     ///
     /// # Safety
-    /// `filter` is the object Envoy passed to an event hook of this stream that is running
-    /// on this thread, and the value is used only until that hook returns.
+    /// `filter` is Envoy's object of a stream of this thread that Envoy has not destroyed
+    /// (its `destroy` hook has not run), and the value is used only on this thread, within
+    /// the hook that made it (the stream's own, or one answering or timing something it
+    /// started, while the stream is kept).
     pub unsafe fn new(filter: FilterEnvoyPtr) -> HttpStream {
         HttpStream(filter)
     }

@@ -305,15 +305,22 @@ impl Stream {
         // it is caught here, with the scope set back first.
         let host = &*worker.host;
         let outer = host.enter(Scope::stream(self.filter, self.plugin, self));
-        // SAFETY: Envoy's object of this stream, whose hook is running; the ops holding
-        // it live only for the phase.
+        // SAFETY: Envoy's object of this stream, whose hook is running on this thread; the
+        // ops holding it live only for the phase.
         let via = Via::stream(unsafe { HttpStream::new(self.filter) });
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             (bound.root).on_bound_phase(&bound.binding, phase, size, end_of_stream, via)
         }));
         host.leave(outer);
         host.ticks.ran_hook(self.filter);
+        // A panic the runtime's own guard caught (and kept) counts too, as `Worker::run`
+        // counts it: one in this phase's calls, or one kept since the last hook.
+        let kept_panic = || crate::runtime::access::take_guest_panic().is_some();
         match ran {
+            Ok(_) if kept_panic() => {
+                worker.panicked(name, Scope::stream(self.filter, self.plugin, self));
+                self.answer_failed()
+            }
             Ok(None | Some(Action::Continue)) => Flow::Continue,
             Ok(Some(_)) => Flow::Stop,
             Err(_) => {

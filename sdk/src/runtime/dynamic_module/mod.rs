@@ -382,7 +382,12 @@ impl Worker {
         // Spare stream objects keep their bindings, and so their plugin contexts: dropped
         // first, while the thread still holds those contexts, so that a retired context's
         // last holder is this thread and its drop runs below.
-        let spare = std::mem::take(&mut *self.spare.borrow_mut());
+        // A new list with the room reserved again (`keep_spare` writes into it, never
+        // growing it).
+        let spare = std::mem::replace(
+            &mut *self.spare.borrow_mut(),
+            Vec::with_capacity(hooks::SPARE_STREAMS),
+        );
         drop(spare);
         let retired = RETIRED.lock().map(|list| list.clone()).unwrap_or_default();
         let gone: Vec<u32> = {

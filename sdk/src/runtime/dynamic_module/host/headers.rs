@@ -9,9 +9,10 @@ impl NativeHost {
     /// The current stream's object in Envoy, for its header calls (none for a connection or
     /// a plugin).
     fn http_stream(&self) -> Option<HttpStream> {
-        // SAFETY: a scope naming a stream is set only while one of the stream's hooks, or a
-        // hook answering what it started, runs on this thread (see `Scope`), and the value
-        // is used within the host call.
+        // SAFETY: a scope names a stream only while its object is alive, so before Envoy's
+        // `destroy` of it (see `Scope`): set by the stream's own hooks, or from the host's
+        // registry, which keeps a stream until its `destroy`, by a hook of this thread that
+        // answers or times what it started; the value is used within this host call.
         self.filter()
             .map(|filter| unsafe { HttpStream::new(filter) })
     }
