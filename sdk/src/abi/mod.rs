@@ -293,6 +293,30 @@ mod types;
 
 pub use types::{Action, BufferType, LogLevel, MapType, MetricType, PeerType, Status, StreamType};
 
+/// A write to one header of a map: what `proxy_replace_header_map_value`,
+/// `proxy_add_header_map_value` and `proxy_remove_header_map_value` do, and what the
+/// native target asks of Envoy's map.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum HeaderWrite<'a> {
+    /// This value alone.
+    Replace(&'a [u8]),
+    /// One more value.
+    Add(&'a [u8]),
+    /// No value.
+    Remove,
+}
+
+impl HeaderWrite<'_> {
+    /// The proxy-wasm call that makes it.
+    pub(crate) fn call(self) -> &'static str {
+        match self {
+            HeaderWrite::Replace(_) => "proxy_replace_header_map_value",
+            HeaderWrite::Add(_) => "proxy_add_header_map_value",
+            HeaderWrite::Remove => "proxy_remove_header_map_value",
+        }
+    }
+}
+
 /// Where a phase's header calls go: to the current thread's host (every target), or
 /// natively straight to Envoy's object of the stream whose hook runs the phase, without
 /// the proxy-wasm seam (no thread-local host to find, no arguments to re-encode).

@@ -9,8 +9,8 @@ pub(crate) use check::{check_header, check_name, check_value, checked_header};
 pub use list::HeaderList;
 pub use value::HeaderValue;
 
-use crate::abi::{MapType, Via};
-use crate::host::headers::{FromHost, Write};
+use crate::abi::{HeaderWrite, MapType, Via};
+use crate::host::headers::FromHost;
 use crate::host::{self, HostResult};
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -217,7 +217,7 @@ impl HeadersMut<'_> {
             via,
             map,
             &name,
-            Write::Replace(value),
+            HeaderWrite::Replace(value),
         )?)
     }
 
@@ -229,7 +229,12 @@ impl HeadersMut<'_> {
         let value = value.as_ref();
         let name = checked_header(self.headers.map, name.as_ref(), value)?;
         let (via, map) = (self.headers.via, self.headers.map);
-        Ok(host::headers::write(via, map, &name, Write::Add(value))?)
+        Ok(host::headers::write(
+            via,
+            map,
+            &name,
+            HeaderWrite::Add(value),
+        )?)
     }
 
     /// Removes every value of `name`.
@@ -238,7 +243,7 @@ impl HeadersMut<'_> {
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn remove(&mut self, name: impl AsRef<[u8]>) -> HostResult<()> {
         let (via, map) = (self.headers.via, self.headers.map);
-        host::headers::write(via, map, name.as_ref(), Write::Remove)
+        host::headers::write(via, map, name.as_ref(), HeaderWrite::Remove)
     }
 
     /// Replaces the whole map with `pairs`, with one host call.

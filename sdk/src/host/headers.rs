@@ -1,7 +1,7 @@
 //! Header maps: headers, trailers, callout and gRPC metadata.
 
 use super::{HostResult, check, returned_bytes};
-use crate::abi::{MapType, Via, imports::safe as abi, pairs};
+use crate::abi::{HeaderWrite, MapType, Via, imports::safe as abi, pairs};
 
 /// The value of `name` (of a repeated header, its first value, as Envoy 1.40 answers), or
 /// `None` if absent.
@@ -150,7 +150,7 @@ pub(crate) fn set_pairs_via<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
-    write(Via::HOST, map, name, Write::Replace(value))
+    write(Via::HOST, map, name, HeaderWrite::Replace(value))
 }
 
 /// Adds a value for `name`, keeping the values it had.
@@ -158,7 +158,7 @@ pub fn replace(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
-    write(Via::HOST, map, name, Write::Add(value))
+    write(Via::HOST, map, name, HeaderWrite::Add(value))
 }
 
 /// Removes every value of `name`; removing an absent header is not an error.
@@ -166,44 +166,23 @@ pub fn add(map: MapType, name: &[u8], value: &[u8]) -> HostResult<()> {
 /// # Errors
 /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
 pub fn remove(map: MapType, name: &[u8]) -> HostResult<()> {
-    write(Via::HOST, map, name, Write::Remove)
-}
-
-/// A write to one header of a map.
-#[derive(Clone, Copy)]
-pub(crate) enum Write<'a> {
-    /// This value alone.
-    Replace(&'a [u8]),
-    /// One more value.
-    Add(&'a [u8]),
-    /// No value.
-    Remove,
+    write(Via::HOST, map, name, HeaderWrite::Remove)
 }
 
 /// Writes header `name` of `map`, `via` a route.
-pub(crate) fn write(via: Via, map: MapType, name: &[u8], write: Write<'_>) -> HostResult<()> {
-    let call = match write {
-        Write::Replace(_) => "proxy_replace_header_map_value",
-        Write::Add(_) => "proxy_add_header_map_value",
-        Write::Remove => "proxy_remove_header_map_value",
-    };
+pub(crate) fn write(via: Via, map: MapType, name: &[u8], write: HeaderWrite<'_>) -> HostResult<()> {
     #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
     if let Some((stream, map)) = via.direct(map) {
-        let status = match write {
-            Write::Replace(value) => stream.write_header(map, name, Some(value), false),
-            Write::Add(value) => stream.write_header(map, name, Some(value), true),
-            Write::Remove => stream.write_header(map, name, None, false),
-        };
-        return check(call, status);
+        return check(write.call(), stream.write_header(map, name, write));
     }
     let _ = via;
     let map = map as u32;
     let status = match write {
-        Write::Replace(value) => abi::proxy_replace_header_map_value(map, name, value),
-        Write::Add(value) => abi::proxy_add_header_map_value(map, name, value),
-        Write::Remove => abi::proxy_remove_header_map_value(map, name),
+        HeaderWrite::Replace(value) => abi::proxy_replace_header_map_value(map, name, value),
+        HeaderWrite::Add(value) => abi::proxy_add_header_map_value(map, name, value),
+        HeaderWrite::Remove => abi::proxy_remove_header_map_value(map, name),
     };
-    check(call, status)
+    check(write.call(), status)
 }
 
 /// The serialized size of the map (a cheap way to tell an empty map).

@@ -3,7 +3,7 @@
 //! natively) reach directly, without the proxy-wasm seam.
 
 use super::{EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer, callbacks, header_map};
-use crate::abi::{MapType, Status, pairs::Packed};
+use crate::abi::{HeaderWrite, MapType, Status, pairs::Packed};
 use std::mem::MaybeUninit;
 
 /// How many header slots live on the stack while a map is read (more go on the heap).
@@ -85,20 +85,20 @@ impl HttpStream {
         }
     }
 
-    /// Adds a value for `key` to map `map` (`add`), or sets it to `value` alone, or removes
-    /// it (`value` `None`); the proxy-wasm status.
-    pub fn write_header(self, map: u32, key: &[u8], value: Option<&[u8]>, add: bool) -> u32 {
-        let value = value.map_or(ModuleBuffer::NULL, ModuleBuffer::of);
-        let write = if add {
-            callbacks().http_add_header
-        } else {
-            callbacks().http_set_header
+    /// Makes `write` to header `key` of map `map`; the proxy-wasm status.
+    pub fn write_header(self, map: u32, key: &[u8], write: HeaderWrite<'_>) -> u32 {
+        let callbacks = callbacks();
+        let (write, value) = match write {
+            HeaderWrite::Add(value) => (callbacks.http_add_header, ModuleBuffer::of(value)),
+            HeaderWrite::Replace(value) => (callbacks.http_set_header, ModuleBuffer::of(value)),
+            // The null buffer removes the header.
+            HeaderWrite::Remove => (callbacks.http_set_header, ModuleBuffer::NULL),
         };
         let Some(write) = write else {
             return UNIMPLEMENTED;
         };
         // SAFETY: the running hook's stream (see `new`), with buffers over live slices (or
-        // the null buffer, which removes the header).
+        // the null buffer).
         let written = unsafe { write(self.0, map, ModuleBuffer::of(key), value) };
         // Envoy answers false for a removal of a header the map lacks: not an error.
         if written || value.ptr.is_null() {
@@ -178,17 +178,19 @@ impl HttpStream {
         };
         for name in &old_names {
             if !pairs.iter().any(|(new, _)| new.as_ref() == name.as_slice()) {
-                self.write_header(map, name, None, false);
+                self.write_header(map, name, HeaderWrite::Remove);
             }
         }
         let mut set: Vec<&[u8]> = Vec::new();
         for (name, value) in pairs {
             let (name, value) = (name.as_ref(), value.as_ref());
-            let add = set.contains(&name);
-            if !add {
+            let write = if set.contains(&name) {
+                HeaderWrite::Add(value)
+            } else {
                 set.push(name);
-            }
-            let status = self.write_header(map, name, Some(value), add);
+                HeaderWrite::Replace(value)
+            };
+            let status = self.write_header(map, name, write);
             if status != OK {
                 return status;
             }

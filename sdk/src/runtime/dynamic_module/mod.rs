@@ -5,12 +5,14 @@
 //! Nothing here changes the filter's code. The module exports Envoy's dynamic-module event
 //! hooks ([`hooks`] for HTTP filters, [`network`] for network filters), and each hook drives
 //! the SDK's runtime as a proxy-wasm host does, through the same guest exports
-//! (`proxy_on_configure`, `proxy_on_downstream_data`, ...), with one shortcut: an HTTP
-//! stream keeps its binding (its plugin context, its filter) in the object Envoy hands back
-//! at each of its hooks, which run its filter from there (answers and timers find it by id
-//! through the host). The runtime's host calls reach [`host::NativeHost`], the
-//! [`imports::Host`](crate::abi::imports::Host) of each Envoy thread, which answers them
-//! with Envoy's dynamic-module callbacks.
+//! (`proxy_on_configure`, `proxy_on_downstream_data`, ...), with two shortcuts for an HTTP
+//! stream. It keeps its binding (its plugin context, its filter) in the object Envoy hands
+//! back at each of its hooks, and a phase's hook runs the filter from there through one
+//! call typed by its plugin (`RootContext::on_bound_phase`; answers and timers find the
+//! stream by id through the host). And the phase's own headers are read and written on
+//! Envoy's stream object directly ([`Via`](crate::abi::Via)). The runtime's other host
+//! calls reach [`host::NativeHost`], the [`imports::Host`](crate::abi::imports::Host) of
+//! each Envoy thread, which answers them with Envoy's dynamic-module callbacks.
 //!
 //! Each Envoy thread (the main thread and every worker) is one "VM": it has its own
 //! dispatcher, plugin contexts and streams, as a wasm VM per worker has in Envoy. A

@@ -2,6 +2,7 @@
 //! gRPC stream's metadata).
 
 use super::*;
+use crate::abi::HeaderWrite;
 use crate::abi::dynamic_module::stream::{HttpStream, stream_map};
 use crate::abi::pairs::Packed;
 
@@ -123,27 +124,27 @@ impl HeaderHost for NativeHost {
     }
 
     fn proxy_add_header_map_value(&self, call: proxy_add_header_map_value::Args<'_>) -> u32 {
-        self.write_header(call.map_type, call.key, Some(call.value), true)
+        self.write_header(call.map_type, call.key, HeaderWrite::Add(call.value))
     }
 
     fn proxy_replace_header_map_value(
         &self,
         call: proxy_replace_header_map_value::Args<'_>,
     ) -> u32 {
-        self.write_header(call.map_type, call.key, Some(call.value), false)
+        self.write_header(call.map_type, call.key, HeaderWrite::Replace(call.value))
     }
 
     fn proxy_remove_header_map_value(&self, call: proxy_remove_header_map_value::Args<'_>) -> u32 {
-        self.write_header(call.map_type, call.key, None, false)
+        self.write_header(call.map_type, call.key, HeaderWrite::Remove)
     }
 }
 
 impl NativeHost {
     /// Writes `key` into the current stream's map `map_type` (see
     /// [`HttpStream::write_header`]).
-    fn write_header(&self, map_type: u32, key: &[u8], value: Option<&[u8]>, add: bool) -> u32 {
+    fn write_header(&self, map_type: u32, key: &[u8], write: HeaderWrite<'_>) -> u32 {
         match (self.http_stream(), stream_map(map_type)) {
-            (Some(stream), Some(map)) => stream.write_header(map, key, value, add),
+            (Some(stream), Some(map)) => stream.write_header(map, key, write),
             _ => BAD_ARGUMENT,
         }
     }
