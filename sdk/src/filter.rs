@@ -146,8 +146,9 @@ impl Stream {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn resume_request(&self) -> HostResult<()> {
-        host::context::set_effective_context(self.context_id)?;
-        host::stream::resume(StreamType::HttpRequest)
+        host::context::on_context(self.context_id, || {
+            host::stream::resume(StreamType::HttpRequest)
+        })
     }
 
     /// Resumes a response paused by `Action::Pause`.
@@ -155,8 +156,9 @@ impl Stream {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn resume_response(&self) -> HostResult<()> {
-        host::context::set_effective_context(self.context_id)?;
-        host::stream::resume(StreamType::HttpResponse)
+        host::context::on_context(self.context_id, || {
+            host::stream::resume(StreamType::HttpResponse)
+        })
     }
 
     /// Answers the request with `reply`, whether or not the filter paused it: from a
@@ -170,8 +172,7 @@ impl Stream {
     /// # Errors
     /// As a phase's [`respond`](RequestHeadersOps::respond).
     pub fn respond(&self, reply: LocalReply) -> Result<Action, Error> {
-        host::context::set_effective_context(self.context_id)?;
-        reply.send()?;
+        host::context::on_context(self.context_id, || reply.send())?;
         Ok(Action::Pause)
     }
 
@@ -180,8 +181,9 @@ impl Stream {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn reset(&self) -> HostResult<()> {
-        host::context::set_effective_context(self.context_id)?;
-        host::stream::close(StreamType::HttpRequest)
+        host::context::on_context(self.context_id, || {
+            host::stream::close(StreamType::HttpRequest)
+        })
     }
 }
 

@@ -165,8 +165,9 @@ impl Connection {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn resume_downstream(&self) -> HostResult<()> {
-        host::context::set_effective_context(self.context_id)?;
-        host::stream::resume(StreamType::Downstream)
+        host::context::on_context(self.context_id, || {
+            host::stream::resume(StreamType::Downstream)
+        })
     }
 
     /// Closes the client's connection once what was written to it is flushed; the
@@ -176,8 +177,9 @@ impl Connection {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn close_downstream(&self) -> HostResult<()> {
-        host::context::set_effective_context(self.context_id)?;
-        host::stream::close(StreamType::Downstream)
+        host::context::on_context(self.context_id, || {
+            host::stream::close(StreamType::Downstream)
+        })
     }
 
     /// Closes the connection from the upstream's side. In Envoy 1.40 this closes the same
@@ -187,8 +189,9 @@ impl Connection {
     /// # Errors
     /// Fails with the host's status ([`HostError`](crate::HostError)) when Envoy refuses the call.
     pub fn close_upstream(&self) -> HostResult<()> {
-        host::context::set_effective_context(self.context_id)?;
-        host::stream::close(StreamType::Upstream)
+        host::context::on_context(self.context_id, || {
+            host::stream::close(StreamType::Upstream)
+        })
     }
 }
 

@@ -654,3 +654,99 @@ fn a_stateless_filter_is_asked_for_each_stream_and_keeps_one_value() {
         "the plugin may decline each stream, so it is asked for each"
     );
 }
+
+/// A filter that holds one stream (`x-hold`) and lets another (`x-release`, `x-deny`)
+/// resume or answer it, then goes on with its own headers.
+mod relay {
+    use envoy_wasm_sdk::prelude::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    #[derive(Default)]
+    pub struct Relay {
+        held: Cell<Option<Stream>>,
+    }
+
+    impl Plugin for Relay {
+        type Config = ();
+        type Filter = RelayFilter;
+        fn configure(_: (), _: &mut ConfigureOps<Self>) -> Result<Self, ConfigError> {
+            Ok(Relay::default())
+        }
+        fn create_filter(self: Rc<Self>, _stream: NewContext) -> Option<RelayFilter> {
+            Some(RelayFilter { plugin: self })
+        }
+    }
+
+    pub struct RelayFilter {
+        plugin: Rc<Relay>,
+    }
+
+    #[http_filter]
+    impl HttpFilter for RelayFilter {
+        fn on_request_headers(
+            &mut self,
+            req: &mut RequestHeadersOps<Self>,
+        ) -> Result<Action, Error> {
+            let mut headers = req.headers();
+            if headers.contains("x-hold")? {
+                self.plugin.held.set(Some(req.stream()));
+                return Ok(Action::Pause);
+            }
+            if let Some(held) = self.plugin.held.take() {
+                if headers.contains("x-deny")? {
+                    held.respond(LocalReply::new(429).body("denied by another\n"))?;
+                } else {
+                    held.resume_request()?;
+                }
+                // Still this stream's phase: its calls act on this stream.
+                headers.set("x-relayed", "1")?;
+                if headers.contains("x-reply")? {
+                    return req.respond(LocalReply::new(202).header("x-own", "1"));
+                }
+            }
+            Ok(Action::Continue)
+        }
+    }
+
+    envoy_wasm_sdk::entry!(Relay);
+}
+
+#[test]
+fn resuming_another_stream_leaves_the_phase_on_its_own_stream() {
+    let envoy = configured(relay::register_plugin);
+    let mut held = envoy.stream();
+    let action = held.request_headers(&[(":path", "/held"), ("x-hold", "1")], true);
+    assert_eq!(action, Action::Pause);
+    let mut releaser = envoy.stream();
+    let action = releaser.request_headers(&[(":path", "/releaser"), ("x-release", "1")], true);
+    assert_eq!(action, Action::Continue);
+    let resumed = held
+        .upstream_request()
+        .expect("the held request was resumed");
+    assert_eq!(
+        resumed.header("x-relayed"),
+        None,
+        "not set on the resumed stream"
+    );
+    let own = releaser.upstream_request().expect("the releaser goes on");
+    assert_eq!(own.header("x-relayed"), Some("1"));
+}
+
+#[test]
+fn answering_another_stream_leaves_the_phase_on_its_own_stream() {
+    let envoy = configured(relay::register_plugin);
+    let mut held = envoy.stream();
+    held.request_headers(&[(":path", "/held"), ("x-hold", "1")], true);
+    let mut answerer = envoy.stream();
+    answerer.request_headers(
+        &[(":path", "/answerer"), ("x-deny", "1"), ("x-reply", "1")],
+        true,
+    );
+    let denied = held.local_reply().expect("the held stream was answered");
+    assert_eq!(denied.status, 429);
+    assert!(denied.headers.iter().all(|(name, _)| name != b"x-own"));
+    let own = answerer.local_reply().expect("the answerer replied");
+    assert_eq!(own.status, 202);
+    assert!(own.headers.iter().any(|(name, _)| name == b"x-own"));
+}

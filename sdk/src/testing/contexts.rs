@@ -38,8 +38,14 @@ impl Emulator {
         if self.vm_failure.borrow().is_some() {
             return 0;
         }
-        self.host.state.borrow_mut().effective_context = context_id;
+        // As Envoy: the callback's own context is effective while it runs, and the one
+        // before after it (a host call may run another context's callback).
+        let outer = std::mem::replace(
+            &mut self.host.state.borrow_mut().effective_context,
+            context_id,
+        );
         let result = self.guest.call(name, args);
+        self.host.state.borrow_mut().effective_context = outer;
         if let Some(panic) = crate::runtime::seam::take_guest_panic() {
             // The filter panicked (in Envoy: a trapped VM). Re-raised here, on the Rust side.
             std::panic::resume_unwind(panic);

@@ -74,6 +74,7 @@ mod seam {
         GrpcHost,
         HeaderHost,
         DirectHeadersHost,
+        ScopedContextHost,
         HttpCallHost,
         LogHost,
         MetricsHost,
@@ -150,6 +151,25 @@ mod seam {
             let _ = (map_type, key, read);
             None
         }
+    }
+
+    /// Off wasm, a host may run code on another context and then make the context effective
+    /// before effective again by itself: the native target's own streams have no id a guest
+    /// could switch back by.
+    pub trait ScopedContextHost {
+        /// Runs `act` with `context_id` effective (only if the switch is `Ok`), then the
+        /// context effective before; returns the switch's status. `None` if this host has
+        /// no such call (the caller then switches back by id).
+        fn on_context(&self, context_id: u32, act: &mut dyn FnMut()) -> Option<u32> {
+            let _ = (context_id, act);
+            None
+        }
+    }
+
+    /// Runs `act` on context `context_id` and comes back, where the current thread's host
+    /// can ([`ScopedContextHost`]); `None` where it cannot (`act` has not run).
+    pub fn on_context(context_id: u32, act: &mut dyn FnMut()) -> Option<u32> {
+        calling(|host| host.on_context(context_id, act))?
     }
 
     /// Map `map_type` of the current thread's host, packed, where the host hands pairs over

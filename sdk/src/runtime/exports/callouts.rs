@@ -12,7 +12,9 @@ pub extern "C" fn proxy_on_http_call_response(
     body_size: usize,
     trailers: usize,
 ) {
-    calls::on_http_call_response(context_id, token, headers, body_size, trailers);
+    crate::host::context::entered(context_id, || {
+        calls::on_http_call_response(context_id, token, headers, body_size, trailers);
+    })
 }
 
 /// Initial metadata of a gRPC callout arrived.
@@ -22,13 +24,17 @@ pub extern "C" fn proxy_on_grpc_receive_initial_metadata(
     token: u32,
     headers: usize,
 ) {
-    calls::on_grpc_event(context_id, token, GrpcEvent::InitialMetadata(headers));
+    crate::host::context::entered(context_id, || {
+        calls::on_grpc_event(context_id, token, GrpcEvent::InitialMetadata(headers));
+    })
 }
 
 /// A gRPC message arrived.
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_receive(context_id: u32, token: u32, message_size: usize) {
-    calls::on_grpc_event(context_id, token, GrpcEvent::Message(message_size));
+    crate::host::context::entered(context_id, || {
+        calls::on_grpc_event(context_id, token, GrpcEvent::Message(message_size));
+    })
 }
 
 /// Trailing metadata of a gRPC callout arrived.
@@ -38,11 +44,15 @@ pub extern "C" fn proxy_on_grpc_receive_trailing_metadata(
     token: u32,
     trailers: usize,
 ) {
-    calls::on_grpc_event(context_id, token, GrpcEvent::TrailingMetadata(trailers));
+    crate::host::context::entered(context_id, || {
+        calls::on_grpc_event(context_id, token, GrpcEvent::TrailingMetadata(trailers));
+    })
 }
 
 /// A gRPC call or stream closed with `status_code`.
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_close(context_id: u32, token: u32, status_code: u32) {
-    calls::on_grpc_event(context_id, token, GrpcEvent::Close(status_code));
+    crate::host::context::entered(context_id, || {
+        calls::on_grpc_event(context_id, token, GrpcEvent::Close(status_code));
+    })
 }

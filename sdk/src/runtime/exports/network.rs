@@ -9,34 +9,44 @@ use crate::runtime::contexts::NetworkEvent;
 
 /// A client connected.
 pub fn proxy_on_new_connection(context_id: u32) -> u32 {
-    connections::on_network(context_id, NetworkEvent::NewConnection)
+    crate::host::context::entered(context_id, || {
+        connections::on_network(context_id, NetworkEvent::NewConnection)
+    })
 }
 
 /// Bytes arrived from the client (`data_size` counts what the host holds now).
 pub fn proxy_on_downstream_data(context_id: u32, data_size: usize, end_of_stream: u32) -> u32 {
-    let event = NetworkEvent::DownstreamData {
-        size: data_size,
-        end_of_stream: end_of_stream != 0,
-    };
-    connections::on_network(context_id, event)
+    crate::host::context::entered(context_id, || {
+        let event = NetworkEvent::DownstreamData {
+            size: data_size,
+            end_of_stream: end_of_stream != 0,
+        };
+        connections::on_network(context_id, event)
+    })
 }
 
 /// Bytes arrived from the upstream.
 pub fn proxy_on_upstream_data(context_id: u32, data_size: usize, end_of_stream: u32) -> u32 {
-    let event = NetworkEvent::UpstreamData {
-        size: data_size,
-        end_of_stream: end_of_stream != 0,
-    };
-    connections::on_network(context_id, event)
+    crate::host::context::entered(context_id, || {
+        let event = NetworkEvent::UpstreamData {
+            size: data_size,
+            end_of_stream: end_of_stream != 0,
+        };
+        connections::on_network(context_id, event)
+    })
 }
 
 /// The downstream connection closed.
 pub fn proxy_on_downstream_connection_close(context_id: u32, peer_type: u32) {
-    connections::on_downstream_close(context_id, PeerType::from_raw(peer_type));
+    crate::host::context::entered(context_id, || {
+        connections::on_downstream_close(context_id, PeerType::from_raw(peer_type));
+    })
 }
 
 /// The upstream sent its last byte.
 pub fn proxy_on_upstream_connection_close(context_id: u32, peer_type: u32) {
-    let event = NetworkEvent::UpstreamClose(PeerType::from_raw(peer_type));
-    connections::on_network(context_id, event);
+    crate::host::context::entered(context_id, || {
+        let event = NetworkEvent::UpstreamClose(PeerType::from_raw(peer_type));
+        connections::on_network(context_id, event);
+    })
 }

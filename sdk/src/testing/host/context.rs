@@ -2,6 +2,8 @@
 
 use super::*;
 
+impl ScopedContextHost for EmulatorHost {}
+
 impl ContextHost for EmulatorHost {
     fn proxy_done(&self, _: proxy_done::Args<'_>) -> u32 {
         // The SDK defers no work, so it never has anything to report done.

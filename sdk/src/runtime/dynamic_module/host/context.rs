@@ -2,6 +2,21 @@
 
 use super::*;
 
+impl ScopedContextHost for NativeHost {
+    fn on_context(&self, context_id: u32, act: &mut dyn FnMut()) -> Option<u32> {
+        let outer = self.scope.get();
+        let status = self.proxy_set_effective_context(proxy_set_effective_context::Args {
+            context_id,
+            _call: std::marker::PhantomData,
+        });
+        if status == OK {
+            act();
+            self.scope.set(outer);
+        }
+        Some(status)
+    }
+}
+
 impl ContextHost for NativeHost {
     fn proxy_done(&self, _call: proxy_done::Args<'_>) -> u32 {
         OK

@@ -470,6 +470,33 @@ mod tests {
         })
     }
 
+    /// Acting on another context for one call comes back to the scope before, the running
+    /// stream's own (which has no id to switch back by once it is left: it is not kept).
+    #[test]
+    fn acting_on_another_stream_comes_back_to_the_running_one() {
+        let host = NativeHost::new();
+        let (seven, eight) = (Rc::new(Object(7)), Rc::new(Object(8)));
+        let scope = |object: &Object| Scope::stream(std::ptr::null_mut(), plugin(), object);
+        let outer = host.enter(scope(&seven));
+        host.keep_stream(7);
+        host.leave(outer);
+
+        let outer = host.enter(scope(&eight));
+        let mut seen = 0;
+        let status = host.on_context(7, &mut || seen = host.running_stream_id());
+        assert_eq!((status, seen), (Some(OK), 7));
+        assert_eq!(host.running_stream_id(), 8, "back on the running stream");
+        let status = host.on_context(9, &mut || seen = 0);
+        assert_eq!(
+            (status, seen),
+            (Some(BAD_ARGUMENT), 7),
+            "no such context: not run"
+        );
+        assert_eq!(host.running_stream_id(), 8);
+        host.leave(outer);
+        host.stream_gone(7, std::ptr::null_mut());
+    }
+
     /// A stream is found by id while its hook runs; once its hook returned, only if it was
     /// kept (it made a call or set a timer), until it ends.
     #[test]
