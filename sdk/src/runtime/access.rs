@@ -165,7 +165,7 @@ pub(crate) fn with_bound<R>(
     context_id: u32,
     call: impl FnOnce(&mut dyn StreamContext) -> R,
 ) -> Option<R> {
-    with_binding(&bound.binding, &*bound.root, context_id, call)
+    with_binding(&bound.binding, bound.root(), context_id, call)
 }
 
 /// [`with_bound`], with the binding and its plugin context apart.
@@ -273,7 +273,7 @@ pub(crate) fn bound_root(context_id: u32) -> Option<(u32, Rc<dyn RootContext>)> 
     if let Some(stream) = state::elsewhere(context_id) {
         let bound = stream.bound()?;
         let root = bound.binding.try_borrow().ok()?.root;
-        return Some((root, bound.root.clone()));
+        return Some((root, bound.shared_root().clone()));
     }
     state::with(|d| {
         let root = d.binding(context_id)?.root;

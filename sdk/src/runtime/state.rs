@@ -24,11 +24,39 @@ pub(crate) use super::contexts::{Binding, Slot};
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
 pub(crate) struct Bound {
     pub(crate) binding: RefCell<Binding>,
-    pub(crate) root: Rc<dyn RootContext>,
+    /// The plugin context it is bound to (kept alive by it).
+    root: Rc<dyn RootContext>,
+    /// The plugin context `root` holds, found once: a phase reaches it with no arithmetic
+    /// on the `Rc` (whose value's place depends on its type's alignment).
+    context: std::ptr::NonNull<dyn RootContext>,
 }
 
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
 impl Bound {
+    /// `binding`, to the plugin context `root`.
+    pub(crate) fn new(binding: Binding, root: Rc<dyn RootContext>) -> Bound {
+        let context = std::ptr::NonNull::from(&*root);
+        Bound {
+            binding: RefCell::new(binding),
+            root,
+            context,
+        }
+    }
+
+    /// The plugin context it is bound to.
+    #[inline(always)]
+    pub(crate) fn root(&self) -> &dyn RootContext {
+        // SAFETY: `context` points into the `Rc` that `root` keeps alive as long as `self`
+        // (a private field, set only by `new`), and only shared
+        // references to it are made.
+        unsafe { self.context.as_ref() }
+    }
+
+    /// The plugin context it is bound to, shared.
+    pub(crate) fn shared_root(&self) -> &Rc<dyn RootContext> {
+        &self.root
+    }
+
     /// Whether it holds no filter of its own: dropping it then runs no user code, as long as
     /// its plugin context is held elsewhere too.
     pub(crate) fn holds_no_filter(&self) -> bool {
@@ -43,8 +71,6 @@ impl Bound {
 pub(crate) trait HoldsBound {
     /// The stream's context id.
     fn context_id(&self) -> u32;
-    /// When its filter was made: `request.time`.
-    fn started(&self) -> std::time::SystemTime;
     /// The stream's binding; `None` if it has none (its plugin context is not there).
     fn bound(&self) -> Option<&Bound>;
 }

@@ -159,6 +159,8 @@ callbacks! {
     fn http_filter_get_attribute_string(filter: FilterEnvoyPtr, id: u32, result: *mut EnvoyBuffer) -> bool;
     /// An integer attribute.
     fn http_filter_get_attribute_int(filter: FilterEnvoyPtr, id: u32, result: *mut u64) -> bool;
+    /// The stream's timing, into `result` (its start is proxy-wasm's `request.time`).
+    fn http_get_timing_info(filter: FilterEnvoyPtr, result: *mut TimingInfo);
     /// A boolean attribute.
     fn http_filter_get_attribute_bool(filter: FilterEnvoyPtr, id: u32, result: *mut bool) -> bool;
     /// Starts an HTTP callout from a stream; writes its id.
@@ -398,8 +400,8 @@ mod tests {
         let missing = resolved.missing();
         assert!(!missing.contains(&"log"));
         assert!(missing.contains(&"http_get_header"), "{missing:?}");
-        assert_eq!(missing.len(), 80, "every other callback: {missing:?}");
-        assert_eq!(resolved.missing_for_http().len(), 36);
+        assert_eq!(missing.len(), 81, "every other callback: {missing:?}");
+        assert_eq!(resolved.missing_for_http().len(), 37);
         assert_eq!(resolved.missing_for_service().len(), 15);
         assert!(
             resolved

@@ -29,6 +29,36 @@ impl EnvoyBuffer {
     }
 }
 
+/// A stream's timing as Envoy 1.40 hands it to an HTTP filter
+/// (`envoy_dynamic_module_type_timing_info_v2`): 19 nanosecond values, then whether each
+/// is known. The first is the stream's start (`startTime()`, as Unix nanoseconds); the
+/// others are offsets from it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TimingInfo {
+    /// The values, the start first.
+    pub nanos: [i64; 19],
+    /// Whether each value is known, in the same order.
+    pub known: [bool; 19],
+}
+
+// Envoy 1.40's `http_get_timing_info` writes 176 bytes: 19 `i64`s, 19 flags, padding to
+// eight (read in its machine code: stores from offset 0 up to 0xb0).
+const _: () = assert!(std::mem::size_of::<TimingInfo>() == 176);
+
+impl TimingInfo {
+    /// Nothing known, for Envoy to fill in.
+    pub const UNKNOWN: TimingInfo = TimingInfo {
+        nanos: [-1; 19],
+        known: [false; 19],
+    };
+
+    /// When the stream started (Unix nanoseconds), if Envoy knew.
+    pub fn start_unix_nanos(&self) -> Option<i64> {
+        self.known[0].then_some(self.nanos[0])
+    }
+}
+
 /// Bytes the module owns, valid for the call they are passed to.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]

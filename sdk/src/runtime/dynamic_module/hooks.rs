@@ -20,7 +20,7 @@ use crate::runtime::contexts::Phase;
 use crate::runtime::exports::root;
 use crate::runtime::state::{Binding, Bound, Elsewhere, HoldsBound};
 use crate::runtime::{calls, dispatch};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// The module's object for one stream: what Envoy hands back at each of its hooks, and
@@ -33,8 +33,6 @@ pub(super) struct Stream {
     pub(super) plugin: &'static PluginConfig,
     /// Envoy's object for the stream.
     pub(super) filter: FilterEnvoyPtr,
-    /// When the filter was made: `request.time`.
-    pub(super) started: std::time::SystemTime,
     /// Its binding to this thread's plugin context of the configuration, holding its
     /// filter: `None` if that context is not there (configuring it failed).
     bound: Option<Bound>,
@@ -45,10 +43,6 @@ pub(super) struct Stream {
 impl HoldsBound for Stream {
     fn context_id(&self) -> u32 {
         self.context_id
-    }
-
-    fn started(&self) -> std::time::SystemTime {
-        self.started
     }
 
     fn bound(&self) -> Option<&Bound> {
@@ -67,7 +61,8 @@ impl Worker {
     #[inline(always)]
     fn drops_quietly(&self, bound: &Bound) -> bool {
         bound.holds_no_filter()
-            && (self.roots.borrow().iter()).any(|(_, _, root)| Rc::ptr_eq(root, &bound.root))
+            && (self.roots.borrow().iter())
+                .any(|(_, _, root)| Rc::ptr_eq(root, bound.shared_root()))
     }
 
     /// A new stream's object, bound to this thread's plugin context of `plugin` (none on a
@@ -80,7 +75,6 @@ impl Worker {
         self: &Rc<Self>,
         plugin: &'static PluginConfig,
         filter: FilterEnvoyPtr,
-        started: std::time::SystemTime,
     ) -> Rc<Stream> {
         let context_id = self.next_context_id();
         let failed = self.failed.get();
@@ -95,7 +89,6 @@ impl Worker {
             std::mem::forget(slot.worker.replace(self.clone()));
             let same = !failed && std::ptr::eq(slot.plugin, plugin);
             (slot.context_id, slot.plugin, slot.filter) = (context_id, plugin, filter);
-            slot.started = started;
             slot.answered.set(false);
             match &mut slot.bound {
                 Some(bound) if same => bound.binding.get_mut().rebind(context_id),
@@ -111,7 +104,6 @@ impl Worker {
             context_id,
             plugin,
             filter,
-            started,
             bound: self.bind(plugin, context_id, failed),
             answered: Cell::new(false),
         })
@@ -125,10 +117,10 @@ impl Worker {
         }
         let (root_id, root) = self.plugin_context(plugin)?;
         let log_prefix = root.log_request_id();
-        Some(Bound {
-            binding: RefCell::new(Binding::new(context_id, root_id, log_prefix)),
+        Some(Bound::new(
+            Binding::new(context_id, root_id, log_prefix),
             root,
-        })
+        ))
     }
 
     /// Keeps an ended stream's object for a next stream, if nothing else holds it and the
@@ -309,7 +301,9 @@ impl Stream {
         // ops holding it live only for the phase.
         let via = Via::stream(unsafe { HttpStream::new(self.filter) });
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (bound.root).on_bound_phase(&bound.binding, phase, size, end_of_stream, via)
+            bound
+                .root()
+                .on_bound_phase(&bound.binding, phase, size, end_of_stream, via)
         }));
         host.leave(outer);
         host.ticks.ran_hook(self.filter);
@@ -385,7 +379,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
     let Some(plugin) = (unsafe { config_of(config) }) else {
         return std::ptr::null();
     };
-    let started = std::time::SystemTime::now();
     // Bound to its configuration's plugin context, as Envoy announces a wasm stream with
     // its root context; its filter is made at its first phase. A stream that could not be
     // set up is answered 503 at its first phase.
@@ -396,12 +389,11 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
                 context_id: 0,
                 plugin,
                 filter,
-                started,
                 bound: None,
                 answered: Cell::new(false),
             })
         },
-        || WORKER.with(|worker| worker.stream_object(plugin, filter, started)),
+        || WORKER.with(|worker| worker.stream_object(plugin, filter)),
     );
     Rc::into_raw(stream).cast()
 }

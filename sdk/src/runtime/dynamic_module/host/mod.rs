@@ -9,7 +9,7 @@ use super::ticks::Ticks;
 use super::{Kind, Metric, PluginConfig};
 use crate::abi::dynamic_module::{
     self as dm, BootstrapTimerPtr, EnvoyBuffer, FilterEnvoyPtr, ModuleBuffer, ModuleHeader,
-    NetworkFilterEnvoyPtr, body, callbacks, header_map,
+    NetworkFilterEnvoyPtr, TimingInfo, body, callbacks, header_map,
 };
 use crate::abi::imports::*;
 use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType, pairs};
@@ -419,12 +419,7 @@ fn owned_pairs(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
 
 /// The wall clock, in nanoseconds since the epoch.
 pub(super) fn now_nanos() -> u64 {
-    nanos(SystemTime::now())
-}
-
-/// `time` in nanoseconds since the epoch.
-fn nanos(time: SystemTime) -> u64 {
-    let since = time
+    let since = SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
@@ -441,9 +436,6 @@ mod tests {
     impl HoldsBound for Object {
         fn context_id(&self) -> u32 {
             self.0
-        }
-        fn started(&self) -> SystemTime {
-            SystemTime::UNIX_EPOCH
         }
         fn bound(&self) -> Option<&Bound> {
             None

@@ -80,13 +80,7 @@ impl PropertyHost for NativeHost {
             [b"response", b"headers"] => self.serialized_headers(header_map::RESPONSE_HEADERS),
             [b"response", b"trailers"] => self.serialized_headers(header_map::RESPONSE_TRAILERS),
             [b"filter_state", key] => self.filter_state(key),
-            // Envoy's first-byte time is not in the dynamic-module ABI: the time Envoy made
-            // the stream's filter stands in (the request's headers were in by then).
-            [b"request", b"time"] => {
-                let scope = self.scope.get();
-                let started = scope.stream_object().map(HoldsBound::started);
-                started.map(|started| super::nanos(started).to_le_bytes().to_vec())
-            }
+            [b"request", b"time"] => self.start_time(),
             _ => match self.connection_property(&path) {
                 Some(value) => value,
                 None => attribute_of(&path).and_then(|(id, kind)| self.attribute(id, kind)),
@@ -114,6 +108,16 @@ impl NativeHost {
         ))?
         // SAFETY: Envoy filled `value` in the current hook.
         .then(|| unsafe { value.bytes() }.to_vec())
+    }
+
+    /// When the current stream started (Envoy's `startTime()`, as `request.time` is on
+    /// Wasm), in Unix nanoseconds.
+    fn start_time(&self) -> Option<Vec<u8>> {
+        let filter = self.filter()?;
+        let mut timing = TimingInfo::UNKNOWN;
+        envoy!(http_get_timing_info(filter, &mut timing))?;
+        let nanos = u64::try_from(timing.start_unix_nanos()?).ok()?;
+        Some(nanos.to_le_bytes().to_vec())
     }
 
     /// Attribute `id` of the current stream or connection, in proxy-wasm's encoding.
