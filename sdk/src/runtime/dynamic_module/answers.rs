@@ -58,7 +58,7 @@ fn answer_stream(
     };
     barrier(fallback, || {
         WORKER.with(|worker| {
-            let scope = Scope::stream(filter, stream.plugin, stream);
+            let scope = stream.scope;
             let Some(delivered) = deliver(worker, stream.context_id, scope) else {
                 return;
             };

@@ -21,6 +21,7 @@ use crate::runtime::exports::root;
 use crate::runtime::state::{Binding, Bound, Elsewhere, HoldsBound};
 use crate::runtime::{calls, dispatch};
 use std::cell::Cell;
+use std::ptr::NonNull;
 use std::rc::Rc;
 
 /// The module's object for one stream: what Envoy hands back at each of its hooks, and
@@ -31,13 +32,45 @@ pub(super) struct Stream {
     worker: Option<Rc<Worker>>,
     pub(super) context_id: u32,
     pub(super) plugin: &'static PluginConfig,
-    /// Envoy's object for the stream.
-    pub(super) filter: FilterEnvoyPtr,
+    /// What its host calls act on: Envoy's object for the stream, its configuration, and
+    /// this object (in its `Rc`, which does not move). A hook enters it by reference.
+    pub(super) scope: Scope,
     /// Its binding to this thread's plugin context of the configuration, holding its
     /// filter: `None` if that context is not there (configuring it failed).
     bound: Option<Bound>,
     /// Whether the stream was answered for a failed module already.
     pub(super) answered: Cell<bool>,
+}
+
+impl Stream {
+    /// A new stream's object for Envoy's `filter` of `plugin`, its scope naming it.
+    fn new(
+        worker: Option<Rc<Worker>>,
+        context_id: u32,
+        plugin: &'static PluginConfig,
+        filter: FilterEnvoyPtr,
+        bound: Option<Bound>,
+    ) -> Rc<Stream> {
+        Rc::new_cyclic(|object: &std::rc::Weak<Stream>| {
+            // The place the object is made in: the `Rc`'s, for as long as it lives (never
+            // null: `Weak::as_ptr` of an `Rc` being made points into its allocation).
+            let place = NonNull::new(object.as_ptr().cast_mut())
+                .unwrap_or_else(NonNull::<Stream>::dangling);
+            Stream {
+                worker,
+                context_id,
+                plugin,
+                scope: Scope::stream_at(filter, plugin, place),
+                bound,
+                answered: Cell::new(false),
+            }
+        })
+    }
+
+    /// Envoy's object for the stream.
+    pub(super) fn filter(&self) -> FilterEnvoyPtr {
+        self.scope.filter
+    }
 }
 
 impl HoldsBound for Stream {
@@ -88,7 +121,8 @@ impl Worker {
             // A spare object holds no runtime: nothing to drop.
             std::mem::forget(slot.worker.replace(self.clone()));
             let same = !failed && std::ptr::eq(slot.plugin, plugin);
-            (slot.context_id, slot.plugin, slot.filter) = (context_id, plugin, filter);
+            (slot.context_id, slot.plugin) = (context_id, plugin);
+            slot.scope.rebind(filter, plugin);
             slot.answered.set(false);
             match &mut slot.bound {
                 Some(bound) if same => bound.binding.get_mut().rebind(context_id),
@@ -99,14 +133,8 @@ impl Worker {
             }
             return object;
         }
-        Rc::new(Stream {
-            worker: Some(self.clone()),
-            context_id,
-            plugin,
-            filter,
-            bound: self.bind(plugin, context_id, failed),
-            answered: Cell::new(false),
-        })
+        let bound = self.bind(plugin, context_id, failed);
+        Stream::new(Some(self.clone()), context_id, plugin, filter, bound)
     }
 
     /// Stream `context_id`'s binding to this thread's plugin context of `plugin`, made
@@ -296,29 +324,29 @@ impl Stream {
         // dispatcher, no call through a trait object for a stateless filter); a panic in
         // it is caught here, with the scope set back first.
         let host = &*worker.host;
-        let outer = host.enter(Scope::stream(self.filter, self.plugin, self));
+        let entered = host.enter(&self.scope);
         // SAFETY: Envoy's object of this stream, whose hook is running on this thread; the
         // ops holding it live only for the phase.
-        let via = Via::stream(unsafe { HttpStream::new(self.filter) });
+        let via = Via::stream(unsafe { HttpStream::new(self.scope.filter) });
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             bound
                 .root()
                 .on_bound_phase(&bound.binding, phase, size, end_of_stream, via)
         }));
-        host.leave(outer);
-        host.ticks.ran_hook(self.filter);
+        drop(entered);
+        host.ticks.ran_hook(self.scope.filter);
         // A panic the runtime's own guard caught (and kept) counts too, as `Worker::run`
         // counts it: one in this phase's calls, or one kept since the last hook.
         let kept_panic = || crate::runtime::access::take_guest_panic().is_some();
         match ran {
             Ok(_) if kept_panic() => {
-                worker.panicked(name, Scope::stream(self.filter, self.plugin, self));
+                worker.panicked(name, self.scope);
                 self.answer_failed()
             }
             Ok(None | Some(Action::Continue)) => Flow::Continue,
             Ok(Some(_)) => Flow::Stop,
             Err(_) => {
-                worker.panicked(name, Scope::stream(self.filter, self.plugin, self));
+                worker.panicked(name, self.scope);
                 self.answer_failed()
             }
         }
@@ -338,7 +366,7 @@ impl Stream {
             // SAFETY: Envoy's stream object, in one of its hooks; no headers, empty body.
             unsafe {
                 send(
-                    self.filter,
+                    self.scope.filter,
                     503,
                     std::ptr::null_mut(),
                     0,
@@ -383,16 +411,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
     // its root context; its filter is made at its first phase. A stream that could not be
     // set up is answered 503 at its first phase.
     let stream = barrier(
-        || {
-            Rc::new(Stream {
-                worker: None,
-                context_id: 0,
-                plugin,
-                filter,
-                bound: None,
-                answered: Cell::new(false),
-            })
-        },
+        || Stream::new(None, 0, plugin, filter, None),
         || WORKER.with(|worker| worker.stream_object(plugin, filter)),
     );
     Rc::into_raw(stream).cast()
@@ -498,7 +517,7 @@ fn last_look(stream: &Stream) {
     let Some(bound) = &stream.bound else {
         return;
     };
-    let scope = Scope::stream(stream.filter, stream.plugin, stream);
+    let scope = stream.scope;
     stream.on_worker(|worker| {
         if worker.implements(callback::LOG) {
             worker.run("proxy_on_log", scope, || {
@@ -539,7 +558,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
 /// something of, or whose binding's drop runs user code.
 #[inline(never)]
 fn end_stream(mut stream: Rc<Stream>) {
-    let (context_id, filter, plugin) = (stream.context_id, stream.filter, stream.plugin);
+    let (context_id, filter, plugin) = (stream.context_id, stream.filter(), stream.plugin);
     // Taken out of an object nothing else holds: a spare object holds no runtime.
     let worker = match Rc::get_mut(&mut stream) {
         Some(object) => object.worker.take(),

@@ -418,9 +418,9 @@ impl Worker {
         if self.failed.get() {
             return None;
         }
-        let outer = self.host.enter(scope);
+        let entered = self.host.enter(&scope);
         let result = call();
-        self.host.leave(outer);
+        drop(entered);
         if crate::runtime::access::take_guest_panic().is_some() {
             self.panicked(callback, scope);
             return None;

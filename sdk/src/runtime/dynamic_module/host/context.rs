@@ -23,22 +23,21 @@ impl ContextHost for NativeHost {
     }
 
     fn proxy_set_effective_context(&self, call: proxy_set_effective_context::Args<'_>) -> u32 {
-        let current = self.scope.get();
-        let running = current
+        let running = self
+            .current()
             .stream_object()
             .is_some_and(|stream| stream.context_id() == call.context_id);
-        let scope = match running {
-            true => Some(current),
-            false => self
-                .contexts
-                .borrow()
-                .iter()
-                .find(|context| context.id == call.context_id)
-                .map(|context| context.scope),
-        };
-        match scope {
-            Some(scope) => {
-                self.scope.set(scope);
+        if running {
+            return OK;
+        }
+        let contexts = self.contexts.borrow();
+        match contexts
+            .iter()
+            .find(|context| context.id == call.context_id)
+        {
+            Some(context) => {
+                // Boxed: it stays where it is while the list changes (see `scope`).
+                self.scope.set(&*context.scope);
                 OK
             }
             None => BAD_ARGUMENT,

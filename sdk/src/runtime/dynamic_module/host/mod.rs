@@ -99,16 +99,33 @@ impl Scope {
 
     /// A stream of `plugin`, whose filter is `filter` and whose object is `stream` (kept
     /// in an `Rc`, alive while the scope is set: see the field).
+    #[cfg(test)]
     pub(super) fn stream(
         filter: FilterEnvoyPtr,
         plugin: &'static PluginConfig,
         stream: &(dyn HoldsBound + 'static),
     ) -> Scope {
+        Scope::stream_at(filter, plugin, NonNull::from(stream))
+    }
+
+    /// [`stream`](Self::stream), with the object by its place: a stream's object keeps its
+    /// own scope, which names the object it is in.
+    pub(super) fn stream_at(
+        filter: FilterEnvoyPtr,
+        plugin: &'static PluginConfig,
+        stream: NonNull<dyn HoldsBound>,
+    ) -> Scope {
         Scope {
             filter,
             plugin,
-            stream: Some(NonNull::from(stream)),
+            stream: Some(stream),
         }
+    }
+
+    /// The same scope for Envoy's `filter` of a stream of `plugin` (a spare object bound
+    /// anew).
+    pub(super) fn rebind(&mut self, filter: FilterEnvoyPtr, plugin: &'static PluginConfig) {
+        (self.filter, self.plugin) = (filter, plugin);
     }
 
     /// The stream's object, while the scope is set.
@@ -128,7 +145,9 @@ impl Scope {
 /// answers and timers reach its filter through).
 struct Context {
     id: u32,
-    scope: Scope,
+    /// In a box of its own: the host's current scope may point to it (after
+    /// `proxy_set_effective_context`) while the list grows.
+    scope: Box<Scope>,
     stream: Option<Rc<dyn HoldsBound>>,
 }
 
@@ -141,7 +160,13 @@ struct Answer {
 
 /// One Envoy thread's host.
 pub(crate) struct NativeHost {
-    scope: Cell<Scope>,
+    /// The scope host calls act on (null: none), one word so that a hook enters and leaves
+    /// its own cheaply. It points to a scope that outlives its being current: one whose
+    /// [`enter`](Self::enter) guard is alive (the guard borrows it, and sets the scope
+    /// before back when dropped, even by a panic), or a listed context's boxed one (after
+    /// `proxy_set_effective_context`, until the guard around the switch drops; a context
+    /// removed from the list stops being current first).
+    scope: Cell<*const Scope>,
     /// Contexts `proxy_set_effective_context` may switch to: plugin contexts,
     /// connections, and the streams kept findable.
     contexts: RefCell<Vec<Context>>,
@@ -169,6 +194,18 @@ pub(crate) struct NativeHost {
     service_timers: RefCell<Vec<(u64, BootstrapTimerPtr, u32)>>,
 }
 
+/// A scope entered ([`NativeHost::enter`]): dropped, the scope before is current again.
+pub(super) struct Entered<'a> {
+    host: &'a NativeHost,
+    outer: *const Scope,
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        self.host.scope.set(self.outer);
+    }
+}
+
 /// One metric of a labelled family: its configuration, the family (an index into the
 /// configuration's metrics) and the label values.
 type Labelled = (&'static PluginConfig, usize, Vec<Vec<u8>>);
@@ -179,7 +216,7 @@ const LABELLED: u32 = 1 << 30;
 impl NativeHost {
     pub(super) fn new() -> NativeHost {
         NativeHost {
-            scope: Cell::new(Scope::NONE),
+            scope: Cell::new(std::ptr::null()),
             contexts: RefCell::new(Vec::new()),
             kept: Cell::new(0),
             answer: RefCell::new(None),
@@ -194,13 +231,21 @@ impl NativeHost {
         }
     }
 
-    /// Acts on `scope` until [`leave`](Self::leave); returns the scope to go back to.
-    pub(super) fn enter(&self, scope: Scope) -> Scope {
-        self.scope.replace(scope)
+    /// Acts on `scope` until the guard drops, which makes the scope before current again.
+    pub(super) fn enter<'a>(&'a self, scope: &'a Scope) -> Entered<'a> {
+        Entered {
+            host: self,
+            outer: self.scope.replace(scope),
+        }
     }
 
-    pub(super) fn leave(&self, outer: Scope) {
-        self.scope.set(outer);
+    /// The scope host calls act on now.
+    fn current(&self) -> Scope {
+        // SAFETY: the current scope outlives its being current (see the field), and only a
+        // copy is taken.
+        unsafe { self.scope.get().as_ref() }
+            .copied()
+            .unwrap_or(Scope::NONE)
     }
 
     pub(super) fn add_root(&self, context_id: u32, plugin: &'static PluginConfig) {
@@ -217,7 +262,7 @@ impl NativeHost {
     ) {
         self.contexts.borrow_mut().push(Context {
             id: context_id,
-            scope,
+            scope: Box::new(scope),
             stream,
         });
     }
@@ -241,13 +286,13 @@ impl NativeHost {
 
     /// The context id of the stream the current scope is (0: none).
     pub(super) fn running_stream_id(&self) -> u32 {
-        let scope = self.scope.get();
+        let scope = self.current();
         scope.stream_object().map_or(0, HoldsBound::context_id)
     }
 
     /// The object of stream `context_id` if the current scope is that stream's.
     fn running_stream(&self, context_id: u32) -> Option<Rc<dyn HoldsBound>> {
-        let scope = self.scope.get();
+        let scope = self.current();
         let stream = scope.stream?;
         if scope.stream_object()?.context_id() != context_id {
             return None;
@@ -274,7 +319,7 @@ impl NativeHost {
         }
         contexts.push(Context {
             id: context_id,
-            scope: self.scope.get(),
+            scope: Box::new(self.current()),
             stream: Some(stream),
         });
         self.kept.set(self.kept.get() + 1);
@@ -310,6 +355,10 @@ impl NativeHost {
         if let Some(at) = contexts.iter().position(|context| context.id == context_id) {
             let Context { scope, stream, .. } = contexts.swap_remove(at);
             drop(contexts);
+            // A removed context is current no more.
+            if std::ptr::eq(self.scope.get(), &*scope) {
+                self.scope.set(std::ptr::null());
+            }
             if stream.is_some() {
                 self.kept.set(self.kept.get() - 1);
             }
@@ -380,25 +429,24 @@ impl NativeHost {
 
     /// Logs `message` as the plugin of `scope` would.
     pub(super) fn log_for(&self, scope: Scope, level: LogLevel, message: &str) {
-        let outer = self.enter(scope);
+        let _entered = self.enter(&scope);
         self.write_log(level as u32, message.as_bytes());
-        self.leave(outer);
     }
 
     /// The current stream's HTTP filter (none for a connection).
     fn filter(&self) -> Option<FilterEnvoyPtr> {
-        let scope = self.scope.get();
+        let scope = self.current();
         Some(scope.filter).filter(|filter| !filter.is_null() && scope.stream.is_some())
     }
 
     /// The current connection's network filter (none for a stream).
     fn connection(&self) -> Option<NetworkFilterEnvoyPtr> {
-        let scope = self.scope.get();
+        let scope = self.current();
         Some(scope.filter).filter(|filter| !filter.is_null() && scope.stream.is_none())
     }
 
     fn plugin(&self) -> Option<&'static PluginConfig> {
-        self.scope.get().plugin_config()
+        self.current().plugin_config()
     }
 
     /// The current plugin if it is a service (a bootstrap extension's: its timers,
@@ -469,11 +517,12 @@ mod tests {
         let host = NativeHost::new();
         let (seven, eight) = (Rc::new(Object(7)), Rc::new(Object(8)));
         let scope = |object: &Object| Scope::stream(std::ptr::null_mut(), plugin(), object);
-        let outer = host.enter(scope(&seven));
-        host.keep_stream(7);
-        host.leave(outer);
-
-        let outer = host.enter(scope(&eight));
+        let (scope_seven, scope_eight) = (scope(&seven), scope(&eight));
+        {
+            let _entered = host.enter(&scope_seven);
+            host.keep_stream(7);
+        }
+        let entered = host.enter(&scope_eight);
         let mut seen = 0;
         let status = host.on_context(7, &mut || seen = host.running_stream_id());
         assert_eq!((status, seen), (Some(OK), 7));
@@ -485,7 +534,8 @@ mod tests {
             "no such context: not run"
         );
         assert_eq!(host.running_stream_id(), 8);
-        host.leave(outer);
+        drop(entered);
+        assert_eq!(host.running_stream_id(), 0);
         host.stream_gone(7, std::ptr::null_mut());
     }
 
@@ -496,27 +546,37 @@ mod tests {
         let host = NativeHost::new();
         let (seven, eight) = (Rc::new(Object(7)), Rc::new(Object(8)));
         let scope = |object: &Object| Scope::stream(std::ptr::null_mut(), plugin(), object);
+        let (scope_seven, scope_eight) = (scope(&seven), scope(&eight));
 
-        let outer = host.enter(scope(&eight));
-        assert_eq!(host.running_stream_id(), 8);
-        assert!(host.stream(8).is_some() && host.stream(7).is_none());
-        host.leave(outer);
+        {
+            let _entered = host.enter(&scope_eight);
+            assert_eq!(host.running_stream_id(), 8);
+            assert!(host.stream(8).is_some() && host.stream(7).is_none());
+        }
         assert_eq!(host.running_stream_id(), 0);
         assert!(host.stream(8).is_none(), "not kept: gone with its hook");
         assert_eq!(switch_to(&host, 8), BAD_ARGUMENT);
 
-        let outer = host.enter(scope(&seven));
-        host.keep_stream(7);
-        host.keep_stream(7);
-        host.keep_stream(8); // not the running stream: nothing to keep
-        host.leave(outer);
+        {
+            let _entered = host.enter(&scope_seven);
+            host.keep_stream(7);
+            host.keep_stream(7);
+            host.keep_stream(8); // not the running stream: nothing to keep
+        }
         assert_eq!(Rc::strong_count(&seven), 2, "kept once, by the registry");
         assert!(host.stream(7).is_some() && host.stream(8).is_none());
-        assert_eq!(switch_to(&host, 7), OK);
-        assert_eq!(host.running_stream_id(), 7);
-        host.leave(Scope::NONE);
-
-        host.stream_gone(7, std::ptr::null_mut());
+        {
+            let none = Scope::NONE;
+            let _entered = host.enter(&none);
+            assert_eq!(switch_to(&host, 7), OK);
+            assert_eq!(host.running_stream_id(), 7);
+            host.stream_gone(7, std::ptr::null_mut());
+            assert_eq!(
+                host.running_stream_id(),
+                0,
+                "an ended context is current no more"
+            );
+        }
         assert!(host.stream(7).is_none());
         assert_eq!(Rc::strong_count(&seven), 1, "released at its end");
         assert_eq!(Rc::strong_count(&eight), 1);
@@ -529,12 +589,18 @@ mod tests {
         let host = NativeHost::new();
         let envoy = std::ptr::NonNull::<u8>::dangling().as_ptr().cast();
         let object = Rc::new(Object(3));
-        host.enter(Scope::stream(envoy, plugin(), &*object));
+        let stream = Scope::stream(envoy, plugin(), &*object);
+        let entered = host.enter(&stream);
         assert!(host.filter().is_some() && host.connection().is_none());
-        host.enter(Scope::connection(envoy, plugin()));
+        let connection = Scope::connection(envoy, plugin());
+        let inner = host.enter(&connection);
         assert!(host.filter().is_none() && host.connection().is_some());
-        host.enter(Scope::plugin(plugin()));
+        let plugin_scope = Scope::plugin(plugin());
+        let innermost = host.enter(&plugin_scope);
         assert!(host.filter().is_none() && host.connection().is_none());
-        host.leave(Scope::NONE);
+        drop((innermost, inner));
+        assert!(host.filter().is_some(), "the stream's again");
+        drop(entered);
+        assert!(host.filter().is_none() && host.connection().is_none());
     }
 }

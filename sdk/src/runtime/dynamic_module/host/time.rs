@@ -18,7 +18,7 @@ impl TimeHost for NativeHost {
         if let Some(plugin) = self.service() {
             return self.set_service_tick(plugin, call.period);
         }
-        let Some(root) = self.root_of(self.scope.get()) else {
+        let Some(root) = self.root_of(self.current()) else {
             return NOT_FOUND;
         };
         if self.ticks.set(root, call.period, self.filter()) {
