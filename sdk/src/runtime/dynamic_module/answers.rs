@@ -51,8 +51,9 @@ fn answer_stream(
     let Some(stream) = (unsafe { stream_of(module) }) else {
         return;
     };
+    stream.hold();
     let fallback = || {
-        if !stream.answered.get() {
+        if !stream.answered.get() && !stream.ended() {
             stream.answer_failed();
         }
     };
@@ -63,12 +64,19 @@ fn answer_stream(
                 return;
             };
             worker.host.clear_answer();
+            // A handler's local reply may have ended the stream: Envoy's object for it is
+            // not to be called any more.
+            if stream.ended() {
+                return;
+            }
             worker.host.ticks.ran_hook(filter);
             if !delivered && !stream.answered.get() {
                 stream.answer_failed();
             }
         });
     });
+    // SAFETY: Envoy's object for the stream, in one of its hooks (see above).
+    unsafe { stream.let_go_hold() };
 }
 
 /// A callout's end as Envoy hands it over: its result, and the response's headers and

@@ -40,7 +40,14 @@ pub(super) struct Stream {
     bound: Option<Bound>,
     /// Whether the stream was answered for a failed module already.
     pub(super) answered: Cell<bool>,
+    /// How many hooks running the filter's code hold the object (see
+    /// [`hold`](Stream::hold)), and [`ENDED`] once Envoy ended the stream while one did:
+    /// its object is not to be called any more, and the last hold finishes the end.
+    holds: Cell<u32>,
 }
+
+/// The mark in [`Stream::holds`] of a stream Envoy ended while a hook held it.
+const ENDED: u32 = 1 << 31;
 
 impl Stream {
     /// A new stream's object for Envoy's `filter` of `plugin`, its scope naming it.
@@ -63,6 +70,7 @@ impl Stream {
                 scope: Scope::stream_at(filter, plugin, place),
                 bound,
                 answered: Cell::new(false),
+                holds: Cell::new(0),
             }
         })
     }
@@ -70,6 +78,60 @@ impl Stream {
     /// Envoy's object for the stream.
     pub(super) fn filter(&self) -> FilterEnvoyPtr {
         self.scope.filter
+    }
+
+    /// Holds the object while a hook runs the filter's code, until
+    /// [`let_go_hold`](Stream::let_go_hold). Envoy may end the stream before the hook
+    /// returns (a local reply sent from a callout's answer can end it at once, `destroy`
+    /// included): `destroy` then does the host's part and leaves the object to the last
+    /// hold, so the hook goes on with an object that is still there.
+    #[inline(always)]
+    pub(super) fn hold(&self) {
+        self.holds.set(self.holds.get() + 1);
+    }
+
+    /// Whether Envoy ended the stream during a hook: its object for it is not to be called
+    /// any more.
+    #[inline(always)]
+    pub(super) fn ended(&self) -> bool {
+        self.holds.get() & ENDED != 0
+    }
+
+    /// Ends a [`hold`](Stream::hold); the last one of a stream Envoy ended meanwhile
+    /// finishes its end.
+    ///
+    /// # Safety
+    /// `self` is the object behind a pointer `filter_new` returned.
+    #[inline(always)]
+    pub(super) unsafe fn let_go_hold(&self) {
+        let holds = self.holds.get() - 1;
+        self.holds.set(holds);
+        if holds == ENDED {
+            // SAFETY: the caller's contract; `destroy` left Envoy's count to this hold.
+            unsafe { finish_ended(self) };
+        }
+    }
+}
+
+/// The end of a stream Envoy ended while a hook held it: the object is let go.
+///
+/// # Safety
+/// `stream` is the object behind a pointer `filter_new` returned, whose `destroy` ran
+/// while a hook held it (and left its count).
+#[cold]
+#[inline(never)]
+unsafe fn finish_ended(stream: &Stream) {
+    // Done with: an object kept for a next stream starts unheld.
+    stream.holds.set(0);
+    // SAFETY: the count `destroy` left (see `envoy_dynamic_module_on_http_filter_destroy`).
+    let mut stream = unsafe { Rc::from_raw(std::ptr::from_ref(stream)) };
+    let worker = match Rc::get_mut(&mut stream) {
+        Some(object) => object.worker.take(),
+        None => stream.worker.clone(),
+    };
+    match worker {
+        Some(worker) => barrier(|| (), || let_go(&worker, stream)),
+        None => drop(stream),
     }
 }
 
@@ -273,9 +335,10 @@ fn run_phase(
     end_of_stream: bool,
     size: impl FnOnce(&Worker) -> usize,
 ) -> u32 {
+    stream.hold();
     let flow = barrier(
         || {
-            if stream.answered.get() {
+            if stream.answered.get() || stream.ended() {
                 Flow::Continue
             } else {
                 stream.answer_failed()
@@ -283,6 +346,8 @@ fn run_phase(
         },
         || stream.phase(bit, name, phase, end_of_stream, size),
     );
+    // SAFETY: Envoy's object for the stream, in one of its hooks (see `phase_hook`).
+    unsafe { stream.let_go_hold() };
     match flow {
         Flow::Continue => status::CONTINUE,
         Flow::Stop => status::STOP,
@@ -334,6 +399,10 @@ impl Stream {
                 .on_bound_phase(&bound.binding, phase, size, end_of_stream, via)
         }));
         drop(entered);
+        if self.ended() {
+            // Envoy ended the stream during the phase (its object is not to be called).
+            return Flow::Stop;
+        }
         host.ticks.ran_hook(self.scope.filter);
         // A panic the runtime's own guard caught (and kept) counts too, as `Worker::run`
         // counts it: one in this phase's calls, or one kept since the last hook.
@@ -506,7 +575,10 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     }
     // SAFETY: Envoy passes the pointer `filter_new` returned, until `destroy`.
     if let Some(stream) = unsafe { stream_of(module) } {
+        stream.hold();
         last_look(stream);
+        // SAFETY: as above.
+        unsafe { stream.let_go_hold() };
     }
 }
 
@@ -535,6 +607,15 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
     }
     // SAFETY: the pointer `filter_new` returned (an `Rc<Stream>`), taken back only here.
     let mut stream = unsafe { Rc::from_raw(module.cast::<Stream>()) };
+    if stream.holds.get() > 0 {
+        // A hook running the filter's code holds it (Envoy ended the stream during it):
+        // the host's part now, the object's when the hook lets go (`Stream::let_go_hold`),
+        // with Envoy's count.
+        stream.holds.set(stream.holds.get() | ENDED);
+        forget_stream(&stream);
+        std::mem::forget(stream);
+        return;
+    }
     // The common end: nothing else holds the object, the thread keeps nothing of the
     // stream, and its binding's drop would run no user code. The object, with its
     // binding, is kept for a next stream as it is.
@@ -558,52 +639,67 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
 /// something of, or whose binding's drop runs user code.
 #[inline(never)]
 fn end_stream(mut stream: Rc<Stream>) {
-    let (context_id, filter, plugin) = (stream.context_id, stream.filter(), stream.plugin);
+    forget_stream(&stream);
     // Taken out of an object nothing else holds: a spare object holds no runtime.
     let worker = match Rc::get_mut(&mut stream) {
         Some(object) => object.worker.take(),
         None => stream.worker.clone(),
     };
     // A stream that could not be set up has nothing to end.
-    let Some(worker) = worker else {
+    if let Some(worker) = worker {
+        barrier(|| (), || let_go(&worker, stream));
+    }
+}
+
+/// The host's part of a stream's end: it is findable no more, carries no tick, and its
+/// callouts and gRPC calls are forgotten (Envoy cancels them with its filter).
+fn forget_stream(stream: &Stream) {
+    let (context_id, filter) = (stream.context_id, stream.filter());
+    if let Some(worker) = &stream.worker {
+        barrier(
+            || (),
+            || {
+                worker.host.stream_gone(context_id, filter);
+                worker.host.forget_callouts(filter);
+                worker.host.forget_grpc(filter);
+            },
+        );
+    }
+}
+
+/// Lets go of an ended stream's object: the last holder drops its binding (with the plugin
+/// in scope, when that runs user code) and keeps the object for a next stream; another
+/// only lets go (a kept stream's holder that is still running).
+fn let_go(worker: &Worker, mut stream: Rc<Stream>) {
+    let (context_id, plugin) = (stream.context_id, stream.plugin);
+    if worker.failed.get() {
+        // A failed thread runs no user code: a filter made before it failed is left
+        // undropped, as its binding was left in the dispatcher before.
+        std::mem::forget(stream);
+        return;
+    }
+    // Nothing else holds the object (a kept stream left the host's registry): its binding
+    // is taken out, and the object kept for a next stream.
+    let Some(object) = Rc::get_mut(&mut stream) else {
+        worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
+            guarded(|| drop(stream));
+            dispatch::on_bound_delete(context_id);
+        });
         return;
     };
-    barrier(
-        || (),
-        || {
-            worker.host.stream_gone(context_id, filter);
-            worker.host.forget_callouts(filter);
-            worker.host.forget_grpc(filter);
-            if worker.failed.get() {
-                // A failed thread runs no user code: a filter made before it failed is left
-                // undropped, as its binding was left in the dispatcher before.
-                std::mem::forget(stream);
-                return;
-            }
-            // Nothing else holds the object (a kept stream left the host's registry above):
-            // its binding is taken out, and the object kept for a next stream.
-            let Some(object) = Rc::get_mut(&mut stream) else {
-                worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
-                    guarded(|| drop(stream));
-                    dispatch::on_bound_delete(context_id);
-                });
-                return;
-            };
-            // A binding whose drop runs no user code stays in the object, for a next
-            // stream of the same plugin context.
-            let quiet = (object.bound.as_ref()).is_none_or(|bound| worker.drops_quietly(bound));
-            if !quiet || calls::any_made() {
-                let bound = object.bound.take();
-                // Its filter, then its calls, go with the plugin in scope (as `proxy_on_delete`
-                // drops a listed stream's): their `Drop` is user code.
-                worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
-                    guarded(|| drop(bound));
-                    dispatch::on_bound_delete(context_id);
-                });
-            }
-            worker.spare_stream(stream);
-        },
-    );
+    // A binding whose drop runs no user code stays in the object, for a next stream of the
+    // same plugin context.
+    let quiet = (object.bound.as_ref()).is_none_or(|bound| worker.drops_quietly(bound));
+    if !quiet || calls::any_made() {
+        let bound = object.bound.take();
+        // Its filter, then its calls, go with the plugin in scope (as `proxy_on_delete`
+        // drops a listed stream's): their `Drop` is user code.
+        worker.run("proxy_on_delete", Scope::plugin(plugin), move || {
+            guarded(|| drop(bound));
+            dispatch::on_bound_delete(context_id);
+        });
+    }
+    worker.spare_stream(stream);
 }
 
 /// The clock's tick reached this thread through the stream carrying it ([`super::ticks`]):
@@ -649,4 +745,44 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buf
     _filter: FilterEnvoyPtr,
     _module: FilterModulePtr,
 ) {
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::dynamic_module::tests::plugin;
+
+    /// Envoy ending a stream while its hooks hold the object (nested ones too) leaves the
+    /// object to the last of them: it is there until then, and let go after.
+    #[test]
+    fn a_stream_ended_during_its_hooks_ends_when_the_last_lets_go() {
+        let stream = Stream::new(None, 5, plugin(), std::ptr::null_mut(), None);
+        let watch = Rc::downgrade(&stream);
+        let module: FilterModulePtr = Rc::into_raw(stream).cast();
+        // SAFETY: the pointer just made, as Envoy hands it to the hooks.
+        let object = unsafe { stream_of(module) }.unwrap();
+        object.hold();
+        object.hold();
+        envoy_dynamic_module_on_http_filter_destroy(module);
+        assert!(
+            object.ended(),
+            "Envoy's object is not to be called any more"
+        );
+        assert!(watch.upgrade().is_some(), "still there for the hooks");
+        // SAFETY: the object of a pointer `filter_new`'s way made, held above.
+        unsafe { object.let_go_hold() };
+        assert!(watch.upgrade().is_some(), "the outer hook still holds it");
+        // SAFETY: as above.
+        unsafe { object.let_go_hold() };
+        assert!(watch.upgrade().is_none(), "let go with the last hold");
+    }
+
+    /// Without a hook holding it, `destroy` ends the stream at once.
+    #[test]
+    fn a_stream_not_held_ends_at_destroy() {
+        let stream = Stream::new(None, 6, plugin(), std::ptr::null_mut(), None);
+        let watch = Rc::downgrade(&stream);
+        envoy_dynamic_module_on_http_filter_destroy(Rc::into_raw(stream).cast());
+        assert!(watch.upgrade().is_none());
+    }
 }

@@ -592,9 +592,24 @@ fn retire(plugin: &PluginConfig) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::callback;
+pub(super) mod tests {
+    use super::{Kind, PluginConfig, callback};
     use crate::runtime::contexts::Phase;
+    use std::sync::Mutex;
+
+    /// A configuration for tests: leaked, as Envoy's are kept.
+    pub(in crate::runtime::dynamic_module) fn plugin() -> &'static PluginConfig {
+        Box::leak(Box::new(PluginConfig {
+            id: 0,
+            name: "test".into(),
+            configuration: Vec::new(),
+            envoy: std::ptr::null_mut(),
+            kind: Kind::Http,
+            scheduler: 0,
+            defining: Mutex::new(Vec::new()),
+            metrics: std::sync::OnceLock::new(),
+        }))
+    }
 
     /// Each phase's hook runs the export of that phase, under that phase's flag.
     #[test]

@@ -4,14 +4,17 @@ use super::*;
 
 impl ScopedContextHost for NativeHost {
     fn on_context(&self, context_id: u32, act: &mut dyn FnMut()) -> Option<u32> {
-        let outer = self.scope.get();
+        // Back to the scope before when this drops, even by a panic in `act`.
+        let _outer = Entered {
+            host: self,
+            outer: self.scope.get(),
+        };
         let status = self.proxy_set_effective_context(proxy_set_effective_context::Args {
             context_id,
             _call: std::marker::PhantomData,
         });
         if status == OK {
             act();
-            self.scope.set(outer);
         }
         Some(status)
     }
@@ -37,7 +40,7 @@ impl ContextHost for NativeHost {
         {
             Some(context) => {
                 // Boxed: it stays where it is while the list changes (see `scope`).
-                self.scope.set(&*context.scope);
+                self.switch_to_listed(context);
                 OK
             }
             None => BAD_ARGUMENT,

@@ -163,9 +163,12 @@ pub(crate) struct NativeHost {
     /// The scope host calls act on (null: none), one word so that a hook enters and leaves
     /// its own cheaply. It points to a scope that outlives its being current: one whose
     /// [`enter`](Self::enter) guard is alive (the guard borrows it, and sets the scope
-    /// before back when dropped, even by a panic), or a listed context's boxed one (after
-    /// `proxy_set_effective_context`, until the guard around the switch drops; a context
-    /// removed from the list stops being current first).
+    /// before back when dropped, even by a panic), or a listed context's boxed one, after
+    /// `proxy_set_effective_context`. A pointer to a listed context's scope is marked (its
+    /// lowest bit set: a `Scope` is aligned to eight), and is never made current again
+    /// without checking the context is still listed ([`restore`](Self::restore)): a
+    /// context removed meanwhile frees its box, and a context removed while current stops
+    /// being current.
     scope: Cell<*const Scope>,
     /// Contexts `proxy_set_effective_context` may switch to: plugin contexts,
     /// connections, and the streams kept findable.
@@ -202,13 +205,17 @@ pub(super) struct Entered<'a> {
 
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
-        self.host.scope.set(self.outer);
+        self.host.restore(self.outer);
     }
 }
 
 /// One metric of a labelled family: its configuration, the family (an index into the
 /// configuration's metrics) and the label values.
 type Labelled = (&'static PluginConfig, usize, Vec<Vec<u8>>);
+
+/// The mark of a current-scope pointer to a listed context's scope (see `NativeHost::scope`).
+const LISTED: usize = 1;
+const _: () = assert!(std::mem::align_of::<Scope>() > LISTED);
 
 /// The first id of a labelled family's metric (ids below are the configuration's metrics).
 const LABELLED: u32 = 1 << 30;
@@ -241,11 +248,31 @@ impl NativeHost {
 
     /// The scope host calls act on now.
     fn current(&self) -> Scope {
+        let scope = self.scope.get().map_addr(|address| address & !LISTED);
         // SAFETY: the current scope outlives its being current (see the field), and only a
         // copy is taken.
-        unsafe { self.scope.get().as_ref() }
-            .copied()
-            .unwrap_or(Scope::NONE)
+        unsafe { scope.as_ref() }.copied().unwrap_or(Scope::NONE)
+    }
+
+    /// Makes listed context `context`'s scope current (marked: see the field).
+    fn switch_to_listed(&self, context: &Context) {
+        let scope: *const Scope = &*context.scope;
+        self.scope.set(scope.map_addr(|address| address | LISTED));
+    }
+
+    /// Makes `outer` current again: a scope that was current before. A listed context's
+    /// (marked) only if the context is still listed, else none.
+    fn restore(&self, outer: *const Scope) {
+        if outer.addr() & LISTED == 0 {
+            self.scope.set(outer);
+            return;
+        }
+        let unmarked = outer.map_addr(|address| address & !LISTED);
+        let listed = self.contexts.try_borrow().is_ok_and(|contexts| {
+            (contexts.iter()).any(|context| std::ptr::eq(&*context.scope, unmarked))
+        });
+        self.scope
+            .set(if listed { outer } else { std::ptr::null() });
     }
 
     pub(super) fn add_root(&self, context_id: u32, plugin: &'static PluginConfig) {
@@ -329,6 +356,7 @@ impl NativeHost {
     /// findable, a tick's carrier, a callout or gRPC call in flight. When it keeps nothing,
     /// a stream's end has nothing to forget here ([`stream_gone`](Self::stream_gone),
     /// [`forget_callouts`](Self::forget_callouts), [`forget_grpc`](Self::forget_grpc)).
+    #[inline(always)]
     pub(super) fn holds_streams(&self) -> bool {
         self.kept.get() > 0
             || self.ticks.carried()
@@ -356,7 +384,8 @@ impl NativeHost {
             let Context { scope, stream, .. } = contexts.swap_remove(at);
             drop(contexts);
             // A removed context is current no more.
-            if std::ptr::eq(self.scope.get(), &*scope) {
+            let current = self.scope.get().map_addr(|address| address & !LISTED);
+            if std::ptr::eq(current, &*scope) {
                 self.scope.set(std::ptr::null());
             }
             if stream.is_some() {
@@ -476,6 +505,7 @@ pub(super) fn now_nanos() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::dynamic_module::tests::plugin;
     use crate::runtime::state::Bound;
 
     /// A stream's object, as the host sees it.
@@ -488,19 +518,6 @@ mod tests {
         fn bound(&self) -> Option<&Bound> {
             None
         }
-    }
-
-    fn plugin() -> &'static PluginConfig {
-        Box::leak(Box::new(PluginConfig {
-            id: 0,
-            name: "test".into(),
-            configuration: Vec::new(),
-            envoy: std::ptr::null_mut(),
-            kind: Kind::Http,
-            scheduler: 0,
-            defining: Mutex::new(Vec::new()),
-            metrics: std::sync::OnceLock::new(),
-        }))
     }
 
     fn switch_to(host: &NativeHost, context_id: u32) -> u32 {
@@ -537,6 +554,54 @@ mod tests {
         drop(entered);
         assert_eq!(host.running_stream_id(), 0);
         host.stream_gone(7, std::ptr::null_mut());
+    }
+
+    /// A listed context's scope that was current before a call is current again after it
+    /// only if the context is still listed: one that ended meanwhile is current no more
+    /// (its scope is freed with it).
+    #[test]
+    fn a_context_that_ended_meanwhile_is_not_made_current_again() {
+        let host = NativeHost::new();
+        let seven = Rc::new(Object(7));
+        let scope_seven = Scope::stream(std::ptr::null_mut(), plugin(), &*seven);
+        {
+            let _entered = host.enter(&scope_seven);
+            host.keep_stream(7);
+        }
+        let none = Scope::NONE;
+        let _entered = host.enter(&none);
+        assert_eq!(switch_to(&host, 7), OK);
+        let mut seen = 0;
+        let status = host.on_context(7, &mut || {
+            seen = host.running_stream_id();
+            host.stream_gone(7, std::ptr::null_mut());
+        });
+        assert_eq!((status, seen), (Some(OK), 7));
+        assert_eq!(
+            host.running_stream_id(),
+            0,
+            "ended during the call: not current"
+        );
+        assert_eq!(switch_to(&host, 7), BAD_ARGUMENT);
+
+        host.keep_stream(7); // not running: nothing kept
+        let eight = Rc::new(Object(8));
+        let scope_eight = Scope::stream(std::ptr::null_mut(), plugin(), &*eight);
+        {
+            let _entered = host.enter(&scope_eight);
+            host.keep_stream(8);
+        }
+        assert_eq!(switch_to(&host, 8), OK);
+        {
+            let inner = Scope::NONE;
+            let _entered = host.enter(&inner);
+            host.stream_gone(8, std::ptr::null_mut());
+        }
+        assert_eq!(
+            host.running_stream_id(),
+            0,
+            "a guard does not bring it back either"
+        );
     }
 
     /// A stream is found by id while its hook runs; once its hook returned, only if it was
