@@ -211,14 +211,7 @@ impl HeadersMut<'_> {
     /// `www-authenticate`). [`HeaderError::Host`] when Envoy refuses the call.
     pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HeaderResult<()> {
         let value = value.as_ref();
-        let name = checked_header(self.headers.map, name.as_ref(), value)?;
-        let (via, map) = (self.headers.via, self.headers.map);
-        Ok(host::headers::write(
-            via,
-            map,
-            &name,
-            HeaderWrite::Replace(value),
-        )?)
+        self.write_checked(name.as_ref(), value, HeaderWrite::Replace(value))
     }
 
     /// Adds a value for `name`, keeping the values it had.
@@ -227,14 +220,20 @@ impl HeadersMut<'_> {
     /// As [`set`](HeadersMut::set).
     pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HeaderResult<()> {
         let value = value.as_ref();
-        let name = checked_header(self.headers.map, name.as_ref(), value)?;
+        self.write_checked(name.as_ref(), value, HeaderWrite::Add(value))
+    }
+
+    /// Makes `write` (of `value`) to `name` once the pair is checked.
+    #[inline]
+    fn write_checked(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        write: HeaderWrite<'_>,
+    ) -> HeaderResult<()> {
+        let name = checked_header(self.headers.map, name, value)?;
         let (via, map) = (self.headers.via, self.headers.map);
-        Ok(host::headers::write(
-            via,
-            map,
-            &name,
-            HeaderWrite::Add(value),
-        )?)
+        Ok(host::headers::write(via, map, &name, write)?)
     }
 
     /// Removes every value of `name`.

@@ -7,9 +7,9 @@ use crate::error::Error;
 use crate::headers::HeaderError;
 use crate::host;
 use crate::reply::LocalReply;
-use crate::runtime::contexts::{Made, RootContext, StreamContext};
+use crate::runtime::contexts::{Binding, Made, RootContext, Slot, StreamContext};
 use crate::runtime::logger;
-use crate::runtime::state::{self, Binding, Dispatcher, Slot};
+use crate::runtime::state::{self, Dispatcher};
 use std::fmt;
 use std::rc::Rc;
 

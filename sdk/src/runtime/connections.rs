@@ -19,8 +19,8 @@ use crate::network::{
 };
 use crate::plugin::NewContext;
 use crate::runtime::access::{binding, bound_root, guarded};
-use crate::runtime::contexts::{ConnectionContext, Made, NetworkEvent};
-use crate::runtime::state::{self, Slot};
+use crate::runtime::contexts::{ConnectionContext, Made, NetworkEvent, Slot};
+use crate::runtime::state;
 use std::marker::PhantomData;
 use std::rc::Rc;
 

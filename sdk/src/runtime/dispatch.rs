@@ -19,10 +19,10 @@ use crate::runtime::access::with_bound;
 use crate::runtime::access::{bind, guarded, with_stream};
 use crate::runtime::connections::Connections;
 use crate::runtime::contexts::Phase;
-use crate::runtime::contexts::{NewRoot, RootContext, StreamContext};
+use crate::runtime::contexts::{NewRoot, RootContext, Slot, StreamContext};
 use crate::runtime::logger;
 use crate::runtime::root::new_root;
-use crate::runtime::state::{self, Dispatcher, RootEntry, Slot};
+use crate::runtime::state::{self, Dispatcher, RootEntry};
 use std::rc::Rc;
 
 /// How [`register`] makes contexts of plugin `P` (one of a module's other plugins), with

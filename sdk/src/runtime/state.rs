@@ -11,11 +11,9 @@
 
 use crate::callout::{Answer, CallKind};
 use crate::grpc::GrpcEvent;
-use crate::runtime::contexts::{NewRoot, RootContext};
+use crate::runtime::contexts::{Binding, NewRoot, RootContext};
 use std::cell::RefCell;
 use std::rc::Rc;
-
-pub(crate) use super::contexts::{Binding, Slot};
 
 /// A stream's binding kept outside the dispatcher's list, with the plugin context it is
 /// bound to: the native target keeps each HTTP stream's binding in the object Envoy hands
@@ -60,9 +58,12 @@ impl Bound {
     /// Whether it holds no filter of its own: dropping it then runs no user code, as long as
     /// its plugin context is held elsewhere too.
     pub(crate) fn holds_no_filter(&self) -> bool {
-        self.binding
-            .try_borrow()
-            .is_ok_and(|binding| !matches!(binding.slot, Slot::Stream(_) | Slot::Connection(_)))
+        self.binding.try_borrow().is_ok_and(|binding| {
+            !matches!(
+                binding.slot,
+                super::contexts::Slot::Stream(_) | super::contexts::Slot::Connection(_)
+            )
+        })
     }
 }
 

@@ -53,7 +53,7 @@ fn answer_stream(
     };
     stream.hold();
     let fallback = || {
-        if !stream.answered.get() && !stream.ended() {
+        if !stream.answered.get() {
             stream.answer_failed();
         }
     };

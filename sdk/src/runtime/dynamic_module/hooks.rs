@@ -16,9 +16,9 @@ use crate::abi::dynamic_module::{
 };
 use crate::abi::{Action, Via};
 use crate::runtime::access::guarded;
-use crate::runtime::contexts::Phase;
+use crate::runtime::contexts::{Binding, Phase};
 use crate::runtime::exports::root;
-use crate::runtime::state::{Binding, Bound, Elsewhere, HoldsBound};
+use crate::runtime::state::{Bound, Elsewhere, HoldsBound};
 use crate::runtime::{calls, dispatch};
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -124,15 +124,7 @@ unsafe fn finish_ended(stream: &Stream) {
     // Done with: an object kept for a next stream starts unheld.
     stream.holds.set(0);
     // SAFETY: the count `destroy` left (see `envoy_dynamic_module_on_http_filter_destroy`).
-    let mut stream = unsafe { Rc::from_raw(std::ptr::from_ref(stream)) };
-    let worker = match Rc::get_mut(&mut stream) {
-        Some(object) => object.worker.take(),
-        None => stream.worker.clone(),
-    };
-    match worker {
-        Some(worker) => barrier(|| (), || let_go(&worker, stream)),
-        None => drop(stream),
-    }
+    release(unsafe { Rc::from_raw(std::ptr::from_ref(stream)) });
 }
 
 impl HoldsBound for Stream {
@@ -239,9 +231,12 @@ impl Worker {
     fn keep_spare(&self, object: Rc<Stream>) {
         let mut spare = self.spare.borrow_mut();
         let kept = spare.len();
-        // Written into the room reserved for the spares (`SPARE_STREAMS`, at the thread's
-        // start): no call to grow the list. With no room left the object is dropped.
-        if let Some(slot) = spare.spare_capacity_mut().first_mut() {
+        // Written into the room reserved for the spares at the thread's start: no call to
+        // grow the list (which `push` keeps out of line). With `SPARE_STREAMS` kept, or no
+        // room left, the object is dropped.
+        if kept < SPARE_STREAMS
+            && let Some(slot) = spare.spare_capacity_mut().first_mut()
+        {
             slot.write(object);
             // SAFETY: the slot at `kept`, within the capacity, was just written.
             unsafe { spare.set_len(kept + 1) };
@@ -338,7 +333,7 @@ fn run_phase(
     stream.hold();
     let flow = barrier(
         || {
-            if stream.answered.get() || stream.ended() {
+            if stream.answered.get() {
                 Flow::Continue
             } else {
                 stream.answer_failed()
@@ -399,14 +394,17 @@ impl Stream {
                 .on_bound_phase(&bound.binding, phase, size, end_of_stream, via)
         }));
         drop(entered);
-        if self.ended() {
-            // Envoy ended the stream during the phase (its object is not to be called).
-            return Flow::Stop;
-        }
-        host.ticks.ran_hook(self.scope.filter);
         // A panic the runtime's own guard caught (and kept) counts too, as `Worker::run`
         // counts it: one in this phase's calls, or one kept since the last hook.
         let kept_panic = || crate::runtime::access::take_guest_panic().is_some();
+        if self.ended() {
+            // Envoy ended the stream during the phase: its object is not to be called.
+            if ran.is_err() || kept_panic() {
+                worker.panicked(name, self.scope);
+            }
+            return Flow::Stop;
+        }
+        host.ticks.ran_hook(self.scope.filter);
         match ran {
             Ok(_) if kept_panic() => {
                 worker.panicked(name, self.scope);
@@ -431,6 +429,10 @@ impl Stream {
     /// Answers the stream 503 with an empty body, as Envoy answers a failed wasm VM's.
     pub(super) fn answer_failed(&self) -> Flow {
         self.answered.set(true);
+        // Envoy ended the stream during a hook: there is nothing to answer.
+        if self.ended() {
+            return Flow::Stop;
+        }
         if let Some(send) = callbacks().http_send_response {
             // SAFETY: Envoy's stream object, in one of its hooks; no headers, empty body.
             unsafe {
@@ -638,8 +640,13 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: FilterModu
 /// [`envoy_dynamic_module_on_http_filter_destroy`], for a stream the thread keeps
 /// something of, or whose binding's drop runs user code.
 #[inline(never)]
-fn end_stream(mut stream: Rc<Stream>) {
+fn end_stream(stream: Rc<Stream>) {
     forget_stream(&stream);
+    release(stream);
+}
+
+/// Lets go of an ended stream's object with its thread's runtime ([`let_go`]).
+fn release(mut stream: Rc<Stream>) {
     // Taken out of an object nothing else holds: a spare object holds no runtime.
     let worker = match Rc::get_mut(&mut stream) {
         Some(object) => object.worker.take(),

@@ -20,6 +20,11 @@
 //! from `Plugin::configure` rejects it there, logged with the field), and again on each
 //! worker at its first stream.
 //!
+//! A hook that runs the filter's code holds the stream's object: if Envoy ends the stream
+//! before the hook returns (a local reply from a callout's answer can), `destroy` does the
+//! host's part at once and the hook finishes the end when it lets go. A stream's
+//! `request.time` is Envoy's own start of the stream, read when asked.
+//!
 //! A stream's timers (`after`) tick through Envoy's per-stream scheduler, committed from
 //! a clock thread ([`ticks`]).
 //!
